@@ -1,0 +1,74 @@
+"""Partner associations: which partner contributes to a subscription, of which type, over which interval.
+
+History is never deleted. A change ends the active row (valid_to, ended_by, end_reason) and starts a new one.
+Intervals are half-open [valid_from, valid_to), second precision, valid_to NULL while active.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, enum_column, new_id
+from db.enums import AssociationEndReason, AssociationType
+from db.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from db.partner import Partner
+    from db.subscription import Subscription
+
+ACTIVE = text("valid_to IS NULL")
+ACTIVE_DPOR = text("valid_to IS NULL AND type = 'DIGITAL_PARTNER_OF_RECORD'")
+
+
+class PartnerAssociation(Base):
+    __tablename__ = "partner_associations"
+    __table_args__ = (
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_interval"),
+        CheckConstraint(
+            "(valid_to IS NULL AND end_reason IS NULL AND ended_by IS NULL)"
+            " OR (valid_to IS NOT NULL AND end_reason IS NOT NULL AND ended_by IS NOT NULL)",
+            name="ended_consistently",
+        ),
+        # The invariant of the product: at most one active Digital Partner of Record per subscription.
+        Index(
+            "uq_partner_associations_active_dpor",
+            "subscription_id",
+            unique=True,
+            sqlite_where=ACTIVE_DPOR,
+            postgresql_where=ACTIVE_DPOR,
+        ),
+        # And never the same partner twice in the same active role.
+        Index(
+            "uq_partner_associations_active_partner_type",
+            "subscription_id",
+            "partner_id",
+            "type",
+            unique=True,
+            sqlite_where=ACTIVE,
+            postgresql_where=ACTIVE,
+        ),
+        Index("ix_partner_associations_subscription_valid_from", "subscription_id", "valid_from"),
+        Index("ix_partner_associations_partner_type_valid_from", "partner_id", "type", "valid_from"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subscriptions.id", ondelete="RESTRICT"))
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"))
+    type: Mapped[AssociationType] = mapped_column(enum_column(AssociationType, "association_type"))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime(seconds=True))
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime(seconds=True))
+    # Actors are token subjects: who acted is kept even if the identity provider later forgets them.
+    created_by: Mapped[str] = mapped_column(String(256))
+    ended_by: Mapped[str | None] = mapped_column(String(256))
+    end_reason: Mapped[AssociationEndReason | None] = mapped_column(
+        enum_column(AssociationEndReason, "association_end_reason")
+    )
+
+    # lazy="raise": loading is explicit (selectinload or DataLoaders), so an N+1 cannot sneak in.
+    subscription: Mapped[Subscription] = relationship(lazy="raise")
+    partner: Mapped[Partner] = relationship(lazy="raise")

@@ -1,0 +1,45 @@
+"""Enumerations of the data model. The GraphQL enums are these same classes, so there is one list of each."""
+
+from __future__ import annotations
+
+import enum
+
+
+class TenantStatus(enum.Enum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    DELETED = "DELETED"
+
+
+class SubscriptionStatus(enum.Enum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    DELETED = "DELETED"
+
+
+class Offer(enum.Enum):
+    AZURE = "AZURE"
+    MICROSOFT_365 = "MICROSOFT_365"
+    INTUNE = "INTUNE"
+    ENTERPRISE_MOBILITY_SUITE = "ENTERPRISE_MOBILITY_SUITE"
+    DYNAMICS_365 = "DYNAMICS_365"
+
+
+class AssociationType(enum.Enum):
+    DIGITAL_PARTNER_OF_RECORD = "DIGITAL_PARTNER_OF_RECORD"
+    TRANSACTING_PARTNER = "TRANSACTING_PARTNER"
+    PARTNER_ADMIN_LINK = "PARTNER_ADMIN_LINK"
+    CLAIMING_PARTNER_OF_RECORD = "CLAIMING_PARTNER_OF_RECORD"
+
+
+class AssociationEndReason(enum.Enum):
+    REPLACED = "REPLACED"
+    REMOVED_BY_OWNER = "REMOVED_BY_OWNER"
+    UNLINKED = "UNLINKED"
+    SUBSCRIPTION_DELETED = "SUBSCRIPTION_DELETED"
+    DELEGATION_ENDED = "DELEGATION_ENDED"
+
+
+class DelegationStatus(enum.Enum):
+    ACTIVE = "ACTIVE"
+    ENDED = "ENDED"

@@ -1,0 +1,24 @@
+"""Every model, imported in one place so `Base.metadata` is complete (Alembic and tests read it from here)."""
+
+from db.association import PartnerAssociation
+from db.audit import AuditEvent
+from db.base import Base
+from db.delegation import DelegatedAdminRelationship
+from db.idempotency import IdempotencyRecord
+from db.partner import Partner
+from db.subscription import Subscription
+from db.tenant import Tenant, TenantContact
+from db.usage import UsageRecord
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "DelegatedAdminRelationship",
+    "IdempotencyRecord",
+    "Partner",
+    "PartnerAssociation",
+    "Subscription",
+    "Tenant",
+    "TenantContact",
+    "UsageRecord",
+]

@@ -1,0 +1,46 @@
+"""Daily usage and consumption records, one per subscription, day and meter."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, utcnow
+from db.types import UTCDateTime, record_decimal
+
+if TYPE_CHECKING:
+    from db.subscription import Subscription
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UsageRecord(Base):
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        # The natural key: re-ingesting a day replaces it instead of counting it twice.
+        UniqueConstraint("subscription_id", "usage_date", "meter_id", name="uq_usage_records_natural_key"),
+        CheckConstraint("quantity >= 0", name="quantity_non_negative"),
+        CheckConstraint("length(currency) = 3 AND upper(currency) = currency", name="currency_iso4217"),
+        Index("ix_usage_records_usage_date", "usage_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subscriptions.id", ondelete="RESTRICT"))
+    usage_date: Mapped[date] = mapped_column(Date)
+    service_name: Mapped[str] = mapped_column(String(128))
+    meter_id: Mapped[str] = mapped_column(String(64))
+    meter_name: Mapped[str] = mapped_column(String(256))
+    meter_category: Mapped[str] = mapped_column(String(128))
+    quantity: Mapped[Decimal] = mapped_column(record_decimal())
+    unit: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(record_decimal())
+    currency: Mapped[str] = mapped_column(String(3))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    subscription: Mapped[Subscription] = relationship(lazy="raise")

@@ -1,0 +1,34 @@
+"""`dpor-gateway`: one sub-command per module under gateway/commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from gateway.settings import SettingsError
+
+# Each module defines `register(subparsers)`, which adds its parser and sets `handler`.
+COMMANDS = ("dev", "serve", "migrate", "seed", "export_schema", "token")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dpor-gateway", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"gateway.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except SettingsError as error:
+        print(f"dpor-gateway: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""Liveness and readiness probes. Neither needs a token; neither reveals more than a reason."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from db.engine import Database
+from db.migrations import current_revision, head_revision
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    """The process is alive and serving HTTP."""
+    return JSONResponse({"status": "ok"})
+
+
+def readiness_endpoint(database: Database):  # type: ignore[no-untyped-def]
+    expected_head = head_revision()
+
+    async def readyz(_request: Request) -> JSONResponse:
+        """Ready when the database answers and its schema is at the migration head."""
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                async with database.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                revision = await current_revision(database.engine)
+        except Exception as error:  # any failure to reach the database means "not ready", with its reason
+            return JSONResponse({"status": "unavailable", "reason": f"database unreachable: {type(error).__name__}"},
+                                status_code=503)
+        if revision != expected_head:
+            return JSONResponse(
+                {"status": "unavailable", "reason": f"migrations not at head (at {revision}, head {expected_head})"},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok", "revision": revision})
+
+    return readyz

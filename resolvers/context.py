@@ -1,0 +1,26 @@
+"""The per-request context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from auth.principal import Principal
+    from db.engine import Database
+    from gateway.settings import Settings
+
+
+@dataclass
+class RequestContext:
+    request: Request
+    response: Response
+    database: Database
+    settings: Settings
+    request_id: str
+    principal: Principal | None = None
+    # Per-request caches (DataLoaders, resolved caller scope): created on first use, dropped with the request.
+    cache: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,76 @@
+"""Shared fixtures. Every database test runs once per backend (see tests/databases.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+
+import pytest
+from sqlalchemy import text
+
+from db import migrations
+from db.engine import Database
+from db.models import Base
+from tests import databases
+
+
+@pytest.fixture(scope="session", params=databases.backends())
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated to head, shared by the session's tests on that backend."""
+    if request.param == "sqlite":
+        url = databases.sqlite_url(tmp_path_factory.mktemp("sqlite"))
+        migrations.upgrade(url)
+        yield url
+        return
+    url = databases.create_postgres_database()
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        databases.drop_postgres_database(url)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A Database whose tables are empty when the test starts."""
+    db = Database.from_url(database_url, pool_size=5)
+    await empty_all_tables(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def empty_all_tables(db: Database) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with db.engine.begin() as connection:
+        if db.dialect == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def backend(database: Database) -> str:
+    return database.dialect
+
+
+def pytest_report_header() -> list[str]:
+    return [f"database backends: {', '.join(databases.backends())}"]
+
+
+
+
+@pytest.fixture(params=databases.backends())
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it, not even the migration table: for tests of migrations themselves."""
+    if request.param == "sqlite":
+        yield databases.sqlite_url(tmp_path)
+        return
+    url = databases.create_postgres_database()
+    try:
+        yield url
+    finally:
+        databases.drop_postgres_database(url)
