@@ -12,7 +12,7 @@ from db.engine import Database
 from gateway.graphql_view import GraphQLView
 from gateway.health import healthz, readiness_endpoint
 from gateway.settings import Settings, load_settings
-from schema.root import schema
+from schema.root import build_schema
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     database = database or Database.from_url(
         settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
     )
-    graphql = GraphQLView(schema, database=database, settings=settings)
+    graphql = GraphQLView(build_schema(settings), database=database, settings=settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

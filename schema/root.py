@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.settings import Settings
+from schema import extensions
+
 API_VERSION = "1"
 
 
@@ -14,8 +17,10 @@ class Query:
         return API_VERSION
 
 
-def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query)
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(query=Query, extensions=extensions.for_settings(settings))
 
 
-schema = build_schema()
+def sdl() -> str:
+    """The contract, independent of settings (extensions do not change types)."""
+    return strawberry.Schema(query=Query).as_str() + "\n"

@@ -18,9 +18,9 @@ def register(subparsers: Any) -> None:
 
 
 def current_sdl() -> str:
-    from schema.root import schema
+    from schema.root import sdl
 
-    return schema.as_str() + "\n"
+    return sdl()
 
 
 def run(args: argparse.Namespace) -> int:
