@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-
 import pytest
 from sqlalchemy import text
 
@@ -13,6 +12,7 @@ from db import migrations
 from db.engine import Database
 from db.models import Base
 from tests import databases
+from tests.api import Api, api_for
 
 
 @pytest.fixture(scope="session", params=databases.backends())
@@ -61,8 +61,6 @@ def pytest_report_header() -> list[str]:
     return [f"database backends: {', '.join(databases.backends())}"]
 
 
-
-
 @pytest.fixture(params=databases.backends())
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with nothing in it, not even the migration table: for tests of migrations themselves."""
@@ -74,3 +72,9 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield url
     finally:
         databases.drop_postgres_database(url)
+
+
+@pytest.fixture
+async def api(database: Database) -> AsyncIterator[Api]:
+    async with api_for(database) as client:
+        yield client
