@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
@@ -165,6 +165,21 @@ class Loaders:
         self.audit_event = _by_id(database, AuditEvent, AuditEvent.id, see(Entity.AUDIT_EVENT))
 
         associations_visible = see(Entity.PARTNER_ASSOCIATION)
+        partners_visible = see(Entity.PARTNER)
+
+        async def with_partners(session: Any, statement: Any) -> list[Any]:
+            """Rows of `statement` (associations or delegations) with their partner fetched in the same statement,
+            under the partner's own row filter; the partner loader is primed so `.partner` costs no query."""
+            model = statement.column_descriptions[0]["entity"]
+            joined = statement.add_columns(Partner).outerjoin(
+                Partner, and_(Partner.id == model.partner_id, partners_visible)
+            )
+            rows = []
+            for row, partner in (await session.execute(joined)).all():
+                if partner is not None:
+                    self.partner.prime(partner.id, partner)
+                rows.append(row)
+            return rows
 
         async def active_dpors(session: Any, ids: Sequence[uuid.UUID]) -> Sequence[PartnerAssociation]:
             statement = select(PartnerAssociation).where(
@@ -173,7 +188,7 @@ class Loaders:
                 PartnerAssociation.valid_to.is_(None),
                 associations_visible,
             )
-            return (await session.scalars(statement)).all()
+            return await with_partners(session, statement)
 
         self.active_dpor = _many_by_parent(database, active_dpors, lambda row: row.subscription_id)
 
@@ -185,7 +200,7 @@ class Loaders:
                 .where(DelegatedAdminRelationship.tenant_id.in_(ids), delegations_visible)
                 .order_by(DelegatedAdminRelationship.created_at, DelegatedAdminRelationship.id)
             )
-            return (await session.scalars(statement)).all()
+            return await with_partners(session, statement)
 
         self.delegations_by_tenant = _many_by_parent(database, delegations, lambda row: row.tenant_id)
 
@@ -215,7 +230,7 @@ class Loaders:
                 .where(PartnerAssociation.subscription_id.in_(keys), associations_visible)
                 .order_by(PartnerAssociation.valid_from, PartnerAssociation.id)
             )
-            return (await session.scalars(statement)).all()
+            return await with_partners(session, statement)
 
         # Every association row of a subscription (the caller's visible ones); fields filter by instant in Python,
         # which keeps one statement per level whatever `activeAt` each parent asks for.

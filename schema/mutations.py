@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from resolvers.context import RequestContext
 from resolvers.idempotency import check_key
 from resolvers.transaction import in_transaction
 from schema import global_id
+from schema.arguments import MutationInput
 from schema.association import PartnerAssociation
 from schema.contact import Contact
 from schema.delegation import DelegatedAdminRelationship
@@ -221,7 +222,7 @@ class Mutation:
         " REPLACED at the instant the new one starts (server time, no backdating)."
     )
     async def set_digital_partner_of_record(
-        self, info: Info[RequestContext, None], input: SetDigitalPartnerOfRecordInput
+        self, info: Info[RequestContext, None], input: Annotated[SetDigitalPartnerOfRecordInput, MutationInput]
     ) -> PartnerAssociationChangePayload:
         check_key(input.idempotency_key)
         args = associations.SetDporArgs(
@@ -235,7 +236,7 @@ class Mutation:
 
     @_guarded("Remove the Digital Partner of Record (tenant OWNER only); it ends with REMOVED_BY_OWNER.")
     async def remove_digital_partner_of_record(
-        self, info: Info[RequestContext, None], input: RemoveDigitalPartnerOfRecordInput
+        self, info: Info[RequestContext, None], input: Annotated[RemoveDigitalPartnerOfRecordInput, MutationInput]
     ) -> PartnerAssociationChangePayload:
         check_key(input.idempotency_key)
         args = associations.RemoveDporArgs(
@@ -253,7 +254,7 @@ class Mutation:
         " PARTNER_ADMIN_LINK naming its own partner)."
     )
     async def link_partner(
-        self, info: Info[RequestContext, None], input: LinkPartnerInput
+        self, info: Info[RequestContext, None], input: Annotated[LinkPartnerInput, MutationInput]
     ) -> PartnerAssociationChangePayload:
         check_key(input.idempotency_key)
         args = associations.LinkArgs(
@@ -268,7 +269,7 @@ class Mutation:
 
     @_guarded("End a non-DPOR association with UNLINKED (same roles as linkPartner).")
     async def unlink_partner(
-        self, info: Info[RequestContext, None], input: UnlinkPartnerInput
+        self, info: Info[RequestContext, None], input: Annotated[UnlinkPartnerInput, MutationInput]
     ) -> PartnerAssociationChangePayload:
         check_key(input.idempotency_key)
         args = associations.UnlinkArgs(
@@ -280,7 +281,9 @@ class Mutation:
         return await _change_payload(info, change)
 
     @_guarded("Create a tenant (PLATFORM_ADMIN).")
-    async def create_tenant(self, info: Info[RequestContext, None], input: CreateTenantInput) -> TenantPayload:
+    async def create_tenant(
+        self, info: Info[RequestContext, None], input: Annotated[CreateTenantInput, MutationInput]
+    ) -> TenantPayload:
         args = provisioning.CreateTenantArgs(
             external_id=validation.external_tenant_id(input.external_id),
             display_name=validation.name(input.display_name, "displayName"),
@@ -291,7 +294,9 @@ class Mutation:
         return TenantPayload(tenant=Tenant.from_row(row))
 
     @_guarded("Change a tenant's details or status (PLATFORM_ADMIN).")
-    async def update_tenant(self, info: Info[RequestContext, None], input: UpdateTenantInput) -> TenantPayload:
+    async def update_tenant(
+        self, info: Info[RequestContext, None], input: Annotated[UpdateTenantInput, MutationInput]
+    ) -> TenantPayload:
         args = provisioning.UpdateTenantArgs(
             tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
             display_name=validation.name(input.display_name, "displayName") if input.display_name is not None else None,
@@ -304,7 +309,7 @@ class Mutation:
 
     @_guarded("Add a contact person to a tenant (PLATFORM_ADMIN).")
     async def add_tenant_contact(
-        self, info: Info[RequestContext, None], input: AddTenantContactInput
+        self, info: Info[RequestContext, None], input: Annotated[AddTenantContactInput, MutationInput]
     ) -> AddTenantContactPayload:
         args = provisioning.AddContactArgs(
             tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
@@ -316,7 +321,9 @@ class Mutation:
         return AddTenantContactPayload(tenant=Tenant.from_row(tenant), contact=Contact.from_row(contact))
 
     @_guarded("Register a partner (PLATFORM_ADMIN).")
-    async def create_partner(self, info: Info[RequestContext, None], input: CreatePartnerInput) -> PartnerPayload:
+    async def create_partner(
+        self, info: Info[RequestContext, None], input: Annotated[CreatePartnerInput, MutationInput]
+    ) -> PartnerPayload:
         args = provisioning.CreatePartnerArgs(
             mpn_id=validation.mpn_id(input.mpn_id),
             name=validation.name(input.name, "name"),
@@ -327,7 +334,7 @@ class Mutation:
 
     @_guarded("Create a subscription for a tenant (PLATFORM_ADMIN).")
     async def create_subscription(
-        self, info: Info[RequestContext, None], input: CreateSubscriptionInput
+        self, info: Info[RequestContext, None], input: Annotated[CreateSubscriptionInput, MutationInput]
     ) -> SubscriptionPayload:
         args = provisioning.CreateSubscriptionArgs(
             tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
@@ -342,7 +349,7 @@ class Mutation:
         "Change a subscription's status (PLATFORM_ADMIN). DELETED ends its associations with SUBSCRIPTION_DELETED."
     )
     async def set_subscription_status(
-        self, info: Info[RequestContext, None], input: SetSubscriptionStatusInput
+        self, info: Info[RequestContext, None], input: Annotated[SetSubscriptionStatusInput, MutationInput]
     ) -> SubscriptionPayload:
         args = provisioning.SetStatusArgs(
             subscription_id=global_id.decode(input.subscription_id, "Subscription", field="subscriptionId"),
@@ -353,7 +360,7 @@ class Mutation:
 
     @_guarded("Give a partner admin rights on a customer tenant (PLATFORM_ADMIN).")
     async def create_delegated_admin_relationship(
-        self, info: Info[RequestContext, None], input: CreateDelegatedAdminRelationshipInput
+        self, info: Info[RequestContext, None], input: Annotated[CreateDelegatedAdminRelationshipInput, MutationInput]
     ) -> DelegatedAdminRelationshipPayload:
         args = provisioning.CreateDelegationArgs(
             tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
@@ -369,7 +376,7 @@ class Mutation:
         " links on the tenant end with DELEGATION_ENDED."
     )
     async def end_delegated_admin_relationship(
-        self, info: Info[RequestContext, None], input: EndDelegatedAdminRelationshipInput
+        self, info: Info[RequestContext, None], input: Annotated[EndDelegatedAdminRelationshipInput, MutationInput]
     ) -> DelegatedAdminRelationshipPayload:
         relationship_id = global_id.decode(input.relationship_id, "DelegatedAdminRelationship", field="relationshipId")
         row = await _run(

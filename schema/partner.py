@@ -12,6 +12,7 @@ from strawberry.types import Info
 from db.partner import Partner as PartnerRow
 from resolvers.context import RequestContext
 from schema import global_id
+from schema.arguments import After, Filter, First
 from schema.node import Node
 from schema.permissions import OperationPolicy
 
@@ -48,9 +49,11 @@ class Partner(Node):
     async def attributed_subscriptions(
         self,
         info: Info[RequestContext, None],
-        first: int | None = None,
-        after: str | None = None,
-        filter: Annotated[AttributedSubscriptionsFilter, strawberry.lazy("schema.attributed")] | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            Annotated[AttributedSubscriptionsFilter, strawberry.lazy("schema.attributed")] | None, Filter
+        ] = None,
     ) -> Annotated[AttributedSubscriptionConnection, strawberry.lazy("schema.attributed")] | None:
         from schema.attributed import attributed_subscriptions
 

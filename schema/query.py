@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from resolvers.filters import partner_conditions, subscription_conditions, tenan
 from resolvers.loaders import AUDIT_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER, Loaders
 from resolvers.pagination import page_size
 from schema import global_id
+from schema.arguments import After, Filter, First, NodeId
 from schema.association import PartnerAssociation
 from schema.attributed import (
     AttributedSubscriptionConnection,
@@ -131,11 +132,15 @@ def _guarded(description: str) -> Any:
 @strawberry.type(description="Read operations of the dpor-gateway API.")
 class Query:
     @strawberry.field(description="Fetches any object by its global ID; null when it does not exist or is not yours.")
-    async def node(self, info: Info[RequestContext, None], id: strawberry.ID) -> Node | None:
+    async def node(self, info: Info[RequestContext, None], id: NodeId) -> Node | None:
         return await _node(info, id, "id")
 
     @strawberry.field(description="Fetches objects by global IDs, in order; null for each one not found.")
-    async def nodes(self, info: Info[RequestContext, None], ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(
+        self,
+        info: Info[RequestContext, None],
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="Up to 100 global IDs.")],
+    ) -> list[Node | None]:
         if len(ids) > 100:
             from resolvers.errors import BadUserInput
 
@@ -147,16 +152,16 @@ class Query:
         return await viewer(info)
 
     @_guarded("A tenant by global ID.")
-    async def tenant(self, info: Info[RequestContext, None], id: strawberry.ID) -> Tenant | None:
+    async def tenant(self, info: Info[RequestContext, None], id: NodeId) -> Tenant | None:
         return await _one(info, "Tenant", id)  # type: ignore[no-any-return]
 
     @_guarded("Tenants visible to the caller, by display name.")
     async def tenants(
         self,
         info: Info[RequestContext, None],
-        first: int | None = None,
-        after: str | None = None,
-        filter: TenantsFilter | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[TenantsFilter | None, Filter] = None,
     ) -> Connection[Tenant]:
         given = filter or TenantsFilter()
         conditions = tenant_conditions(
@@ -170,16 +175,16 @@ class Query:
         return await _page_of(info, statement, Entity.TENANT, TENANT_ORDER, Tenant.from_row, first, after)
 
     @_guarded("A subscription by global ID.")
-    async def subscription(self, info: Info[RequestContext, None], id: strawberry.ID) -> Subscription | None:
+    async def subscription(self, info: Info[RequestContext, None], id: NodeId) -> Subscription | None:
         return await _one(info, "Subscription", id)  # type: ignore[no-any-return]
 
     @_guarded("Subscriptions visible to the caller, oldest first.")
     async def subscriptions(
         self,
         info: Info[RequestContext, None],
-        first: int | None = None,
-        after: str | None = None,
-        filter: SubscriptionsFilter | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[SubscriptionsFilter | None, Filter] = None,
     ) -> Connection[Subscription]:
         given = filter or SubscriptionsFilter()
         conditions = subscription_conditions(
@@ -197,11 +202,15 @@ class Query:
         )
 
     @_guarded("A partner by global ID.")
-    async def partner(self, info: Info[RequestContext, None], id: strawberry.ID) -> Partner | None:
+    async def partner(self, info: Info[RequestContext, None], id: NodeId) -> Partner | None:
         return await _one(info, "Partner", id)  # type: ignore[no-any-return]
 
     @_guarded("A partner by its partner network (MPN) id.")
-    async def partner_by_mpn_id(self, info: Info[RequestContext, None], mpn_id: str) -> Partner | None:
+    async def partner_by_mpn_id(
+        self,
+        info: Info[RequestContext, None],
+        mpn_id: Annotated[str, strawberry.argument(description="The MPN id (digits).")],
+    ) -> Partner | None:
         scope = await caller_scope(info.context)
         async with info.context.database.read() as session:
             row = await session.scalar(
@@ -215,9 +224,11 @@ class Query:
     async def partners(
         self,
         info: Info[RequestContext, None],
-        first: int | None = None,
-        after: str | None = None,
-        search: str | None = None,
+        first: First = None,
+        after: After = None,
+        search: Annotated[
+            str | None, strawberry.argument(description="Case-insensitive part of the name, or an exact MPN id.")
+        ] = None,
     ) -> Connection[Partner]:
         statement = select(PartnerRow).where(*partner_conditions(search))
         return await _page_of(info, statement, Entity.PARTNER, PARTNER_ORDER, Partner.from_row, first, after)
@@ -229,10 +240,13 @@ class Query:
     async def attributed_subscriptions(
         self,
         info: Info[RequestContext, None],
-        first: int | None = None,
-        after: str | None = None,
-        filter: AttributedSubscriptionsFilter | None = None,
-        partner_id: strawberry.ID | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[AttributedSubscriptionsFilter | None, Filter] = None,
+        partner_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The partner (platform admins); partners get their own when omitted."),
+        ] = None,
     ) -> AttributedSubscriptionConnection:
         partner = _optional_id(partner_id, "Partner", "partnerId")
         return await attributed_subscriptions(info, partner, first, after, filter)
@@ -241,9 +255,9 @@ class Query:
     async def audit_events(
         self,
         info: Info[RequestContext, None],
-        first: int | None = None,
-        after: str | None = None,
-        filter: AuditEventsFilter | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[AuditEventsFilter | None, Filter] = None,
     ) -> Connection[AuditEvent]:
         given = filter or AuditEventsFilter()
         statement = select(AuditRow)

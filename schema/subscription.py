@@ -16,6 +16,7 @@ from resolvers.errors import NotFound
 from resolvers.loaders import PageRequest, active_at
 from resolvers.pagination import page_size
 from schema import global_id
+from schema.arguments import After, First
 from schema.enums import Offer, SubscriptionStatus
 from schema.node import Connection, Node, connection
 from schema.permissions import FieldPolicy
@@ -83,8 +84,13 @@ class Subscription(Node):
     async def partner_associations(
         self,
         info: Info[RequestContext, None],
-        active_at_instant: Annotated[datetime | None, strawberry.argument(name="activeAt")] = None,
-        include_ended: bool = False,
+        active_at_instant: Annotated[
+            datetime | None,
+            strawberry.argument(name="activeAt", description="The instant to look at (default: now)."),
+        ] = None,
+        include_ended: Annotated[
+            bool, strawberry.argument(description="Return every row, active and ended, instead of those in effect.")
+        ] = False,
     ) -> list[Annotated[PartnerAssociation, strawberry.lazy("schema.association")]]:
         from schema.association import PartnerAssociation
 
@@ -96,7 +102,7 @@ class Subscription(Node):
         permission_classes=[FieldPolicy],
     )
     async def association_history(
-        self, info: Info[RequestContext, None], first: int | None = None, after: str | None = None
+        self, info: Info[RequestContext, None], first: First = None, after: After = None
     ) -> Annotated[Connection[PartnerAssociation], strawberry.lazy("schema.association")] | None:
         from schema.association import PartnerAssociation
 

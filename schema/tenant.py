@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -16,6 +17,7 @@ from resolvers.context import RequestContext
 from resolvers.loaders import PageRequest
 from resolvers.pagination import page_size
 from schema import global_id
+from schema.arguments import After, Filter, First
 from schema.contact import Contact
 from schema.delegation import DelegatedAdminRelationship
 from schema.enums import Offer, SubscriptionStatus, TenantStatus
@@ -77,7 +79,7 @@ class Tenant(Node):
         permission_classes=[FieldPolicy],
     )
     async def contacts(
-        self, info: Info[RequestContext, None], first: int | None = None, after: str | None = None
+        self, info: Info[RequestContext, None], first: First = None, after: After = None
     ) -> Connection[Contact] | None:
         contacts = (await loaders_of(info.context)).contacts_by_tenant
         key = (self.row_id, PageRequest(page_size(first), after))
@@ -88,9 +90,9 @@ class Tenant(Node):
     async def subscriptions(
         self,
         info: Info[RequestContext, None],
-        first: int | None = None,
-        after: str | None = None,
-        filter: TenantSubscriptionsFilter | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[TenantSubscriptionsFilter | None, Filter] = None,
     ) -> Connection[Subscription]:
         subscriptions = (await loaders_of(info.context)).subscriptions_by_tenant
         given = filter or TenantSubscriptionsFilter()

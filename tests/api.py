@@ -54,8 +54,10 @@ class StatementCounter:
     statements: list[str] = field(default_factory=list)
 
     def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.count += 1
-        self.statements.append(statement)
+        # Transaction control (SQLite's explicit BEGIN) is not a query; count what reads or writes data.
+        if statement.lstrip().split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"}:
+            self.count += 1
+            self.statements.append(statement)
 
 
 @dataclass
