@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import strawberry
 
 from gateway.settings import Settings
@@ -31,7 +33,9 @@ def _schema(extension_list: list[object]) -> strawberry.Schema:
     )
 
 
+@functools.lru_cache(maxsize=8)
 def build_schema(settings: Settings) -> strawberry.Schema:
+    """Settings are immutable, so equal settings always build the same schema: build it once."""
     return _schema(list(extensions.for_settings(settings)))
 
 

@@ -43,13 +43,11 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 async def empty_all_tables(db: Database) -> None:
+    # DELETE, not TRUNCATE: on tables this small PostgreSQL's TRUNCATE costs ~0.3 s of fixed overhead per test.
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     async with db.engine.begin() as connection:
-        if db.dialect == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
+        for table in tables:
+            await connection.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture

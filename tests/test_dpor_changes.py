@@ -126,7 +126,10 @@ async def test_many_owners_at_once_exactly_one_wins_each_round(api: Api, databas
             )
         choices = [randomness.choice(pool) for _ in owners]
         bodies = await asyncio.gather(
-            *(api.execute(SET_DPOR, _set(sub, choice, version), as_=owner) for owner, choice in zip(owners, choices, strict=True))
+            *(
+                api.execute(SET_DPOR, _set(sub, choice, version), as_=owner)
+                for owner, choice in zip(owners, choices, strict=True)
+            )
         )
         outcomes = []
         for body, choice in zip(bodies, choices, strict=True):

@@ -62,7 +62,10 @@ async def _world(database: Database, *, tenants: int, subscriptions_per_tenant: 
                 session.add(factories.association(sub, dpor))
                 session.add(
                     factories.association(
-                        sub, linked, type=AssociationType.TRANSACTING_PARTNER, valid_from=datetime(2025, 6, 1, tzinfo=UTC)
+                        sub,
+                        linked,
+                        type=AssociationType.TRANSACTING_PARTNER,
+                        valid_from=datetime(2025, 6, 1, tzinfo=UTC),
                     )
                 )
     return dpor.mpn_id
