@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
-import uuid
 from typing import Any
 
 from sqlalchemy import func, select
@@ -161,6 +161,5 @@ async def test_many_owners_at_once_exactly_one_wins_each_round(api: Api, databas
             )
         ).all()
     # The history is a chain: each row ends exactly when the next starts.
-    for earlier, later in zip(history, history[1:], strict=False):
+    for earlier, later in itertools.pairwise(history):
         assert earlier.valid_to == later.valid_from
-    assert uuid.UUID(int=history[-1].id.int) == history[-1].id
