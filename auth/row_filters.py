@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute
 
 from auth.policy import Entity, RowFilter, read_filters
 from auth.scope import CallerScope
@@ -21,7 +23,7 @@ from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
 
 
-def _attributed_subscription_ids(partner_id: uuid.UUID) -> object:
+def _attributed_subscription_ids(partner_id: uuid.UUID) -> Select[uuid.UUID]:
     """Subscriptions the partner is or was associated with, of any type."""
     return select(PartnerAssociation.subscription_id).where(PartnerAssociation.partner_id == partner_id)
 
@@ -69,7 +71,7 @@ def _association_predicate(scope: CallerScope, rule: RowFilter) -> ColumnElement
 
 
 def _tenant_column_predicate(
-    column: ColumnElement[uuid.UUID | None],
+    column: InstrumentedAttribute[Any],
 ) -> Callable[[CallerScope, RowFilter], ColumnElement[bool]]:
     """Entities that carry a tenant id and are visible to the tenant's own admins (and platform admins) only."""
 

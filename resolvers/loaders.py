@@ -151,7 +151,10 @@ class Loaders:
 
     def __init__(self, database: Database, scope: CallerScope) -> None:
         self.scope = scope
-        see = lambda entity: visible(entity, scope)  # noqa: E731
+
+        def see(entity: Entity) -> ColumnElement[bool]:
+            return visible(entity, scope)
+
         self.tenant = _by_id(database, Tenant, Tenant.id, see(Entity.TENANT))
         self.subscription = _by_id(database, Subscription, Subscription.id, see(Entity.SUBSCRIPTION))
         self.partner = _by_id(database, Partner, Partner.id, see(Entity.PARTNER))

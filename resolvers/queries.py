@@ -26,7 +26,7 @@ def sort_values(key: SortKey, row: object) -> list[object]:
 
 async def fetch_page(
     session: AsyncSession,
-    statement: Select[tuple[M]],
+    statement: Select[M],
     *,
     visible: ColumnElement[bool],
     key: SortKey,

@@ -14,7 +14,6 @@ from auth.policy import Entity
 from auth.principal import Role
 from auth.row_filters import visible
 from db.association import PartnerAssociation as AssociationRow
-from db.enums import AssociationType as AssociationTypeEnum
 from db.subscription import Subscription as SubscriptionRow
 from resolvers import queries
 from resolvers.caller import caller_scope
@@ -65,7 +64,7 @@ class AttributedSubscriptionConnection:
 def _association_conditions(partner_id: uuid.UUID, given: AttributedSubscriptionsFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [AssociationRow.partner_id == partner_id]
     if given.type is not None:
-        conditions.append(AssociationRow.type == AssociationTypeEnum(given.type.value))
+        conditions.append(AssociationRow.type == given.type)
     if given.active_at is not None:
         conditions += [
             AssociationRow.valid_from <= given.active_at,

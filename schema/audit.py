@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -44,6 +45,6 @@ class AuditEvent(Node):
             subscription_id=(
                 strawberry.ID(global_id.encode("Subscription", row.subscription_id)) if row.subscription_id else None
             ),
-            before=row.before,
-            after=row.after,
+            before=cast("JSON | None", row.before),
+            after=cast("JSON | None", row.after),
         )

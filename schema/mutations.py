@@ -12,13 +12,10 @@ from typing import Annotated, Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from db.association import PartnerAssociation as AssociationRow
-from db.enums import AssociationType as AssociationTypeEnum
-from db.enums import Offer as OfferEnum
-from db.enums import SubscriptionStatus as SubscriptionStatusEnum
-from db.enums import TenantStatus as TenantStatusEnum
 from db.subscription import Subscription as SubscriptionRow
 from resolvers import associations, provisioning, validation
 from resolvers.caller import caller_scope
@@ -211,15 +208,16 @@ class DelegatedAdminRelationshipPayload:
     relationship: DelegatedAdminRelationship = strawberry.field(description="The relationship.")
 
 
-def _guarded(description: str) -> Any:
-    return strawberry.mutation(description=description, permission_classes=[OperationPolicy])
+# Root operations are checked against auth.policy.OPERATIONS before they run.
+GUARDED: list[type[BasePermission]] = [OperationPolicy]
 
 
 @strawberry.type(description="Write operations. Each runs in one transaction and writes an audit event.")
 class Mutation:
-    @_guarded(
-        "Attach or replace the Digital Partner of Record (tenant OWNER only). The previous DPOR ends with"
-        " REPLACED at the instant the new one starts (server time, no backdating)."
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Attach or replace the Digital Partner of Record (tenant OWNER only). The previous DPOR ends with"
+        " REPLACED at the instant the new one starts (server time, no backdating).",
     )
     async def set_digital_partner_of_record(
         self, info: Info[RequestContext, None], input: Annotated[SetDigitalPartnerOfRecordInput, MutationInput]
@@ -234,7 +232,10 @@ class Mutation:
         change = await _run(info, lambda s, scope, rid: associations.set_digital_partner_of_record(s, scope, rid, args))
         return await _change_payload(info, change)
 
-    @_guarded("Remove the Digital Partner of Record (tenant OWNER only); it ends with REMOVED_BY_OWNER.")
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Remove the Digital Partner of Record (tenant OWNER only); it ends with REMOVED_BY_OWNER.",
+    )
     async def remove_digital_partner_of_record(
         self, info: Info[RequestContext, None], input: Annotated[RemoveDigitalPartnerOfRecordInput, MutationInput]
     ) -> PartnerAssociationChangePayload:
@@ -249,9 +250,10 @@ class Mutation:
         )
         return await _change_payload(info, change)
 
-    @_guarded(
-        "Link a partner with another association type (OWNER, SERVICE_ADMIN; a DELEGATED_ADMIN only a"
-        " PARTNER_ADMIN_LINK naming its own partner)."
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Link a partner with another association type (OWNER, SERVICE_ADMIN; a DELEGATED_ADMIN only a"
+        " PARTNER_ADMIN_LINK naming its own partner).",
     )
     async def link_partner(
         self, info: Info[RequestContext, None], input: Annotated[LinkPartnerInput, MutationInput]
@@ -260,14 +262,16 @@ class Mutation:
         args = associations.LinkArgs(
             subscription_id=global_id.decode(input.subscription_id, "Subscription", field="subscriptionId"),
             partner_id=global_id.decode(input.partner_id, "Partner", field="partnerId"),
-            type=AssociationTypeEnum(input.type.value),
+            type=input.type,
             expected_version=validation.expected_version(input.expected_version),
             idempotency_key=input.idempotency_key,
         )
         change = await _run(info, lambda s, scope, rid: associations.link_partner(s, scope, rid, args))
         return await _change_payload(info, change)
 
-    @_guarded("End a non-DPOR association with UNLINKED (same roles as linkPartner).")
+    @strawberry.mutation(
+        permission_classes=GUARDED, description="End a non-DPOR association with UNLINKED (same roles as linkPartner)."
+    )
     async def unlink_partner(
         self, info: Info[RequestContext, None], input: Annotated[UnlinkPartnerInput, MutationInput]
     ) -> PartnerAssociationChangePayload:
@@ -280,7 +284,10 @@ class Mutation:
         change = await _run(info, lambda s, scope, rid: associations.unlink_partner(s, scope, rid, args))
         return await _change_payload(info, change)
 
-    @_guarded("Create a tenant (PLATFORM_ADMIN).")
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Create a tenant (PLATFORM_ADMIN).",
+    )
     async def create_tenant(
         self, info: Info[RequestContext, None], input: Annotated[CreateTenantInput, MutationInput]
     ) -> TenantPayload:
@@ -293,7 +300,9 @@ class Mutation:
         row = await _run(info, lambda s, scope, rid: provisioning.create_tenant(s, scope, rid, args))
         return TenantPayload(tenant=Tenant.from_row(row))
 
-    @_guarded("Change a tenant's details or status (PLATFORM_ADMIN).")
+    @strawberry.mutation(
+        permission_classes=GUARDED, description="Change a tenant's details or status (PLATFORM_ADMIN)."
+    )
     async def update_tenant(
         self, info: Info[RequestContext, None], input: Annotated[UpdateTenantInput, MutationInput]
     ) -> TenantPayload:
@@ -302,12 +311,15 @@ class Mutation:
             display_name=validation.name(input.display_name, "displayName") if input.display_name is not None else None,
             primary_domain=validation.domain(input.primary_domain) if input.primary_domain is not None else None,
             country_code=validation.country_code(input.country_code) if input.country_code is not None else None,
-            status=TenantStatusEnum(input.status.value) if input.status is not None else None,
+            status=input.status,
         )
         row = await _run(info, lambda s, scope, rid: provisioning.update_tenant(s, scope, rid, args))
         return TenantPayload(tenant=Tenant.from_row(row))
 
-    @_guarded("Add a contact person to a tenant (PLATFORM_ADMIN).")
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Add a contact person to a tenant (PLATFORM_ADMIN).",
+    )
     async def add_tenant_contact(
         self, info: Info[RequestContext, None], input: Annotated[AddTenantContactInput, MutationInput]
     ) -> AddTenantContactPayload:
@@ -320,7 +332,10 @@ class Mutation:
         tenant, contact = await _run(info, lambda s, scope, rid: provisioning.add_tenant_contact(s, scope, rid, args))
         return AddTenantContactPayload(tenant=Tenant.from_row(tenant), contact=Contact.from_row(contact))
 
-    @_guarded("Register a partner (PLATFORM_ADMIN).")
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Register a partner (PLATFORM_ADMIN).",
+    )
     async def create_partner(
         self, info: Info[RequestContext, None], input: Annotated[CreatePartnerInput, MutationInput]
     ) -> PartnerPayload:
@@ -332,33 +347,41 @@ class Mutation:
         row = await _run(info, lambda s, scope, rid: provisioning.create_partner(s, scope, rid, args))
         return PartnerPayload(partner=Partner.from_row(row))
 
-    @_guarded("Create a subscription for a tenant (PLATFORM_ADMIN).")
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Create a subscription for a tenant (PLATFORM_ADMIN).",
+    )
     async def create_subscription(
         self, info: Info[RequestContext, None], input: Annotated[CreateSubscriptionInput, MutationInput]
     ) -> SubscriptionPayload:
         args = provisioning.CreateSubscriptionArgs(
             tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
             external_id=validation.external_subscription_id(input.external_id),
-            offer=OfferEnum(input.offer.value),
+            offer=input.offer,
             display_name=validation.name(input.display_name, "displayName"),
         )
         row = await _run(info, lambda s, scope, rid: provisioning.create_subscription(s, scope, rid, args))
         return SubscriptionPayload(subscription=Subscription.from_row(row))
 
-    @_guarded(
-        "Change a subscription's status (PLATFORM_ADMIN). DELETED ends its associations with SUBSCRIPTION_DELETED."
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description=(
+            "Change a subscription's status (PLATFORM_ADMIN). DELETED ends its associations with SUBSCRIPTION_DELETED."
+        ),
     )
     async def set_subscription_status(
         self, info: Info[RequestContext, None], input: Annotated[SetSubscriptionStatusInput, MutationInput]
     ) -> SubscriptionPayload:
         args = provisioning.SetStatusArgs(
             subscription_id=global_id.decode(input.subscription_id, "Subscription", field="subscriptionId"),
-            status=SubscriptionStatusEnum(input.status.value),
+            status=input.status,
         )
         row = await _run(info, lambda s, scope, rid: provisioning.set_subscription_status(s, scope, rid, args))
         return SubscriptionPayload(subscription=Subscription.from_row(row))
 
-    @_guarded("Give a partner admin rights on a customer tenant (PLATFORM_ADMIN).")
+    @strawberry.mutation(
+        permission_classes=GUARDED, description="Give a partner admin rights on a customer tenant (PLATFORM_ADMIN)."
+    )
     async def create_delegated_admin_relationship(
         self, info: Info[RequestContext, None], input: Annotated[CreateDelegatedAdminRelationshipInput, MutationInput]
     ) -> DelegatedAdminRelationshipPayload:
@@ -371,9 +394,10 @@ class Mutation:
         )
         return DelegatedAdminRelationshipPayload(relationship=DelegatedAdminRelationship.from_row(row))
 
-    @_guarded(
-        "End a delegated admin relationship (PLATFORM_ADMIN, or the tenant's OWNER); the partner's admin"
-        " links on the tenant end with DELEGATION_ENDED."
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="End a delegated admin relationship (PLATFORM_ADMIN, or the tenant's OWNER); the partner's admin"
+        " links on the tenant end with DELEGATION_ENDED.",
     )
     async def end_delegated_admin_relationship(
         self, info: Info[RequestContext, None], input: Annotated[EndDelegatedAdminRelationshipInput, MutationInput]

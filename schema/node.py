@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -47,7 +47,7 @@ class Connection(Generic[NodeT]):
         return await self.counter()
 
 
-def page_info(page: Page[object], cursors: Sequence[str]) -> PageInfo:
+def page_info(page: Page[Any], cursors: Sequence[str]) -> PageInfo:
     return PageInfo(
         has_next_page=page.has_next_page,
         has_previous_page=page.has_previous_page,
@@ -60,4 +60,4 @@ def connection(
     page: Page[RowT], convert: Callable[[RowT], NodeT], counter: Callable[[], Awaitable[int]]
 ) -> Connection[NodeT]:
     edges = [Edge(cursor=cursor, node=convert(item)) for item, cursor in zip(page.items, page.cursors, strict=True)]
-    return Connection(edges=edges, page_info=page_info(page, page.cursors), counter=counter)  # type: ignore[arg-type]
+    return Connection(edges=edges, page_info=page_info(page, page.cursors), counter=counter)

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import select
+from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from auth.policy import Entity
 from auth.row_filters import visible
 from db.audit import AuditEvent as AuditRow
-from db.enums import TenantStatus as TenantStatusEnum
 from db.partner import Partner as PartnerRow
 from db.subscription import Subscription as SubscriptionRow
 from db.tenant import Tenant as TenantRow
@@ -125,8 +125,8 @@ def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> uui
     return global_id.decode(value, type_name, field=field) if value is not None else None
 
 
-def _guarded(description: str) -> Any:
-    return strawberry.field(description=description, permission_classes=[OperationPolicy])
+# Root operations are checked against auth.policy.OPERATIONS before they run.
+GUARDED: list[type[BasePermission]] = [OperationPolicy]
 
 
 @strawberry.type(description="Read operations of the dpor-gateway API.")
@@ -151,11 +151,17 @@ class Query:
     async def viewer(self, info: Info[RequestContext, None]) -> Viewer:
         return await viewer(info)
 
-    @_guarded("A tenant by global ID.")
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="A tenant by global ID.",
+    )
     async def tenant(self, info: Info[RequestContext, None], id: NodeId) -> Tenant | None:
         return await _one(info, "Tenant", id)  # type: ignore[no-any-return]
 
-    @_guarded("Tenants visible to the caller, by display name.")
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="Tenants visible to the caller, by display name.",
+    )
     async def tenants(
         self,
         info: Info[RequestContext, None],
@@ -168,17 +174,23 @@ class Query:
             {
                 "search": given.search,
                 "country_code": given.country_code,
-                "status": TenantStatusEnum(given.status.value) if given.status else None,
+                "status": given.status,
             }
         )
         statement = select(TenantRow).where(*conditions)
         return await _page_of(info, statement, Entity.TENANT, TENANT_ORDER, Tenant.from_row, first, after)
 
-    @_guarded("A subscription by global ID.")
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="A subscription by global ID.",
+    )
     async def subscription(self, info: Info[RequestContext, None], id: NodeId) -> Subscription | None:
         return await _one(info, "Subscription", id)  # type: ignore[no-any-return]
 
-    @_guarded("Subscriptions visible to the caller, oldest first.")
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="Subscriptions visible to the caller, oldest first.",
+    )
     async def subscriptions(
         self,
         info: Info[RequestContext, None],
@@ -201,11 +213,17 @@ class Query:
             info, statement, Entity.SUBSCRIPTION, SUBSCRIPTION_ORDER, Subscription.from_row, first, after
         )
 
-    @_guarded("A partner by global ID.")
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="A partner by global ID.",
+    )
     async def partner(self, info: Info[RequestContext, None], id: NodeId) -> Partner | None:
         return await _one(info, "Partner", id)  # type: ignore[no-any-return]
 
-    @_guarded("A partner by its partner network (MPN) id.")
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="A partner by its partner network (MPN) id.",
+    )
     async def partner_by_mpn_id(
         self,
         info: Info[RequestContext, None],
@@ -220,7 +238,10 @@ class Query:
             raise NotFound("partner")
         return Partner.from_row(row)
 
-    @_guarded("Partners visible to the caller, by name.")
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="Partners visible to the caller, by name.",
+    )
     async def partners(
         self,
         info: Info[RequestContext, None],
@@ -233,9 +254,12 @@ class Query:
         statement = select(PartnerRow).where(*partner_conditions(search))
         return await _page_of(info, statement, Entity.PARTNER, PARTNER_ORDER, Partner.from_row, first, after)
 
-    @_guarded(
-        "Subscriptions a partner is or was associated with in the window, each with the association rows naming it."
-        " Partners get their own; platform admins pass partnerId."
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description=(
+            "Subscriptions a partner is or was associated with in the window, each with the association rows"
+            " naming it. Partners get their own; platform admins pass partnerId."
+        ),
     )
     async def attributed_subscriptions(
         self,
@@ -251,7 +275,10 @@ class Query:
         partner = _optional_id(partner_id, "Partner", "partnerId")
         return await attributed_subscriptions(info, partner, first, after, filter)
 
-    @_guarded("The audit log visible to the caller, newest first.")
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="The audit log visible to the caller, newest first.",
+    )
     async def audit_events(
         self,
         info: Info[RequestContext, None],
