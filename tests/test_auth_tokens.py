@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 from joserfc.jwk import RSAKey
+from sqlalchemy import event
 from starlette.applications import Starlette
+from starlette.types import Message
 
 from auth.principal import Role
+from db.engine import Database
+from gateway.app import create_app
 from tests.test_auth_support import (
     AUDIENCE,
     ISSUER,
@@ -28,6 +32,7 @@ from tests.test_auth_support import (
     forge_unsigned,
     gateway,
     install_spy,
+    jwks_document,
     now,
     post,
     production_settings,
@@ -275,15 +280,52 @@ async def test_trailing_slash_path_is_guarded(app: Starlette, spy: GraphQLSpy) -
 
 
 async def test_websocket_without_token_is_closed_before_accept(app: Starlette, spy: GraphQLSpy) -> None:
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "websocket.connect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {"type": "websocket", "path": "/graphql", "headers": [], "query_string": b"", "subprotocols": []}
     await app.build_middleware_stack()(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert spy.reached == 0
+
+
+async def test_token_without_kid_is_refused_even_when_the_key_set_has_one_key(
+    tmp_path: Path, spy: GraphQLSpy
+) -> None:
+    # Left to joserfc, a single-key set verifies a kid-less token, and the same token fails once the issuer
+    # publishes a second key: require kid so the answer never depends on the size of the key set.
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps(jwks_document(rsa_key("rsa-1"))))
+    app = gateway(production_settings(tmp_path, oauth_jwks_file=single))
+    assert (await post(app, sign(claims(), rsa_key("rsa-1")))).status_code == 200
+    assert_refused(await post(app, sign(claims(), rsa_key("rsa-1"), kid=None)), 401, "invalid_token")
+    assert spy.reached == 1
+
+
+async def test_probes_need_no_token_and_refusals_touch_no_database(
+    tmp_path: Path, database: Database, spy: GraphQLSpy
+) -> None:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    app = create_app(production_settings(tmp_path), database)
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with client(app) as http:
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert statements  # the probe itself reads the database, without a token
+            statements.clear()
+            for make_token in INVALID_TOKENS.values():
+                assert_refused(await post(app, make_token()), 401, "invalid_token")
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+    assert statements == []
     assert spy.reached == 0
