@@ -247,3 +247,16 @@ async def test_token_headers_naming_other_key_locations_are_never_followed(
     )
     assert_refused(await post(app, forged), 401, "invalid_token")
     assert {request.url.host for request in issuer.requests} == {"issuer.test"}
+
+
+async def test_a_reused_token_verified_under_a_withdrawn_key_is_refused(
+    app: Starlette, issuer: Issuer, clock: Clock
+) -> None:
+    # The same token bytes: the gateway remembers having verified them, but only under the key set it used.
+    reused = token("rsa-1")
+    assert (await post(app, reused)).status_code == 200
+    assert (await post(app, reused)).status_code == 200
+    issuer.publish(rsa_key("rsa-2"))
+    clock.advance(LIFETIME_SECONDS)
+    assert_refused(await post(app, reused), 401, "invalid_token")
+    assert issuer.fetches == 2
