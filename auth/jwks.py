@@ -121,7 +121,6 @@ class RemoteKeySet:
         self.clock = clock
         self.lifetime = lifetime
         self.cooldown = cooldown
-        self.fetches = 0
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._key_set = KeySet([])
@@ -153,11 +152,11 @@ class RemoteKeySet:
 
     async def _refresh(self) -> None:
         self._attempted_at = self.clock()
-        self.fetches += 1
         try:
             key_set = public_signing_keys(await self._fetch())
-        except (httpx.HTTPError, KeySetError, ValueError) as error:
-            # Keep the keys we have: a token signed with one of them is still genuine.
+        except (httpx.HTTPError, KeySetError, ValueError, RecursionError) as error:
+            # Keep the keys we have: a token signed with one of them is still genuine. (ValueError covers
+            # a body that is not JSON; RecursionError, JSON nested beyond the parser's limit.)
             logger.warning(
                 "JWKS refresh from %s failed, keeping %d known keys: %s",
                 self.url,

@@ -38,6 +38,10 @@ ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # RFC 7515 section 4: header parameters we do not understand are ignored (not refused) unless listed in
 # "crit", which joserfc still enforces.
 _REGISTRY = JWSRegistry(algorithms=ALGORITHMS, strict_check_header=False)
+# The token is the caller's input, parsed by a library that in places assumes well-typed headers (a "crit"
+# that is not a list raises TypeError; deeply nested JSON, RecursionError). Whatever it trips over is a
+# malformed token: 401, never a 500.
+_MALFORMED = (JoseError, ValueError, TypeError, KeyError, AttributeError, RecursionError)
 
 
 def key_id(token: str) -> str:
@@ -46,9 +50,11 @@ def key_id(token: str) -> str:
     Nothing else from the unverified header is trusted. A token without a string ``kid`` is refused here.
     """
     encoded_header = token.split(".", 1)[0]
+    if len(encoded_header) > _REGISTRY.max_header_length * 4 // 3 + 4:
+        raise InvalidTokenError()
     try:
         header = json.loads(urlsafe_b64decode(encoded_header.encode("ascii")))
-    except (ValueError, UnicodeError) as error:
+    except (ValueError, UnicodeError, RecursionError) as error:
         raise InvalidTokenError() from error
     kid = header.get("kid") if isinstance(header, dict) else None
     if not isinstance(kid, str) or not kid:
@@ -80,7 +86,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         """Verify the signature (section 4 step 4) with an explicit algorithm allow-list; claims come next."""
         try:
             token = jwt.decode(token_string, key=self._key_set_for, registry=_REGISTRY)
-        except (JoseError, ValueError) as error:
+        except _MALFORMED as error:
             raise InvalidTokenError(realm=self.realm) from error
         return JWTAccessTokenClaims(token.claims, token.header, self._claims_options())
 
@@ -117,7 +123,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
             raise InvalidTokenError(realm=self.realm)
         try:
             token.validate(leeway=self.leeway)
-        except JoseError as error:
+        except _MALFORMED as error:
             raise InvalidTokenError(realm=self.realm) from error
         if self.scope_insufficient(token.get("scope"), scopes):
             raise InsufficientScopeError()

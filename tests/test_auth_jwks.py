@@ -164,8 +164,16 @@ async def test_flood_of_unknown_kids_costs_one_request_per_cooldown(
 
 @pytest.mark.parametrize(
     "failure",
-    [500, 404, httpx.ConnectError("issuer down"), httpx.ReadTimeout("too slow"), b"<html>not json</html>"],
-    ids=["500", "404", "connection refused", "timeout", "not JSON"],
+    [
+        500,
+        404,
+        httpx.ConnectError("issuer down"),
+        httpx.ReadTimeout("too slow"),
+        b"<html>not json</html>",
+        b"[" * 100_000,
+        b'{"keys": "\xff"}',
+    ],
+    ids=["500", "404", "connection refused", "timeout", "not JSON", "nested too deep", "not UTF-8"],
 )
 async def test_stale_keys_are_kept_when_the_issuer_fails(
     app: Starlette, issuer: Issuer, clock: Clock, failure: Any

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from joserfc import jws
 from joserfc.jwk import RSAKey
 from sqlalchemy import event
 from starlette.applications import Starlette
@@ -69,6 +70,18 @@ def _swap_kid() -> str:
     return sign(claims(), ec_key("ec-1"), alg="ES256", kid="rsa-1")
 
 
+def _crit_not_a_list() -> str:
+    _header, payload, signature = sign(claims(), rsa_key("rsa-1")).split(".")
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": "rsa-1", "crit": 1}
+    return f"{b64(json.dumps(header).encode())}.{payload}.{signature}"
+
+
+def _deeply_nested_payload() -> str:
+    # Correctly signed, so the payload gets parsed: JSON nested past the parser's recursion limit.
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": "rsa-1"}
+    return jws.serialize_compact(header, b"[" * 2500 + b"]" * 2500, rsa_key("rsa-1"), algorithms=["RS256"])
+
+
 INVALID_TOKENS: dict[str, Callable[[], str]] = {
     "alg none": lambda: forge_unsigned(claims(), kid="rsa-1"),
     "alg none, no kid": lambda: forge_unsigned(claims()),
@@ -103,6 +116,8 @@ INVALID_TOKENS: dict[str, Callable[[], str]] = {
     "three garbage segments": lambda: "abc.def.ghi",
     "header not JSON": lambda: f"{b64(b'{nope')}.{b64(b'{}')}.{b64(b'sig')}",
     "oversized": lambda: "a" * 9000,
+    "crit not a list": _crit_not_a_list,
+    "deeply nested payload": _deeply_nested_payload,
 }
 
 
