@@ -29,6 +29,10 @@ DEV_CLIENT_ID = "dpor-gateway-dev"
 KEY_FILE_NAME = "dev-signing-key.json"
 ALGORITHM = "RS256"  # RSA verification is the cheapest of our allowed algorithms on the request path
 
+# Importing an RSA private key checks its consistency, about 100 ms: tests mint hundreds of tokens, so the
+# parsed key is kept per file, and read again only when the file changes (inode or mtime).
+_loaded: dict[Path, tuple[tuple[int, int], RSAKey]] = {}
+
 
 def issuer_of(settings: Settings) -> str:
     return settings.oauth_issuer or DEV_ISSUER
@@ -50,16 +54,22 @@ def signing_key(settings: Settings) -> RSAKey:
     path = key_path(settings)
     if not path.exists():
         _create(path)
-    mode = path.stat().st_mode
+    status = path.stat()
+    mode = status.st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SettingsError(
             f"dev signing key {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it"
         )
+    version = (status.st_ino, status.st_mtime_ns)
+    loaded = _loaded.get(path)
+    if loaded is not None and loaded[0] == version:
+        return loaded[1]
     key = RSAKey.import_key(json.loads(path.read_bytes()))
     if not key.is_private or not key.kid:
         raise SettingsError(
             f"dev signing key {path} is not a private RSA JWK with a kid; delete it to recreate"
         )
+    _loaded[path] = (version, key)
     return key
 
 
