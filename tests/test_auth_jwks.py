@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +20,12 @@ from starlette.applications import Starlette
 from auth.authenticator import Authenticator
 from auth.jwks import COOLDOWN_SECONDS, LIFETIME_SECONDS, MAX_RESPONSE_BYTES
 from tests.test_auth_support import (
+    AUDIENCE,
+    ISSUER,
     GraphQLSpy,
     assert_refused,
     claims,
+    dev_settings,
     ec_key,
     gateway,
     install_spy,
@@ -268,3 +274,64 @@ async def test_a_reused_token_verified_under_a_withdrawn_key_is_refused(
     clock.advance(LIFETIME_SECONDS)
     assert_refused(await post(app, reused), 401, "invalid_token")
     assert issuer.fetches == 2
+
+
+class LocalIssuer:
+    """A real HTTP server on 127.0.0.1 serving a JWKS, to exercise the network path MockTransport skips."""
+
+    def __init__(self) -> None:
+        self.document = jwks_document(rsa_key("rsa-1"))
+        self.paths: list[str] = []
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                issuer.paths.append(self.path)
+                if self.path == "/moved":
+                    self.send_response(302)
+                    self.send_header("location", "/jwks.json")
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps(issuer.document).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+
+@pytest.fixture
+def local_issuer() -> Iterator[LocalIssuer]:
+    issuer = LocalIssuer()
+    issuer.thread.start()
+    yield issuer
+    issuer.server.shutdown()
+    issuer.server.server_close()
+    issuer.thread.join()
+
+
+@pytest.mark.parametrize(("path", "status"), [("/jwks.json", 200), ("/moved", 401)])
+async def test_over_real_http_and_redirects_are_not_followed(
+    tmp_path: Path, local_issuer: LocalIssuer, path: str, status: int
+) -> None:
+    # Dev settings: production insists on https, which a local test server does not speak.
+    settings = dev_settings(
+        tmp_path, oauth_jwks_url=local_issuer.url(path), oauth_issuer=ISSUER, oauth_audience=AUDIENCE
+    )
+    authenticator = Authenticator.from_settings(settings)
+    try:
+        response = await post(gateway(settings, authenticator), token())
+    finally:
+        await authenticator.aclose()
+    assert response.status_code == status
+    assert local_issuer.paths == [path]
