@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import event
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from auth.dev_keys import mint_dev_token
 from auth.principal import Principal, Role
 from db.engine import Database
 from gateway.app import create_app
-from gateway.settings import load_settings
+from gateway.settings import Settings, load_settings
 
 
 def principal(
@@ -31,23 +33,6 @@ def principal(
     )
 
 
-class _AsCaller:
-    """Puts the caller where the bearer middleware would after validating a token."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            caller = _CALLERS.get(dict(scope["headers"]).get(b"x-test-caller", b"").decode())
-            if caller is not None:
-                scope["dpor.principal"] = caller
-        await self.app(scope, receive, send)
-
-
-_CALLERS: dict[str, Principal] = {}
-
-
 @dataclass
 class StatementCounter:
     count: int = 0
@@ -60,23 +45,35 @@ class StatementCounter:
             self.statements.append(statement)
 
 
+def token_for(settings: Settings, caller: Principal) -> str:
+    """A real access token, signed with the dev key the gateway trusts in dev, carrying the caller's claims."""
+    return mint_dev_token(
+        settings,
+        roles=caller.roles,
+        tenant=caller.tenant_external_id,
+        partner=caller.partner_mpn_id,
+        subject=caller.subject,
+        client_id=caller.client_id or "test-client",
+    )
+
+
 @dataclass
 class Api:
     client: httpx.AsyncClient
     database: Database
+    settings: Settings
 
     async def execute(
         self, query: str, variables: dict[str, Any] | None = None, *, as_: Principal | None
     ) -> dict[str, Any]:
-        headers = {}
-        if as_ is not None:
-            key = uuid.uuid4().hex
-            _CALLERS[key] = as_
-            headers["x-test-caller"] = key
+        """POST the operation with a bearer token for the caller (none for `as_=None`); the JSON answer.
+
+        Refusals by the bearer middleware (401, 403) carry a GraphQL-shaped body with the error code too."""
+        headers = {"authorization": f"Bearer {token_for(self.settings, as_)}"} if as_ is not None else {}
         response = await self.client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )
-        assert response.status_code == 200, response.text
+        assert response.status_code in (200, 401, 403), response.text
         body: dict[str, Any] = response.json()
         return body
 
@@ -101,10 +98,16 @@ def error_codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
 
 
+# One dev signing key for the whole test run, outside the work tree's var/.
+_VAR_DIR = Path(tempfile.mkdtemp(prefix="dpor-test-var-"))
+
+
 @asynccontextmanager
 async def api_for(database: Database) -> AsyncIterator[Api]:
-    settings = load_settings(database_url=str(database.engine.url.render_as_string(hide_password=False)))
-    app = _AsCaller(create_app(settings, database))
+    settings = load_settings(
+        database_url=database.engine.url.render_as_string(hide_password=False), var_dir=_VAR_DIR
+    )
+    app = create_app(settings, database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-        yield Api(client, database)
+        yield Api(client, database, settings)

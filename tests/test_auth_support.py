@@ -30,7 +30,7 @@ ISSUER = "https://issuer.test/"
 AUDIENCE = "https://api.test/dpor"
 TENANT = uuid.UUID("6f1c1a52-8a8e-4d3e-9d55-0c0b8c1f2a11")
 PARTNER = "4123456"
-QUERY = {"query": "{ apiVersion }"}
+QUERY = {"query": "{ __typename }"}
 
 
 @cache

@@ -143,7 +143,7 @@ async def test_malformed_bearer_credentials_are_invalid_tokens(
 ) -> None:
     async with client(app) as http:
         response = await http.post(
-            "/graphql", json={"query": "{ apiVersion }"}, headers={"authorization": value}
+            "/graphql", json={"query": "{ __typename }"}, headers={"authorization": value}
         )
     assert_refused(response, 401, "invalid_token")
     assert spy.reached == 0
@@ -154,7 +154,7 @@ async def test_two_authorization_headers_are_refused(app: Starlette, spy: GraphQ
     async with client(app) as http:
         response = await http.post(
             "/graphql",
-            json={"query": "{ apiVersion }"},
+            json={"query": "{ __typename }"},
             headers=[("authorization", f"Bearer {good}"), ("authorization", f"Bearer {good}")],
         )
     assert_refused(response, 401, "invalid_token")
@@ -172,7 +172,7 @@ async def test_request_without_bearer_credentials_gets_a_bare_challenge(
     app: Starlette, spy: GraphQLSpy, headers: dict[str, str]
 ) -> None:
     async with client(app) as http:
-        response = await http.post("/graphql", json={"query": "{ apiVersion }"}, headers=headers)
+        response = await http.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
     # RFC 6750 section 3.1: no error code when the request carried no authentication information.
     assert_refused(response, 401, None)
     assert spy.reached == 0
@@ -181,22 +181,22 @@ async def test_request_without_bearer_credentials_gets_a_bare_challenge(
 async def test_token_in_the_query_string_is_not_accepted(app: Starlette, spy: GraphQLSpy) -> None:
     token = sign(claims(), rsa_key("rsa-1"))
     async with client(app) as http:
-        response = await http.get("/graphql", params={"query": "{ apiVersion }", "access_token": token})
+        response = await http.get("/graphql", params={"query": "{ __typename }", "access_token": token})
     assert_refused(response, 401, None)
     assert spy.reached == 0
 
 
 async def test_get_requests_are_guarded_too(app: Starlette, spy: GraphQLSpy) -> None:
     async with client(app) as http:
-        refused = await http.get("/graphql", params={"query": "{ apiVersion }"})
+        refused = await http.get("/graphql", params={"query": "{ __typename }"})
         accepted = await http.get(
             "/graphql",
-            params={"query": "{ apiVersion }"},
+            params={"query": "{ __typename }"},
             headers={"authorization": f"Bearer {sign(claims(), rsa_key('rsa-1'))}"},
         )
     assert_refused(refused, 401, None)
     assert accepted.status_code == 200
-    assert accepted.json() == {"data": {"apiVersion": "1"}}
+    assert accepted.json() == {"data": {"__typename": "Query"}}
     assert spy.reached == 1
 
 
@@ -267,7 +267,7 @@ async def test_a_principal_smuggled_into_the_scope_is_discarded(tmp_path: Path, 
         await inner({**scope, "dpor.principal": forged}, receive, send)
 
     async with client(outer) as http:  # type: ignore[arg-type]
-        response = await http.post("/graphql", json={"query": "{ apiVersion }"})
+        response = await http.post("/graphql", json={"query": "{ __typename }"})
     assert_refused(response, 401, None)
     assert spy.reached == 0
 
@@ -289,7 +289,7 @@ async def test_graphiql_page_is_never_served_without_a_token_in_production(
 
 async def test_trailing_slash_path_is_guarded(app: Starlette, spy: GraphQLSpy) -> None:
     async with client(app) as http:
-        response = await http.post("/graphql/", json={"query": "{ apiVersion }"})
+        response = await http.post("/graphql/", json={"query": "{ __typename }"})
     assert_refused(response, 401, None)
     assert spy.reached == 0
 
