@@ -95,9 +95,7 @@ class Authenticator:
         claims = self.validator.authenticate_token(token)
         self.validator.validate_token(claims, None, None)
         principal = principal_from_claims(claims, self.scope_roles)
-        self._remember(
-            token, _Verified(principal, kid, key_set, float(claims["exp"]) + self.validator.leeway)
-        )
+        self._remember(token, _Verified(principal, kid, key_set, float(claims["exp"]) + self.validator.leeway))
         return principal
 
     def _remember(self, token: str, verified: _Verified) -> None:

@@ -57,18 +57,14 @@ def signing_key(settings: Settings) -> RSAKey:
     status = path.stat()
     mode = status.st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SettingsError(
-            f"dev signing key {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it"
-        )
+        raise SettingsError(f"dev signing key {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it")
     version = (status.st_ino, status.st_mtime_ns)
     loaded = _loaded.get(path)
     if loaded is not None and loaded[0] == version:
         return loaded[1]
     key = RSAKey.import_key(json.loads(path.read_bytes()))
     if not key.is_private or not key.kid:
-        raise SettingsError(
-            f"dev signing key {path} is not a private RSA JWK with a kid; delete it to recreate"
-        )
+        raise SettingsError(f"dev signing key {path} is not a private RSA JWK with a kid; delete it to recreate")
     _loaded[path] = (version, key)
     return key
 

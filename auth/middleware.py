@@ -56,9 +56,7 @@ class BearerTokenMiddleware:
         if self.serve_ide_page and _is_ide_page_request(scope):
             await self.app(scope, receive, send)
             return
-        authorization = [
-            value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"
-        ]
+        authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
         try:
             principal = await self.authenticator.authenticate(authorization)
         except OAuth2Error as error:

@@ -46,9 +46,7 @@ def create_app(
             Route("/readyz", readiness_endpoint(database), methods=["GET"]),
         ],
         middleware=[
-            Middleware(
-                BearerTokenMiddleware, authenticator=authenticator, serve_ide_page=not settings.is_production
-            ),
+            Middleware(BearerTokenMiddleware, authenticator=authenticator, serve_ide_page=not settings.is_production),
         ],
         lifespan=lifespan,
     )

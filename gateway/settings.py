@@ -75,9 +75,7 @@ class Settings(BaseSettings):
         if value is not None and has_url:
             raise ValueError("set DPOR_OAUTH_JWKS_URL or DPOR_OAUTH_JWKS_FILE, not both")
         if value is None and not has_url and info.data.get("env") == "production":
-            raise ValueError(
-                "DPOR_OAUTH_JWKS_URL or DPOR_OAUTH_JWKS_FILE is required when DPOR_ENV=production"
-            )
+            raise ValueError("DPOR_OAUTH_JWKS_URL or DPOR_OAUTH_JWKS_FILE is required when DPOR_ENV=production")
         return value
 
     @cached_property

@@ -104,9 +104,7 @@ _VAR_DIR = Path(tempfile.mkdtemp(prefix="dpor-test-var-"))
 
 @asynccontextmanager
 async def api_for(database: Database) -> AsyncIterator[Api]:
-    settings = load_settings(
-        database_url=database.engine.url.render_as_string(hide_password=False), var_dir=_VAR_DIR
-    )
+    settings = load_settings(database_url=database.engine.url.render_as_string(hide_password=False), var_dir=_VAR_DIR)
     app = create_app(settings, database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:

@@ -95,9 +95,7 @@ def clock() -> Clock:
 @pytest.fixture
 def app(tmp_path: Path, issuer: Issuer, clock: Clock) -> Starlette:
     settings = production_settings(tmp_path, oauth_jwks_url=JWKS_URL)
-    authenticator = Authenticator.from_settings(
-        settings, transport=httpx.MockTransport(issuer.handler), clock=clock
-    )
+    authenticator = Authenticator.from_settings(settings, transport=httpx.MockTransport(issuer.handler), clock=clock)
     return gateway(settings, authenticator)
 
 
@@ -105,9 +103,7 @@ def token(kid: str = "rsa-1", key: Key | None = None) -> str:
     return sign(claims(), key or rsa_key(kid), kid=kid)
 
 
-async def test_known_kid_costs_no_request_after_the_first(
-    app: Starlette, issuer: Issuer, clock: Clock
-) -> None:
+async def test_known_kid_costs_no_request_after_the_first(app: Starlette, issuer: Issuer, clock: Clock) -> None:
     for _ in range(20):
         assert (await post(app, token())).status_code == 200
         clock.advance(1)
@@ -230,9 +226,7 @@ async def test_issuer_down_from_the_start_means_401_not_5xx(app: Starlette, issu
     assert_refused(await post(app, token()), 401, "invalid_token")
 
 
-async def test_unusable_members_are_skipped_and_the_rest_trusted(
-    app: Starlette, issuer: Issuer, clock: Clock
-) -> None:
+async def test_unusable_members_are_skipped_and_the_rest_trusted(app: Starlette, issuer: Issuer, clock: Clock) -> None:
     hmac_key = OctKey.generate_key(256, parameters={"kid": "oct-1"}).as_dict(private=True)
     encryption_key = rsa_key("enc-1").as_dict(private=False) | {"use": "enc"}
     no_kid = {name: value for name, value in rsa_key("rsa-x").as_dict(private=False).items() if name != "kid"}

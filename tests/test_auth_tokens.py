@@ -99,9 +99,7 @@ INVALID_TOKENS: dict[str, Callable[[], str]] = {
     "wrong issuer": lambda: sign(claims(iss="https://other-issuer.test/"), rsa_key("rsa-1")),
     "issuer differing by a slash": lambda: sign(claims(iss=ISSUER.rstrip("/")), rsa_key("rsa-1")),
     "wrong audience": lambda: sign(claims(aud="https://other-api.test/"), rsa_key("rsa-1")),
-    "audience list without us": lambda: sign(
-        claims(aud=["https://a.test/", "https://b.test/"]), rsa_key("rsa-1")
-    ),
+    "audience list without us": lambda: sign(claims(aud=["https://a.test/", "https://b.test/"]), rsa_key("rsa-1")),
     "tampered payload": _tampered,
     "missing typ": lambda: sign(claims(), rsa_key("rsa-1"), typ=None),
     "typ JWT (an ID token)": lambda: sign(claims(), rsa_key("rsa-1"), typ="JWT"),
@@ -138,13 +136,9 @@ MALFORMED_AUTHORIZATION = {
 
 
 @pytest.mark.parametrize("value", MALFORMED_AUTHORIZATION.values(), ids=MALFORMED_AUTHORIZATION.keys())
-async def test_malformed_bearer_credentials_are_invalid_tokens(
-    app: Starlette, spy: GraphQLSpy, value: str
-) -> None:
+async def test_malformed_bearer_credentials_are_invalid_tokens(app: Starlette, spy: GraphQLSpy, value: str) -> None:
     async with client(app) as http:
-        response = await http.post(
-            "/graphql", json={"query": "{ __typename }"}, headers={"authorization": value}
-        )
+        response = await http.post("/graphql", json={"query": "{ __typename }"}, headers={"authorization": value})
     assert_refused(response, 401, "invalid_token")
     assert spy.reached == 0
 
@@ -278,9 +272,7 @@ async def test_probes_need_no_token(app: Starlette) -> None:
     assert response.status_code == 200
 
 
-async def test_graphiql_page_is_never_served_without_a_token_in_production(
-    app: Starlette, spy: GraphQLSpy
-) -> None:
+async def test_graphiql_page_is_never_served_without_a_token_in_production(app: Starlette, spy: GraphQLSpy) -> None:
     async with client(app) as http:
         response = await http.get("/graphql", headers={"accept": "text/html"})
     assert_refused(response, 401, None)
@@ -309,9 +301,7 @@ async def test_websocket_without_token_is_closed_before_accept(app: Starlette, s
     assert spy.reached == 0
 
 
-async def test_token_without_kid_is_refused_even_when_the_key_set_has_one_key(
-    tmp_path: Path, spy: GraphQLSpy
-) -> None:
+async def test_token_without_kid_is_refused_even_when_the_key_set_has_one_key(tmp_path: Path, spy: GraphQLSpy) -> None:
     # Left to joserfc, a single-key set verifies a kid-less token, and the same token fails once the issuer
     # publishes a second key: require kid so the answer never depends on the size of the key set.
     single = tmp_path / "single.json"
