@@ -62,8 +62,8 @@ class BulkWriter:
 
     def binder(self, table: Table, column: str) -> Bind:
         """The conversion SQLAlchemy applies to a value of `column` before handing it to the driver."""
-        # The dialect's implementation, not the generic type: on SQLite, DateTime's string format (with
-        # microseconds) belongs to the SQLite DATETIME type, and skipping it stores text that compares wrongly.
+        # The dialect's implementation, not the generic type: on SQLite, the string format of DateTime (with
+        # microseconds) belongs to the SQLite DATETIME type; skipping it stores text that compares wrongly.
         processor = table.c[column].type.dialect_impl(self.dialect).bind_processor(self.dialect)
         return processor if processor is not None else _identity
 

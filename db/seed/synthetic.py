@@ -43,6 +43,7 @@ from db.models import (
 )
 from db.seed.bulk import BulkWriter, Row, table_of
 from db.seed.catalog import COUNTRY_CURRENCY, MAX_METERS_PER_SUBSCRIPTION, METERS, Meter
+from db.seed.deferred import constraints_deferred
 from db.seed.demo import DEMO_TENANT_EXTERNAL_IDS
 from db.seed.rows import (
     ASSOCIATION_COLUMNS,
@@ -422,9 +423,10 @@ async def load_synthetic(
                 progress(table.name, rows[table.name], time.perf_counter() - started)
         usage = UsageRows(writer, first_day=spec.first_day, days=spec.days, seed=str(spec.seed))
         usage_table = table_of(UsageRecord)
-        rows[usage_table.name] = await writer.insert(
-            usage_table, USAGE_COLUMNS, _usage_rows(spec, usage), bound=True
-        )
+        async with constraints_deferred(connection, usage_table):
+            rows[usage_table.name] = await writer.insert(
+                usage_table, USAGE_COLUMNS, _usage_rows(spec, usage), bound=True
+            )
         if progress is not None:
             progress(usage_table.name, rows[usage_table.name], time.perf_counter() - started)
         for hook in post_load:

@@ -1,8 +1,8 @@
 """`dpor-gateway seed`: load the demo dataset, or a synthetic one of any size.
 
-    dpor-gateway seed --demo
-    dpor-gateway seed --tenants 2000 --subscriptions-per-tenant 5 --partners 500 --days 400 [--meters-per-day 3]
-                      [--seed 1] [--end-date 2026-11-21]
+dpor-gateway seed --demo
+dpor-gateway seed --tenants 2000 --subscriptions-per-tenant 5 --partners 500 --days 400
+                  [--meters-per-day 3] [--seed 1] [--end-date 2026-11-21]
 """
 
 from __future__ import annotations
@@ -41,9 +41,14 @@ def register(subparsers: Any) -> None:
     synthetic.add_argument("--partners", type=_positive, metavar="P")
     synthetic.add_argument("--days", type=_positive, metavar="D", help="days of usage, ending at --end-date")
     synthetic.add_argument("--meters-per-day", type=_positive, default=3, metavar="K", help="(default: 3)")
-    synthetic.add_argument("--seed", type=int, default=1, metavar="S", help="same seed, same data (default: 1)")
     synthetic.add_argument(
-        "--end-date", type=date.fromisoformat, metavar="YYYY-MM-DD", help="last usage day (default: yesterday UTC)"
+        "--seed", type=int, default=1, metavar="S", help="same seed, same rows (default 1)"
+    )
+    synthetic.add_argument(
+        "--end-date",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="last usage day (default: yesterday)",
     )
     parser.set_defaults(handler=run)
 
@@ -94,9 +99,9 @@ async def _demo(url: str) -> int:
 
 async def _synthetic(url: str, spec: SyntheticSpec) -> int:
     print(
-        f"seeding {spec.tenants:,} tenants x {spec.subscriptions_per_tenant} subscriptions, {spec.partners:,} partners,"
-        f" {spec.days} days to {spec.end_date} x {spec.meters_per_day} meters ({spec.usage_rows():,} usage rows),"
-        f" seed {spec.seed}",
+        f"seeding {spec.tenants:,} tenants x {spec.subscriptions_per_tenant} subscriptions,"
+        f" {spec.partners:,} partners, {spec.days} days to {spec.end_date} x {spec.meters_per_day} meters"
+        f" ({spec.usage_rows():,} usage rows), seed {spec.seed}",
         flush=True,
     )
     database = Database.from_url(url)
