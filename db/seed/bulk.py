@@ -51,13 +51,20 @@ class BulkWriter:
 
     @classmethod
     async def open(cls, connection: AsyncConnection) -> BulkWriter:
+        if not connection.in_transaction():
+            raise RuntimeError("bulk writes run inside the caller's transaction; begin one first")
         if connection.dialect.name != "postgresql":
             return cls(connection, None)
         driver = (await connection.get_raw_connection()).driver_connection
-        # SQLAlchemy's asyncpg adapter starts its transaction lazily, at the first statement it runs. A COPY
-        # sent straight to the driver before that would autocommit, outside the caller's transaction.
-        if driver is None or not driver.is_in_transaction():
-            raise RuntimeError("bulk writes need a transaction already begun on the connection")
+        if driver is None:
+            raise RuntimeError("the connection has no driver connection")
+        if not driver.is_in_transaction():
+            # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement. A COPY sent straight
+            # to the driver before that would autocommit on its own; one statement makes it join the
+            # transaction.
+            await connection.exec_driver_sql("SELECT 1")
+        if not driver.is_in_transaction():
+            raise RuntimeError("the driver connection did not begin the caller's transaction")
         return cls(connection, driver)
 
     def binder(self, table: Table, column: str) -> Bind:
