@@ -365,6 +365,36 @@ async def test_bulk_rows_are_stored_as_the_orm_stores_them(database: Database) -
     assert found is not None and found.external_id == external_id and found.created_at == created
 
 
+async def test_usage_fragments_round_trip_awkward_text_and_exact_decimals(database: Database) -> None:
+    """The usage generator's path (COPY text on PostgreSQL): escapes and decimals survive unchanged."""
+    await demo.load_demo(database, today=TODAY)
+    usage = table_of(UsageRecord)
+    sub_id = uuid.uuid5(demo.NAMESPACE, f"subscription/{demo.DEMO_SUBSCRIPTION_EXTERNAL_IDS[0]}")
+    awkward = "tab\there, back\\slash, new\nline, \\N, ünïcode"
+    values = {
+        "subscription_id": sub_id,
+        "usage_date": date(2020, 1, 1),
+        "ingested_at": datetime(2020, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        "service_name": awkward,
+        "meter_id": "m-awkward",
+        "meter_name": awkward,
+        "meter_category": "c",
+        "unit": "1 Hour",
+        "currency": "EUR",
+        "quantity": Decimal("0.000001"),
+        "amount": Decimal("9223372036854.775807"),  # the largest SQLite stores (scaled int64)
+    }
+    async with database.write() as session:
+        writer = await BulkWriter.open(await session.connection())
+        bound = [writer.binder(usage, name)(value) for name, value in values.items()]
+        row = writer.fragment(bound[:3], ends_row=False) + writer.fragment(bound[3:], ends_row=True)
+        assert await writer.insert_fragments(usage, list(values), [row]) == 1
+    async with database.read() as session:
+        stored = await session.scalar(select(UsageRecord).where(UsageRecord.meter_id == "m-awkward"))
+    assert stored is not None
+    assert {name: getattr(stored, name) for name in values} == values
+
+
 # --- the command --------------------------------------------------------------------------------------------
 
 

@@ -40,7 +40,7 @@ from db.models import (
     TenantContact,
     UsageRecord,
 )
-from db.seed.bulk import BulkWriter, Row, table_of
+from db.seed.bulk import BulkWriter, Fragment, Row, table_of
 from db.seed.catalog import COUNTRY_CURRENCY, METERS
 from db.seed.rows import (
     ASSOCIATION_COLUMNS,
@@ -413,8 +413,8 @@ async def load_demo(database: Database, *, today: date | None = None) -> DemoSum
         for table, columns, generated in _tables(first_day, last_day):
             rows[table.name] = await writer.insert(table, columns, generated)
         usage = UsageRows(writer, first_day=first_day, days=(last_day - first_day).days + 1, seed=USAGE_SEED)
-        rows[UsageRecord.__tablename__] = await writer.insert(
-            table_of(UsageRecord), USAGE_COLUMNS, _usage_rows(usage), bound=True
+        rows[UsageRecord.__tablename__] = await writer.insert_fragments(
+            table_of(UsageRecord), USAGE_COLUMNS, _usage_rows(usage)
         )
     return DemoSummary(loaded=True, rows=rows, first_day=first_day, last_day=last_day)
 
@@ -585,7 +585,7 @@ def _audit_rows(first_day: date) -> Iterator[Row]:
         )
 
 
-def _usage_rows(usage: UsageRows) -> Iterator[Row]:
+def _usage_rows(usage: UsageRows) -> Iterator[Fragment]:
     for sub in SUBSCRIPTIONS:
         rng = random.Random(f"{USAGE_SEED}/{sub.external_id}")
         currency = COUNTRY_CURRENCY[_TENANTS[sub.tenant].country]

@@ -41,7 +41,7 @@ from db.models import (
     TenantContact,
     UsageRecord,
 )
-from db.seed.bulk import BulkWriter, Row, table_of
+from db.seed.bulk import BulkWriter, Fragment, Row, table_of
 from db.seed.catalog import COUNTRY_CURRENCY, MAX_METERS_PER_SUBSCRIPTION, METERS, Meter
 from db.seed.deferred import constraints_deferred
 from db.seed.demo import DEMO_TENANT_EXTERNAL_IDS
@@ -367,7 +367,7 @@ def _association_rows(spec: SyntheticSpec) -> Iterator[Row]:
         yield from s.other_links
 
 
-def _usage_rows(spec: SyntheticSpec, usage: UsageRows) -> Iterator[Row]:
+def _usage_rows(spec: SyntheticSpec, usage: UsageRows) -> Iterator[Fragment]:
     for tenant, s in _subscriptions(spec):
         pools = [usage.pool(meter, s.tier, tenant.currency) for meter in s.meters]
         noise = usage.noise(_rng(spec, "usage", s.id), len(pools))
@@ -424,8 +424,8 @@ async def load_synthetic(
         usage = UsageRows(writer, first_day=spec.first_day, days=spec.days, seed=str(spec.seed))
         usage_table = table_of(UsageRecord)
         async with constraints_deferred(connection, usage_table):
-            rows[usage_table.name] = await writer.insert(
-                usage_table, USAGE_COLUMNS, _usage_rows(spec, usage), bound=True
+            rows[usage_table.name] = await writer.insert_fragments(
+                usage_table, USAGE_COLUMNS, _usage_rows(spec, usage)
             )
         if progress is not None:
             progress(usage_table.name, rows[usage_table.name], time.perf_counter() - started)

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from db.seed.bulk import BulkWriter, Row, table_of
+from db.seed.bulk import BulkWriter, Fragment, table_of
 from db.seed.catalog import CURRENCY_PER_USD, Meter
 from db.usage import UsageRecord
 
@@ -45,75 +44,74 @@ MICRO = Decimal("0.000001")
 _table = table_of(UsageRecord)
 
 
-@dataclass(frozen=True, slots=True)
-class Day:
-    usage_date: object  # bound for the driver
-    ingested_at: object  # bound for the driver
-    pool_offset: int  # 0 on weekends, HALF on weekdays
-
-
 class UsageRows:
-    """Row generator for one load: days and variant pools are shared by every subscription of the load."""
+    """Row generator for one load: days and variant pools are shared by every subscription of the load.
+
+    Rows are built from fragments (see BulkWriter.fragment): subscription id + day + variant.
+    """
 
     def __init__(self, writer: BulkWriter, *, first_day: date, days: int, seed: str) -> None:
+        self._writer = writer
         self._seed = seed
         self._bind_date = writer.binder(_table, "usage_date")
         self._bind_ingested = writer.binder(_table, "ingested_at")
         self._bind_id = writer.binder(_table, "subscription_id")
         self._bind_quantity = writer.binder(_table, "quantity")
         self._bind_amount = writer.binder(_table, "amount")
+        # (date and ingestion fragment, pool offset: 0 on weekends, HALF on weekdays) per day.
         self.days = [self._day(first_day + timedelta(days=n)) for n in range(days)]
-        self._pools: dict[tuple[str, int, str], tuple[Row, ...]] = {}
+        self._pools: dict[tuple[str, int, str], tuple[Fragment, ...]] = {}
 
-    def _day(self, usage_date: date) -> Day:
+    def _day(self, usage_date: date) -> tuple[Fragment, int]:
         # A day's usage is complete when the day ends: that is when it is treated as ingested.
         closed = datetime.combine(usage_date + timedelta(days=1), time(), tzinfo=UTC)
-        return Day(
-            usage_date=self._bind_date(usage_date),
-            ingested_at=self._bind_ingested(closed),
-            pool_offset=0 if usage_date.weekday() >= 5 else HALF,
-        )
+        bound = (self._bind_date(usage_date), self._bind_ingested(closed))
+        return self._writer.fragment(bound, ends_row=False), 0 if usage_date.weekday() >= 5 else HALF
 
-    def pool(self, meter: Meter, tier: int, currency: str) -> tuple[Row, ...]:
+    def pool(self, meter: Meter, tier: int, currency: str) -> tuple[Fragment, ...]:
         key = (meter.meter_id, tier, currency)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = self._build_pool(meter, tier, currency)
         return pool
 
-    def _build_pool(self, meter: Meter, tier: int, currency: str) -> tuple[Row, ...]:
+    def _build_pool(self, meter: Meter, tier: int, currency: str) -> tuple[Fragment, ...]:
         rng = random.Random(f"{self._seed}/pool/{meter.meter_id}/{tier}/{currency}")
         scale = TIER_SCALE[tier]
         low, high = meter.daily_low * scale, meter.daily_high * scale
         price = meter.unit_price_usd * CURRENCY_PER_USD[currency]
         quantities = sorted(_quantity(rng, low, high, meter.whole_units) for _ in range(2 * HALF))
         return tuple(
-            (
-                meter.service_name,
-                meter.meter_id,
-                meter.meter_name,
-                meter.meter_category,
-                meter.unit,
-                currency,
-                self._bind_quantity(quantity),
-                self._bind_amount((quantity * price).quantize(MICRO, rounding=ROUND_HALF_EVEN)),
+            self._writer.fragment(
+                (
+                    meter.service_name,
+                    meter.meter_id,
+                    meter.meter_name,
+                    meter.meter_category,
+                    meter.unit,
+                    currency,
+                    self._bind_quantity(quantity),
+                    self._bind_amount((quantity * price).quantize(MICRO, rounding=ROUND_HALF_EVEN)),
+                ),
+                ends_row=True,
             )
             for quantity in quantities
         )
 
-    def rows(self, subscription_id: object, pools: Sequence[tuple[Row, ...]], noise: bytes) -> list[Row]:
+    def rows(
+        self, subscription_id: object, pools: Sequence[tuple[Fragment, ...]], noise: bytes
+    ) -> list[Fragment]:
         """Every row of one subscription, day by day: len(days) * len(pools). `noise` has a byte per row.
 
         A list per subscription (about a thousand rows) rather than a generator: appending in a tight loop
         costs less per row than resuming a generator, and memory stays bounded by one subscription.
         """
-        bound_id = self._bind_id(subscription_id)
-        rows: list[Row] = []
+        subscription = self._writer.fragment((self._bind_id(subscription_id),), ends_row=False)
+        rows: list[Fragment] = []
         append = rows.append
         position = 0
-        for day in self.days:
-            head = (bound_id, day.usage_date, day.ingested_at)
-            offset = day.pool_offset
+        for day, offset in self.days:
+            head = subscription + day
             for pool in pools:
                 append(head + pool[offset + (noise[position] & _HALF_MASK)])
                 position += 1
