@@ -400,10 +400,15 @@ async def load_synthetic(
     spec: SyntheticSpec,
     *,
     post_load: Sequence[PostLoadHook] = POST_LOAD_HOOKS,
-    progress: Callable[[str, int, float], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> LoadReport:
     """Load the dataset `spec` describes in one transaction: all of it, or (on any error) none of it."""
     started = time.perf_counter()
+
+    def step(message: str) -> None:
+        if progress is not None:
+            progress(f"{time.perf_counter() - started:8.1f} s  {message}")
+
     rows: dict[str, int] = {}
     async with database.write() as session:
         connection = await session.connection()
@@ -419,17 +424,20 @@ async def load_synthetic(
         ]
         for table, columns, generated in plan:
             rows[table.name] = await writer.insert(table, columns, generated)
-            if progress is not None:
-                progress(table.name, rows[table.name], time.perf_counter() - started)
+            step(f"{table.name}: {rows[table.name]:,} rows")
         usage = UsageRows(writer, first_day=spec.first_day, days=spec.days, seed=str(spec.seed))
         usage_table = table_of(UsageRecord)
         async with constraints_deferred(connection, usage_table):
             rows[usage_table.name] = await writer.insert_fragments(
                 usage_table, USAGE_COLUMNS, _usage_rows(spec, usage)
             )
-        if progress is not None:
-            progress(usage_table.name, rows[usage_table.name], time.perf_counter() - started)
+            step(f"{usage_table.name}: {rows[usage_table.name]:,} rows")
+        step(f"{usage_table.name}: indexes and foreign key in place")
         for hook in post_load:
             await hook(connection)
+        if post_load:
+            step("post-load hooks done")
+    step("committed")
     await analyze(database)
+    step("analyzed")
     return LoadReport(rows, time.perf_counter() - started)

@@ -116,8 +116,8 @@ async def _synthetic(url: str, spec: SyntheticSpec) -> int:
     return 0
 
 
-def _progress(table: str, rows: int, elapsed: float) -> None:
-    print(f"  {table:<30}  {rows:>12,} rows  at {elapsed:7.1f} s", file=sys.stderr, flush=True)
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _print_report(report: LoadReport) -> None:
