@@ -335,11 +335,11 @@ async def test_synthetic_load_keeps_usage_constraints(database: Database) -> Non
 async def test_synthetic_load_joins_demo_data_but_not_an_earlier_load(database: Database) -> None:
     await demo.load_demo(database, today=TODAY)
     await load_synthetic(database, SMALL)
-    assert await _count(database, Tenant) == len(demo.TENANTS) + SMALL.tenants
+    assert await _count(database, Tenant) == len(demo.DEMO_TENANT_EXTERNAL_IDS) + SMALL.tenants
 
     with pytest.raises(NotEmptyError):
         await load_synthetic(database, dataclasses.replace(SMALL, seed=99))
-    assert await _count(database, Tenant) == len(demo.TENANTS) + SMALL.tenants
+    assert await _count(database, Tenant) == len(demo.DEMO_TENANT_EXTERNAL_IDS) + SMALL.tenants
 
 
 @pytest.mark.parametrize("meters", [0, 7])

@@ -49,6 +49,21 @@ ASSOCIATION_COLUMNS = (
     "end_reason",
 )
 DELEGATION_COLUMNS = ("id", "tenant_id", "partner_id", "status", "created_at", "ended_at")
+AUDIT_COLUMNS = (
+    "id",
+    "occurred_at",
+    "request_id",
+    "actor_subject",
+    "actor_role",
+    "actor_client_id",
+    "action",
+    "target_type",
+    "target_id",
+    "tenant_id",
+    "subscription_id",
+    "before",
+    "after",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ from db.models import (
 from db.seed.bulk import BulkWriter, Fragment, Row, table_of
 from db.seed.catalog import COUNTRY_CURRENCY, MAX_METERS_PER_SUBSCRIPTION, METERS, Meter
 from db.seed.deferred import constraints_deferred
-from db.seed.demo import DEMO_TENANT_EXTERNAL_IDS
+from db.seed.demo_data import DEMO_TENANT_EXTERNAL_IDS
 from db.seed.rows import (
     ASSOCIATION_COLUMNS,
     CONTACT_COLUMNS,
