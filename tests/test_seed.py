@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType, DelegationStatus
@@ -342,6 +343,23 @@ async def test_synthetic_load_joins_demo_data_but_not_an_earlier_load(database: 
     assert await _count(database, Tenant) == len(demo.DEMO_TENANT_EXTERNAL_IDS) + SMALL.tenants
 
 
+async def test_post_load_hooks_run_in_the_load_transaction_after_every_row(database: Database) -> None:
+    seen: list[int] = []
+
+    async def count_usage(connection: AsyncConnection) -> None:
+        seen.append(
+            int(await connection.scalar(select(func.count()).select_from(table_of(UsageRecord))) or 0)
+        )
+        raise RuntimeError("a failing hook undoes the load")
+
+    with pytest.raises(RuntimeError, match="undoes the load"):
+        await load_synthetic(database, SMALL, post_load=[count_usage])
+
+    assert seen == [SMALL.usage_rows()]
+    assert await _count(database, UsageRecord) == 0
+    assert await _count(database, Tenant) == 0
+
+
 @pytest.mark.parametrize("meters", [0, 7])
 def test_synthetic_spec_refuses_impossible_sizes(meters: int) -> None:
     with pytest.raises(ValueError, match="meters_per_day"):
@@ -418,8 +436,11 @@ def test_seed_command_loads_synthetic_data(
     args = ["seed", "--tenants", "3", "--subscriptions-per-tenant", "2", "--partners", "2", "--days", "5"]
 
     assert main([*args, "--meters-per-day", "2", "--end-date", "2026-01-31"]) == 0
-    out = capsys.readouterr().out
-    assert "usage_records" in out and "60" in out and "rows/s" in out
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split() for line in out if line.strip().startswith("usage_records")] == [
+        ["usage_records", "60"]
+    ]
+    assert "rows/s" in out[-1]
     assert main(args) == 1  # not a fresh database any more
     assert "freshly migrated" in capsys.readouterr().err
 
