@@ -4,7 +4,8 @@ Generating millions of rows is dominated by Python's per-row cost, so the inner 
 - the varying part of a row (quantity and amount) comes from a pool of pre-computed variants per meter, size
   tier and currency, built once with exact Decimals and bound for the driver once;
 - the per-day part (date, ingestion time, weekday or weekend) is computed once per load;
-- a row is the concatenation of the two, picked by one random byte.
+- a row is the concatenation of the subscription's id, the day and a variant picked by one random byte,
+  each already rendered by the bulk writer (tuples, or COPY text on PostgreSQL).
 Pools are sorted by quantity: weekdays pick from the upper half, weekends from the lower, so a week has the
 shape real usage has.
 """
