@@ -56,9 +56,7 @@ async def _count(database: Database, model: type[Base]) -> int:
 
 async def _counts(database: Database) -> dict[str, int]:
     models = (Tenant, TenantContact, Partner, DelegatedAdminRelationship, Subscription, PartnerAssociation)
-    return {
-        table_of(model).name: await _count(database, model) for model in (*models, AuditEvent, UsageRecord)
-    }
+    return {table_of(model).name: await _count(database, model) for model in (*models, AuditEvent, UsageRecord)}
 
 
 async def assert_invariants(database: Database) -> None:
@@ -182,9 +180,7 @@ async def test_demo_constants_name_rows_a_dev_token_can_use(database: Database) 
     await demo.load_demo(database, today=TODAY)
     now = datetime.now(UTC)
     async with database.read() as session:
-        owner = await session.scalar(
-            select(Tenant).where(Tenant.external_id == demo.DEMO_OWNER_TENANT_EXTERNAL_ID)
-        )
+        owner = await session.scalar(select(Tenant).where(Tenant.external_id == demo.DEMO_OWNER_TENANT_EXTERNAL_ID))
         assert owner is not None
         current_dpor_of_owner = set(
             await session.scalars(
@@ -321,9 +317,7 @@ async def test_synthetic_load_keeps_usage_constraints(database: Database) -> Non
     async with database.read() as session:
         existing = (await session.scalars(select(UsageRecord).limit(1))).one()
     duplicate = {
-        c.name: getattr(existing, c.key)
-        for c in table_of(UsageRecord).c
-        if c.name not in ("id", "ingested_at")
+        c.name: getattr(existing, c.key) for c in table_of(UsageRecord).c if c.name not in ("id", "ingested_at")
     }
     with pytest.raises(IntegrityError):
         async with database.write() as session:
@@ -347,9 +341,7 @@ async def test_post_load_hooks_run_in_the_load_transaction_after_every_row(datab
     seen: list[int] = []
 
     async def count_usage(connection: AsyncConnection) -> None:
-        seen.append(
-            int(await connection.scalar(select(func.count()).select_from(table_of(UsageRecord))) or 0)
-        )
+        seen.append(int(await connection.scalar(select(func.count()).select_from(table_of(UsageRecord))) or 0))
         raise RuntimeError("a failing hook undoes the load")
 
     with pytest.raises(RuntimeError, match="undoes the load"):
@@ -437,9 +429,7 @@ def test_seed_command_loads_synthetic_data(
 
     assert main([*args, "--meters-per-day", "2", "--end-date", "2026-01-31"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [line.split() for line in out if line.strip().startswith("usage_records")] == [
-        ["usage_records", "60"]
-    ]
+    assert [line.split() for line in out if line.strip().startswith("usage_records")] == [["usage_records", "60"]]
     assert "rows/s" in out[-1]
     assert main(args) == 1  # not a fresh database any more
     assert "freshly migrated" in capsys.readouterr().err

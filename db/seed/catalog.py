@@ -84,23 +84,13 @@ METERS: dict[Offer, tuple[Meter, ...]] = {
         _seats("Intune", "Microsoft Intune", "Endpoint Privilege Management", "3.00", "5", "100"),
         _seats("Intune", "Microsoft Intune", "Remote Help", "3.50", "5", "80"),
         _seats("Intune", "Microsoft Intune", "Advanced Analytics", "1.50", "10", "300"),
-        _meter(
-            "Intune", "Microsoft Intune", "Cloud PKI Certificates", "1 Certificate", "0.002", "50", "5000"
-        ),
+        _meter("Intune", "Microsoft Intune", "Cloud PKI Certificates", "1 Certificate", "0.002", "50", "5000"),
     ),
     Offer.ENTERPRISE_MOBILITY_SUITE: (
-        _seats(
-            "Enterprise Mobility + Security", "EMS", "Enterprise Mobility + Security E3", "10.60", "20", "400"
-        ),
-        _seats(
-            "Enterprise Mobility + Security", "EMS", "Enterprise Mobility + Security E5", "16.40", "10", "200"
-        ),
-        _seats(
-            "Enterprise Mobility + Security", "Microsoft Entra", "Microsoft Entra ID P1", "6.00", "20", "500"
-        ),
-        _seats(
-            "Enterprise Mobility + Security", "Microsoft Entra", "Microsoft Entra ID P2", "9.00", "10", "200"
-        ),
+        _seats("Enterprise Mobility + Security", "EMS", "Enterprise Mobility + Security E3", "10.60", "20", "400"),
+        _seats("Enterprise Mobility + Security", "EMS", "Enterprise Mobility + Security E5", "16.40", "10", "200"),
+        _seats("Enterprise Mobility + Security", "Microsoft Entra", "Microsoft Entra ID P1", "6.00", "20", "500"),
+        _seats("Enterprise Mobility + Security", "Microsoft Entra", "Microsoft Entra ID P2", "9.00", "10", "200"),
         _seats(
             "Enterprise Mobility + Security",
             "Purview",
@@ -131,12 +121,8 @@ METERS: dict[Offer, tuple[Meter, ...]] = {
         ),
         _seats("Dynamics 365", "Dynamics 365 Finance", "Dynamics 365 Finance", "210.00", "2", "40"),
         _seats("Dynamics 365", "Power Platform", "Power Apps Premium", "20.00", "10", "200"),
-        _meter(
-            "Dynamics 365", "Dataverse", "Dataverse Database Capacity", "1 GB/Month", "1.333333", "10", "500"
-        ),
-        _meter(
-            "Dynamics 365", "Power Platform", "Power Automate Process Runs", "1 Run", "0.0006", "200", "50000"
-        ),
+        _meter("Dynamics 365", "Dataverse", "Dataverse Database Capacity", "1 GB/Month", "1.333333", "10", "500"),
+        _meter("Dynamics 365", "Power Platform", "Power Automate Process Runs", "1 Run", "0.0006", "200", "50000"),
     ),
 }
 

@@ -231,14 +231,10 @@ def _association_rows(first_day: date) -> Iterator[Row]:
     for sub in SUBSCRIPTIONS:
         subscription_id = _id("subscription", sub.external_id)
         stints, removal = _history(sub, first_day)
-        yield from dpor_history(
-            subscription_id, stints, removal, functools.partial(_id, "dpor", sub.external_id)
-        )
+        yield from dpor_history(subscription_id, stints, removal, functools.partial(_id, "dpor", sub.external_id))
         owner = _owner_subject(sub.tenant)
         for link in sub.links:
-            ended_at, reason = (
-                (None, None) if link.ended is None else (link.ended[0].on(first_day), link.ended[1])
-            )
+            ended_at, reason = (None, None) if link.ended is None else (link.ended[0].on(first_day), link.ended[1])
             yield (
                 _id("link", sub.external_id, link.type.name, link.mpn_id),
                 subscription_id,

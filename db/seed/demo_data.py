@@ -38,9 +38,7 @@ class At:
     clock: str = "00:00:00"
 
     def on(self, first_day: date) -> datetime:
-        return datetime.combine(
-            first_day + timedelta(days=self.day), time.fromisoformat(self.clock), tzinfo=UTC
-        )
+        return datetime.combine(first_day + timedelta(days=self.day), time.fromisoformat(self.clock), tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

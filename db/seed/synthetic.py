@@ -129,9 +129,7 @@ class SyntheticSpec:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.meters_per_day > MAX_METERS_PER_SUBSCRIPTION:
-            raise ValueError(
-                f"meters_per_day can be at most {MAX_METERS_PER_SUBSCRIPTION} (distinct meters per offer)"
-            )
+            raise ValueError(f"meters_per_day can be at most {MAX_METERS_PER_SUBSCRIPTION} (distinct meters per offer)")
 
     @property
     def first_day(self) -> date:
@@ -289,9 +287,7 @@ def _other_links(spec: SyntheticSpec, rng: random.Random, sub: _Subscription, ow
             end: tuple[object, ...] = (ended, owner, AssociationEndReason.UNLINKED)
         else:
             end = (None, None, None)
-        links.append(
-            (_id(spec, "link", sub.id, n), sub.id, partner, kind, since, end[0], owner, end[1], end[2])
-        )
+        links.append((_id(spec, "link", sub.id, n), sub.id, partner, kind, since, end[0], owner, end[1], end[2]))
     return links
 
 
@@ -377,9 +373,7 @@ def _usage_rows(spec: SyntheticSpec, usage: UsageRows) -> Iterator[Fragment]:
 async def _refuse_unless_fresh(connection: AsyncConnection) -> None:
     tenants = table_of(Tenant)
     others = await connection.scalar(
-        select(func.count())
-        .select_from(tenants)
-        .where(tenants.c.external_id.not_in(DEMO_TENANT_EXTERNAL_IDS))
+        select(func.count()).select_from(tenants).where(tenants.c.external_id.not_in(DEMO_TENANT_EXTERNAL_IDS))
     )
     if others:
         raise NotEmptyError(
@@ -428,9 +422,7 @@ async def load_synthetic(
         usage = UsageRows(writer, first_day=spec.first_day, days=spec.days, seed=str(spec.seed))
         usage_table = table_of(UsageRecord)
         async with constraints_deferred(connection, usage_table):
-            rows[usage_table.name] = await writer.insert_fragments(
-                usage_table, USAGE_COLUMNS, _usage_rows(spec, usage)
-            )
+            rows[usage_table.name] = await writer.insert_fragments(usage_table, USAGE_COLUMNS, _usage_rows(spec, usage))
             step(f"{usage_table.name}: {rows[usage_table.name]:,} rows")
         step(f"{usage_table.name}: indexes and foreign key in place")
         for hook in post_load:

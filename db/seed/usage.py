@@ -99,9 +99,7 @@ class UsageRows:
             for quantity in quantities
         )
 
-    def rows(
-        self, subscription_id: object, pools: Sequence[tuple[Fragment, ...]], noise: bytes
-    ) -> list[Fragment]:
+    def rows(self, subscription_id: object, pools: Sequence[tuple[Fragment, ...]], noise: bytes) -> list[Fragment]:
         """Every row of one subscription, day by day: len(days) * len(pools). `noise` has a byte per row.
 
         A list per subscription (about a thousand rows) rather than a generator: appending in a tight loop

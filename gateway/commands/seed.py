@@ -41,9 +41,7 @@ def register(subparsers: Any) -> None:
     synthetic.add_argument("--partners", type=_positive, metavar="P")
     synthetic.add_argument("--days", type=_positive, metavar="D", help="days of usage, ending at --end-date")
     synthetic.add_argument("--meters-per-day", type=_positive, default=3, metavar="K", help="(default: 3)")
-    synthetic.add_argument(
-        "--seed", type=int, default=1, metavar="S", help="same seed, same rows (default 1)"
-    )
+    synthetic.add_argument("--seed", type=int, default=1, metavar="S", help="same seed, same rows (default 1)")
     synthetic.add_argument(
         "--end-date",
         type=date.fromisoformat,
