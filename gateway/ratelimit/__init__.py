@@ -1,0 +1,65 @@
+"""Token buckets of cost points, one per principal: in this process, or in Redis shared by all processes.
+
+A bucket holds at most `capacity` points and refills continuously at `capacity / window` points per second. An
+operation takes its estimated cost from its caller's bucket; if the bucket holds less, nothing is taken and the
+caller learns how long until it would hold enough (`retry_after`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    capacity: int
+    remaining: float
+    # Seconds until the bucket holds enough for this cost (0 when allowed).
+    retry_after: float
+    # Seconds until the bucket is full again.
+    reset_after: float
+
+
+class RateLimiter(Protocol):
+    async def consume(self, key: str, cost: int) -> Decision: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    capacity: int
+    window_seconds: float
+
+    @property
+    def refill_per_second(self) -> float:
+        return self.capacity / self.window_seconds
+
+
+_shared: dict[tuple[Bucket, str | None], RateLimiter] = {}
+
+
+def shared_rate_limiter(bucket: Bucket, redis_url: str | None) -> RateLimiter:
+    """One limiter per configuration in this process (schemas built from equal settings share the budget)."""
+    key = (bucket, redis_url)
+    if key not in _shared:
+        _shared[key] = create_rate_limiter(bucket, redis_url)
+    return _shared[key]
+
+
+async def close_shared() -> None:
+    while _shared:
+        _key, limiter = _shared.popitem()
+        await limiter.close()
+
+
+def create_rate_limiter(bucket: Bucket, redis_url: str | None) -> RateLimiter:
+    if redis_url:
+        from gateway.ratelimit.redis import RedisRateLimiter
+
+        return RedisRateLimiter(bucket, redis_url)
+    from gateway.ratelimit.memory import MemoryRateLimiter
+
+    return MemoryRateLimiter(bucket)
