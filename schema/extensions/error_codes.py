@@ -51,9 +51,10 @@ def classify(error: GraphQLError) -> GraphQLError:
                 coded.message, source=error.source, positions=error.positions, extensions=coded.extensions
             )
         return _with_code(error, Code.GRAPHQL_PARSE_FAILED)
+    if error.path is None and error.message.startswith("Variable '$"):
+        # graphql-core coerces variables before execution; a value that does not fit is the caller's input.
+        return _with_code(error, Code.BAD_USER_INPUT)
     if error.original_error is None and error.path is None:
-        if error.message.startswith("Variable '$"):
-            return _with_code(error, Code.BAD_USER_INPUT)
         return _with_code(error, Code.GRAPHQL_VALIDATION_FAILED)
     if _is_statement_timeout(error.original_error):
         return GraphQLError(
