@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import strawberry
 from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.types import Info
 
+from auth.principal import Principal
 from db.engine import Database
 from gateway.app import create_app
 from gateway.settings import Settings, load_settings
@@ -132,12 +134,34 @@ def sqlite_database(directory: Path) -> Database:
     return Database.from_url(f"sqlite+aiosqlite:///{directory / 'hardening.sqlite3'}")
 
 
+SUBJECT_HEADER = b"x-test-subject"
+CLIENT_HEADER = b"x-test-client"
+
+
+def with_test_principal(app: ASGIApp) -> ASGIApp:
+    """Stand-in for the auth middleware: the principal named by test headers goes where auth puts it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            if SUBJECT_HEADER in headers:
+                scope["dpor.principal"] = Principal(
+                    subject=headers[SUBJECT_HEADER].decode(),
+                    client_id=headers[CLIENT_HEADER].decode() if CLIENT_HEADER in headers else None,
+                    scopes=frozenset(),
+                    roles=frozenset(),
+                )
+        await app(scope, receive, send)
+
+    return middleware
+
+
 @asynccontextmanager
 async def client_for(
     settings: Settings, database: Database, *, schema: strawberry.Schema | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, database, schema=schema or schema_for(settings))
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=with_test_principal(app))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
         transport=transport, base_url="http://testserver"
     ) as client:
