@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -95,6 +96,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
             request_id=request_id,
             principal=request.scope.get("dpor.principal"),
         )
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET carrying only a persisted query hash has no `query` either; it is an operation, not a visit.
+        return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

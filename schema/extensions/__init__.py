@@ -2,7 +2,8 @@
 
 `for_settings` is the single place that decides which run, in which order. Order matters where hooks nest: a
 hook entered earlier exits later, so observability (outermost) sees every outcome, and masking exits after the
-error codes were assigned. Every extension is passed as a factory (`partial`): Strawberry builds a fresh
+error codes were assigned. Strawberry does not unwind the hooks of a step when one of them raises on entry, so
+refusals are raised from hooks that come after any hook holding state (see the deadline and persisted.py). Every extension is passed as a factory (`partial`): Strawberry builds a fresh
 instance per operation, so no per-request state is shared between concurrent operations; what must be shared
 (validation rule classes, the manifest, the rate limiter) is built here once.
 """
@@ -65,7 +66,6 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
         partial(
             CachedValidation, maxsize=settings.validation_cache_size, hide_suggestions=settings.is_production
         ),
-        partial(ExecutionDeadline, seconds=settings.request_timeout_seconds),
         partial(CostLimit, max_cost=settings.max_cost, max_page_size=settings.max_page_size),
     ]
     if settings.rate_limit_enabled:
@@ -73,4 +73,7 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
             capacity=settings.rate_limit_points, window_seconds=settings.rate_limit_window_seconds
         )
         extensions.append(partial(RateLimit, limiter=shared_rate_limiter(bucket, settings.redis_url)))
+    # Last among the `on_execute` hooks: Strawberry does not exit hooks entered before one that raises, and an
+    # armed deadline left behind would cancel its task later. Cost and rate limit refuse before it is armed.
+    extensions.append(partial(ExecutionDeadline, seconds=settings.request_timeout_seconds))
     return extensions

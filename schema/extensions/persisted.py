@@ -18,10 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from graphql import GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
 from gateway.persisted import Manifest, TrustedDocument, document_hash
 from schema.extensions.errors import Code, coded_error
+
+
+# Stands in for the document of a refused operation, so that Strawberry proceeds to the parse step, where the
+# refusal is raised (see `on_operation`).
+_PLACEHOLDER = parse("{ __typename }")
 
 
 class PersistedDocuments(SchemaExtension):
@@ -30,6 +36,7 @@ class PersistedDocuments(SchemaExtension):
         self.per_client = per_client
         self.only = only
         self.trusted: TrustedDocument | None = None
+        self.refusal: GraphQLError | None = None
 
     def _manifest_for(self, context: Any) -> tuple[Manifest | None, bool]:
         principal = getattr(context, "principal", None)
@@ -38,7 +45,7 @@ class PersistedDocuments(SchemaExtension):
             return self.per_client[client_id], True
         return self.manifest, self.only
 
-    def on_operation(self) -> Iterator[None]:
+    def _resolve(self) -> TrustedDocument | None:
         context = self.execution_context
         manifest, only = self._manifest_for(context.context)
         persisted = (context.operation_extensions or {}).get("persistedQuery")
@@ -51,18 +58,34 @@ class PersistedDocuments(SchemaExtension):
                 )
             if context.query and document_hash(context.query) != sha256.lower():
                 raise coded_error("The query text does not match its sha256Hash.", Code.BAD_REQUEST)
-            self.trusted = manifest.get(sha256)
-            if self.trusted is None:
+            trusted = manifest.get(sha256)
+            if trusted is None:
                 raise coded_error("PersistedQueryNotFound", Code.PERSISTED_QUERY_NOT_FOUND)
-        elif only:
-            self.trusted = manifest.get(document_hash(context.query or "")) if manifest is not None else None
-            if self.trusted is None:
-                raise coded_error(
-                    "Only trusted (persisted) documents may run here.", Code.OPERATION_NOT_TRUSTED
-                )
+            return trusted
+        if only:
+            trusted = manifest.get(document_hash(context.query or "")) if manifest is not None else None
+            if trusted is None:
+                raise coded_error("Only trusted (persisted) documents may run here.", Code.OPERATION_NOT_TRUSTED)
+            return trusted
+        return None
+
+    def on_operation(self) -> Iterator[None]:
+        # Raising here would leave the operation hooks of earlier extensions entered and never exited (Strawberry
+        # enters them one by one without unwinding on failure); the refusal is raised from `on_parse` instead.
+        context = self.execution_context
+        try:
+            self.trusted = self._resolve()
+        except GraphQLError as refusal:
+            self.refusal = refusal
+            context.graphql_document = _PLACEHOLDER
         if self.trusted is not None:
             context.query = self.trusted.text
             context.graphql_document = self.trusted.document
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        if self.refusal is not None:
+            raise self.refusal
         yield
 
     def on_validate(self) -> Iterator[None]:
