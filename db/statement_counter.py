@@ -1,9 +1,9 @@
-"""Count the SQL statements a unit of work (one GraphQL request) sends, without threading a counter through it.
+"""Count the SQL statements one unit of work (a GraphQL request) sends, without passing a counter around.
 
-A SQLAlchemy `before_cursor_execute` listener adds one to the counter held in a context variable. The variable is
-set per request (`counting()`), so concurrent requests never share a count; statements run outside any counting
-block (migrations, health checks) are not counted. SQLAlchemy's asyncio layer runs the listener in a greenlet that
-shares the calling task's context, so the count is visible to the request that caused it.
+A SQLAlchemy `before_cursor_execute` listener adds one to the counter held in a context variable. The variable
+is set per request (`counting()`), so concurrent requests never share a count; statements run outside any
+counting block (migrations, health checks) are not counted. SQLAlchemy's asyncio layer runs the listener in a
+greenlet that shares the calling task's context, so the count is visible to the request that caused it.
 """
 
 from __future__ import annotations

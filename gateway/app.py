@@ -23,7 +23,9 @@ from schema.root import build_schema
 
 
 def create_app(
-    settings: Settings | None = None, database: Database | None = None, schema: strawberry.Schema | None = None
+    settings: Settings | None = None,
+    database: Database | None = None,
+    schema: strawberry.Schema | None = None,
 ) -> Starlette:
     """`schema` replaces the API's schema (tests of the HTTP layer use small schemas of their own)."""
     settings = settings or load_settings()

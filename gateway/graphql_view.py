@@ -21,8 +21,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http.base import BaseRequestProtocol
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -134,7 +134,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         if transport := self._get_stream_transport(protocol):
             raise RequestRefused(400, Code.BAD_REQUEST, transport.batching_error)
 
-    async def execute_single(  # noqa: PLR0917
+    async def execute_single(
         self,
         request: Request,
         request_adapter: AsyncHTTPRequestAdapter,
@@ -157,9 +157,9 @@ class GraphQLView(GraphQL[RequestContext, None]):
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
-        if isinstance(response_data, list) and sub_response.status_code == 429:
-            if not all(_is_rate_limited(entry) for entry in response_data):
-                sub_response.status_code = 200
+        partly_refused = isinstance(response_data, list) and not all(map(_is_rate_limited, response_data))
+        if sub_response.status_code == 429 and partly_refused:
+            sub_response.status_code = 200
         count = statement_counter.current()
         if count is not None and not self.settings.is_production:
             sub_response.headers[STATEMENTS_HEADER] = str(count.statements)

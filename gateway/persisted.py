@@ -4,8 +4,8 @@ Two manifest formats are read, both keyed by the SHA-256 of the document text (h
 - GraphQL Code Generator's client preset (`persistedDocuments: true`): `{"<sha256>": "<document>", ...}`;
 - Apollo's persisted query manifest: `{"format": "apollo-persisted-query-manifest", "version": 1,
   "operations": [{"id": "<sha256>", "name": ..., "type": ..., "body": "<document>"}, ...]}`.
-Every id is checked against its document's hash and every document is parsed at load time: a manifest that does
-not match its documents is a build error, reported when the gateway starts rather than on a request.
+Every id is checked against its document's hash and every document is parsed at load time: a manifest that
+does not match its documents is a build error, reported when the gateway starts rather than on a request.
 """
 
 from __future__ import annotations

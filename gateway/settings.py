@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     log_json: bool = False
 
     # Hardening: limits, cost, rate limits, trusted documents, production behaviour (schema/extensions,
-    # gateway/graphql_view.py). Each limit is refused with its own error code naming the value (schema.extensions.errors).
+    # gateway/graphql_view.py). Each limit is refused with its own error code naming the value
+    # (schema.extensions.errors).
     max_body_bytes: int = Field(default=1_000_000, ge=1_024)
     max_tokens: int = Field(default=2_000, ge=10)
     max_depth: int = Field(default=12, ge=1)
@@ -45,9 +46,11 @@ class Settings(BaseSettings):
     batching: bool = False
     max_batch_operations: int = Field(default=10, ge=1)
     max_page_size: int = Field(default=100, ge=1)
-    # Static cost: connections multiply by `first` (GitHub's node count). Rejected before execution above this.
+    # Static cost: connections multiply by `first` (GitHub's node count). Rejected before execution above
+    # this.
     max_cost: int = Field(default=25_000, ge=1)
-    # Token bucket per principal, in cost points: `rate_limit_points` refill evenly over `rate_limit_window_seconds`.
+    # Token bucket per principal, in cost points: `rate_limit_points` refill evenly over
+    # `rate_limit_window_seconds`.
     rate_limit_enabled: bool = True
     rate_limit_points: int = Field(default=250_000, ge=1)
     rate_limit_window_seconds: int = Field(default=3_600, ge=1)
@@ -61,11 +64,12 @@ class Settings(BaseSettings):
     # Production turns introspection off unless this is set; development always allows it.
     introspection_in_production: bool = False
     cors_origins: list[str] = []
-    # Trusted documents: a manifest (sha256 -> document, or Apollo's persisted query manifest). "allow" runs listed
-    # documents by hash and any other document too; "only" runs listed documents only.
+    # Trusted documents: a manifest (sha256 -> document, or Apollo's persisted query manifest). "allow" runs
+    # listed documents by hash and any other document too; "only" runs listed documents only.
     persisted_documents_path: Path | None = None
     persisted_documents_mode: Literal["allow", "only"] = "allow"
-    # Optional narrowing per OAuth client: client_id -> manifest path; such a client may run only those documents.
+    # Optional narrowing per OAuth client: client_id -> manifest path; such a client may run only those
+    # documents.
     persisted_documents_per_client: dict[str, Path] = {}
 
     @cached_property

@@ -1,7 +1,8 @@
 """A small Relay-shaped schema and an HTTP client for the hardening tests (limits, cost, rate limits...).
 
-Connections take `first`/`after` and nest (items -> children), as the real API's do; every resolver that returns
-data runs one SQL statement, so a test can tell "refused before execution" (no statement) from "executed".
+Connections take `first`/`after` and nest (items -> children), as the real API's do; every resolver that
+returns data runs one SQL statement, so a test can tell "refused before execution" (no statement) from
+"executed".
 """
 
 from __future__ import annotations
@@ -162,9 +163,10 @@ async def client_for(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, database, schema=schema or schema_for(settings))
     transport = httpx.ASGITransport(app=with_test_principal(app))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=transport, base_url="http://testserver"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
         yield client
 
 

@@ -1,4 +1,5 @@
-"""The static cost estimate: connections multiply by `first`, nested ones compound, and the estimate is reported."""
+"""The static cost estimate: connections multiply by `first`, nested ones compound, and the estimate is
+reported."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from graphql import parse
 
@@ -110,6 +110,9 @@ async def test_the_estimate_and_budget_are_reported(database: Database) -> None:
     }
     rate_limit = body["data"]["rateLimit"]
     assert {key: rate_limit[key] for key in ("cost", "maxCost", "limit", "remaining")} == {
-        "cost": 5, "maxCost": settings.max_cost, "limit": 1_000, "remaining": 995
+        "cost": 5,
+        "maxCost": settings.max_cost,
+        "limit": 1_000,
+        "remaining": 995,
     }
     assert rate_limit["resetAt"] is not None

@@ -64,57 +64,122 @@ TEN_MB = 10 * 1024 * 1024
 ABUSES = [
     Abuse("deep nesting", query(nested(8)), 200, "QUERY_TOO_DEEP"),
     # graphql-core's parser refuses this nesting itself, before our depth rule sees a document.
-    Abuse("600 levels of nesting", query("{ " + "items { " * 600 + "id" + " }" * 600 + " }"), 200,
-          "GRAPHQL_PARSE_FAILED"),
-    Abuse("60 levels of nesting", query("{ " + "items { " * 60 + "id" + " }" * 60 + " }"), 200, "QUERY_TOO_DEEP"),
-    Abuse("aliases multiplied by repeated fragments", query(fragment_chain(40, "a: hello")), 200,
-          "TOO_MANY_ALIASES"),
-    Abuse("alias overloading", query("{ " + " ".join(f"a{n}: hello" for n in range(31)) + " }"), 200,
-          "TOO_MANY_ALIASES"),
-    Abuse("fragment cycle", query("query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }"),
-          200, "GRAPHQL_VALIDATION_FAILED"),
-    Abuse("circular fragment through fields",
-          query("{ items(first: 1) { edges { node { ...F } } } } "
-                "fragment F on Item { children(first: 1) { edges { node { ...F } } } }"),
-          200, "GRAPHQL_VALIDATION_FAILED"),
+    Abuse(
+        "600 levels of nesting",
+        query("{ " + "items { " * 600 + "id" + " }" * 600 + " }"),
+        200,
+        "GRAPHQL_PARSE_FAILED",
+    ),
+    Abuse(
+        "60 levels of nesting", query("{ " + "items { " * 60 + "id" + " }" * 60 + " }"), 200, "QUERY_TOO_DEEP"
+    ),
+    Abuse(
+        "aliases multiplied by repeated fragments",
+        query(fragment_chain(40, "a: hello")),
+        200,
+        "TOO_MANY_ALIASES",
+    ),
+    Abuse(
+        "alias overloading",
+        query("{ " + " ".join(f"a{n}: hello" for n in range(31)) + " }"),
+        200,
+        "TOO_MANY_ALIASES",
+    ),
+    Abuse(
+        "fragment cycle",
+        query("query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }"),
+        200,
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
+    Abuse(
+        "circular fragment through fields",
+        query(
+            "{ items(first: 1) { edges { node { ...F } } } } "
+            "fragment F on Item { children(first: 1) { edges { node { ...F } } } }"
+        ),
+        200,
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
     Abuse("huge first", query("{ items(first: 1000000) { totalCount } }"), 200, "PAGE_SIZE_INVALID"),
-    Abuse("huge first in a variable", query("query($n: Int) { items(first: $n) { totalCount } }", {"n": 101}),
-          200, "PAGE_SIZE_INVALID"),
+    Abuse(
+        "huge first in a variable",
+        query("query($n: Int) { items(first: $n) { totalCount } }", {"n": 101}),
+        200,
+        "PAGE_SIZE_INVALID",
+    ),
     Abuse("missing first", query("{ items { totalCount } }"), 200, "PAGE_SIZE_INVALID"),
-    Abuse("missing first on a nested connection",
-          query("{ items(first: 5) { edges { node { children { totalCount } } } } }"), 200, "PAGE_SIZE_INVALID"),
+    Abuse(
+        "missing first on a nested connection",
+        query("{ items(first: 5) { edges { node { children { totalCount } } } } }"),
+        200,
+        "PAGE_SIZE_INVALID",
+    ),
     Abuse("zero first", query("{ items(first: 0) { totalCount } }"), 200, "PAGE_SIZE_INVALID"),
     Abuse("negative first", query("{ items(first: -5) { totalCount } }"), 200, "PAGE_SIZE_INVALID"),
-    Abuse("nested connections over the cost limit",
-          query("{ items(first: 100) { edges { node { children(first: 100) { edges { node {"
-                " children(first: 100) { totalCount } } } } } } } }"),
-          200, "COST_LIMIT_EXCEEDED"),
-    Abuse("nodes(ids:) flood in a variable", query("query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
-                                                   {"ids": [str(n) for n in range(30_000)]}),
-          200, "COST_LIMIT_EXCEEDED"),
-    Abuse("directive overloading", query("{ hello" + " @include(if: true)" * 50 + " }"), 200,
-          "TOO_MANY_DIRECTIVES"),
-    Abuse("root field flood", query("{ " + " ".join(f"r{n}: secretField" for n in range(11)) + " }"), 200,
-          "TOO_MANY_ROOT_FIELDS"),
+    Abuse(
+        "nested connections over the cost limit",
+        query(
+            "{ items(first: 100) { edges { node { children(first: 100) { edges { node {"
+            " children(first: 100) { totalCount } } } } } } } }"
+        ),
+        200,
+        "COST_LIMIT_EXCEEDED",
+    ),
+    Abuse(
+        "nodes(ids:) flood in a variable",
+        query("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": [str(n) for n in range(30_000)]}),
+        200,
+        "COST_LIMIT_EXCEEDED",
+    ),
+    Abuse(
+        "directive overloading",
+        query("{ hello" + " @include(if: true)" * 50 + " }"),
+        200,
+        "TOO_MANY_DIRECTIVES",
+    ),
+    Abuse(
+        "root field flood",
+        query("{ " + " ".join(f"r{n}: secretField" for n in range(11)) + " }"),
+        200,
+        "TOO_MANY_ROOT_FIELDS",
+    ),
     Abuse("token flood", query("{ " + "hello " * 3_000 + "}"), 200, "TOO_MANY_TOKENS"),
     Abuse("syntax error", query("{ hello "), 200, "GRAPHQL_PARSE_FAILED"),
     Abuse("unknown field", query("{ helo }"), 200, "GRAPHQL_VALIDATION_FAILED"),
-    Abuse("variable of the wrong type", query("query($n: Int) { items(first: $n) { totalCount } }", {"n": "x"}),
-          200, "BAD_USER_INPUT"),
+    Abuse(
+        "variable of the wrong type",
+        query("query($n: Int) { items(first: $n) { totalCount } }", {"n": "x"}),
+        200,
+        "BAD_USER_INPUT",
+    ),
     Abuse("batch while batching is off", post([{"query": "{ hello }"}] * 2), 400, "BATCHING_DISABLED"),
     Abuse("10 MB body with Content-Length", post_raw(b" " * TEN_MB), 413, "REQUEST_TOO_LARGE"),
-    Abuse("10 MB body streamed without Content-Length",
-          lambda client: client.post("/graphql", content=chunks(TEN_MB),
-                                     headers={"content-type": "application/json"}),
-          413, "REQUEST_TOO_LARGE"),
+    Abuse(
+        "10 MB body streamed without Content-Length",
+        lambda client: client.post(
+            "/graphql", content=chunks(TEN_MB), headers={"content-type": "application/json"}
+        ),
+        413,
+        "REQUEST_TOO_LARGE",
+    ),
     Abuse("invalid UTF-8", post_raw(b'{"query": "{ hello \xff\xfe }"}'), 400, "BAD_REQUEST"),
     Abuse("non-JSON body", post_raw(b"query { hello }"), 400, "BAD_REQUEST"),
     Abuse("JSON nested 100k deep", post_raw(b"[" * 100_000 + b"]" * 100_000), 400, "BAD_REQUEST"),
-    Abuse("wrong content type", post_raw(b'{"query": "{ hello }"}', "text/plain"), 415, "UNSUPPORTED_MEDIA_TYPE"),
-    Abuse("form-encoded body", post_raw(b"query=%7B+hello+%7D", "application/x-www-form-urlencoded"), 415,
-          "UNSUPPORTED_MEDIA_TYPE"),
-    Abuse("mutation over GET", lambda client: client.get("/graphql", params={"query": "mutation { touch }"}), 405,
-          "METHOD_NOT_ALLOWED"),
+    Abuse(
+        "wrong content type", post_raw(b'{"query": "{ hello }"}', "text/plain"), 415, "UNSUPPORTED_MEDIA_TYPE"
+    ),
+    Abuse(
+        "form-encoded body",
+        post_raw(b"query=%7B+hello+%7D", "application/x-www-form-urlencoded"),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    ),
+    Abuse(
+        "mutation over GET",
+        lambda client: client.get("/graphql", params={"query": "mutation { touch }"}),
+        405,
+        "METHOD_NOT_ALLOWED",
+    ),
     Abuse("no query at all", post({"variables": {}}), 400, "BAD_REQUEST"),
 ]
 
@@ -198,7 +263,9 @@ async def test_batches_within_the_limit_run_when_enabled(database: Database) -> 
         assert flood.status_code == 400
         assert codes(flood.json()) == ["TOO_MANY_OPERATIONS"]
         assert flood.json()["errors"][0]["extensions"]["limit"] == {
-            "name": "maxBatchOperations", "value": 3, "actual": 4
+            "name": "maxBatchOperations",
+            "value": 3,
+            "actual": 4,
         }
         assert count.statements == 0
         empty = await client.post("/graphql", json=[])

@@ -1,4 +1,5 @@
-"""Trusted documents: listed operations run by hash, parsed once and validated once; "only" runs nothing else."""
+"""Trusted documents: listed operations run by hash, parsed once and validated once; "only" runs nothing
+else."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import httpx
 import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
@@ -52,7 +52,7 @@ def manifest_path(tmp_path: Path) -> Path:
 class Documents(SchemaExtension):
     """Records the document object each operation executes."""
 
-    seen: list[Any] = []
+    seen: ClassVar[list[Any]] = []
 
     def on_execute(self) -> Iterator[None]:
         Documents.seen.append(self.execution_context.graphql_document)
@@ -60,7 +60,9 @@ class Documents(SchemaExtension):
 
 
 def recording_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=[*extensions.for_settings(settings), Documents])
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, extensions=[*extensions.for_settings(settings), Documents]
+    )
 
 
 async def test_a_listed_document_runs_by_hash_parsed_and_validated_once(
@@ -85,9 +87,7 @@ async def test_a_listed_document_runs_by_hash_parsed_and_validated_once(
         first = await client.post("/graphql", json=by_hash(ITEMS, variables={"n": 3}))
         second = await client.post("/graphql", json=by_hash(ITEMS, variables={"n": 5}))
         # GET works too (clients send hashed queries over GET so that CDNs can cache them).
-        third = await client.get(
-            "/graphql", params={"extensions": json.dumps(by_hash(HELLO)["extensions"])}
-        )
+        third = await client.get("/graphql", params={"extensions": json.dumps(by_hash(HELLO)["extensions"])})
     assert first.json()["data"] == {"items": {"totalCount": 3}}
     assert second.json()["data"] == {"items": {"totalCount": 5}}
     assert third.json()["data"] == {"hello": "world"}
@@ -103,14 +103,17 @@ async def test_unknown_and_mismatched_hashes_are_refused(database: Database, man
             unknown = await client.post("/graphql", json=by_hash("{ secretField }"))
             mismatch = await client.post("/graphql", json=by_hash(HELLO, query="{ secretField }"))
             malformed = await client.post(
-                "/graphql", json={"extensions": {"persistedQuery": {"version": 2, "sha256Hash": sha256(HELLO)}}}
+                "/graphql",
+                json={"extensions": {"persistedQuery": {"version": 2, "sha256Hash": sha256(HELLO)}}},
             )
         assert codes(unknown.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
         assert codes(mismatch.json()) == ["BAD_REQUEST"]
         assert codes(malformed.json()) == ["PERSISTED_QUERY_NOT_SUPPORTED"]
         assert count.statements == 0
         # "allow" mode: documents outside the manifest still run.
-        assert (await client.post("/graphql", json={"query": "{ hello }"})).json()["data"] == {"hello": "world"}
+        assert (await client.post("/graphql", json={"query": "{ hello }"})).json()["data"] == {
+            "hello": "world"
+        }
 
 
 async def test_without_a_manifest_hashes_are_not_supported(database: Database) -> None:
@@ -135,21 +138,31 @@ async def test_a_client_with_its_own_manifest_is_held_to_it(
     database: Database, manifest_path: Path, tmp_path: Path
 ) -> None:
     mobile = tmp_path / "mobile.json"
-    mobile.write_text(json.dumps({
-        "format": "apollo-persisted-query-manifest",
-        "version": 1,
-        "operations": [{"id": sha256(HELLO), "name": "Hello", "type": "query", "body": HELLO}],
-    }))
-    settings = settings_for(persisted_documents_path=manifest_path, persisted_documents_per_client={"mobile": mobile})
+    mobile.write_text(
+        json.dumps(
+            {
+                "format": "apollo-persisted-query-manifest",
+                "version": 1,
+                "operations": [{"id": sha256(HELLO), "name": "Hello", "type": "query", "body": HELLO}],
+            }
+        )
+    )
+    settings = settings_for(
+        persisted_documents_path=manifest_path, persisted_documents_per_client={"mobile": mobile}
+    )
     async with client_for(settings, database) as client:
         mobile_headers = {"x-test-subject": "dana", "x-test-client": "mobile"}
         assert (await client.post("/graphql", json=by_hash(HELLO), headers=mobile_headers)).json()["data"]
-        listed_elsewhere = await client.post("/graphql", json=by_hash(ITEMS, variables={"n": 1}), headers=mobile_headers)
+        listed_elsewhere = await client.post(
+            "/graphql", json=by_hash(ITEMS, variables={"n": 1}), headers=mobile_headers
+        )
         assert codes(listed_elsewhere.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
         free_form = await client.post("/graphql", json={"query": "{ hello }"}, headers=mobile_headers)
         assert codes(free_form.json()) == ["OPERATION_NOT_TRUSTED"]
         web_headers = {"x-test-subject": "dana", "x-test-client": "web"}
-        assert (await client.post("/graphql", json={"query": "{ hello }"}, headers=web_headers)).json()["data"]
+        assert (await client.post("/graphql", json={"query": "{ hello }"}, headers=web_headers)).json()[
+            "data"
+        ]
 
 
 def test_a_manifest_that_does_not_match_its_documents_fails_at_load(tmp_path: Path) -> None:

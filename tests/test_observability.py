@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.pool import QueuePool
@@ -42,8 +41,14 @@ async def test_each_operation_logs_one_json_line(sqlite: Database, caplog: pytes
     line = json.loads(JsonFormatter().format(record))
     assert line["level"] == "INFO"
     assert line["message"] == "graphql operation"
-    assert {key: line[key] for key in ("request_id", "subject", "client_id", "operation", "operation_type")} == {
-        "request_id": "req-42", "subject": "erin", "client_id": "web", "operation": "Two", "operation_type": "query"
+    assert {
+        key: line[key] for key in ("request_id", "subject", "client_id", "operation", "operation_type")
+    } == {
+        "request_id": "req-42",
+        "subject": "erin",
+        "client_id": "web",
+        "operation": "Two",
+        "operation_type": "query",
     }
     assert line["outcome"] == "ok"
     assert line["sql_statements"] == 2
@@ -66,7 +71,9 @@ def test_the_json_formatter_writes_exceptions_and_extras() -> None:
     try:
         raise ValueError("bad")
     except ValueError:
-        record = logging.LogRecord("dpor.x", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info())
+        record = logging.LogRecord(
+            "dpor.x", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info()
+        )
     record.__dict__["request_id"] = "r1"
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "failed here"
@@ -96,7 +103,10 @@ async def test_metrics_count_operations_refusals_and_pool_use(database: Database
     limited = 'dpor_graphql_operations_total{operation="Big",outcome="RATE_LIMITED"}'
     assert sample(after, ok) == sample(before, ok) + 1
     assert sample(after, limited) == sample(before, limited) + 1
-    assert sample(after, "dpor_rate_limit_rejections_total") == sample(before, "dpor_rate_limit_rejections_total") + 1
+    assert (
+        sample(after, "dpor_rate_limit_rejections_total")
+        == sample(before, "dpor_rate_limit_rejections_total") + 1
+    )
     refusal = 'dpor_http_refusals_total{code="UNSUPPORTED_MEDIA_TYPE"}'
     assert sample(after, refusal) == sample(before, refusal) + 1
     latency = 'dpor_graphql_operation_duration_seconds_count{operation_type="query"}'
@@ -133,9 +143,9 @@ async def test_the_execution_deadline_cancels_and_answers_timeout(sqlite: Databa
 
 
 async def test_slow_sql_is_cancelled_without_leaving_a_connection_behind(database: Database) -> None:
-    """PostgreSQL: both the statement timeout and the deadline cancel a running statement on the server, and the
-    pool gets its connection back. SQLite cannot run a slow statement on demand; there the deadline is shown to
-    cancel a slow resolver instead."""
+    """PostgreSQL: both the statement timeout and the deadline cancel a running statement on the server, and
+    the pool gets its connection back. SQLite cannot run a slow statement on demand; there the deadline is
+    shown to cancel a slow resolver instead."""
     if database.dialect != "postgresql":
         async with client_for(settings_for(request_timeout_seconds=0.2), database) as client:
             body = (await client.post("/graphql", json={"query": "{ slow(seconds: 30) }"})).json()
@@ -166,10 +176,14 @@ async def test_slow_sql_is_cancelled_without_leaving_a_connection_behind(databas
             await asyncio.sleep(0.2)
             async with no_statement_timeout.read() as session:
                 running = await session.scalar(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'"
-                         " AND datname = current_database()")
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'"
+                        " AND state = 'active' AND datname = current_database()"
+                    )
                 )
             assert running == 0
-            assert (await client.post("/graphql", json={"query": "{ hello }"})).json()["data"] == {"hello": "world"}
+            assert (await client.post("/graphql", json={"query": "{ hello }"})).json()["data"] == {
+                "hello": "world"
+            }
     finally:
         await no_statement_timeout.dispose()

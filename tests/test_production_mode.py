@@ -27,7 +27,9 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def production(database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(settings_for(env="production", cors_origins=["https://app.example"]), database) as client:
+    async with client_for(
+        settings_for(env="production", cors_origins=["https://app.example"]), database
+    ) as client:
         yield client
 
 
@@ -112,7 +114,9 @@ async def test_no_graphiql(production: httpx.AsyncClient, development: httpx.Asy
     assert "graphiql" not in refused.text.lower()
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
 async def test_post_requires_json(production: httpx.AsyncClient, content_type: str) -> None:
     response = await production.post(
         "/graphql", content=b'{"query": "mutation { touch }"}', headers={"content-type": content_type}
@@ -135,5 +139,7 @@ async def test_cors_allows_only_configured_origins(production: httpx.AsyncClient
     refused = await production.options("/graphql", headers=preflight("https://evil.example"))
     assert refused.status_code == 400
     assert "access-control-allow-origin" not in refused.headers
-    simple = await production.post("/graphql", json={"query": "{ hello }"}, headers={"origin": "https://evil.example"})
+    simple = await production.post(
+        "/graphql", json={"query": "{ hello }"}, headers={"origin": "https://evil.example"}
+    )
     assert "access-control-allow-origin" not in simple.headers

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 
@@ -119,7 +118,9 @@ async def test_an_exhausted_budget_answers_429_with_retry_after(database: Databa
     alice, bob = f"alice-{uuid.uuid4().hex}", f"bob-{uuid.uuid4().hex}"  # fresh buckets in a shared Redis
     async with client_for(settings, database) as client:
         for _ in range(2):
-            assert (await client.post("/graphql", json=QUERY, headers={"x-test-subject": alice})).status_code == 200
+            assert (
+                await client.post("/graphql", json=QUERY, headers={"x-test-subject": alice})
+            ).status_code == 200
         with statement_counter.counting() as count:
             refused = await client.post("/graphql", json=QUERY, headers={"x-test-subject": alice})
         assert refused.status_code == 429
@@ -129,7 +130,10 @@ async def test_an_exhausted_budget_answers_429_with_retry_after(database: Databa
         assert refused.headers["retry-after"] == "720"
         assert body["errors"][0]["extensions"]["retryAfter"] == 720
         assert body["extensions"]["cost"]["throttle"] == {
-            "status": "THROTTLED", "limit": 25, "remaining": 5, "retryAfter": 720
+            "status": "THROTTLED",
+            "limit": 25,
+            "remaining": 5,
+            "retryAfter": 720,
         }
         assert count.statements == 0
         # Another principal, or the same subject through another client, has a budget of its own.

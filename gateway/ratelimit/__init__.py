@@ -1,8 +1,8 @@
 """Token buckets of cost points, one per principal: in this process, or in Redis shared by all processes.
 
 A bucket holds at most `capacity` points and refills continuously at `capacity / window` points per second. An
-operation takes its estimated cost from its caller's bucket; if the bucket holds less, nothing is taken and the
-caller learns how long until it would hold enough (`retry_after`).
+operation takes its estimated cost from its caller's bucket; if the bucket holds less, nothing is taken and
+the caller learns how long until it would hold enough (`retry_after`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The token bucket in Redis, so every gateway process draws from one budget per principal.
 
-The read-refill-take-write cycle is one Lua script: Redis runs scripts atomically, so two processes taking from
-the same bucket at the same moment cannot both spend the same points. Time comes from the Redis server (TIME),
-not from each process, so processes whose clocks disagree still agree on the refill. Keys expire once the
-bucket would be full again: an idle principal costs no memory.
+The read-refill-take-write cycle is one Lua script: Redis runs scripts atomically, so two processes taking
+from the same bucket at the same moment cannot both spend the same points. Time comes from the Redis server
+(TIME), not from each process, so processes whose clocks disagree still agree on the refill. Keys expire once
+the bucket would be full again: an idle principal costs no memory.
 """
 
 from __future__ import annotations

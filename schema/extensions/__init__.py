@@ -3,9 +3,10 @@
 `for_settings` is the single place that decides which run, in which order. Order matters where hooks nest: a
 hook entered earlier exits later, so observability (outermost) sees every outcome, and masking exits after the
 error codes were assigned. Strawberry does not unwind the hooks of a step when one of them raises on entry, so
-refusals are raised from hooks that come after any hook holding state (see the deadline and persisted.py). Every extension is passed as a factory (`partial`): Strawberry builds a fresh
-instance per operation, so no per-request state is shared between concurrent operations; what must be shared
-(validation rule classes, the manifest, the rate limiter) is built here once.
+refusals are raised from hooks that come after any hook holding state (see the deadline and persisted.py).
+Every extension is passed as a factory (`partial`): Strawberry builds a fresh instance per operation, so no
+per-request state is shared between concurrent operations; what must be shared (validation rule classes, the
+manifest, the rate limiter) is built here once.
 """
 
 from __future__ import annotations

@@ -4,14 +4,16 @@ Parsing uses Strawberry's `ParserCache` (an LRU keyed by the query text and pars
 document already supplied by an earlier extension (a trusted document, see persisted.py) is not parsed again.
 
 Validation is our own LRU rather than Strawberry's `ValidationCache` for one reason: production must validate
-with graphql-core's `hide_suggestions=True` ("Did you mean 'secretField'?" reveals the schema to a caller who may
-not introspect it), and `ValidationCache` has no way to pass that flag. The key is the document object (nodes
-hash by identity, and the parse cache hands out one object per text), the schema, the rules and the flag.
+with graphql-core's `hide_suggestions=True` ("Did you mean 'secretField'?" reveals the schema to a caller who
+may not introspect it), and `ValidationCache` has no way to pass that flag. The key is the document object
+(nodes hash by identity, and the parse cache hands out one object per text), the schema, the rules and the
+flag.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from functools import cache, lru_cache
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
@@ -29,17 +31,15 @@ class DocumentParserCache(ParserCache):
     """`ParserCache` that leaves an already supplied document alone, and lets Strawberry report syntax errors.
 
     A syntax error raised from an `on_parse` hook escapes Strawberry's parse step and skips the other
-    extensions' handling of the result; leaving the document unset instead makes Strawberry parse the (invalid,
-    hence uncached) text itself, inside its own error handling.
+    extensions' handling of the result; leaving the document unset instead makes Strawberry parse the
+    (invalid, hence uncached) text itself, inside its own error handling.
     """
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is None and context.query is not None:
-            try:
+            with suppress(GraphQLError):
                 context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
-            except GraphQLError:
-                pass
         yield
 
 
@@ -67,7 +67,8 @@ class CachedValidation(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        # An earlier extension may have settled validation (a trusted document validated before): keep its answer.
+        # An earlier extension may have settled validation (a trusted document validated before): keep its
+        # answer.
         if context.pre_execution_errors is None and context.graphql_document is not None:
             errors = self.validate(
                 context.schema._schema,

@@ -11,9 +11,10 @@ plus the node count. It is an upper bound: `@skip`/`@include` are not evaluated,
 conditions of different types all count.
 
 A connection is recognised by shape, not by name: a field with a `first` argument whose type is an object with
-an `edges` field. Each must be given `first` between 1 and `max_page_size`, else PAGE_SIZE_INVALID; a cost over
-`max_cost` is COST_LIMIT_EXCEEDED. Both are raised in `on_execute` before execution starts, so no resolver and
-no SQL runs. The estimate is made with the coerced variables, hence after validation rather than as a rule.
+an `edges` field. Each must be given `first` between 1 and `max_page_size`, else PAGE_SIZE_INVALID; a cost
+over `max_cost` is COST_LIMIT_EXCEEDED. Both are raised in `on_execute` before execution starts, so no
+resolver and no SQL runs. The estimate is made with the coerced variables, hence after validation rather than
+as a rule.
 
 The walk merges fields by response key and visits each fragment once per selection set (as execution does), so
 a document that repeats fragments cannot make the walk itself exponential.
@@ -199,7 +200,7 @@ def estimate(
     variables: dict[str, Any] | None,
     max_page_size: int,
 ) -> int | None:
-    """The requested cost, or None when the operation or its variables are invalid (execution reports that)."""
+    """The requested cost, or None if the operation or its variables are invalid (execution reports that)."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return None

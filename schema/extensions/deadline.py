@@ -1,8 +1,8 @@
 """A deadline on execution: past it, the operation's work is cancelled and the caller gets TIMEOUT.
 
 `asyncio.timeout` cancels the task running the execution; the cancellation reaches every resolver and the
-database call it is awaiting (SQLAlchemy returns or invalidates the connection, asyncpg cancels the statement on
-the server), so nothing is left running and no connection stays checked out. The database's own
+database call it is awaiting (SQLAlchemy returns or invalidates the connection, asyncpg cancels the statement
+on the server), so nothing is left running and no connection stays checked out. The database's own
 `statement_timeout` (db/engine.py) is the second line, for time spent in one statement.
 """
 

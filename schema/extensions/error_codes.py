@@ -1,11 +1,11 @@
 """Give every error leaving the schema a code, and log each at the level its kind deserves.
 
-Errors that already carry `extensions.code` (the limits here, the resolvers' typed errors) are kept as they are.
-Of the rest: syntax errors become GRAPHQL_PARSE_FAILED (or TOO_MANY_TOKENS when the token limit aborted the
-parse), errors raised while validating the document become GRAPHQL_VALIDATION_FAILED, variable values that do
-not coerce become BAD_USER_INPUT, and a cancelled statement (PostgreSQL `statement_timeout`) becomes TIMEOUT.
-Anything still without a code is unexpected: it is logged at ERROR with the request id, and in production the
-masking extension replaces it by INTERNAL.
+Errors that already carry `extensions.code` (the limits here, the resolvers' typed errors) are kept as they
+are. Of the rest: syntax errors become GRAPHQL_PARSE_FAILED (or TOO_MANY_TOKENS when the token limit aborted
+the parse), errors raised while validating the document become GRAPHQL_VALIDATION_FAILED, variable values that
+do not coerce become BAD_USER_INPUT, and a cancelled statement (PostgreSQL `statement_timeout`) becomes
+TIMEOUT. Anything still without a code is unexpected: it is logged at ERROR with the request id, and in
+production the masking extension replaces it by INTERNAL.
 """
 
 from __future__ import annotations

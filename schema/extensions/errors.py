@@ -1,8 +1,8 @@
 """Error codes of the hardening layer, and the one way to build an error that carries one.
 
 Every refusal names what was exceeded: `extensions.code` is a stable machine-readable code (one per kind of
-limit, so a client can branch on it without parsing text) and, for limits, `extensions.limit` holds the limit's
-name and configured value (plus the measured value where there is one), e.g.
+limit, so a client can branch on it without parsing text) and, for limits, `extensions.limit` holds the
+limit's name and configured value (plus the measured value where there is one), e.g.
 
     {"message": "Query depth 14 exceeds the maximum of 10.",
      "extensions": {"code": "QUERY_TOO_DEEP", "limit": {"name": "maxDepth", "value": 10, "actual": 14}}}

@@ -4,12 +4,14 @@ Why not Strawberry's `QueryDepthLimiter` and `MaxAliasesLimiter`: both walk frag
 so a document whose fragments spread the next one twice (`fragment F1 on Query { ...F2 ...F2 }`, and so on)
 costs them 2**n steps. Measured with graphql-core 3.3 / Strawberry 0.341: 18 such fragments take 3.7 s in the
 depth limiter and 1.8 s in the alias limiter, and 2,000 tokens allow about 160. Here each fragment is measured
-once per nesting level (memoized), so the walk is linear in the document while the counts keep the same meaning:
-depth as Strawberry counts it (a root leaf is depth 0), aliases counted each time a fragment is spread.
+once per nesting level (memoized), so the walk is linear in the document while the counts keep the same
+meaning: depth as Strawberry counts it (a root leaf is depth 0), aliases counted each time a fragment is
+spread.
 
-Root fields count distinct response keys at the root, collecting fragments the way execution does (each fragment
-once), since that is what execution will resolve. Directives are counted per selection. The rules are built once
-per settings: the validation cache keys on the rule classes, and a class per request would never hit.
+Root fields count distinct response keys at the root, collecting fragments the way execution does (each
+fragment once), since that is what execution will resolve. Directives are counted per selection. The rules are
+built once per settings: the validation cache keys on the rule classes, and a class per request would never
+hit.
 """
 
 from __future__ import annotations
@@ -114,7 +116,9 @@ def depth_and_aliases_rule(max_depth: int, max_aliases: int) -> type[ValidationR
     return MaxDepthAndAliases
 
 
-def root_response_keys(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> set[str]:
+def root_response_keys(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> set[str]:
     keys: set[str] = set()
     visited: set[str] = set()
     pending = [selection_set]

@@ -1,7 +1,7 @@
 """Persisted (trusted) documents: run a listed document by its hash, and optionally nothing else.
 
-The request payload is the one Apollo and GraphQL clients send (`{"extensions": {"persistedQuery": {"version": 1,
-"sha256Hash": "..."}}}`, with or without the query text). A listed document is handed to execution already
+The request payload is the one Apollo and GraphQL clients send (`{"extensions": {"persistedQuery": {"version":
+1, "sha256Hash": "..."}}}`, with or without the query text). A listed document is handed to execution already
 parsed (the manifest parsed it once at start-up) and, once it has validated cleanly, without validating again.
 
 Modes (setting `persisted_documents_mode`):
@@ -23,7 +23,6 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.persisted import Manifest, TrustedDocument, document_hash
 from schema.extensions.errors import Code, coded_error
-
 
 # Stands in for the document of a refused operation, so that Strawberry proceeds to the parse step, where the
 # refusal is raised (see `on_operation`).
@@ -65,13 +64,16 @@ class PersistedDocuments(SchemaExtension):
         if only:
             trusted = manifest.get(document_hash(context.query or "")) if manifest is not None else None
             if trusted is None:
-                raise coded_error("Only trusted (persisted) documents may run here.", Code.OPERATION_NOT_TRUSTED)
+                raise coded_error(
+                    "Only trusted (persisted) documents may run here.", Code.OPERATION_NOT_TRUSTED
+                )
             return trusted
         return None
 
     def on_operation(self) -> Iterator[None]:
-        # Raising here would leave the operation hooks of earlier extensions entered and never exited (Strawberry
-        # enters them one by one without unwinding on failure); the refusal is raised from `on_parse` instead.
+        # Raising here would leave the operation hooks of earlier extensions entered and never exited
+        # (Strawberry enters them one by one without unwinding on failure); the refusal is raised from
+        # `on_parse` instead.
         context = self.execution_context
         try:
             self.trusted = self._resolve()

@@ -2,10 +2,11 @@
 
 Runs after the cost estimate (cost.py) in `on_execute`, before execution: an operation whose cost the caller's
 bucket cannot cover is refused with RATE_LIMITED and `extensions.retryAfter` (seconds); the HTTP response gets
-`Retry-After` and status 429 (the view puts a batch back to 200 when only some of its operations were refused).
+`Retry-After` and status 429 (the view puts a batch back to 200 when only some of its operations were
+refused).
 
-The bucket key is the principal's subject and OAuth client (one budget per user per client); a caller without a
-principal is keyed by its network address.
+The bucket key is the principal's subject and OAuth client (one budget per user per client); a caller without
+a principal is keyed by its network address.
 """
 
 from __future__ import annotations
