@@ -34,18 +34,25 @@ from gateway.refusals import RequestRefused, limited_receive, too_large
 from gateway.settings import Settings
 from resolvers.context import RequestContext
 from schema.extensions.errors import Code
+from schema.extensions.masking import MASKED_MESSAGE
 
 REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_SCOPE_KEY = "dpor.request_id"
 # Development only: how many SQL statements the request sent (tests and N+1 hunting read it).
 STATEMENTS_HEADER = "x-dpor-sql-statements"
 
 
 def request_id_of(request: Request | WebSocket) -> str:
-    """Reuse a well-formed caller request id (for tracing across services), otherwise mint one."""
+    """Reuse a well-formed caller request id (for tracing across services), otherwise mint one; the same id
+    for every caller within one request."""
+    known: str | None = request.scope.get(REQUEST_ID_SCOPE_KEY)
+    if known is not None:
+        return known
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    if 0 < len(given) <= 64 and given.isascii() and given.replace("-", "").isalnum():
-        return given
-    return uuid.uuid4().hex
+    well_formed = 0 < len(given) <= 64 and given.isascii() and given.replace("-", "").isalnum()
+    request_id = given if well_formed else uuid.uuid4().hex
+    request.scope[REQUEST_ID_SCOPE_KEY] = request_id
+    return request_id
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
@@ -165,9 +172,30 @@ class GraphQLView(GraphQL[RequestContext, None]):
             sub_response.headers[STATEMENTS_HEADER] = str(count.statements)
         return super().create_response(response_data, sub_response)
 
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if self.settings.is_production and response.get("errors"):
+            # The schema's masking extension sees operation results; an error raised inside an extension
+            # reaches the response without passing it. This is the last gate: nothing uncoded leaves.
+            request_id = request_id_of(request)
+            response["errors"] = [_masked(error, request_id) for error in response["errors"] or []]
+        return response
+
     def encode_json(self, data: Any) -> bytes:
         # orjson: several times faster than the stdlib encoder on result-sized payloads.
         return orjson.dumps(data)
+
+
+def _masked(error: Any, request_id: str) -> Any:
+    code = (error.get("extensions") or {}).get("code")
+    if code is not None and code != Code.INTERNAL.value:
+        return error
+    extensions = {"code": Code.INTERNAL.value, "requestId": request_id}
+    return {
+        **{k: v for k, v in error.items() if k in ("locations", "path")},
+        "message": MASKED_MESSAGE,
+        "extensions": extensions,
+    }
 
 
 def _is_rate_limited(entry: GraphQLHTTPResponse) -> bool:

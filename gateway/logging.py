@@ -37,6 +37,10 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(settings: Settings) -> None:
     """Route the gateway's loggers (`dpor.*`) at the configured level; JSON lines when `log_json` is set."""
+    # Strawberry logs every error of every operation at ERROR, without the request id, expected ones (a rate
+    # limit, a validation error) included. schema/extensions/error_codes.py logs each error once, at the level
+    # its kind deserves and with the request id; Strawberry's copy would only add noise to the ERROR stream.
+    logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
     logger = logging.getLogger("dpor")
     logger.setLevel(settings.log_level)
     if settings.log_json and not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import strawberry
+from strawberry.extensions import SchemaExtension
 
 from db.engine import Database
-from tests.hardening_support import client_for, codes, settings_for, sqlite_database
+from schema import extensions
+from tests.hardening_support import Mutation, Query, client_for, codes, settings_for, sqlite_database
 
 INTROSPECTION = {"query": "{ __schema { queryType { name } } }"}
 
@@ -83,6 +86,33 @@ async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
     assert record.__dict__["request_id"] == request_id
     assert "hunter2" in record.getMessage()
     assert record.exc_info is not None
+
+
+class BrokenExtension(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        raise KeyError("internal detail hunter2")
+        yield  # pragma: no cover
+
+
+async def test_a_failing_extension_is_masked_too(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Errors raised inside extensions bypass the schema's masking; the view masks them."""
+    settings = settings_for(env="production")
+    schema = strawberry.Schema(
+        query=Query, mutation=Mutation, extensions=[*extensions.for_settings(settings), BrokenExtension]
+    )
+    async with client_for(settings, database, schema=schema) as client:
+        with caplog.at_level(logging.ERROR, logger="dpor.access"):
+            response = await client.post("/graphql", json={"query": "{ hello }"})
+    [error] = response.json()["errors"]
+    assert error == {
+        "message": "Internal server error.",
+        "extensions": {"code": "INTERNAL", "requestId": response.headers["x-request-id"]},
+    }
+    [record] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert record.__dict__["request_id"] == response.headers["x-request-id"]
+    assert "hunter2" in str(record.exc_info[1] if record.exc_info else "")
 
 
 async def test_errors_meant_for_the_caller_are_not_masked(production: httpx.AsyncClient) -> None:
