@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     # Optional narrowing per OAuth client: client_id -> manifest path; such a client may run only those
     # documents.
     persisted_documents_per_client: dict[str, Path] = {}
+
+    @model_validator(mode="after")
+    def _cost_fits_the_budget(self) -> Settings:
+        # An operation costing more than a full bucket could never run: it would be told to retry forever.
+        if self.rate_limit_enabled and self.max_cost > self.rate_limit_points:
+            raise ValueError(
+                f"max_cost ({self.max_cost}) exceeds rate_limit_points ({self.rate_limit_points})"
+            )
+        return self
 
     @cached_property
     def is_production(self) -> bool:

@@ -98,7 +98,7 @@ async def test_cost_over_the_maximum_is_refused_before_sql(database: Database) -
 
 
 async def test_the_estimate_and_budget_are_reported(database: Database) -> None:
-    settings = settings_for(rate_limit_points=1_000)
+    settings = settings_for(rate_limit_points=1_000, max_cost=1_000)
     async with client_for(settings, database) as client:
         query = "{ items(first: 4) { totalCount } rateLimit { cost maxCost limit remaining resetAt } }"
         body = (await client.post("/graphql", json={"query": query})).json()

@@ -90,10 +90,11 @@ def sample(metrics: str, name: str) -> float:
 
 async def test_metrics_count_operations_refusals_and_pool_use(database: Database) -> None:
     """Runs on every backend: PostgreSQL reports its pool, SQLite (no pool to speak of) does not."""
-    async with client_for(settings_for(rate_limit_points=5), database) as client:
+    async with client_for(settings_for(rate_limit_points=15, max_cost=15), database) as client:
         before = (await client.get("/metrics")).text
         await client.post("/graphql", json={"query": "query Hello { hello }"})
-        await client.post("/graphql", json={"query": "query Big { items(first: 9) { totalCount } }"})
+        for _ in range(2):  # 1 + 10 + 10 points: the second Big is refused
+            await client.post("/graphql", json={"query": "query Big { items(first: 9) { totalCount } }"})
         await client.post("/graphql", content=b"x", headers={"content-type": "text/plain"})
         response = await client.get("/metrics")
     assert response.status_code == 200
@@ -110,7 +111,7 @@ async def test_metrics_count_operations_refusals_and_pool_use(database: Database
     refusal = 'dpor_http_refusals_total{code="UNSUPPORTED_MEDIA_TYPE"}'
     assert sample(after, refusal) == sample(before, refusal) + 1
     latency = 'dpor_graphql_operation_duration_seconds_count{operation_type="query"}'
-    assert sample(after, latency) == sample(before, latency) + 2
+    assert sample(after, latency) == sample(before, latency) + 3
     pool = database.engine.sync_engine.pool
     assert isinstance(pool, QueuePool) == (database.dialect == "postgresql")
     if isinstance(pool, QueuePool):

@@ -18,6 +18,7 @@ from db import statement_counter
 from db.engine import Database
 from gateway.ratelimit import Bucket, RateLimiter, create_rate_limiter
 from gateway.ratelimit.memory import MemoryRateLimiter
+from gateway.settings import SettingsError
 from tests.hardening_support import client_for, codes, settings_for, sqlite_database
 
 REDIS_URL_VARIABLE = "DPOR_TEST_REDIS_URL"
@@ -114,7 +115,9 @@ QUERY = {"query": "{ items(first: 9) { totalCount } }"}  # costs 10
 @pytest.mark.parametrize("backend", limiter_backends())
 async def test_an_exhausted_budget_answers_429_with_retry_after(database: Database, backend: str) -> None:
     redis_url = os.environ[REDIS_URL_VARIABLE] if backend == "redis" else None
-    settings = settings_for(rate_limit_points=25, rate_limit_window_seconds=3_600, redis_url=redis_url)
+    settings = settings_for(
+        rate_limit_points=25, max_cost=25, rate_limit_window_seconds=3_600, redis_url=redis_url
+    )
     alice, bob = f"alice-{uuid.uuid4().hex}", f"bob-{uuid.uuid4().hex}"  # fresh buckets in a shared Redis
     async with client_for(settings, database) as client:
         for _ in range(2):
@@ -146,7 +149,7 @@ async def test_an_exhausted_budget_answers_429_with_retry_after(database: Databa
 
 
 async def test_a_batch_partly_refused_answers_200(database: Database) -> None:
-    settings = settings_for(rate_limit_points=15, batching=True)
+    settings = settings_for(rate_limit_points=15, max_cost=15, batching=True)
     async with client_for(settings, database) as client:
         response = await client.post("/graphql", json=[QUERY, QUERY], headers={"x-test-subject": "carol"})
         assert response.status_code == 200
@@ -160,3 +163,9 @@ async def test_rate_limiting_can_be_turned_off(database: Database) -> None:
     async with client_for(settings_for(rate_limit_enabled=False, rate_limit_points=1), database) as client:
         body = (await client.post("/graphql", json=QUERY)).json()
         assert body["extensions"]["cost"]["throttle"] == {"status": "OK"}
+
+
+def test_a_maximum_cost_beyond_the_budget_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="max_cost"):
+        settings_for(max_cost=100, rate_limit_points=50)
+    assert settings_for(max_cost=100, rate_limit_points=50, rate_limit_enabled=False).max_cost == 100
