@@ -10,11 +10,14 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.pool import QueuePool
 
+from db import statement_counter
 from db.engine import Database
+from gateway.app import create_app
 from gateway.logging import JsonFormatter
 from tests.hardening_support import client_for, codes, settings_for, sqlite_database
 
@@ -188,3 +191,34 @@ async def test_slow_sql_is_cancelled_without_leaving_a_connection_behind(databas
             }
     finally:
         await no_statement_timeout.dispose()
+
+
+async def test_the_statement_counter_counts_queries_not_transaction_control(database: Database) -> None:
+    """The same count on both backends (SQLite's explicit BEGIN is not counted); nested counts add up."""
+    statement_counter.install(database.engine)
+    with statement_counter.counting() as outer:
+        async with database.read() as session:
+            await session.execute(text("SELECT 1"))
+        with statement_counter.counting() as inner:
+            async with database.write() as session:
+                await session.execute(text("SELECT 2"))
+                await session.execute(text("SELECT 3"))
+    assert (outer.statements, inner.statements) == (3, 2)
+    async with database.read() as session:  # outside any count: not counted anywhere
+        await session.execute(text("SELECT 4"))
+    assert outer.statements == 3
+    assert statement_counter.current() is None
+
+
+async def test_the_real_schema_runs_behind_the_same_stack(sqlite: Database) -> None:
+    app_settings = settings_for(env="production")
+    app = create_app(app_settings, sqlite)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
+    ):
+        body = (await client.post("/graphql", json={"query": "{ apiVersion }"})).json()
+        assert body["data"] == {"apiVersion": "1"}
+        assert body["extensions"]["cost"]["requested"] == 1
+        refused = (await client.post("/graphql", json={"query": "{ __schema { types { name } } }"})).json()
+        assert set(codes(refused)) == {"GRAPHQL_VALIDATION_FAILED"}
