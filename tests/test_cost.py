@@ -8,12 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import parse
+import strawberry
+from graphql import GraphQLError, parse
 
 from db import statement_counter
 from db.engine import Database
 from schema.extensions.cost import estimate
-from tests.hardening_support import client_for, codes, schema_for, settings_for, sqlite_database
+from tests.hardening_support import (
+    ItemConnection,
+    client_for,
+    codes,
+    schema_for,
+    settings_for,
+    sqlite_database,
+)
 
 SCHEMA = schema_for(settings_for())._schema
 
@@ -116,3 +124,43 @@ async def test_the_estimate_and_budget_are_reported(database: Database) -> None:
         "remaining": 995,
     }
     assert rate_limit["resetAt"] is not None
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Tenant(Node):
+    @strawberry.field
+    def subscriptions(self, first: int | None = None) -> ItemConnection:
+        raise NotImplementedError  # the estimate never resolves anything
+
+
+@strawberry.type
+class Partner(Node):
+    name: str
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field
+    def node(self, id: strawberry.ID) -> Node | None:
+        raise NotImplementedError
+
+
+def test_fields_under_type_conditions_are_counted_on_their_type() -> None:
+    schema = strawberry.Schema(query=NodeQuery, types=[Tenant, Partner])._schema
+    query = """{ node(id: "t1") { id ... on Tenant { subscriptions(first: 7) { edges { node { id } } } }
+                 ... on Partner { name } } }"""
+    assert estimate(schema, parse(query), None, None, max_page_size=100) == 1 + 7
+    with pytest.raises(GraphQLError) as refused:
+        estimate(
+            schema,
+            parse('{ node(id: "t1") { ... on Tenant { subscriptions { totalCount } } } }'),
+            None,
+            None,
+            max_page_size=100,
+        )
+    assert refused.value.extensions["code"] == "PAGE_SIZE_INVALID"
