@@ -28,7 +28,9 @@ ACTIVE_DPOR = text("valid_to IS NULL AND type = 'DIGITAL_PARTNER_OF_RECORD'")
 class PartnerAssociation(Base):
     __tablename__ = "partner_associations"
     __table_args__ = (
-        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_interval"),
+        # >=: an association replaced within the second it started is an empty interval [t, t): kept as history,
+        # attributed nothing.
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_interval"),
         CheckConstraint(
             "(valid_to IS NULL AND end_reason IS NULL AND ended_by IS NULL)"
             " OR (valid_to IS NOT NULL AND end_reason IS NOT NULL AND ended_by IS NOT NULL)",

@@ -11,6 +11,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
+from auth.authenticator import Authenticator
+from auth.middleware import BearerTokenMiddleware
 from db import statement_counter
 from db.engine import Database
 from gateway import ratelimit
@@ -25,10 +27,13 @@ from schema.root import build_schema
 def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
+    authenticator: Authenticator | None = None,
     schema: strawberry.Schema | None = None,
 ) -> Starlette:
     """`schema` replaces the API's schema (tests of the HTTP layer use small schemas of their own)."""
     settings = settings or load_settings()
+    # Before anything else: a gateway that cannot validate tokens must not start (SettingsError, one line).
+    authenticator = authenticator or Authenticator.from_settings(settings)
     owns_database = database is None
     database = database or Database.from_url(
         settings.database_url,
@@ -39,11 +44,14 @@ def create_app(
     configure_logging(settings)
     statement_counter.install(database.engine)
     graphql = GraphQLView(schema or build_schema(settings), database=database, settings=settings)
+    rate_limiter = ratelimit.for_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
-        await ratelimit.close_shared()
+        await authenticator.aclose()
+        if rate_limiter is not None:
+            await rate_limiter.close()
         if owns_database:
             await database.dispose()
 
@@ -63,10 +71,13 @@ def create_app(
                 allow_headers=["authorization", "content-type", "x-request-id"],
                 expose_headers=["x-request-id", "retry-after"],
                 max_age=600,
-            )
+            ),
+            Middleware(BearerTokenMiddleware, authenticator=authenticator, serve_ide_page=not settings.is_production),
         ],
         lifespan=lifespan,
     )
+    app.state.authenticator = authenticator
+    app.state.rate_limiter = rate_limiter
     app.state.settings = settings
     app.state.database = database
     return app

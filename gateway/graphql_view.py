@@ -89,9 +89,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         metrics.HTTP_REFUSALS.labels(refusal.code.value).inc()
         return refusal.response(self.encode_json(refusal.body()), {REQUEST_ID_HEADER: request_id_of(request)})
 
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> RequestContext:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         assert isinstance(request, Request) and isinstance(response, Response)
         request_id = request_id_of(request)
         response.headers[REQUEST_ID_HEADER] = request_id
@@ -108,15 +106,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
         # A GET carrying only a persisted query hash has no `query` either; it is an operation, not a visit.
         return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
 
-    async def parse_http_body(
-        self, request: AsyncHTTPRequestAdapter
-    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         if request.method == "POST":
             content_type, _ = parse_content_type(request.content_type or "")
             if content_type != "application/json":
-                raise RequestRefused(
-                    415, Code.UNSUPPORTED_MEDIA_TYPE, "POST bodies must be application/json."
-                )
+                raise RequestRefused(415, Code.UNSUPPORTED_MEDIA_TYPE, "POST bodies must be application/json.")
         return await super().parse_http_body(request)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -124,9 +118,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         # UnicodeDecodeError, which Strawberry would not turn into a 400).
         return orjson.loads(data)
 
-    def _validate_batch_request(
-        self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol
-    ) -> None:
+    def _validate_batch_request(self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol) -> None:
         # Replaces Strawberry's check, which reads the schema's config: batching is a setting of this gateway.
         if not self.settings.batching:
             raise RequestRefused(400, Code.BATCHING_DISABLED, "Batched requests are not accepted.")

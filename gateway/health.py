@@ -30,11 +30,16 @@ def readiness_endpoint(database: Database):  # type: ignore[no-untyped-def]
                     await connection.execute(text("SELECT 1"))
                 revision = await current_revision(database.engine)
         except Exception as error:  # any failure to reach the database means "not ready", with its reason
-            return JSONResponse({"status": "unavailable", "reason": f"database unreachable: {type(error).__name__}"},
-                                status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "reason": f"database unreachable: {type(error).__name__}"},
+                status_code=503,
+            )
         if revision != expected_head:
             return JSONResponse(
-                {"status": "unavailable", "reason": f"migrations not at head (at {revision}, head {expected_head})"},
+                {
+                    "status": "unavailable",
+                    "reason": f"migrations not at head (at {revision}, head {expected_head})",
+                },
                 status_code=503,
             )
         return JSONResponse({"status": "ok", "revision": revision})

@@ -35,17 +35,16 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+# The gateway's own loggers (its packages, and the names its modules log under).
+APP_LOGGERS = ("dpor", "dpor_gateway", "auth", "db", "gateway", "resolvers", "schema")
+
+
 def configure_logging(settings: Settings) -> None:
-    """Route the gateway's loggers (`dpor.*`) at the configured level; JSON lines when `log_json` is set."""
-    # Strawberry logs every error of every operation at ERROR, without the request id, expected ones (a rate
-    # limit, a validation error) included. schema/extensions/error_codes.py logs each error once, at the level
-    # its kind deserves and with the request id; Strawberry's copy would only add noise to the ERROR stream.
-    logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
-    logger = logging.getLogger("dpor")
-    logger.setLevel(settings.log_level)
-    if settings.log_json and not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+    """The gateway's loggers at the configured level; with `log_json`, every record as a JSON line on stderr."""
+    for name in APP_LOGGERS:
+        logging.getLogger(name).setLevel(settings.log_level)
+    root = logging.getLogger()
+    if settings.log_json and not any(isinstance(handler.formatter, JsonFormatter) for handler in root.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
-        # The JSON handler is the gateway's own; records are not printed twice through the root logger.
-        logger.propagate = False
+        root.addHandler(handler)

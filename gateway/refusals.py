@@ -37,9 +37,7 @@ class RequestRefused(Exception):
         return cls(error.status_code, _CODE_BY_STATUS.get(error.status_code, Code.BAD_REQUEST), error.reason)
 
     def body(self) -> dict[str, Any]:
-        return {
-            "errors": [{"message": self.message, "extensions": {"code": self.code.value, **self.extensions}}]
-        }
+        return {"errors": [{"message": self.message, "extensions": {"code": self.code.value, **self.extensions}}]}
 
     def response(self, content: bytes, headers: dict[str, str]) -> Response:
         return Response(content, status_code=self.status, media_type="application/json", headers=headers)

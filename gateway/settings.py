@@ -7,13 +7,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DPOR_"
 # Variables with these prefixes belong to the test suite and tooling, not to the gateway.
 FOREIGN_PREFIXES = ("DPOR_TEST_", "DPOR_BENCH_")
+# RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = r"^[\x21\x23-\x5b\x5d-\x7e]+$"
 
 
 class SettingsError(Exception):
@@ -34,6 +36,48 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
 
+    # Access tokens (auth/): who issues them, for whom, where their keys are. Unset in dev: the dev key.
+    oauth_issuer: str | None = Field(default=None, min_length=1, validate_default=True)
+    oauth_audience: str | None = Field(default=None, min_length=1, validate_default=True)
+    oauth_jwks_url: str | None = Field(default=None, pattern=r"^https?://")
+    oauth_jwks_file: Path | None = Field(default=None, validate_default=True)
+    oauth_clock_skew_seconds: int = Field(default=60, ge=0, le=300)
+    oauth_realm: str = Field(default="dpor-gateway", pattern=r'^[^"\\\x00-\x1f]+$')
+    # The scope (RFC 6749 section 3.3 scope-token) that grants each role.
+    scope_owner: str = Field(default="dpor.tenant.owner", pattern=_SCOPE_TOKEN)
+    scope_service_admin: str = Field(default="dpor.tenant.service_admin", pattern=_SCOPE_TOKEN)
+    scope_co_admin: str = Field(default="dpor.tenant.co_admin", pattern=_SCOPE_TOKEN)
+    scope_delegated_admin: str = Field(default="dpor.tenant.delegated_admin", pattern=_SCOPE_TOKEN)
+    scope_partner: str = Field(default="dpor.partner.read", pattern=_SCOPE_TOKEN)
+    scope_platform_admin: str = Field(default="dpor.admin", pattern=_SCOPE_TOKEN)
+    scope_usage_ingest: str = Field(default="dpor.usage.write", pattern=_SCOPE_TOKEN)
+
+    @field_validator("oauth_issuer", "oauth_audience")
+    @classmethod
+    def _required_in_production(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A production gateway that guessed its issuer or audience would accept tokens meant for others.
+        if value is None and info.data.get("env") == "production":
+            raise ValueError("required when DPOR_ENV=production")
+        return value
+
+    @field_validator("oauth_jwks_url")
+    @classmethod
+    def _https_in_production(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # RFC 7517 section 9.1 and RFC 8414 section 2 (jwks_uri): keys fetched in clear text can be swapped.
+        if value is not None and not value.startswith("https://") and info.data.get("env") == "production":
+            raise ValueError("must be an https:// URL when DPOR_ENV=production")
+        return value
+
+    @field_validator("oauth_jwks_file")
+    @classmethod
+    def _one_key_source(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        has_url = info.data.get("oauth_jwks_url") is not None
+        if value is not None and has_url:
+            raise ValueError("set DPOR_OAUTH_JWKS_URL or DPOR_OAUTH_JWKS_FILE, not both")
+        if value is None and not has_url and info.data.get("env") == "production":
+            raise ValueError("DPOR_OAUTH_JWKS_URL or DPOR_OAUTH_JWKS_FILE is required when DPOR_ENV=production")
+        return value
+
     # Hardening: limits, cost, rate limits, trusted documents, production behaviour (schema/extensions,
     # gateway/graphql_view.py). Each limit is refused with its own error code naming the value
     # (schema.extensions.errors).
@@ -48,11 +92,11 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1)
     # Static cost: connections multiply by `first` (GitHub's node count). Rejected before execution above
     # this.
-    max_cost: int = Field(default=25_000, ge=1)
+    max_cost: int = Field(default=50_000, ge=1)
     # Token bucket per principal, in cost points: `rate_limit_points` refill evenly over
     # `rate_limit_window_seconds`.
     rate_limit_enabled: bool = True
-    rate_limit_points: int = Field(default=250_000, ge=1)
+    rate_limit_points: int = Field(default=500_000, ge=1)
     rate_limit_window_seconds: int = Field(default=3_600, ge=1)
     # Set: the budget lives in Redis, shared by every gateway process (gateway/ratelimit/redis.py).
     redis_url: str | None = None
@@ -63,22 +107,21 @@ class Settings(BaseSettings):
     validation_cache_size: int = Field(default=512, ge=1)
     # Production turns introspection off unless this is set; development always allows it.
     introspection_in_production: bool = False
-    cors_origins: list[str] = []
+    # Tuples, not lists: settings are hashed (schema.root caches the schema per settings).
+    cors_origins: tuple[str, ...] = ()
     # Trusted documents: a manifest (sha256 -> document, or Apollo's persisted query manifest). "allow" runs
     # listed documents by hash and any other document too; "only" runs listed documents only.
     persisted_documents_path: Path | None = None
     persisted_documents_mode: Literal["allow", "only"] = "allow"
-    # Optional narrowing per OAuth client: client_id -> manifest path; such a client may run only those
-    # documents.
-    persisted_documents_per_client: dict[str, Path] = {}
+    # Optional narrowing per OAuth client: (client_id, manifest path) pairs, e.g. `[["mobile", "/etc/m.json"]]`;
+    # such a client may run only the documents of its manifest.
+    persisted_documents_per_client: tuple[tuple[str, Path], ...] = ()
 
     @model_validator(mode="after")
     def _cost_fits_the_budget(self) -> Settings:
         # An operation costing more than a full bucket could never run: it would be told to retry forever.
         if self.rate_limit_enabled and self.max_cost > self.rate_limit_points:
-            raise ValueError(
-                f"max_cost ({self.max_cost}) exceeds rate_limit_points ({self.rate_limit_points})"
-            )
+            raise ValueError(f"max_cost ({self.max_cost}) exceeds rate_limit_points ({self.rate_limit_points})")
         return self
 
     @cached_property

@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+import functools
+
 import strawberry
 
 from gateway.settings import Settings
 from schema import extensions
+from schema.association import PartnerAssociation
+from schema.audit import AuditEvent
+from schema.delegation import DelegatedAdminRelationship
+from schema.errors import GatewaySchema
+from schema.mutations import Mutation
+from schema.partner import Partner
+from schema.query import Query
+from schema.scalars import SCALAR_OVERRIDES
+from schema.subscription import Subscription
+from schema.tenant import Tenant
 
-API_VERSION = "1"
+# Types reachable only through the Node interface must be named so they appear in the schema.
+NODE_TYPES = [Tenant, Subscription, Partner, PartnerAssociation, DelegatedAdminRelationship, AuditEvent]
 
 
-@strawberry.type(description="Read operations of the dpor-gateway API.")
-class Query:
-    @strawberry.field(description="Version of this API's contract.")
-    def api_version(self) -> str:
-        return API_VERSION
+def _schema(extension_list: list[object]) -> strawberry.Schema:
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        types=NODE_TYPES,
+        scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
+        extensions=extension_list,  # type: ignore[arg-type]
+    )
 
 
+@functools.lru_cache(maxsize=8)
 def build_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, extensions=extensions.for_settings(settings))
+    """Settings are immutable, so equal settings always build the same schema: build it once."""
+    return _schema(list(extensions.for_settings(settings)))
 
 
 def sdl() -> str:
     """The contract, independent of settings (extensions do not change types)."""
-    return strawberry.Schema(query=Query).as_str() + "\n"
+    return _schema([]).as_str() + "\n"

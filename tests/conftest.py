@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-
 import pytest
 from sqlalchemy import text
 
@@ -13,6 +12,7 @@ from db import migrations
 from db.engine import Database
 from db.models import Base
 from tests import databases
+from tests.api import Api, api_for
 
 
 @pytest.fixture(scope="session", params=databases.backends())
@@ -43,13 +43,11 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 async def empty_all_tables(db: Database) -> None:
+    # DELETE, not TRUNCATE: on tables this small PostgreSQL's TRUNCATE costs ~0.3 s of fixed overhead per test.
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     async with db.engine.begin() as connection:
-        if db.dialect == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
+        for table in tables:
+            await connection.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture
@@ -59,8 +57,6 @@ def backend(database: Database) -> str:
 
 def pytest_report_header() -> list[str]:
     return [f"database backends: {', '.join(databases.backends())}"]
-
-
 
 
 @pytest.fixture(params=databases.backends())
@@ -74,3 +70,9 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield url
     finally:
         databases.drop_postgres_database(url)
+
+
+@pytest.fixture
+async def api(database: Database) -> AsyncIterator[Api]:
+    async with api_for(database) as client:
+        yield client

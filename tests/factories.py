@@ -29,7 +29,12 @@ def tenant(**overrides: Any) -> Tenant:
 
 def partner(**overrides: Any) -> Partner:
     n = next(_sequence)
-    values: dict[str, Any] = {"id": uuid.uuid4(), "mpn_id": str(1_000_000 + n), "name": f"Partner {n}", "country_code": "GB"}
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "mpn_id": str(1_000_000 + n),
+        "name": f"Partner {n}",
+        "country_code": "GB",
+    }
     return Partner(**(values | overrides))
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import strawberry
 from sqlalchemy import text
-from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.types import Info
 
 from auth.principal import Principal
@@ -25,6 +24,7 @@ from gateway.app import create_app
 from gateway.settings import Settings, load_settings
 from resolvers.context import RequestContext
 from schema import extensions
+from schema.errors import GatewaySchema
 from schema.extensions.rate_limit import RateLimitInfo, rate_limit_field
 
 
@@ -122,50 +122,66 @@ class Mutation:
         return True
 
 
+# Production refuses to start without a token issuer; the test authenticator never contacts it.
+PRODUCTION_AUTH = {
+    "oauth_issuer": "https://issuer.test",
+    "oauth_audience": "dpor-gateway",
+    "oauth_jwks_url": "https://issuer.test/jwks",
+}
+
+
 def settings_for(**overrides: Any) -> Settings:
     defaults: dict[str, Any] = {"database_url": "sqlite+aiosqlite:///:memory:"}
+    if overrides.get("env") == "production":
+        defaults |= PRODUCTION_AUTH
     return load_settings(**(defaults | overrides))
 
 
 def schema_for(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions.for_settings(settings))
+    # The API's schema class, for its error logging (schema/errors.py).
+    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions.for_settings(settings))
 
 
 def sqlite_database(directory: Path) -> Database:
     return Database.from_url(f"sqlite+aiosqlite:///{directory / 'hardening.sqlite3'}")
 
 
-SUBJECT_HEADER = b"x-test-subject"
-CLIENT_HEADER = b"x-test-client"
+class TestAuthenticator:
+    """Stands in for auth.authenticator.Authenticator: the bearer token is `<subject>:<client_id>`. These tests
+    are about what happens after authentication; the real tokens are tested in tests/test_auth_*.py."""
+
+    realm = "dpor-gateway-test"
+
+    async def authenticate(self, authorization: list[str]) -> Principal:
+        from auth.rfc6750 import MissingCredentialsError
+
+        if not authorization or not authorization[0].startswith("Bearer "):
+            raise MissingCredentialsError()
+        subject, _, client_id = authorization[0].removeprefix("Bearer ").partition(":")
+        return Principal(subject=subject, client_id=client_id or None, scopes=frozenset(), roles=frozenset())
+
+    async def aclose(self) -> None:
+        return None
 
 
-def with_test_principal(app: ASGIApp) -> ASGIApp:
-    """Stand-in for the auth middleware: the principal named by test headers goes where auth puts it."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            if SUBJECT_HEADER in headers:
-                scope["dpor.principal"] = Principal(
-                    subject=headers[SUBJECT_HEADER].decode(),
-                    client_id=headers[CLIENT_HEADER].decode() if CLIENT_HEADER in headers else None,
-                    scopes=frozenset(),
-                    roles=frozenset(),
-                )
-        await app(scope, receive, send)
-
-    return middleware
+def as_caller(subject: str, client_id: str = "") -> dict[str, str]:
+    return {"authorization": f"Bearer {subject}:{client_id}"}
 
 
 @asynccontextmanager
 async def client_for(
     settings: Settings, database: Database, *, schema: strawberry.Schema | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database, schema=schema or schema_for(settings))
-    transport = httpx.ASGITransport(app=with_test_principal(app))
+    app = create_app(
+        settings,
+        database,
+        authenticator=TestAuthenticator(),  # type: ignore[arg-type]
+        schema=schema or schema_for(settings),
+    )
+    transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=as_caller("tester")) as client,
     ):
         yield client
 

@@ -70,7 +70,11 @@ async def test_same_partner_twice_in_one_active_role_is_refused(database: Databa
 @pytest.mark.parametrize(
     "bad",
     [
-        {"valid_to": datetime(2025, 1, 1, tzinfo=UTC), "ended_by": "x", "end_reason": AssociationEndReason.UNLINKED},
+        {
+            "valid_to": datetime(2025, 1, 1, tzinfo=UTC),
+            "ended_by": "x",
+            "end_reason": AssociationEndReason.UNLINKED,
+        },
         {"valid_to": datetime(2027, 1, 1, tzinfo=UTC)},  # ended without saying who or why
     ],
 )
@@ -103,9 +107,16 @@ async def test_usage_amounts_are_exact_and_sum_exactly(database: Database) -> No
         for day, amount in enumerate(amounts, start=1):
             session.add(
                 UsageRecord(
-                    subscription_id=sub.id, usage_date=datetime(2026, 1, day, tzinfo=UTC).date(),
-                    service_name="Compute", meter_id="m1", meter_name="D2 v3", meter_category="Virtual Machines",
-                    quantity=Decimal("1.5"), unit="Hours", amount=amount, currency="EUR",
+                    subscription_id=sub.id,
+                    usage_date=datetime(2026, 1, day, tzinfo=UTC).date(),
+                    service_name="Compute",
+                    meter_id="m1",
+                    meter_name="D2 v3",
+                    meter_category="Virtual Machines",
+                    quantity=Decimal("1.5"),
+                    unit="Hours",
+                    amount=amount,
+                    currency="EUR",
                 )
             )
     async with database.read() as session:
@@ -125,8 +136,15 @@ async def test_negative_quantity_and_bad_currency_are_refused(database: Database
             async with database.write() as session:
                 session.add(
                     UsageRecord(
-                        subscription_id=sub.id, usage_date=datetime(2026, 1, 1).date(), service_name="s",
-                        meter_id="m", meter_name="m", meter_category="c", quantity=quantity, unit="u",
-                        amount=Decimal("1"), currency=currency,
+                        subscription_id=sub.id,
+                        usage_date=datetime(2026, 1, 1).date(),
+                        service_name="s",
+                        meter_id="m",
+                        meter_name="m",
+                        meter_category="c",
+                        quantity=quantity,
+                        unit="u",
+                        amount=Decimal("1"),
+                        currency=currency,
                     )
                 )

@@ -19,7 +19,7 @@ from gateway.persisted import Manifest, ManifestError
 from gateway.settings import Settings
 from schema import extensions
 from schema.extensions import caching
-from tests.hardening_support import Mutation, Query, client_for, codes, settings_for, sqlite_database
+from tests.hardening_support import Mutation, Query, as_caller, client_for, codes, settings_for, sqlite_database
 
 HELLO = "query Hello { hello }"
 ITEMS = "query Items($n: Int!) { items(first: $n) { totalCount } }"
@@ -60,9 +60,7 @@ class Documents(SchemaExtension):
 
 
 def recording_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(
-        query=Query, mutation=Mutation, extensions=[*extensions.for_settings(settings), Documents]
-    )
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=[*extensions.for_settings(settings), Documents])
 
 
 async def test_a_listed_document_runs_by_hash_parsed_and_validated_once(
@@ -111,9 +109,7 @@ async def test_unknown_and_mismatched_hashes_are_refused(database: Database, man
         assert codes(malformed.json()) == ["PERSISTED_QUERY_NOT_SUPPORTED"]
         assert count.statements == 0
         # "allow" mode: documents outside the manifest still run.
-        assert (await client.post("/graphql", json={"query": "{ hello }"})).json()["data"] == {
-            "hello": "world"
-        }
+        assert (await client.post("/graphql", json={"query": "{ hello }"})).json()["data"] == {"hello": "world"}
 
 
 async def test_without_a_manifest_hashes_are_not_supported(database: Database) -> None:
@@ -148,10 +144,10 @@ async def test_a_client_with_its_own_manifest_is_held_to_it(
         )
     )
     settings = settings_for(
-        persisted_documents_path=manifest_path, persisted_documents_per_client={"mobile": mobile}
+        persisted_documents_path=manifest_path, persisted_documents_per_client=(("mobile", mobile),)
     )
     async with client_for(settings, database) as client:
-        mobile_headers = {"x-test-subject": "dana", "x-test-client": "mobile"}
+        mobile_headers = as_caller("dana", "mobile")
         assert (await client.post("/graphql", json=by_hash(HELLO), headers=mobile_headers)).json()["data"]
         listed_elsewhere = await client.post(
             "/graphql", json=by_hash(ITEMS, variables={"n": 1}), headers=mobile_headers
@@ -159,10 +155,8 @@ async def test_a_client_with_its_own_manifest_is_held_to_it(
         assert codes(listed_elsewhere.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
         free_form = await client.post("/graphql", json={"query": "{ hello }"}, headers=mobile_headers)
         assert codes(free_form.json()) == ["OPERATION_NOT_TRUSTED"]
-        web_headers = {"x-test-subject": "dana", "x-test-client": "web"}
-        assert (await client.post("/graphql", json={"query": "{ hello }"}, headers=web_headers)).json()[
-            "data"
-        ]
+        web_headers = as_caller("dana", "web")
+        assert (await client.post("/graphql", json={"query": "{ hello }"}, headers=web_headers)).json()["data"]
 
 
 def test_a_manifest_that_does_not_match_its_documents_fails_at_load(tmp_path: Path) -> None:

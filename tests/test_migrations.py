@@ -15,7 +15,6 @@ from db import migrations
 from db.engine import create_engine
 from db.models import Base
 
-
 T = TypeVar("T")
 
 

@@ -19,7 +19,7 @@ from db import statement_counter
 from db.engine import Database
 from gateway.app import create_app
 from gateway.logging import JsonFormatter
-from tests.hardening_support import client_for, codes, settings_for, sqlite_database
+from tests.hardening_support import TestAuthenticator, as_caller, client_for, codes, settings_for, sqlite_database
 
 
 @pytest.fixture
@@ -37,16 +37,14 @@ async def test_each_operation_logs_one_json_line(sqlite: Database, caplog: pytes
             response = await client.post(
                 "/graphql",
                 json={"query": "query Two { hello items(first: 2) { totalCount } }", "operationName": "Two"},
-                headers={"x-test-subject": "erin", "x-test-client": "web", "x-request-id": "req-42"},
+                headers={**as_caller("erin", "web"), "x-request-id": "req-42"},
             )
     assert response.headers["x-request-id"] == "req-42"
     [record] = [record for record in caplog.records if record.name == "dpor.access"]
     line = json.loads(JsonFormatter().format(record))
     assert line["level"] == "INFO"
     assert line["message"] == "graphql operation"
-    assert {
-        key: line[key] for key in ("request_id", "subject", "client_id", "operation", "operation_type")
-    } == {
+    assert {key: line[key] for key in ("request_id", "subject", "client_id", "operation", "operation_type")} == {
         "request_id": "req-42",
         "subject": "erin",
         "client_id": "web",
@@ -74,9 +72,7 @@ def test_the_json_formatter_writes_exceptions_and_extras() -> None:
     try:
         raise ValueError("bad")
     except ValueError:
-        record = logging.LogRecord(
-            "dpor.x", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info()
-        )
+        record = logging.LogRecord("dpor.x", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info())
     record.__dict__["request_id"] = "r1"
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "failed here"
@@ -107,10 +103,7 @@ async def test_metrics_count_operations_refusals_and_pool_use(database: Database
     limited = 'dpor_graphql_operations_total{operation="Big",outcome="RATE_LIMITED"}'
     assert sample(after, ok) == sample(before, ok) + 1
     assert sample(after, limited) == sample(before, limited) + 1
-    assert (
-        sample(after, "dpor_rate_limit_rejections_total")
-        == sample(before, "dpor_rate_limit_rejections_total") + 1
-    )
+    assert sample(after, "dpor_rate_limit_rejections_total") == sample(before, "dpor_rate_limit_rejections_total") + 1
     refusal = 'dpor_http_refusals_total{code="UNSUPPORTED_MEDIA_TYPE"}'
     assert sample(after, refusal) == sample(before, refusal) + 1
     latency = 'dpor_graphql_operation_duration_seconds_count{operation_type="query"}'
@@ -186,9 +179,7 @@ async def test_slow_sql_is_cancelled_without_leaving_a_connection_behind(databas
                     )
                 )
             assert running == 0
-            assert (await client.post("/graphql", json={"query": "{ hello }"})).json()["data"] == {
-                "hello": "world"
-            }
+            assert (await client.post("/graphql", json={"query": "{ hello }"})).json()["data"] == {"hello": "world"}
     finally:
         await no_statement_timeout.dispose()
 
@@ -212,13 +203,17 @@ async def test_the_statement_counter_counts_queries_not_transaction_control(data
 
 async def test_the_real_schema_runs_behind_the_same_stack(sqlite: Database) -> None:
     app_settings = settings_for(env="production")
-    app = create_app(app_settings, sqlite)
+    app = create_app(app_settings, sqlite, authenticator=TestAuthenticator())  # type: ignore[arg-type]
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=as_caller("tester")
+        ) as client,
     ):
-        body = (await client.post("/graphql", json={"query": "{ apiVersion }"})).json()
-        assert body["data"] == {"apiVersion": "1"}
+        body = (await client.post("/graphql", json={"query": "{ __typename }"})).json()
+        assert body["data"] == {"__typename": "Query"}
         assert body["extensions"]["cost"]["requested"] == 1
+        unpaged = (await client.post("/graphql", json={"query": "{ tenants { totalCount } }"})).json()
+        assert codes(unpaged) == ["PAGE_SIZE_INVALID"]
         refused = (await client.post("/graphql", json={"query": "{ __schema { types { name } } }"})).json()
         assert set(codes(refused)) == {"GRAPHQL_VALIDATION_FAILED"}

@@ -19,7 +19,7 @@ from db.engine import Database
 from gateway.ratelimit import Bucket, RateLimiter, create_rate_limiter
 from gateway.ratelimit.memory import MemoryRateLimiter
 from gateway.settings import SettingsError
-from tests.hardening_support import client_for, codes, settings_for, sqlite_database
+from tests.hardening_support import as_caller, client_for, codes, settings_for, sqlite_database
 
 REDIS_URL_VARIABLE = "DPOR_TEST_REDIS_URL"
 
@@ -115,17 +115,13 @@ QUERY = {"query": "{ items(first: 9) { totalCount } }"}  # costs 10
 @pytest.mark.parametrize("backend", limiter_backends())
 async def test_an_exhausted_budget_answers_429_with_retry_after(database: Database, backend: str) -> None:
     redis_url = os.environ[REDIS_URL_VARIABLE] if backend == "redis" else None
-    settings = settings_for(
-        rate_limit_points=25, max_cost=25, rate_limit_window_seconds=3_600, redis_url=redis_url
-    )
+    settings = settings_for(rate_limit_points=25, max_cost=25, rate_limit_window_seconds=3_600, redis_url=redis_url)
     alice, bob = f"alice-{uuid.uuid4().hex}", f"bob-{uuid.uuid4().hex}"  # fresh buckets in a shared Redis
     async with client_for(settings, database) as client:
         for _ in range(2):
-            assert (
-                await client.post("/graphql", json=QUERY, headers={"x-test-subject": alice})
-            ).status_code == 200
+            assert (await client.post("/graphql", json=QUERY, headers=as_caller(alice))).status_code == 200
         with statement_counter.counting() as count:
-            refused = await client.post("/graphql", json=QUERY, headers={"x-test-subject": alice})
+            refused = await client.post("/graphql", json=QUERY, headers=as_caller(alice))
         assert refused.status_code == 429
         body = refused.json()
         assert codes(body) == ["RATE_LIMITED"]
@@ -140,22 +136,20 @@ async def test_an_exhausted_budget_answers_429_with_retry_after(database: Databa
         }
         assert count.statements == 0
         # Another principal, or the same subject through another client, has a budget of its own.
-        other = await client.post("/graphql", json=QUERY, headers={"x-test-subject": bob})
+        other = await client.post("/graphql", json=QUERY, headers=as_caller(bob))
         assert other.status_code == 200
-        other_client = await client.post(
-            "/graphql", json=QUERY, headers={"x-test-subject": alice, "x-test-client": "cli"}
-        )
+        other_client = await client.post("/graphql", json=QUERY, headers=as_caller(alice, "cli"))
         assert other_client.status_code == 200
 
 
 async def test_a_batch_partly_refused_answers_200(database: Database) -> None:
     settings = settings_for(rate_limit_points=15, max_cost=15, batching=True)
     async with client_for(settings, database) as client:
-        response = await client.post("/graphql", json=[QUERY, QUERY], headers={"x-test-subject": "carol"})
+        response = await client.post("/graphql", json=[QUERY, QUERY], headers=as_caller("carol"))
         assert response.status_code == 200
         assert sorted(code for entry in response.json() for code in codes(entry)) == ["RATE_LIMITED"]
         assert response.headers["retry-after"]
-        refused = await client.post("/graphql", json=[QUERY, QUERY], headers={"x-test-subject": "carol"})
+        refused = await client.post("/graphql", json=[QUERY, QUERY], headers=as_caller("carol"))
         assert refused.status_code == 429
 
 

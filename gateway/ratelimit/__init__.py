@@ -8,7 +8,10 @@ the caller learns how long until it would hold enough (`retry_after`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,21 +41,13 @@ class Bucket:
         return self.capacity / self.window_seconds
 
 
-_shared: dict[tuple[Bucket, str | None], RateLimiter] = {}
-
-
-def shared_rate_limiter(bucket: Bucket, redis_url: str | None) -> RateLimiter:
-    """One limiter per configuration in this process (schemas built from equal settings share the budget)."""
-    key = (bucket, redis_url)
-    if key not in _shared:
-        _shared[key] = create_rate_limiter(bucket, redis_url)
-    return _shared[key]
-
-
-async def close_shared() -> None:
-    while _shared:
-        _key, limiter = _shared.popitem()
-        await limiter.close()
+def for_settings(settings: Settings) -> RateLimiter | None:
+    """The application's limiter (None when rate limiting is off). The app owns it: created with the app,
+    closed with its lifespan, found by the rate-limit extension through the request's app."""
+    if not settings.rate_limit_enabled:
+        return None
+    bucket = Bucket(capacity=settings.rate_limit_points, window_seconds=settings.rate_limit_window_seconds)
+    return create_rate_limiter(bucket, settings.redis_url)
 
 
 def create_rate_limiter(bucket: Bucket, redis_url: str | None) -> RateLimiter:

@@ -44,4 +44,4 @@ class MemoryRateLimiter:
         )
 
     async def close(self) -> None:
-        self.states.clear()
+        """Nothing to release; the buckets stay valid (a cached schema may keep using this limiter)."""

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from gateway.ratelimit import Bucket, Decision
 
 KEY_PREFIX = "dpor:ratelimit:"
+REDIS_TIMEOUT_SECONDS = 1.0
 
 TAKE = """
 local capacity = tonumber(ARGV[1])
@@ -41,12 +42,24 @@ return {allowed, tostring(points)}
 class RedisRateLimiter:
     def __init__(self, bucket: Bucket, url: str) -> None:
         self.bucket = bucket
-        self.client: aioredis.Redis = aioredis.Redis.from_url(url)
-        self.script: Any = self.client.register_script(TAKE)
+        self.url = url
+        self.client: aioredis.Redis | None = None
+        self.script: Any = None
+
+    def _connected(self) -> Any:
+        # Created on first use, and again after `close()`: a schema cached across application lifespans keeps
+        # its limiter, and each lifespan closes the connections it opened.
+        if self.client is None:
+            # Bounded waits: a Redis that stops answering must fail the request (INTERNAL), not hang it.
+            self.client = aioredis.Redis.from_url(
+                self.url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+            )
+            self.script = self.client.register_script(TAKE)
+        return self.script
 
     async def consume(self, key: str, cost: int) -> Decision:
         capacity, rate = self.bucket.capacity, self.bucket.refill_per_second
-        allowed, points_text = await self.script(keys=[KEY_PREFIX + key], args=[capacity, repr(rate), cost])
+        allowed, points_text = await self._connected()(keys=[KEY_PREFIX + key], args=[capacity, repr(rate), cost])
         points = float(points_text)
         return Decision(
             allowed=bool(allowed),
@@ -57,4 +70,6 @@ class RedisRateLimiter:
         )
 
     async def close(self) -> None:
-        await self.client.aclose()
+        client, self.client, self.script = self.client, None, None
+        if client is not None:
+            await client.aclose()

@@ -19,7 +19,6 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
 from gateway.persisted import Manifest
-from gateway.ratelimit import Bucket, shared_rate_limiter
 from schema.extensions.caching import CachedValidation, DocumentParserCache
 from schema.extensions.cost import CostLimit
 from schema.extensions.deadline import ExecutionDeadline
@@ -46,9 +45,7 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
     if settings.is_production and not settings.introspection_in_production:
         rules.append(NoSchemaIntrospectionCustomRule)
     manifest = Manifest.load(settings.persisted_documents_path) if settings.persisted_documents_path else None
-    per_client = {
-        client: Manifest.load(path) for client, path in settings.persisted_documents_per_client.items()
-    }
+    per_client = {client: Manifest.load(path) for client, path in settings.persisted_documents_per_client}
 
     extensions: list[ExtensionFactory] = [Observability]
     if settings.is_production:
@@ -64,16 +61,11 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         partial(DocumentParserCache, maxsize=settings.parse_cache_size),
         partial(AddValidationRules, rules),
-        partial(
-            CachedValidation, maxsize=settings.validation_cache_size, hide_suggestions=settings.is_production
-        ),
+        partial(CachedValidation, maxsize=settings.validation_cache_size, hide_suggestions=settings.is_production),
         partial(CostLimit, max_cost=settings.max_cost, max_page_size=settings.max_page_size),
     ]
     if settings.rate_limit_enabled:
-        bucket = Bucket(
-            capacity=settings.rate_limit_points, window_seconds=settings.rate_limit_window_seconds
-        )
-        extensions.append(partial(RateLimit, limiter=shared_rate_limiter(bucket, settings.redis_url)))
+        extensions.append(RateLimit)
     # Last among the `on_execute` hooks: Strawberry does not exit hooks entered before one that raises, and an
     # armed deadline left behind would cancel its task later. Cost and rate limit refuse before it is armed.
     extensions.append(partial(ExecutionDeadline, seconds=settings.request_timeout_seconds))

@@ -142,9 +142,7 @@ class CostEstimator:
         self.max_page_size = max_page_size
         self.nodes = 0
 
-    def walk(
-        self, selection_sets: list[SelectionSetNode], parent: str, multiplier: int, page: int | None
-    ) -> None:
+    def walk(self, selection_sets: list[SelectionSetNode], parent: str, multiplier: int, page: int | None) -> None:
         for (_key, on_type), nodes in _collect(selection_sets, parent, self.schema, self.fragments).items():
             node = nodes[0]
             name = node.name.value

@@ -1,16 +1,16 @@
-"""Give every error leaving the schema a code, and log each at the level its kind deserves.
+"""Give every error leaving the schema a code.
 
 Errors that already carry `extensions.code` (the limits here, the resolvers' typed errors) are kept as they
 are. Of the rest: syntax errors become GRAPHQL_PARSE_FAILED (or TOO_MANY_TOKENS when the token limit aborted
 the parse), errors raised while validating the document become GRAPHQL_VALIDATION_FAILED, variable values that
 do not coerce become BAD_USER_INPUT, and a cancelled statement (PostgreSQL `statement_timeout`) becomes
-TIMEOUT. Anything still without a code is unexpected: it is logged at ERROR with the request id, and in
-production the masking extension replaces it by INTERNAL.
+TIMEOUT. Anything still without a code is unexpected: in production the masking extension replaces it by
+INTERNAL. Logging is the schema's (schema/errors.py: expected errors at INFO, others at ERROR with the request
+id), not this module's, so that each error is logged once.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
 
@@ -18,8 +18,6 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from schema.extensions.errors import Code, code_of, limit_error
-
-logger = logging.getLogger("dpor.graphql")
 
 # graphql-core's message when `max_tokens` stops the parser (graphql/language/parser.py).
 TOO_MANY_TOKENS = re.compile(r"Document contains more than (\d+) tokens")
@@ -29,10 +27,7 @@ QUERY_CANCELED = "57014"
 
 def _is_statement_timeout(error: BaseException | None) -> bool:
     while error is not None:
-        if (
-            getattr(error, "sqlstate", None) == QUERY_CANCELED
-            or getattr(error, "pgcode", None) == QUERY_CANCELED
-        ):
+        if getattr(error, "sqlstate", None) == QUERY_CANCELED or getattr(error, "pgcode", None) == QUERY_CANCELED:
             return True
         error = getattr(error, "orig", None) or error.__cause__
     return False
@@ -44,9 +39,7 @@ def classify(error: GraphQLError) -> GraphQLError:
     if isinstance(error, GraphQLSyntaxError):
         if match := TOO_MANY_TOKENS.search(error.message):
             limit = int(match.group(1))
-            coded = limit_error(
-                f"The document has more than {limit} tokens.", Code.TOO_MANY_TOKENS, "maxTokens", limit
-            )
+            coded = limit_error(f"The document has more than {limit} tokens.", Code.TOO_MANY_TOKENS, "maxTokens", limit)
             return GraphQLError(
                 coded.message, source=error.source, positions=error.positions, extensions=coded.extensions
             )
@@ -84,17 +77,5 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        result.errors = [classify(error) for error in result.errors]
-        request_id = getattr(self.execution_context.context, "request_id", None)
-        for error in result.errors:
-            if code_of(error) is None:
-                logger.error(
-                    "unexpected error: %s",
-                    error.message,
-                    exc_info=error.original_error,
-                    extra={"request_id": request_id, "path": error.path},
-                )
-            else:
-                logger.info("%s: %s", code_of(error), error.message, extra={"request_id": request_id})
+        if result is not None and result.errors:
+            result.errors = [classify(error) for error in result.errors]

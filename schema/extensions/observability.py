@@ -36,13 +36,8 @@ class Observability(SchemaExtension):
                 outcome = code_of(error) or Code.INTERNAL.value
                 raise
             except Exception:
-                # An extension failed (not an operation's error, which would be in the result): nobody else
-                # logs it with the request id.
+                # Logged with its traceback by the schema's process_errors (schema/errors.py).
                 outcome = Code.INTERNAL.value
-                logger.exception(
-                    "operation failed in an extension",
-                    extra={"request_id": getattr(self.execution_context.context, "request_id", None)},
-                )
                 raise
             finally:
                 self._record(time.perf_counter() - started, outcome, count.statements)

@@ -116,9 +116,7 @@ def depth_and_aliases_rule(max_depth: int, max_aliases: int) -> type[ValidationR
     return MaxDepthAndAliases
 
 
-def root_response_keys(
-    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
-) -> set[str]:
+def root_response_keys(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> set[str]:
     keys: set[str] = set()
     visited: set[str] = set()
     pending = [selection_set]

@@ -64,9 +64,7 @@ class PersistedDocuments(SchemaExtension):
         if only:
             trusted = manifest.get(document_hash(context.query or "")) if manifest is not None else None
             if trusted is None:
-                raise coded_error(
-                    "Only trusted (persisted) documents may run here.", Code.OPERATION_NOT_TRUSTED
-                )
+                raise coded_error("Only trusted (persisted) documents may run here.", Code.OPERATION_NOT_TRUSTED)
             return trusted
         return None
 

@@ -36,21 +36,25 @@ def bucket_key(context: Any) -> str:
     return f"anonymous:{client.host if client else 'unknown'}"
 
 
-class RateLimit(SchemaExtension):
-    def __init__(self, *, limiter: RateLimiter) -> None:
-        self.limiter = limiter
+def limiter_of(context: Any) -> RateLimiter | None:
+    """The application's limiter (gateway/app.py puts it in `app.state`): it lives and closes with the app,
+    while the schema, cached per settings, may outlive one application."""
+    app = getattr(getattr(context, "request", None), "app", None)
+    limiter: RateLimiter | None = getattr(getattr(app, "state", None), "rate_limiter", None)
+    return limiter
 
+
+class RateLimit(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         report = current_report()
-        if report is not None:
-            context = self.execution_context.context
+        context = self.execution_context.context
+        limiter = limiter_of(context)
+        if report is not None and limiter is not None:
             try:
-                decision = await self.limiter.consume(bucket_key(context), report.requested)
+                decision = await limiter.consume(bucket_key(context), report.requested)
             except Exception as error:
                 # The budget store is down: refuse (fail closed) rather than serve without limits, and say so.
-                logger.exception(
-                    "rate limiter unavailable", extra={"request_id": getattr(context, "request_id", None)}
-                )
+                logger.exception("rate limiter unavailable", extra={"request_id": getattr(context, "request_id", None)})
                 raise coded_error("The rate limiter is unavailable; retry shortly.", Code.INTERNAL) from error
             report.limit = decision.capacity
             report.remaining = math.floor(decision.remaining)
@@ -78,12 +82,8 @@ class RateLimitInfo:
     cost: int = strawberry.field(description="Estimated cost of this operation (see `extensions.cost`).")
     max_cost: int = strawberry.field(description="Largest cost a single operation may have.")
     limit: int | None = strawberry.field(description="Points the budget holds when full; null if unlimited.")
-    remaining: int | None = strawberry.field(
-        description="Points left after this operation; null if unlimited."
-    )
-    reset_at: datetime | None = strawberry.field(
-        description="When the budget is full again; null if unlimited."
-    )
+    remaining: int | None = strawberry.field(description="Points left after this operation; null if unlimited.")
+    reset_at: datetime | None = strawberry.field(description="When the budget is full again; null if unlimited.")
 
 
 def resolve_rate_limit() -> RateLimitInfo | None:

@@ -1,0 +1,105 @@
+"""Pure ASGI middleware: no GraphQL request runs without a valid bearer token.
+
+It guards the GraphQL path only (health probes need no token) and puts the caller's Principal in
+``scope["dpor.principal"]``, where the GraphQL view reads it. A refused request is answered here, before any
+of the application (or the database) sees it:
+
+- 401 with ``WWW-Authenticate: Bearer realm="..."`` when there are no credentials (RFC 6750 section 3.1),
+- 401 with ``error="invalid_token"`` for a token that is malformed, expired, forged or not meant for us,
+- 403 with ``error="insufficient_scope"`` for a valid token that grants no role here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from authlib.oauth2.base import OAuth2Error  # type: ignore[import-untyped]
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from auth.authenticator import Authenticator
+from auth.rfc6750 import InsufficientScopeError, challenge
+
+logger = logging.getLogger(__name__)
+
+PRINCIPAL_SCOPE_KEY = "dpor.principal"
+
+# Same message for every invalid token: which check failed would help someone forging them.
+_MESSAGES = {
+    None: "Authentication required.",
+    "invalid_token": "The access token is invalid.",
+    "insufficient_scope": "The access token grants no role on this API.",
+}
+
+
+class BearerTokenMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        authenticator: Authenticator,
+        path: str = "/graphql",
+        serve_ide_page: bool = False,
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.path = path
+        # In dev, GraphiQL's HTML page (which runs nothing) opens in a browser, which cannot send a token.
+        self.serve_ide_page = serve_ide_page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not self._guards(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        # Whatever a caller or an outer layer put here is not ours to trust.
+        scope.pop(PRINCIPAL_SCOPE_KEY, None)
+        if self.serve_ide_page and _is_ide_page_request(scope):
+            await self.app(scope, receive, send)
+            return
+        authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
+        try:
+            principal = await self.authenticator.authenticate(authorization)
+        except OAuth2Error as error:
+            logger.info("refused %s %s: %s", scope.get("method", "WEBSOCKET"), scope["path"], error.error)
+            await self._refuse(scope, send, error)
+            return
+        scope[PRINCIPAL_SCOPE_KEY] = principal
+        await self.app(scope, receive, send)
+
+    def _guards(self, path: str) -> bool:
+        return path == self.path or path.startswith(self.path + "/")
+
+    async def _refuse(self, scope: Scope, send: Send, error: OAuth2Error) -> None:
+        if scope["type"] == "websocket":
+            # Closing before accepting makes the server answer the handshake with 403 (ASGI spec).
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        forbidden = isinstance(error, InsufficientScopeError)
+        body = orjson.dumps(
+            {
+                "errors": [
+                    {
+                        "message": _MESSAGES.get(error.error, _MESSAGES["invalid_token"]),
+                        "extensions": {"code": "FORBIDDEN" if forbidden else "UNAUTHENTICATED"},
+                    }
+                ]
+            }
+        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", challenge(self.authenticator.realm, error).encode()),
+            # RFC 6750 section 5.3 / RFC 6749 section 5.1: authorization responses are not to be cached.
+            (b"cache-control", b"no-store"),
+        ]
+        await send({"type": "http.response.start", "status": 403 if forbidden else 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _is_ide_page_request(scope: Scope) -> bool:
+    """A browser asking for GraphiQL's page: a GET with no query string that accepts HTML. Strawberry answers
+    such a request with the page and never executes an operation (it needs a ``query`` parameter for that)."""
+    if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
+        return False
+    accept = b", ".join(value for name, value in scope["headers"] if name == b"accept")
+    return b"text/html" in accept

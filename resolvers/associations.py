@@ -1,0 +1,351 @@
+"""Changing partner associations: set, replace or remove the DPOR; link and unlink the other types.
+
+Every change runs in one write transaction that:
+1. locks the subscription row (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the
+   write lock), so concurrent changes to one subscription are serialized;
+2. replays or refuses a repeated idempotency key;
+3. checks expectedVersion against the locked row (a mismatch is CONFLICT and writes nothing);
+4. ends the old row and starts the new one at the same server instant (no backdating), bumps the version, and
+   writes the audit event.
+The partial unique index on active DPORs stays as the backstop; its violation surfaces as CONFLICT.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.scope import CallerScope
+from db.association import PartnerAssociation
+from db.base import new_id
+from db.enums import AssociationEndReason, AssociationType, SubscriptionStatus
+from db.partner import Partner
+from db.subscription import Subscription
+from resolvers import audit, idempotency
+from resolvers.authorize import Actor, acting_grant, granted, require_condition
+from resolvers.errors import BadUserInput, Conflict, NotFound
+
+
+@dataclass(frozen=True)
+class AssociationChange:
+    """What a mutation did; stored as the idempotent result and turned into the payload."""
+
+    subscription_id: str
+    association_id: str | None
+    previous_association_id: str | None
+    changed: bool
+    message: str
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> AssociationChange:
+        return cls(**stored)
+
+
+def now_in_seconds() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+async def lock_subscription(session: AsyncSession, subscription_id: uuid.UUID) -> Subscription | None:
+    statement = select(Subscription).where(Subscription.id == subscription_id).with_for_update()
+    return await session.scalar(statement)
+
+
+async def _target(
+    session: AsyncSession,
+    scope: CallerScope,
+    operation: str,
+    subscription_id: uuid.UUID,
+    actor_request_id: str,
+) -> tuple[Subscription, Actor, Any]:
+    held = granted(operation, scope)
+    subscription = await lock_subscription(session, subscription_id)
+    if subscription is None:
+        raise NotFound("subscription")
+    role, grant = acting_grant(held, scope, subscription.tenant_id, "subscription")
+    actor = Actor(scope.principal.subject, scope.principal.client_id, role, actor_request_id)
+    return subscription, actor, grant
+
+
+def _check_version(subscription: Subscription, expected: int) -> None:
+    if subscription.version != expected:
+        raise Conflict(
+            f"subscription is at version {subscription.version}, not {expected}",
+            field="expectedVersion",
+            currentVersion=subscription.version,
+        )
+
+
+def _require_live(subscription: Subscription) -> None:
+    if subscription.status is SubscriptionStatus.DELETED:
+        raise BadUserInput("the subscription is deleted", field="subscriptionId")
+
+
+async def _require_partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
+    partner = await session.get(Partner, partner_id)
+    if partner is None:
+        raise BadUserInput("no such partner", field="partnerId")
+    return partner
+
+
+async def _active(
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    kind: AssociationType,
+    partner_id: uuid.UUID | None = None,
+) -> PartnerAssociation | None:
+    statement = select(PartnerAssociation).where(
+        PartnerAssociation.subscription_id == subscription_id,
+        PartnerAssociation.type == kind,
+        PartnerAssociation.valid_to.is_(None),
+    )
+    if partner_id is not None:
+        statement = statement.where(PartnerAssociation.partner_id == partner_id)
+    return await session.scalar(statement.with_for_update())
+
+
+def end(association: PartnerAssociation, at: datetime, by: str, reason: AssociationEndReason) -> None:
+    # Never before it started: a row replaced within its first second becomes the empty interval [t, t).
+    association.valid_to = max(at, association.valid_from)
+    association.ended_by = by
+    association.end_reason = reason
+
+
+def _snapshot(association: PartnerAssociation | None) -> dict[str, Any] | None:
+    if association is None:
+        return None
+    return {
+        "associationId": association.id.hex,
+        "partnerId": association.partner_id.hex,
+        "type": association.type.value,
+        "validFrom": association.valid_from.isoformat(),
+        "validTo": association.valid_to.isoformat() if association.valid_to else None,
+    }
+
+
+@dataclass(frozen=True)
+class SetDporArgs:
+    subscription_id: uuid.UUID
+    partner_id: uuid.UUID
+    expected_version: int
+    idempotency_key: str | None
+
+
+async def set_digital_partner_of_record(
+    session: AsyncSession, scope: CallerScope, request_id: str, args: SetDporArgs
+) -> AssociationChange:
+    operation = "setDigitalPartnerOfRecord"
+    subscription, actor, _ = await _target(session, scope, operation, args.subscription_id, request_id)
+    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
+    if (stored := await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)) is not None:
+        return AssociationChange.from_stored(stored)
+    _require_live(subscription)
+    await _require_partner(session, args.partner_id)
+    current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
+
+    if current is not None and current.partner_id == args.partner_id:
+        # Naming the partner that already is the DPOR changes nothing, whatever version the caller saw.
+        result = AssociationChange(
+            subscription.id.hex,
+            current.id.hex,
+            None,
+            False,
+            "the partner already is the Digital Partner of Record",
+        )
+    else:
+        _check_version(subscription, args.expected_version)
+        at = now_in_seconds()
+        if current is not None:
+            end(current, at, actor.subject, AssociationEndReason.REPLACED)
+            await session.flush()  # the old row must be inactive before the new one meets the unique index
+        new = PartnerAssociation(
+            id=new_id(),
+            subscription_id=subscription.id,
+            partner_id=args.partner_id,
+            type=AssociationType.DIGITAL_PARTNER_OF_RECORD,
+            valid_from=at,
+            created_by=actor.subject,
+        )
+        session.add(new)
+        before_version = subscription.version
+        subscription.version += 1
+        audit.record(
+            session,
+            actor,
+            operation,
+            target_type="Subscription",
+            target_id=subscription.id,
+            tenant_id=subscription.tenant_id,
+            subscription_id=subscription.id,
+            before={"version": before_version, "digitalPartnerOfRecord": _snapshot(current)},
+            after={"version": subscription.version, "digitalPartnerOfRecord": _snapshot(new)},
+        )
+        result = AssociationChange(
+            subscription.id.hex,
+            new.id.hex,
+            current.id.hex if current else None,
+            True,
+            "replaced" if current else "set",
+        )
+    idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, asdict(result))
+    await session.flush()
+    return result
+
+
+@dataclass(frozen=True)
+class RemoveDporArgs:
+    subscription_id: uuid.UUID
+    expected_version: int
+    idempotency_key: str | None
+
+
+async def remove_digital_partner_of_record(
+    session: AsyncSession, scope: CallerScope, request_id: str, args: RemoveDporArgs
+) -> AssociationChange:
+    operation = "removeDigitalPartnerOfRecord"
+    subscription, actor, _ = await _target(session, scope, operation, args.subscription_id, request_id)
+    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
+    if (stored := await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)) is not None:
+        return AssociationChange.from_stored(stored)
+    current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
+    if current is None:
+        result = AssociationChange(
+            subscription.id.hex, None, None, False, "the subscription has no Digital Partner of Record"
+        )
+    else:
+        _check_version(subscription, args.expected_version)
+        end(current, now_in_seconds(), actor.subject, AssociationEndReason.REMOVED_BY_OWNER)
+        before_version = subscription.version
+        subscription.version += 1
+        audit.record(
+            session,
+            actor,
+            operation,
+            target_type="Subscription",
+            target_id=subscription.id,
+            tenant_id=subscription.tenant_id,
+            subscription_id=subscription.id,
+            before={"version": before_version, "digitalPartnerOfRecord": _snapshot(current)},
+            after={"version": subscription.version, "digitalPartnerOfRecord": None},
+        )
+        result = AssociationChange(subscription.id.hex, None, current.id.hex, True, "removed")
+    idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, asdict(result))
+    await session.flush()
+    return result
+
+
+@dataclass(frozen=True)
+class LinkArgs:
+    subscription_id: uuid.UUID
+    partner_id: uuid.UUID
+    type: AssociationType
+    expected_version: int
+    idempotency_key: str | None
+
+
+async def link_partner(session: AsyncSession, scope: CallerScope, request_id: str, args: LinkArgs) -> AssociationChange:
+    operation = "linkPartner"
+    if args.type is AssociationType.DIGITAL_PARTNER_OF_RECORD:
+        raise BadUserInput("use setDigitalPartnerOfRecord for the Digital Partner of Record", field="type")
+    subscription, actor, grant = await _target(session, scope, operation, args.subscription_id, request_id)
+    require_condition(
+        grant,
+        is_admin_link=args.type is AssociationType.PARTNER_ADMIN_LINK,
+        partner_id=args.partner_id,
+        scope=scope,
+    )
+    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
+    if (stored := await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)) is not None:
+        return AssociationChange.from_stored(stored)
+    _require_live(subscription)
+    await _require_partner(session, args.partner_id)
+    existing = await _active(session, subscription.id, args.type, args.partner_id)
+    if existing is not None:
+        result = AssociationChange(
+            subscription.id.hex, existing.id.hex, None, False, "the partner already holds this association"
+        )
+    else:
+        _check_version(subscription, args.expected_version)
+        new = PartnerAssociation(
+            id=new_id(),
+            subscription_id=subscription.id,
+            partner_id=args.partner_id,
+            type=args.type,
+            valid_from=now_in_seconds(),
+            created_by=actor.subject,
+        )
+        session.add(new)
+        subscription.version += 1
+        audit.record(
+            session,
+            actor,
+            operation,
+            target_type="PartnerAssociation",
+            target_id=new.id,
+            tenant_id=subscription.tenant_id,
+            subscription_id=subscription.id,
+            before=None,
+            after={"version": subscription.version, "association": _snapshot(new)},
+        )
+        result = AssociationChange(subscription.id.hex, new.id.hex, None, True, "linked")
+    idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, asdict(result))
+    await session.flush()
+    return result
+
+
+@dataclass(frozen=True)
+class UnlinkArgs:
+    association_id: uuid.UUID
+    expected_version: int
+    idempotency_key: str | None
+
+
+async def unlink_partner(
+    session: AsyncSession, scope: CallerScope, request_id: str, args: UnlinkArgs
+) -> AssociationChange:
+    operation = "unlinkPartner"
+    granted(operation, scope)  # FORBIDDEN before any lookup
+    association = await session.get(PartnerAssociation, args.association_id)
+    if association is None:
+        raise NotFound("partner association")
+    subscription, actor, grant = await _target(session, scope, operation, association.subscription_id, request_id)
+    if association.type is AssociationType.DIGITAL_PARTNER_OF_RECORD:
+        raise BadUserInput("use removeDigitalPartnerOfRecord for the Digital Partner of Record", field="associationId")
+    require_condition(
+        grant,
+        is_admin_link=association.type is AssociationType.PARTNER_ADMIN_LINK,
+        partner_id=association.partner_id,
+        scope=scope,
+    )
+    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
+    if (stored := await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)) is not None:
+        return AssociationChange.from_stored(stored)
+    await session.refresh(association, with_for_update=True)
+    if association.valid_to is not None:
+        result = AssociationChange(
+            subscription.id.hex, None, association.id.hex, False, "the association had already ended"
+        )
+    else:
+        _check_version(subscription, args.expected_version)
+        before = _snapshot(association)
+        end(association, now_in_seconds(), actor.subject, AssociationEndReason.UNLINKED)
+        subscription.version += 1
+        audit.record(
+            session,
+            actor,
+            operation,
+            target_type="PartnerAssociation",
+            target_id=association.id,
+            tenant_id=subscription.tenant_id,
+            subscription_id=subscription.id,
+            before={"association": before},
+            after={"version": subscription.version, "association": _snapshot(association)},
+        )
+        result = AssociationChange(subscription.id.hex, None, association.id.hex, True, "unlinked")
+    idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, asdict(result))
+    await session.flush()
+    return result

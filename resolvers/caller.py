@@ -1,0 +1,54 @@
+"""The caller of the current request: its principal, and its scope resolved against the database once.
+
+Top-level fields run concurrently; the first to ask starts the resolution and the others await the same task, so
+the request makes one scope statement at most (none for callers whose token names no tenant or partner).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from auth.principal import Principal, Role
+from auth.scope import CallerScope, resolve_scope
+from resolvers.context import RequestContext
+from resolvers.errors import Unauthenticated
+from resolvers.loaders import Loaders
+
+_SCOPE = "caller.scope"
+
+
+def principal_of(context: RequestContext) -> Principal:
+    if context.principal is None:
+        # The bearer middleware answers 401 before execution; this guards code paths that bypass it.
+        raise Unauthenticated("a bearer token is required")
+    return context.principal
+
+
+async def _resolve(context: RequestContext, principal: Principal) -> CallerScope:
+    async with context.database.read() as session:
+        return await resolve_scope(session, principal)
+
+
+async def caller_scope(context: RequestContext) -> CallerScope:
+    principal = principal_of(context)
+    task: asyncio.Task[CallerScope] | None = context.cache.get(_SCOPE)
+    if task is None:
+        if principal.tenant_external_id is None and principal.partner_mpn_id is None:
+            return CallerScope(principal, principal.roles - {Role.DELEGATED_ADMIN}, None, None)
+        task = asyncio.ensure_future(_resolve(context, principal))
+        context.cache[_SCOPE] = task
+    return await task
+
+
+async def loaders_of(context: RequestContext) -> Loaders:
+    """The request's DataLoaders, bound to the caller's scope (created on first use)."""
+    loaders: Loaders | None = context.cache.get(_LOADERS)
+    if loaders is None:
+        scope = await caller_scope(context)
+        loaders = context.cache.get(_LOADERS)  # another field may have created them while we awaited
+        if loaders is None:
+            loaders = context.cache[_LOADERS] = Loaders(context.database, scope)
+    return loaders
+
+
+_LOADERS = "caller.loaders"

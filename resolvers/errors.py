@@ -1,0 +1,68 @@
+"""Expected errors, each a typed exception with its machine-readable code.
+
+graphql-core copies an original error's `extensions` onto the GraphQL error, so raising one of these from a resolver
+yields `{"extensions": {"code": ...}}` without any per-resolver handling. These are logged at INFO; anything else is
+unexpected, masked as INTERNAL and logged at ERROR with the request id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    code = "INTERNAL"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, Any] = {"code": self.code, **details}
+
+
+class Unauthenticated(GatewayError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(GatewayError):
+    """The caller's roles may never do this. Says nothing about whether the target exists."""
+
+    code = "FORBIDDEN"
+
+    def __init__(self, message: str = "not allowed for the caller's roles", **details: Any) -> None:
+        super().__init__(message, **details)
+
+
+class NotFound(GatewayError):
+    """Absent, or outside the caller's reach: the two are indistinguishable on purpose (IDs cannot be probed)."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, what: str = "object", **details: Any) -> None:
+        super().__init__(f"{what} not found", **details)
+
+
+class BadUserInput(GatewayError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        if field is not None:
+            details["field"] = field
+        super().__init__(message, **details)
+
+
+class Conflict(GatewayError):
+    code = "CONFLICT"
+
+
+class RateLimited(GatewayError):
+    code = "RATE_LIMITED"
+
+
+EXPECTED_ERRORS: tuple[type[GatewayError], ...] = (
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadUserInput,
+    Conflict,
+    RateLimited,
+)

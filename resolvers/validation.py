@@ -1,0 +1,333 @@
+"""Input rules shared by mutations. Each failure is BAD_USER_INPUT naming the field."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from resolvers.errors import BadUserInput
+
+# ISO 3166-1 alpha-2, officially assigned codes.
+COUNTRY_CODES = frozenset(
+    [
+        "AD",
+        "AE",
+        "AF",
+        "AG",
+        "AI",
+        "AL",
+        "AM",
+        "AO",
+        "AQ",
+        "AR",
+        "AS",
+        "AT",
+        "AU",
+        "AW",
+        "AX",
+        "AZ",
+        "BA",
+        "BB",
+        "BD",
+        "BE",
+        "BF",
+        "BG",
+        "BH",
+        "BI",
+        "BJ",
+        "BL",
+        "BM",
+        "BN",
+        "BO",
+        "BQ",
+        "BR",
+        "BS",
+        "BT",
+        "BV",
+        "BW",
+        "BY",
+        "BZ",
+        "CA",
+        "CC",
+        "CD",
+        "CF",
+        "CG",
+        "CH",
+        "CI",
+        "CK",
+        "CL",
+        "CM",
+        "CN",
+        "CO",
+        "CR",
+        "CU",
+        "CV",
+        "CW",
+        "CX",
+        "CY",
+        "CZ",
+        "DE",
+        "DJ",
+        "DK",
+        "DM",
+        "DO",
+        "DZ",
+        "EC",
+        "EE",
+        "EG",
+        "EH",
+        "ER",
+        "ES",
+        "ET",
+        "FI",
+        "FJ",
+        "FK",
+        "FM",
+        "FO",
+        "FR",
+        "GA",
+        "GB",
+        "GD",
+        "GE",
+        "GF",
+        "GG",
+        "GH",
+        "GI",
+        "GL",
+        "GM",
+        "GN",
+        "GP",
+        "GQ",
+        "GR",
+        "GS",
+        "GT",
+        "GU",
+        "GW",
+        "GY",
+        "HK",
+        "HM",
+        "HN",
+        "HR",
+        "HT",
+        "HU",
+        "ID",
+        "IE",
+        "IL",
+        "IM",
+        "IN",
+        "IO",
+        "IQ",
+        "IR",
+        "IS",
+        "IT",
+        "JE",
+        "JM",
+        "JO",
+        "JP",
+        "KE",
+        "KG",
+        "KH",
+        "KI",
+        "KM",
+        "KN",
+        "KP",
+        "KR",
+        "KW",
+        "KY",
+        "KZ",
+        "LA",
+        "LB",
+        "LC",
+        "LI",
+        "LK",
+        "LR",
+        "LS",
+        "LT",
+        "LU",
+        "LV",
+        "LY",
+        "MA",
+        "MC",
+        "MD",
+        "ME",
+        "MF",
+        "MG",
+        "MH",
+        "MK",
+        "ML",
+        "MM",
+        "MN",
+        "MO",
+        "MP",
+        "MQ",
+        "MR",
+        "MS",
+        "MT",
+        "MU",
+        "MV",
+        "MW",
+        "MX",
+        "MY",
+        "MZ",
+        "NA",
+        "NC",
+        "NE",
+        "NF",
+        "NG",
+        "NI",
+        "NL",
+        "NO",
+        "NP",
+        "NR",
+        "NU",
+        "NZ",
+        "OM",
+        "PA",
+        "PE",
+        "PF",
+        "PG",
+        "PH",
+        "PK",
+        "PL",
+        "PM",
+        "PN",
+        "PR",
+        "PS",
+        "PT",
+        "PW",
+        "PY",
+        "QA",
+        "RE",
+        "RO",
+        "RS",
+        "RU",
+        "RW",
+        "SA",
+        "SB",
+        "SC",
+        "SD",
+        "SE",
+        "SG",
+        "SH",
+        "SI",
+        "SJ",
+        "SK",
+        "SL",
+        "SM",
+        "SN",
+        "SO",
+        "SR",
+        "SS",
+        "ST",
+        "SV",
+        "SX",
+        "SY",
+        "SZ",
+        "TC",
+        "TD",
+        "TF",
+        "TG",
+        "TH",
+        "TJ",
+        "TK",
+        "TL",
+        "TM",
+        "TN",
+        "TO",
+        "TR",
+        "TT",
+        "TV",
+        "TW",
+        "TZ",
+        "UA",
+        "UG",
+        "UM",
+        "US",
+        "UY",
+        "UZ",
+        "VA",
+        "VC",
+        "VE",
+        "VG",
+        "VI",
+        "VN",
+        "VU",
+        "WF",
+        "WS",
+        "YE",
+        "YT",
+        "ZA",
+        "ZM",
+        "ZW",
+    ]
+)
+
+_MPN_ID = re.compile(r"[0-9]{1,20}")
+# A pragmatic hostname check (RFC 1035 labels); the directory itself validated the domain when it was verified.
+_DOMAIN = re.compile(r"(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}")
+_PHONE = re.compile(r"\+?[0-9 ()-]{4,32}")
+
+
+def name(value: str, field: str, *, max_length: int = 256) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise BadUserInput(f"{field} must not be empty", field=field)
+    if len(cleaned) > max_length:
+        raise BadUserInput(f"{field} is longer than {max_length} characters", field=field, maximum=max_length)
+    return cleaned
+
+
+def country_code(value: str, field: str = "countryCode") -> str:
+    if value not in COUNTRY_CODES:
+        raise BadUserInput(f"{field} is not an ISO 3166-1 alpha-2 code (e.g. US, DE)", field=field)
+    return value
+
+
+def mpn_id(value: str, field: str = "mpnId") -> str:
+    if not _MPN_ID.fullmatch(value):
+        raise BadUserInput(f"{field} must be 1 to 20 digits", field=field)
+    return value
+
+
+def domain(value: str, field: str = "primaryDomain") -> str:
+    lowered = value.strip().lower()
+    if not _DOMAIN.fullmatch(lowered):
+        raise BadUserInput(f"{field} is not a valid domain name", field=field)
+    return lowered
+
+
+def email(value: str, field: str = "email") -> str:
+    cleaned = value.strip()
+    if len(cleaned) > 320 or not _EMAIL.fullmatch(cleaned):
+        raise BadUserInput(f"{field} is not a valid email address", field=field)
+    return cleaned
+
+
+def phone(value: str | None, field: str = "phone") -> str | None:
+    if value is None:
+        return None
+    cleaned = value.strip()
+    if not _PHONE.fullmatch(cleaned):
+        raise BadUserInput(f"{field} is not a valid phone number", field=field)
+    return cleaned
+
+
+def external_tenant_id(value: str, field: str = "externalId") -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise BadUserInput(f"{field} is not a UUID", field=field) from None
+
+
+def external_subscription_id(value: str, field: str = "externalId") -> str:
+    cleaned = value.strip()
+    if not 1 <= len(cleaned) <= 64 or not cleaned.isprintable():
+        raise BadUserInput(f"{field} must be 1 to 64 printable characters", field=field, maximum=64)
+    return cleaned
+
+
+def expected_version(value: int, field: str = "expectedVersion") -> int:
+    if value < 1:
+        raise BadUserInput(f"{field} must be a positive version", field=field)
+    return value

@@ -1,0 +1,17 @@
+"""Arguments shared by many fields, described once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+First = Annotated[
+    int | None, strawberry.argument(description="Page size, 1 to 100 (default 20). More is BAD_USER_INPUT.")
+]
+After = Annotated[
+    str | None, strawberry.argument(description="Return items after this cursor (a previous pageInfo.endCursor).")
+]
+NodeId = Annotated[strawberry.ID, strawberry.argument(description="The object's global ID.")]
+Filter = strawberry.argument(description="Narrows the list; omitted fields do not filter.")
+MutationInput = strawberry.argument(description="The mutation's input.")

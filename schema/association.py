@@ -1,0 +1,79 @@
+"""Partner associations: which partner contributes to a subscription, of which type, over which interval."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from db.association import PartnerAssociation as AssociationRow
+from resolvers.caller import loaders_of
+from resolvers.context import RequestContext
+from resolvers.errors import NotFound
+from schema import global_id
+from schema.enums import AssociationEndReason, AssociationType
+from schema.node import Node
+
+if TYPE_CHECKING:
+    from schema.partner import Partner
+    from schema.subscription import Subscription
+
+
+@strawberry.type(
+    description=(
+        "A partner's association with a subscription over the half-open interval [validFrom, validTo), second"
+        " precision. History is never deleted: a change ends the active row and starts a new one."
+    )
+)
+class PartnerAssociation(Node):
+    subscription_id: strawberry.Private[uuid.UUID]
+    partner_id: strawberry.Private[uuid.UUID]
+    type: AssociationType = strawberry.field(description="How the partner contributes.")
+    valid_from: datetime = strawberry.field(description="Start of the association (UTC, inclusive).")
+    valid_to: datetime | None = strawberry.field(
+        description="End of the association (UTC, exclusive); null while active."
+    )
+    created_by: str = strawberry.field(description="Subject of the caller who started the association.")
+    ended_by: str | None = strawberry.field(description="Subject of the caller who ended it; null while active.")
+    end_reason: AssociationEndReason | None = strawberry.field(description="Why it ended; null while active.")
+
+    @classmethod
+    def from_row(cls, row: AssociationRow) -> PartnerAssociation:
+        return cls(
+            id=strawberry.ID(global_id.encode("PartnerAssociation", row.id)),
+            subscription_id=row.subscription_id,
+            partner_id=row.partner_id,
+            type=row.type,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            created_by=row.created_by,
+            ended_by=row.ended_by,
+            end_reason=row.end_reason,
+        )
+
+    @strawberry.field(description="Whether the association is in effect now (validTo is null).")
+    def is_active(self) -> bool:
+        return self.valid_to is None
+
+    @strawberry.field(description="The subscription.")
+    async def subscription(
+        self, info: Info[RequestContext, None]
+    ) -> Annotated[Subscription, strawberry.lazy("schema.subscription")]:
+        from schema.subscription import Subscription
+
+        row = await (await loaders_of(info.context)).subscription.load(self.subscription_id)
+        if row is None:
+            raise NotFound("subscription")
+        return Subscription.from_row(row)
+
+    @strawberry.field(description="The partner.")
+    async def partner(self, info: Info[RequestContext, None]) -> Annotated[Partner, strawberry.lazy("schema.partner")]:
+        from schema.partner import Partner
+
+        row = await (await loaders_of(info.context)).partner.load(self.partner_id)
+        if row is None:
+            raise NotFound("partner")
+        return Partner.from_row(row)

@@ -1,0 +1,36 @@
+"""GraphQL enums: the data model's own enum classes, registered in place with descriptions (one list of each).
+
+`strawberry.enum` annotates the class it is given and returns it, so importing these names gives the very classes
+the models use: no conversion between a "GraphQL enum" and a "database enum" anywhere.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from auth.principal import Role
+from db.enums import AssociationEndReason, AssociationType, DelegationStatus, Offer, SubscriptionStatus, TenantStatus
+
+strawberry.enum(TenantStatus, description="Lifecycle status of a tenant.")
+strawberry.enum(SubscriptionStatus, description="Lifecycle status of a subscription. DELETED ends its associations.")
+strawberry.enum(Offer, description="The cloud offer a subscription is for.")
+strawberry.enum(
+    AssociationType,
+    description=(
+        "How a partner contributes to a subscription. DIGITAL_PARTNER_OF_RECORD (at most one active per subscription)"
+        " gives support and lifecycle services; the others record sell-and-deploy and manage-and-use contributions."
+    ),
+)
+strawberry.enum(AssociationEndReason, description="Why a partner association ended.")
+strawberry.enum(DelegationStatus, description="Status of a delegated admin relationship.")
+strawberry.enum(Role, description="A role granted by the caller's token scopes.")
+
+__all__ = [
+    "AssociationEndReason",
+    "AssociationType",
+    "DelegationStatus",
+    "Offer",
+    "Role",
+    "SubscriptionStatus",
+    "TenantStatus",
+]

@@ -1,0 +1,47 @@
+"""How GraphQL errors are logged: expected ones (typed, with a code) at INFO, anything else at ERROR.
+
+Error *responses* (codes, masking) are shaped by the extensions in schema/extensions; this only decides what the
+log says, always with the request id so a caller's report can be matched to the log line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
+
+from resolvers.errors import GatewayError
+
+log = logging.getLogger("dpor_gateway.graphql")
+
+
+def _request_id(execution_context: ExecutionContext | None) -> str:
+    context = getattr(execution_context, "context", None)
+    return str(getattr(context, "request_id", "-"))
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Caller mistakes and policy outcomes: typed gateway errors, permission denials, validation failures."""
+    if error.original_error is None:
+        return True  # parse and validation errors: the query itself is wrong
+    if isinstance(error.original_error, GatewayError):
+        return True
+    return bool(error.extensions and error.extensions.get("code") == "FORBIDDEN")
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        request_id = _request_id(execution_context)
+        for error in errors:
+            if is_expected(error):
+                code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+                log.info("request %s: %s at %s: %s", request_id, code, error.path, error.message)
+            else:
+                log.error(
+                    "request %s: unexpected error at %s",
+                    request_id,
+                    error.path,
+                    exc_info=error.original_error,
+                )

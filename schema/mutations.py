@@ -1,0 +1,410 @@
+"""The Mutation root: one `input` argument, a payload type, one transaction each, audited.
+
+Resolvers here only decode and validate arguments, call the plain function in resolvers/ inside a transaction, and
+shape the payload.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from db.association import PartnerAssociation as AssociationRow
+from db.subscription import Subscription as SubscriptionRow
+from resolvers import associations, provisioning, validation
+from resolvers.caller import caller_scope
+from resolvers.context import RequestContext
+from resolvers.idempotency import check_key
+from resolvers.transaction import in_transaction
+from schema import global_id
+from schema.arguments import MutationInput
+from schema.association import PartnerAssociation
+from schema.contact import Contact
+from schema.delegation import DelegatedAdminRelationship
+from schema.enums import AssociationType, Offer, SubscriptionStatus, TenantStatus
+from schema.partner import Partner
+from schema.permissions import OperationPolicy
+from schema.subscription import Subscription
+from schema.tenant import Tenant
+
+T = TypeVar("T")
+
+_VERSION = "The subscription's `version` as last read; a mismatch is CONFLICT and nothing is written."
+_KEY = (
+    "Optional idempotency key (1-128 characters): the same key and input from the same caller returns the first"
+    " result and writes nothing; the same key with another input is CONFLICT."
+)
+
+
+async def _run(info: Info[RequestContext, None], work: Callable[[AsyncSession, Any, str], Awaitable[T]]) -> T:
+    scope = await caller_scope(info.context)
+    request_id = info.context.request_id
+    return await in_transaction(info.context.database, lambda session: work(session, scope, request_id))
+
+
+# Association changes -------------------------------------------------------------------------------------------
+
+
+@strawberry.input(description="Attach or replace a subscription's Digital Partner of Record.")
+class SetDigitalPartnerOfRecordInput:
+    subscription_id: strawberry.ID = strawberry.field(description="The subscription.")
+    partner_id: strawberry.ID = strawberry.field(description="The partner to make its DPOR.")
+    expected_version: int = strawberry.field(description=_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input(description="Remove a subscription's Digital Partner of Record.")
+class RemoveDigitalPartnerOfRecordInput:
+    subscription_id: strawberry.ID = strawberry.field(description="The subscription.")
+    expected_version: int = strawberry.field(description=_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input(description="Link a partner to a subscription with an association type other than DPOR.")
+class LinkPartnerInput:
+    subscription_id: strawberry.ID = strawberry.field(description="The subscription.")
+    partner_id: strawberry.ID = strawberry.field(description="The partner to link.")
+    type: AssociationType = strawberry.field(description="The association type (not DIGITAL_PARTNER_OF_RECORD).")
+    expected_version: int = strawberry.field(description=_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input(description="End a non-DPOR partner association.")
+class UnlinkPartnerInput:
+    association_id: strawberry.ID = strawberry.field(description="The active association to end.")
+    expected_version: int = strawberry.field(description=_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.type(description="The result of a partner association change.")
+class PartnerAssociationChangePayload:
+    subscription: Subscription = strawberry.field(description="The subscription after the change (new version).")
+    association: PartnerAssociation | None = strawberry.field(
+        description="The association now in effect (the new or unchanged one), or null when none is."
+    )
+    previous_association: PartnerAssociation | None = strawberry.field(
+        description="The association this change ended, if any."
+    )
+    changed: bool = strawberry.field(description="False when the request changed nothing (see message).")
+    message: str = strawberry.field(description="What happened, in words.")
+
+
+async def _change_payload(
+    info: Info[RequestContext, None], change: associations.AssociationChange
+) -> PartnerAssociationChangePayload:
+    async with info.context.database.read() as session:
+        subscription = await session.get(SubscriptionRow, uuid.UUID(change.subscription_id))
+        ids = [uuid.UUID(i) for i in (change.association_id, change.previous_association_id) if i]
+        rows = {row.id.hex: row for row in await _associations(session, ids)}
+    assert subscription is not None  # it was locked and changed in the transaction that just committed
+    current = rows.get(change.association_id or "")
+    previous = rows.get(change.previous_association_id or "")
+    return PartnerAssociationChangePayload(
+        subscription=Subscription.from_row(subscription),
+        association=PartnerAssociation.from_row(current) if current else None,
+        previous_association=PartnerAssociation.from_row(previous) if previous else None,
+        changed=change.changed,
+        message=change.message,
+    )
+
+
+async def _associations(session: AsyncSession, ids: list[uuid.UUID]) -> list[AssociationRow]:
+    from sqlalchemy import select
+
+    if not ids:
+        return []
+    return list((await session.scalars(select(AssociationRow).where(AssociationRow.id.in_(ids)))).all())
+
+
+# Provisioning --------------------------------------------------------------------------------------------------
+
+
+@strawberry.input(description="A new tenant.")
+class CreateTenantInput:
+    external_id: str = strawberry.field(description="The directory's GUID for the tenant.")
+    display_name: str = strawberry.field(description="Display name (1-256 characters).")
+    primary_domain: str = strawberry.field(description="Primary verified domain.")
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+
+
+@strawberry.input(description="Changes to a tenant; omitted fields stay as they are.")
+class UpdateTenantInput:
+    tenant_id: strawberry.ID = strawberry.field(description="The tenant.")
+    display_name: str | None = strawberry.field(default=None, description="New display name.")
+    primary_domain: str | None = strawberry.field(default=None, description="New primary domain.")
+    country_code: str | None = strawberry.field(default=None, description="New country code.")
+    status: TenantStatus | None = strawberry.field(default=None, description="New status.")
+
+
+@strawberry.type(description="The tenant created or changed.")
+class TenantPayload:
+    tenant: Tenant = strawberry.field(description="The tenant.")
+
+
+@strawberry.input(description="A contact person for a tenant (personal data).")
+class AddTenantContactInput:
+    tenant_id: strawberry.ID = strawberry.field(description="The tenant.")
+    name: str = strawberry.field(description="Full name.")
+    email: str = strawberry.field(description="Email address.")
+    phone: str | None = strawberry.field(default=None, description="Phone number.")
+
+
+@strawberry.type(description="The contact added, and its tenant.")
+class AddTenantContactPayload:
+    tenant: Tenant = strawberry.field(description="The tenant.")
+    contact: Contact = strawberry.field(description="The new contact.")
+
+
+@strawberry.input(description="A new partner.")
+class CreatePartnerInput:
+    mpn_id: str = strawberry.field(description="Partner network (MPN) id: 1-20 digits.")
+    name: str = strawberry.field(description="The partner's name.")
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+
+
+@strawberry.type(description="The partner created.")
+class PartnerPayload:
+    partner: Partner = strawberry.field(description="The partner.")
+
+
+@strawberry.input(description="A new subscription for a tenant.")
+class CreateSubscriptionInput:
+    tenant_id: strawberry.ID = strawberry.field(description="The tenant holding it.")
+    external_id: str = strawberry.field(description="The subscription's id in the commerce platform.")
+    offer: Offer = strawberry.field(description="The offer.")
+    display_name: str = strawberry.field(description="Display name.")
+
+
+@strawberry.input(description="A subscription's new status. DELETED is final and ends its partner associations.")
+class SetSubscriptionStatusInput:
+    subscription_id: strawberry.ID = strawberry.field(description="The subscription.")
+    status: SubscriptionStatus = strawberry.field(description="The new status.")
+
+
+@strawberry.type(description="The subscription created or changed.")
+class SubscriptionPayload:
+    subscription: Subscription = strawberry.field(description="The subscription.")
+
+
+@strawberry.input(description="Give a partner admin rights on a customer tenant.")
+class CreateDelegatedAdminRelationshipInput:
+    tenant_id: strawberry.ID = strawberry.field(description="The customer tenant.")
+    partner_id: strawberry.ID = strawberry.field(description="The partner.")
+
+
+@strawberry.input(description="End a delegated admin relationship (and the partner's admin links on the tenant).")
+class EndDelegatedAdminRelationshipInput:
+    relationship_id: strawberry.ID = strawberry.field(description="The relationship.")
+
+
+@strawberry.type(description="The delegated admin relationship created or ended.")
+class DelegatedAdminRelationshipPayload:
+    relationship: DelegatedAdminRelationship = strawberry.field(description="The relationship.")
+
+
+# Root operations are checked against auth.policy.OPERATIONS before they run.
+GUARDED: list[type[BasePermission]] = [OperationPolicy]
+
+
+@strawberry.type(description="Write operations. Each runs in one transaction and writes an audit event.")
+class Mutation:
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Attach or replace the Digital Partner of Record (tenant OWNER only). The previous DPOR ends with"
+        " REPLACED at the instant the new one starts (server time, no backdating).",
+    )
+    async def set_digital_partner_of_record(
+        self, info: Info[RequestContext, None], input: Annotated[SetDigitalPartnerOfRecordInput, MutationInput]
+    ) -> PartnerAssociationChangePayload:
+        check_key(input.idempotency_key)
+        args = associations.SetDporArgs(
+            subscription_id=global_id.decode(input.subscription_id, "Subscription", field="subscriptionId"),
+            partner_id=global_id.decode(input.partner_id, "Partner", field="partnerId"),
+            expected_version=validation.expected_version(input.expected_version),
+            idempotency_key=input.idempotency_key,
+        )
+        change = await _run(info, lambda s, scope, rid: associations.set_digital_partner_of_record(s, scope, rid, args))
+        return await _change_payload(info, change)
+
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Remove the Digital Partner of Record (tenant OWNER only); it ends with REMOVED_BY_OWNER.",
+    )
+    async def remove_digital_partner_of_record(
+        self, info: Info[RequestContext, None], input: Annotated[RemoveDigitalPartnerOfRecordInput, MutationInput]
+    ) -> PartnerAssociationChangePayload:
+        check_key(input.idempotency_key)
+        args = associations.RemoveDporArgs(
+            subscription_id=global_id.decode(input.subscription_id, "Subscription", field="subscriptionId"),
+            expected_version=validation.expected_version(input.expected_version),
+            idempotency_key=input.idempotency_key,
+        )
+        change = await _run(
+            info, lambda s, scope, rid: associations.remove_digital_partner_of_record(s, scope, rid, args)
+        )
+        return await _change_payload(info, change)
+
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Link a partner with another association type (OWNER, SERVICE_ADMIN; a DELEGATED_ADMIN only a"
+        " PARTNER_ADMIN_LINK naming its own partner).",
+    )
+    async def link_partner(
+        self, info: Info[RequestContext, None], input: Annotated[LinkPartnerInput, MutationInput]
+    ) -> PartnerAssociationChangePayload:
+        check_key(input.idempotency_key)
+        args = associations.LinkArgs(
+            subscription_id=global_id.decode(input.subscription_id, "Subscription", field="subscriptionId"),
+            partner_id=global_id.decode(input.partner_id, "Partner", field="partnerId"),
+            type=input.type,
+            expected_version=validation.expected_version(input.expected_version),
+            idempotency_key=input.idempotency_key,
+        )
+        change = await _run(info, lambda s, scope, rid: associations.link_partner(s, scope, rid, args))
+        return await _change_payload(info, change)
+
+    @strawberry.mutation(
+        permission_classes=GUARDED, description="End a non-DPOR association with UNLINKED (same roles as linkPartner)."
+    )
+    async def unlink_partner(
+        self, info: Info[RequestContext, None], input: Annotated[UnlinkPartnerInput, MutationInput]
+    ) -> PartnerAssociationChangePayload:
+        check_key(input.idempotency_key)
+        args = associations.UnlinkArgs(
+            association_id=global_id.decode(input.association_id, "PartnerAssociation", field="associationId"),
+            expected_version=validation.expected_version(input.expected_version),
+            idempotency_key=input.idempotency_key,
+        )
+        change = await _run(info, lambda s, scope, rid: associations.unlink_partner(s, scope, rid, args))
+        return await _change_payload(info, change)
+
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Create a tenant (PLATFORM_ADMIN).",
+    )
+    async def create_tenant(
+        self, info: Info[RequestContext, None], input: Annotated[CreateTenantInput, MutationInput]
+    ) -> TenantPayload:
+        args = provisioning.CreateTenantArgs(
+            external_id=validation.external_tenant_id(input.external_id),
+            display_name=validation.name(input.display_name, "displayName"),
+            primary_domain=validation.domain(input.primary_domain),
+            country_code=validation.country_code(input.country_code),
+        )
+        row = await _run(info, lambda s, scope, rid: provisioning.create_tenant(s, scope, rid, args))
+        return TenantPayload(tenant=Tenant.from_row(row))
+
+    @strawberry.mutation(
+        permission_classes=GUARDED, description="Change a tenant's details or status (PLATFORM_ADMIN)."
+    )
+    async def update_tenant(
+        self, info: Info[RequestContext, None], input: Annotated[UpdateTenantInput, MutationInput]
+    ) -> TenantPayload:
+        args = provisioning.UpdateTenantArgs(
+            tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
+            display_name=validation.name(input.display_name, "displayName") if input.display_name is not None else None,
+            primary_domain=validation.domain(input.primary_domain) if input.primary_domain is not None else None,
+            country_code=validation.country_code(input.country_code) if input.country_code is not None else None,
+            status=input.status,
+        )
+        row = await _run(info, lambda s, scope, rid: provisioning.update_tenant(s, scope, rid, args))
+        return TenantPayload(tenant=Tenant.from_row(row))
+
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Add a contact person to a tenant (PLATFORM_ADMIN).",
+    )
+    async def add_tenant_contact(
+        self, info: Info[RequestContext, None], input: Annotated[AddTenantContactInput, MutationInput]
+    ) -> AddTenantContactPayload:
+        args = provisioning.AddContactArgs(
+            tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
+            name=validation.name(input.name, "name"),
+            email=validation.email(input.email),
+            phone=validation.phone(input.phone),
+        )
+        tenant, contact = await _run(info, lambda s, scope, rid: provisioning.add_tenant_contact(s, scope, rid, args))
+        return AddTenantContactPayload(tenant=Tenant.from_row(tenant), contact=Contact.from_row(contact))
+
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Register a partner (PLATFORM_ADMIN).",
+    )
+    async def create_partner(
+        self, info: Info[RequestContext, None], input: Annotated[CreatePartnerInput, MutationInput]
+    ) -> PartnerPayload:
+        args = provisioning.CreatePartnerArgs(
+            mpn_id=validation.mpn_id(input.mpn_id),
+            name=validation.name(input.name, "name"),
+            country_code=validation.country_code(input.country_code),
+        )
+        row = await _run(info, lambda s, scope, rid: provisioning.create_partner(s, scope, rid, args))
+        return PartnerPayload(partner=Partner.from_row(row))
+
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="Create a subscription for a tenant (PLATFORM_ADMIN).",
+    )
+    async def create_subscription(
+        self, info: Info[RequestContext, None], input: Annotated[CreateSubscriptionInput, MutationInput]
+    ) -> SubscriptionPayload:
+        args = provisioning.CreateSubscriptionArgs(
+            tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
+            external_id=validation.external_subscription_id(input.external_id),
+            offer=input.offer,
+            display_name=validation.name(input.display_name, "displayName"),
+        )
+        row = await _run(info, lambda s, scope, rid: provisioning.create_subscription(s, scope, rid, args))
+        return SubscriptionPayload(subscription=Subscription.from_row(row))
+
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description=(
+            "Change a subscription's status (PLATFORM_ADMIN). DELETED ends its associations with SUBSCRIPTION_DELETED."
+        ),
+    )
+    async def set_subscription_status(
+        self, info: Info[RequestContext, None], input: Annotated[SetSubscriptionStatusInput, MutationInput]
+    ) -> SubscriptionPayload:
+        args = provisioning.SetStatusArgs(
+            subscription_id=global_id.decode(input.subscription_id, "Subscription", field="subscriptionId"),
+            status=input.status,
+        )
+        row = await _run(info, lambda s, scope, rid: provisioning.set_subscription_status(s, scope, rid, args))
+        return SubscriptionPayload(subscription=Subscription.from_row(row))
+
+    @strawberry.mutation(
+        permission_classes=GUARDED, description="Give a partner admin rights on a customer tenant (PLATFORM_ADMIN)."
+    )
+    async def create_delegated_admin_relationship(
+        self, info: Info[RequestContext, None], input: Annotated[CreateDelegatedAdminRelationshipInput, MutationInput]
+    ) -> DelegatedAdminRelationshipPayload:
+        args = provisioning.CreateDelegationArgs(
+            tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
+            partner_id=global_id.decode(input.partner_id, "Partner", field="partnerId"),
+        )
+        row = await _run(
+            info, lambda s, scope, rid: provisioning.create_delegated_admin_relationship(s, scope, rid, args)
+        )
+        return DelegatedAdminRelationshipPayload(relationship=DelegatedAdminRelationship.from_row(row))
+
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description="End a delegated admin relationship (PLATFORM_ADMIN, or the tenant's OWNER); the partner's admin"
+        " links on the tenant end with DELEGATION_ENDED.",
+    )
+    async def end_delegated_admin_relationship(
+        self, info: Info[RequestContext, None], input: Annotated[EndDelegatedAdminRelationshipInput, MutationInput]
+    ) -> DelegatedAdminRelationshipPayload:
+        relationship_id = global_id.decode(input.relationship_id, "DelegatedAdminRelationship", field="relationshipId")
+        row = await _run(
+            info,
+            lambda s, scope, rid: provisioning.end_delegated_admin_relationship(s, scope, rid, relationship_id),
+        )
+        return DelegatedAdminRelationshipPayload(relationship=DelegatedAdminRelationship.from_row(row))

@@ -1,0 +1,60 @@
+"""Partner: a member of the partner network, identified by its MPN id."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from db.partner import Partner as PartnerRow
+from resolvers.context import RequestContext
+from schema import global_id
+from schema.arguments import After, Filter, First
+from schema.node import Node
+from schema.permissions import OperationPolicy
+
+if TYPE_CHECKING:
+    from schema.attributed import AttributedSubscriptionConnection, AttributedSubscriptionsFilter
+
+
+@strawberry.type(description="A partner in the partner network.")
+class Partner(Node):
+    row_id: strawberry.Private[uuid.UUID]
+    mpn_id: str = strawberry.field(description="Partner network (MPN) id: digits.")
+    name: str = strawberry.field(description="The partner's name.")
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+    created_at: datetime = strawberry.field(description="When the partner was registered (UTC).")
+
+    @classmethod
+    def from_row(cls, row: PartnerRow) -> Partner:
+        return cls(
+            id=strawberry.ID(global_id.encode("Partner", row.id)),
+            row_id=row.id,
+            mpn_id=row.mpn_id,
+            name=row.name,
+            country_code=row.country_code,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field(
+        description=(
+            "Subscriptions this partner is or was associated with, each with the association rows naming it."
+            " Readable by the partner itself and platform admins."
+        ),
+        permission_classes=[OperationPolicy],
+    )
+    async def attributed_subscriptions(
+        self,
+        info: Info[RequestContext, None],
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            Annotated[AttributedSubscriptionsFilter, strawberry.lazy("schema.attributed")] | None, Filter
+        ] = None,
+    ) -> Annotated[AttributedSubscriptionConnection, strawberry.lazy("schema.attributed")] | None:
+        from schema.attributed import attributed_subscriptions
+
+        return await attributed_subscriptions(info, self.row_id, first, after, filter)

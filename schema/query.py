@@ -1,0 +1,301 @@
+"""The Query root: thin resolvers that turn arguments into loader calls and policy-scoped queries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from auth.policy import Entity
+from auth.row_filters import visible
+from db.audit import AuditEvent as AuditRow
+from db.partner import Partner as PartnerRow
+from db.subscription import Subscription as SubscriptionRow
+from db.tenant import Tenant as TenantRow
+from resolvers import queries
+from resolvers.caller import caller_scope, loaders_of
+from resolvers.context import RequestContext
+from resolvers.errors import NotFound
+from resolvers.filters import partner_conditions, subscription_conditions, tenant_conditions
+from resolvers.loaders import AUDIT_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER, Loaders
+from resolvers.pagination import page_size
+from schema import global_id
+from schema.arguments import After, Filter, First, NodeId
+from schema.association import PartnerAssociation
+from schema.attributed import (
+    AttributedSubscriptionConnection,
+    AttributedSubscriptionsFilter,
+    attributed_subscriptions,
+)
+from schema.audit import AuditEvent
+from schema.delegation import DelegatedAdminRelationship
+from schema.enums import Offer, SubscriptionStatus, TenantStatus
+from schema.node import Connection, Node, connection
+from schema.partner import Partner
+from schema.permissions import OperationPolicy
+from schema.subscription import Subscription
+from schema.tenant import Tenant
+from schema.viewer import Viewer, viewer
+
+# Node types by global ID type name: the loader that fetches them (policy-scoped) and the converter.
+NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = {
+    "Tenant": (lambda loaders: loaders.tenant, Tenant.from_row),
+    "Subscription": (lambda loaders: loaders.subscription, Subscription.from_row),
+    "Partner": (lambda loaders: loaders.partner, Partner.from_row),
+    "PartnerAssociation": (lambda loaders: loaders.association, PartnerAssociation.from_row),
+    "DelegatedAdminRelationship": (lambda loaders: loaders.delegation, DelegatedAdminRelationship.from_row),
+    "AuditEvent": (lambda loaders: loaders.audit_event, AuditEvent.from_row),
+}
+
+
+async def _node(info: Info[RequestContext, None], node_id: str, field: str) -> Node | None:
+    type_name, row_id = global_id.decode_any(node_id, field=field)
+    if type_name not in NODE_TYPES:
+        return None
+    loader_of, convert = NODE_TYPES[type_name]
+    row = await loader_of(await loaders_of(info.context)).load(row_id)
+    return convert(row) if row is not None else None
+
+
+async def _one(info: Info[RequestContext, None], type_name: str, node_id: strawberry.ID) -> Any:
+    node = await _node(info, global_id.encode(type_name, global_id.decode(node_id, type_name)), "id")
+    if node is None:
+        raise NotFound(type_name)
+    return node
+
+
+@strawberry.input(description="Narrows the tenant list.")
+class TenantsFilter:
+    search: str | None = strawberry.field(default=None, description="Case-insensitive part of the display name.")
+    country_code: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2 country code.")
+    status: TenantStatus | None = strawberry.field(default=None, description="Only this status.")
+
+
+@strawberry.input(description="Narrows the subscription list.")
+class SubscriptionsFilter:
+    tenant_id: strawberry.ID | None = strawberry.field(default=None, description="Only this tenant's.")
+    offer: Offer | None = strawberry.field(default=None, description="Only this offer.")
+    status: SubscriptionStatus | None = strawberry.field(default=None, description="Only this status.")
+    has_digital_partner_of_record: bool | None = strawberry.field(
+        default=None, description="Only with (true) or without (false) an active DPOR."
+    )
+    partner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only subscriptions this partner is or was associated with."
+    )
+
+
+@strawberry.input(description="Narrows the audit log.")
+class AuditEventsFilter:
+    tenant_id: strawberry.ID | None = strawberry.field(default=None, description="Only events about this tenant.")
+    subscription_id: strawberry.ID | None = strawberry.field(default=None, description="Only about this subscription.")
+    action: str | None = strawberry.field(default=None, description="Only this mutation name.")
+    from_: datetime | None = strawberry.field(default=None, name="from", description="Only at or after this instant.")
+    to: datetime | None = strawberry.field(default=None, description="Only before this instant.")
+
+
+async def _page_of(
+    info: Info[RequestContext, None],
+    statement: Any,
+    entity: Entity,
+    key: Any,
+    convert: Callable[[Any], Any],
+    first: int | None,
+    after: str | None,
+) -> Connection[Any]:
+    scope = await caller_scope(info.context)
+    predicate = visible(entity, scope)
+    size = page_size(first)
+    async with info.context.database.read() as session:
+        page = await queries.fetch_page(session, statement, visible=predicate, key=key, size=size, after=after)
+
+    async def count() -> int:
+        async with info.context.database.read() as session:
+            return await queries.count_rows(session, statement, visible=predicate)
+
+    return connection(page, convert, count)
+
+
+def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> uuid.UUID | None:
+    return global_id.decode(value, type_name, field=field) if value is not None else None
+
+
+# Root operations are checked against auth.policy.OPERATIONS before they run.
+GUARDED: list[type[BasePermission]] = [OperationPolicy]
+
+
+@strawberry.type(description="Read operations of the dpor-gateway API.")
+class Query:
+    @strawberry.field(description="Fetches any object by its global ID; null when it does not exist or is not yours.")
+    async def node(self, info: Info[RequestContext, None], id: NodeId) -> Node | None:
+        return await _node(info, id, "id")
+
+    @strawberry.field(description="Fetches objects by global IDs, in order; null for each one not found.")
+    async def nodes(
+        self,
+        info: Info[RequestContext, None],
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="Up to 100 global IDs.")],
+    ) -> list[Node | None]:
+        if len(ids) > 100:
+            from resolvers.errors import BadUserInput
+
+            raise BadUserInput("at most 100 ids", field="ids", maximum=100)
+        return [await _node(info, node_id, f"ids[{index}]") for index, node_id in enumerate(ids)]
+
+    @strawberry.field(description="The caller: identity, roles, and permitted operations.")
+    async def viewer(self, info: Info[RequestContext, None]) -> Viewer:
+        return await viewer(info)
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="A tenant by global ID.",
+    )
+    async def tenant(self, info: Info[RequestContext, None], id: NodeId) -> Tenant | None:
+        return await _one(info, "Tenant", id)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="Tenants visible to the caller, by display name.",
+    )
+    async def tenants(
+        self,
+        info: Info[RequestContext, None],
+        first: First = None,
+        after: After = None,
+        filter: Annotated[TenantsFilter | None, Filter] = None,
+    ) -> Connection[Tenant]:
+        given = filter or TenantsFilter()
+        conditions = tenant_conditions(
+            {
+                "search": given.search,
+                "country_code": given.country_code,
+                "status": given.status,
+            }
+        )
+        statement = select(TenantRow).where(*conditions)
+        return await _page_of(info, statement, Entity.TENANT, TENANT_ORDER, Tenant.from_row, first, after)
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="A subscription by global ID.",
+    )
+    async def subscription(self, info: Info[RequestContext, None], id: NodeId) -> Subscription | None:
+        return await _one(info, "Subscription", id)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="Subscriptions visible to the caller, oldest first.",
+    )
+    async def subscriptions(
+        self,
+        info: Info[RequestContext, None],
+        first: First = None,
+        after: After = None,
+        filter: Annotated[SubscriptionsFilter | None, Filter] = None,
+    ) -> Connection[Subscription]:
+        given = filter or SubscriptionsFilter()
+        conditions = subscription_conditions(
+            {
+                "tenant_id": _optional_id(given.tenant_id, "Tenant", "filter.tenantId"),
+                "offer": given.offer,
+                "status": given.status,
+                "has_digital_partner_of_record": given.has_digital_partner_of_record,
+                "partner_id": _optional_id(given.partner_id, "Partner", "filter.partnerId"),
+            }
+        )
+        statement = select(SubscriptionRow).where(*conditions)
+        return await _page_of(
+            info, statement, Entity.SUBSCRIPTION, SUBSCRIPTION_ORDER, Subscription.from_row, first, after
+        )
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="A partner by global ID.",
+    )
+    async def partner(self, info: Info[RequestContext, None], id: NodeId) -> Partner | None:
+        return await _one(info, "Partner", id)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="A partner by its partner network (MPN) id.",
+    )
+    async def partner_by_mpn_id(
+        self,
+        info: Info[RequestContext, None],
+        mpn_id: Annotated[str, strawberry.argument(description="The MPN id (digits).")],
+    ) -> Partner | None:
+        scope = await caller_scope(info.context)
+        async with info.context.database.read() as session:
+            row = await session.scalar(
+                select(PartnerRow).where(PartnerRow.mpn_id == mpn_id, visible(Entity.PARTNER, scope))
+            )
+        if row is None:
+            raise NotFound("partner")
+        return Partner.from_row(row)
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="Partners visible to the caller, by name.",
+    )
+    async def partners(
+        self,
+        info: Info[RequestContext, None],
+        first: First = None,
+        after: After = None,
+        search: Annotated[
+            str | None, strawberry.argument(description="Case-insensitive part of the name, or an exact MPN id.")
+        ] = None,
+    ) -> Connection[Partner]:
+        statement = select(PartnerRow).where(*partner_conditions(search))
+        return await _page_of(info, statement, Entity.PARTNER, PARTNER_ORDER, Partner.from_row, first, after)
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description=(
+            "Subscriptions a partner is or was associated with in the window, each with the association rows"
+            " naming it. Partners get their own; platform admins pass partnerId."
+        ),
+    )
+    async def attributed_subscriptions(
+        self,
+        info: Info[RequestContext, None],
+        first: First = None,
+        after: After = None,
+        filter: Annotated[AttributedSubscriptionsFilter | None, Filter] = None,
+        partner_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The partner (platform admins); partners get their own when omitted."),
+        ] = None,
+    ) -> AttributedSubscriptionConnection:
+        partner = _optional_id(partner_id, "Partner", "partnerId")
+        return await attributed_subscriptions(info, partner, first, after, filter)
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description="The audit log visible to the caller, newest first.",
+    )
+    async def audit_events(
+        self,
+        info: Info[RequestContext, None],
+        first: First = None,
+        after: After = None,
+        filter: Annotated[AuditEventsFilter | None, Filter] = None,
+    ) -> Connection[AuditEvent]:
+        given = filter or AuditEventsFilter()
+        statement = select(AuditRow)
+        if (tenant_id := _optional_id(given.tenant_id, "Tenant", "filter.tenantId")) is not None:
+            statement = statement.where(AuditRow.tenant_id == tenant_id)
+        if subscription_id := _optional_id(given.subscription_id, "Subscription", "filter.subscriptionId"):
+            statement = statement.where(AuditRow.subscription_id == subscription_id)
+        if given.action:
+            statement = statement.where(AuditRow.action == given.action)
+        if given.from_ is not None:
+            statement = statement.where(AuditRow.occurred_at >= given.from_)
+        if given.to is not None:
+            statement = statement.where(AuditRow.occurred_at < given.to)
+        return await _page_of(info, statement, Entity.AUDIT_EVENT, AUDIT_ORDER, AuditEvent.from_row, first, after)
