@@ -1,0 +1,110 @@
+"""Bad input is BAD_USER_INPUT naming the field, and writes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from auth.principal import Role
+from db.audit import AuditEvent
+from db.engine import Database
+from tests import factories
+from tests.api import Api, principal
+
+ADMIN = principal(Role.PLATFORM_ADMIN)
+
+CREATE_TENANT = "mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }"
+CREATE_PARTNER = "mutation($i: CreatePartnerInput!) { createPartner(input: $i) { partner { id } } }"
+ADD_CONTACT = "mutation($i: AddTenantContactInput!) { addTenantContact(input: $i) { contact { name } } }"
+
+GOOD_TENANT = {
+    "externalId": str(uuid.uuid4()),
+    "displayName": "Fabrikam",
+    "primaryDomain": "fabrikam.example",
+    "countryCode": "DE",
+}
+GOOD_PARTNER = {"mpnId": "1234567", "name": "Northwind", "countryCode": "NL"}
+
+
+@pytest.mark.parametrize(
+    ("document", "given", "field"),
+    [
+        (CREATE_TENANT, GOOD_TENANT | {"externalId": "not-a-uuid"}, "externalId"),
+        (CREATE_TENANT, GOOD_TENANT | {"countryCode": "XX"}, "countryCode"),
+        (CREATE_TENANT, GOOD_TENANT | {"countryCode": "de"}, "countryCode"),
+        (CREATE_TENANT, GOOD_TENANT | {"displayName": "   "}, "displayName"),
+        (CREATE_TENANT, GOOD_TENANT | {"displayName": "x" * 257}, "displayName"),
+        (CREATE_TENANT, GOOD_TENANT | {"primaryDomain": "not a domain"}, "primaryDomain"),
+        (CREATE_PARTNER, GOOD_PARTNER | {"mpnId": "12a45"}, "mpnId"),
+        (CREATE_PARTNER, GOOD_PARTNER | {"mpnId": "1" * 21}, "mpnId"),
+        (CREATE_PARTNER, GOOD_PARTNER | {"name": ""}, "name"),
+    ],
+)
+async def test_bad_fields_are_named(
+    api: Api, database: Database, document: str, given: dict[str, Any], field: str
+) -> None:
+    body = await api.execute(document, {"i": given}, as_=ADMIN)
+    assert body["data"] is None or all(value is None for value in body["data"].values())
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == field
+    async with database.read() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+async def test_malformed_global_ids_are_named(api: Api, database: Database) -> None:
+    owner = factories.tenant()
+    async with database.write() as session:
+        await factories.add_flushed(session, owner)
+    caller = principal(Role.OWNER, tenant=owner.external_id)
+    body = await api.execute(
+        "mutation($i: SetDigitalPartnerOfRecordInput!) { setDigitalPartnerOfRecord(input: $i) { changed } }",
+        {"i": {"subscriptionId": "garbage!", "partnerId": "also garbage", "expectedVersion": 1}},
+        as_=caller,
+    )
+    [error] = body["errors"]
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "subscriptionId")
+
+
+async def test_page_size_over_the_maximum_is_bad_input(api: Api) -> None:
+    body = await api.execute("{ tenants(first: 101) { totalCount } }", as_=ADMIN)
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == "first"
+
+
+async def test_a_cursor_from_another_connection_is_bad_input(api: Api, database: Database) -> None:
+    async with database.write() as session:
+        await factories.add_flushed(session, factories.tenant(), factories.partner())
+    partners = await api.data("{ partners(first: 1) { pageInfo { endCursor } } }", as_=ADMIN)
+    cursor = partners["partners"]["pageInfo"]["endCursor"]
+    body = await api.execute(
+        "query($a: String!) { tenants(first: 1, after: $a) { totalCount } }", {"a": cursor}, as_=ADMIN
+    )
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
+
+
+async def test_keyset_pages_cover_everything_once(api: Api, database: Database) -> None:
+    async with database.write() as session:
+        # Equal display names: the id tie-break keeps the order total and the pages disjoint.
+        await factories.add_flushed(session, *[factories.tenant(display_name=f"T{n % 3}") for n in range(25)])
+    seen: list[str] = []
+    after = None
+    while True:
+        page = (
+            await api.data(
+                "query($a: String) { tenants(first: 4, after: $a) { totalCount pageInfo { hasNextPage endCursor }"
+                " edges { node { id } } } }",
+                {"a": after},
+                as_=ADMIN,
+            )
+        )["tenants"]
+        assert page["totalCount"] == 25
+        seen += [edge["node"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == 25
