@@ -163,4 +163,4 @@ def test_fields_under_type_conditions_are_counted_on_their_type() -> None:
             None,
             max_page_size=100,
         )
-    assert refused.value.extensions["code"] == "PAGE_SIZE_INVALID"
+    assert refused.value.extensions["code"] == "BAD_USER_INPUT"

@@ -98,22 +98,22 @@ ABUSES = [
         200,
         "GRAPHQL_VALIDATION_FAILED",
     ),
-    Abuse("huge first", query("{ items(first: 1000000) { totalCount } }"), 200, "PAGE_SIZE_INVALID"),
+    Abuse("huge first", query("{ items(first: 1000000) { totalCount } }"), 200, "BAD_USER_INPUT"),
     Abuse(
         "huge first in a variable",
         query("query($n: Int) { items(first: $n) { totalCount } }", {"n": 101}),
         200,
-        "PAGE_SIZE_INVALID",
+        "BAD_USER_INPUT",
     ),
-    Abuse("missing first", query("{ items { totalCount } }"), 200, "PAGE_SIZE_INVALID"),
+    Abuse("missing first", query("{ items { totalCount } }"), 200, "BAD_USER_INPUT"),
     Abuse(
         "missing first on a nested connection",
         query("{ items(first: 5) { edges { node { children { totalCount } } } } }"),
         200,
-        "PAGE_SIZE_INVALID",
+        "BAD_USER_INPUT",
     ),
-    Abuse("zero first", query("{ items(first: 0) { totalCount } }"), 200, "PAGE_SIZE_INVALID"),
-    Abuse("negative first", query("{ items(first: -5) { totalCount } }"), 200, "PAGE_SIZE_INVALID"),
+    Abuse("zero first", query("{ items(first: 0) { totalCount } }"), 200, "BAD_USER_INPUT"),
+    Abuse("negative first", query("{ items(first: -5) { totalCount } }"), 200, "BAD_USER_INPUT"),
     Abuse(
         "nested connections over the cost limit",
         query(
@@ -227,6 +227,7 @@ async def test_limit_errors_name_the_limit_and_its_value(client: httpx.AsyncClie
     response = await client.post("/graphql", json={"query": "{ items(first: 101) { totalCount } }"})
     [error] = response.json()["errors"]
     assert error["extensions"]["limit"] == {"name": "maxPageSize", "value": 100, "actual": 101}
+    assert (error["extensions"]["field"], error["extensions"]["maximum"]) == ("first", 100)
 
 
 async def test_depth_at_the_limit_runs(client: httpx.AsyncClient) -> None:

@@ -64,7 +64,7 @@ async def test_refused_operations_are_logged_with_their_code(
         with caplog.at_level(logging.INFO, logger="dpor.access"):
             await client.post("/graphql", json={"query": "{ items(first: 500) { totalCount } }"})
     [record] = [record for record in caplog.records if record.name == "dpor.access"]
-    assert record.__dict__["outcome"] == "PAGE_SIZE_INVALID"
+    assert record.__dict__["outcome"] == "BAD_USER_INPUT"
     assert record.__dict__["sql_statements"] == 0
 
 
@@ -214,6 +214,6 @@ async def test_the_real_schema_runs_behind_the_same_stack(sqlite: Database) -> N
         assert body["data"] == {"__typename": "Query"}
         assert body["extensions"]["cost"]["requested"] == 1
         unpaged = (await client.post("/graphql", json={"query": "{ tenants { totalCount } }"})).json()
-        assert codes(unpaged) == ["PAGE_SIZE_INVALID"]
+        assert codes(unpaged) == ["BAD_USER_INPUT"]
         refused = (await client.post("/graphql", json={"query": "{ __schema { types { name } } }"})).json()
         assert set(codes(refused)) == {"GRAPHQL_VALIDATION_FAILED"}

@@ -11,10 +11,10 @@ plus the node count. It is an upper bound: `@skip`/`@include` are not evaluated,
 conditions of different types all count.
 
 A connection is recognised by shape, not by name: a field with a `first` argument whose type is an object with
-an `edges` field. Each must be given `first` between 1 and `max_page_size`, else PAGE_SIZE_INVALID; a cost
-over `max_cost` is COST_LIMIT_EXCEEDED. Both are raised in `on_execute` before execution starts, so no
-resolver and no SQL runs. The estimate is made with the coerced variables, hence after validation rather than
-as a rule.
+an `edges` field. Each must be given `first` between 1 and `max_page_size`, else BAD_USER_INPUT with
+`field: "first"` (the resolvers' shape for a bad argument); a cost over `max_cost` is COST_LIMIT_EXCEEDED.
+Both are raised in `on_execute` before execution starts, so no resolver and no SQL runs. The estimate is made
+with the coerced variables, hence after validation rather than as a validation rule.
 
 The walk merges fields by response key and visits each fragment once per selection set (as execution does), so
 a document that repeats fragments cannot make the walk itself exponential.
@@ -176,14 +176,16 @@ class CostEstimator:
         first = self._arguments(field, node).get("first")
         if not isinstance(first, int) or not 1 <= first <= self.max_page_size:
             given = "missing" if first is None else f"{first}"
+            # The project's shape for bad arguments (resolvers/pagination.py): BAD_USER_INPUT naming the field.
             error = limit_error(
                 f"`{node.name.value}` needs `first` between 1 and {self.max_page_size} (got {given}).",
-                Code.PAGE_SIZE_INVALID,
+                Code.BAD_USER_INPUT,
                 "maxPageSize",
                 self.max_page_size,
                 first if isinstance(first, int) else None,
             )
-            raise GraphQLError(error.message, nodes=[node], extensions=error.extensions)
+            extensions = {**(error.extensions or {}), "field": "first", "maximum": self.max_page_size}
+            raise GraphQLError(error.message, nodes=[node], extensions=extensions)
         return first
 
     def _list_argument_size(self, field: GraphQLField, node: FieldNode) -> int:

@@ -47,8 +47,7 @@ class Code(enum.StrEnum):
     TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
     TOO_MANY_ROOT_FIELDS = "TOO_MANY_ROOT_FIELDS"
     TOO_MANY_DIRECTIVES = "TOO_MANY_DIRECTIVES"
-    # Pagination and cost, checked with the variables before execution.
-    PAGE_SIZE_INVALID = "PAGE_SIZE_INVALID"
+    # Cost, checked with the variables before execution (a bad `first` is BAD_USER_INPUT, field "first").
     COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
     # The request ran out of time (execution deadline or database statement timeout).
     TIMEOUT = "TIMEOUT"
