@@ -25,12 +25,16 @@ def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, statement_timeout_ms: int = 0) -> AsyncEngine:
+    """`statement_timeout_ms` (PostgreSQL; 0 = none) makes the server cancel any statement running longer.
+    SQLite has no such setting; the per-request execution deadline covers it there."""
     if is_sqlite(url):
         return _create_sqlite_engine(url, echo=echo)
+    connect_args = {"server_settings": {"statement_timeout": str(statement_timeout_ms)}} if statement_timeout_ms else {}
     return create_async_engine(
         url,
         echo=echo,
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
@@ -78,8 +82,8 @@ class Database:
         self.write_sessions = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
-        return cls(create_engine(url, pool_size=pool_size, echo=echo))
+    def from_url(cls, url: str, *, pool_size: int = 10, echo: bool = False, statement_timeout_ms: int = 0) -> Database:
+        return cls(create_engine(url, pool_size=pool_size, echo=echo, statement_timeout_ms=statement_timeout_ms))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from auth.authenticator import Authenticator
 from auth.middleware import BearerTokenMiddleware
+from db import statement_counter
 from db.engine import Database
+from gateway import ratelimit
 from gateway.graphql_view import GraphQLView
 from gateway.health import healthz, readiness_endpoint
+from gateway.logging import configure_logging
+from gateway.metrics import metrics_endpoint
 from gateway.settings import Settings, load_settings
 from schema.root import build_schema
 
@@ -22,20 +28,30 @@ def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
     authenticator: Authenticator | None = None,
+    schema: strawberry.Schema | None = None,
 ) -> Starlette:
+    """`schema` replaces the API's schema (tests of the HTTP layer use small schemas of their own)."""
     settings = settings or load_settings()
     # Before anything else: a gateway that cannot validate tokens must not start (SettingsError, one line).
     authenticator = authenticator or Authenticator.from_settings(settings)
     owns_database = database is None
     database = database or Database.from_url(
-        settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        echo=settings.db_echo,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
     )
-    graphql = GraphQLView(build_schema(settings), database=database, settings=settings)
+    configure_logging(settings)
+    statement_counter.install(database.engine)
+    graphql = GraphQLView(schema or build_schema(settings), database=database, settings=settings)
+    rate_limiter = ratelimit.for_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await authenticator.aclose()
+        if rate_limiter is not None:
+            await rate_limiter.close()
         if owns_database:
             await database.dispose()
 
@@ -44,13 +60,24 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readiness_endpoint(database), methods=["GET"]),
+            Route("/metrics", metrics_endpoint(database), methods=["GET"]),
         ],
         middleware=[
+            # Browsers may call the API only from the configured origins; no origin is allowed by default.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id", "retry-after"],
+                max_age=600,
+            ),
             Middleware(BearerTokenMiddleware, authenticator=authenticator, serve_ide_page=not settings.is_production),
         ],
         lifespan=lifespan,
     )
     app.state.authenticator = authenticator
+    app.state.rate_limiter = rate_limiter
     app.state.settings = settings
     app.state.database = database
     return app

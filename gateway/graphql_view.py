@@ -1,4 +1,12 @@
-"""The GraphQL HTTP endpoint: Strawberry's ASGI view with our context, JSON encoder and request ids."""
+"""The GraphQL HTTP endpoint: Strawberry's ASGI view with our context, JSON encoder and request ids.
+
+Before GraphQL runs, the view refuses (with a JSON GraphQL error and a code, see gateway/refusals.py):
+bodies over `max_body_bytes` (413, by Content-Length or while streaming, never read in full), POST bodies that
+are not `application/json` (415: a cross-site form cannot send JSON without a CORS preflight), bodies that are
+not JSON or not UTF-8 (400), batches when batching is off or longer than `max_batch_operations` (400), and
+mutations over GET (405). A rate-limited request answers 429 with `Retry-After` (set by the rate-limit
+extension); a batch in which only some operations were refused answers 200.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +15,44 @@ from typing import Any
 
 import orjson
 import strawberry
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
+from db import statement_counter
 from db.engine import Database
+from gateway import metrics
+from gateway.refusals import RequestRefused, limited_receive, too_large
 from gateway.settings import Settings
 from resolvers.context import RequestContext
+from schema.extensions.errors import Code
+from schema.extensions.masking import MASKED_MESSAGE
 
 REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_SCOPE_KEY = "dpor.request_id"
+# Development only: how many SQL statements the request sent (tests and N+1 hunting read it).
+STATEMENTS_HEADER = "x-dpor-sql-statements"
 
 
 def request_id_of(request: Request | WebSocket) -> str:
-    """Reuse a well-formed caller request id (for tracing across services), otherwise mint one."""
+    """Reuse a well-formed caller request id (for tracing across services), otherwise mint one; the same id
+    for every caller within one request."""
+    known: str | None = request.scope.get(REQUEST_ID_SCOPE_KEY)
+    if known is not None:
+        return known
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    if 0 < len(given) <= 64 and given.isascii() and given.replace("-", "").isalnum():
-        return given
-    return uuid.uuid4().hex
+    well_formed = 0 < len(given) <= 64 and given.isascii() and given.replace("-", "").isalnum()
+    request_id = given if well_formed else uuid.uuid4().hex
+    request.scope[REQUEST_ID_SCOPE_KEY] = request_id
+    return request_id
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
@@ -36,6 +64,30 @@ class GraphQLView(GraphQL[RequestContext, None]):
         )
         self.database = database
         self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=limited_receive(receive, self.settings.max_body_bytes))
+        with statement_counter.counting():
+            try:
+                self._check_declared_length(request)
+                response = await self.run(request)
+            except HTTPException as error:
+                response = self._refusal(request, RequestRefused.from_http_exception(error))
+            except RequestRefused as refusal:
+                response = self._refusal(request, refusal)
+        await response(scope, receive, send)
+
+    def _check_declared_length(self, request: Request) -> None:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.settings.max_body_bytes:
+            raise too_large(self.settings.max_body_bytes)
+
+    def _refusal(self, request: Request, refusal: RequestRefused) -> Response:
+        metrics.HTTP_REFUSALS.labels(refusal.code.value).inc()
+        return refusal.response(self.encode_json(refusal.body()), {REQUEST_ID_HEADER: request_id_of(request)})
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         assert isinstance(request, Request) and isinstance(response, Response)
@@ -50,6 +102,94 @@ class GraphQLView(GraphQL[RequestContext, None]):
             principal=request.scope.get("dpor.principal"),
         )
 
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET carrying only a persisted query hash has no `query` either; it is an operation, not a visit.
+        return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST":
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != "application/json":
+                raise RequestRefused(415, Code.UNSUPPORTED_MEDIA_TYPE, "POST bodies must be application/json.")
+        return await super().parse_http_body(request)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson: faster, and it refuses invalid UTF-8 with a JSONDecodeError (the stdlib raises
+        # UnicodeDecodeError, which Strawberry would not turn into a 400).
+        return orjson.loads(data)
+
+    def _validate_batch_request(self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol) -> None:
+        # Replaces Strawberry's check, which reads the schema's config: batching is a setting of this gateway.
+        if not self.settings.batching:
+            raise RequestRefused(400, Code.BATCHING_DISABLED, "Batched requests are not accepted.")
+        limit = self.settings.max_batch_operations
+        if not request_data or len(request_data) > limit:
+            raise RequestRefused(
+                400,
+                Code.TOO_MANY_OPERATIONS,
+                f"A batch holds 1 to {limit} operations (got {len(request_data)}).",
+                limit={"name": "maxBatchOperations", "value": limit, "actual": len(request_data)},
+            )
+        if transport := self._get_stream_transport(protocol):
+            raise RequestRefused(400, Code.BAD_REQUEST, transport.batching_error)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as error:
+            if isinstance(error.__cause__, InvalidOperationTypeError) and request_adapter.method == "GET":
+                raise RequestRefused(
+                    405, Code.METHOD_NOT_ALLOWED, "Only queries may be sent with GET; use POST."
+                ) from error
+            raise
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        partly_refused = isinstance(response_data, list) and not all(map(_is_rate_limited, response_data))
+        if sub_response.status_code == 429 and partly_refused:
+            sub_response.status_code = 200
+        count = statement_counter.current()
+        if count is not None and not self.settings.is_production:
+            sub_response.headers[STATEMENTS_HEADER] = str(count.statements)
+        return super().create_response(response_data, sub_response)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if self.settings.is_production and response.get("errors"):
+            # The schema's masking extension sees operation results; an error raised inside an extension
+            # reaches the response without passing it. This is the last gate: nothing uncoded leaves.
+            request_id = request_id_of(request)
+            response["errors"] = [_masked(error, request_id) for error in response["errors"] or []]
+        return response
+
     def encode_json(self, data: Any) -> bytes:
         # orjson: several times faster than the stdlib encoder on result-sized payloads.
         return orjson.dumps(data)
+
+
+def _masked(error: Any, request_id: str) -> Any:
+    code = (error.get("extensions") or {}).get("code")
+    if code is not None and code != Code.INTERNAL.value:
+        return error
+    extensions = {"code": Code.INTERNAL.value, "requestId": request_id}
+    return {
+        **{k: v for k, v in error.items() if k in ("locations", "path")},
+        "message": MASKED_MESSAGE,
+        "extensions": extensions,
+    }
+
+
+def _is_rate_limited(entry: GraphQLHTTPResponse) -> bool:
+    errors: list[Any] = list(entry.get("errors") or [])
+    return any((error.get("extensions") or {}).get("code") == Code.RATE_LIMITED.value for error in errors)

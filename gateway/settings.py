@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +77,52 @@ class Settings(BaseSettings):
         if value is None and not has_url and info.data.get("env") == "production":
             raise ValueError("DPOR_OAUTH_JWKS_URL or DPOR_OAUTH_JWKS_FILE is required when DPOR_ENV=production")
         return value
+
+    # Hardening: limits, cost, rate limits, trusted documents, production behaviour (schema/extensions,
+    # gateway/graphql_view.py). Each limit is refused with its own error code naming the value
+    # (schema.extensions.errors).
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024)
+    max_tokens: int = Field(default=2_000, ge=10)
+    max_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=30, ge=0)
+    max_root_fields: int = Field(default=10, ge=1)
+    max_directives_per_field: int = Field(default=4, ge=0)
+    batching: bool = False
+    max_batch_operations: int = Field(default=10, ge=1)
+    max_page_size: int = Field(default=100, ge=1)
+    # Static cost: connections multiply by `first` (GitHub's node count). Rejected before execution above
+    # this.
+    max_cost: int = Field(default=50_000, ge=1)
+    # Token bucket per principal, in cost points: `rate_limit_points` refill evenly over
+    # `rate_limit_window_seconds`.
+    rate_limit_enabled: bool = True
+    rate_limit_points: int = Field(default=500_000, ge=1)
+    rate_limit_window_seconds: int = Field(default=3_600, ge=1)
+    # Set: the budget lives in Redis, shared by every gateway process (gateway/ratelimit/redis.py).
+    redis_url: str | None = None
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # PostgreSQL `statement_timeout` for every connection; 0 disables it.
+    db_statement_timeout_ms: int = Field(default=5_000, ge=0)
+    parse_cache_size: int = Field(default=512, ge=1)
+    validation_cache_size: int = Field(default=512, ge=1)
+    # Production turns introspection off unless this is set; development always allows it.
+    introspection_in_production: bool = False
+    # Tuples, not lists: settings are hashed (schema.root caches the schema per settings).
+    cors_origins: tuple[str, ...] = ()
+    # Trusted documents: a manifest (sha256 -> document, or Apollo's persisted query manifest). "allow" runs
+    # listed documents by hash and any other document too; "only" runs listed documents only.
+    persisted_documents_path: Path | None = None
+    persisted_documents_mode: Literal["allow", "only"] = "allow"
+    # Optional narrowing per OAuth client: (client_id, manifest path) pairs, e.g. `[["mobile", "/etc/m.json"]]`;
+    # such a client may run only the documents of its manifest.
+    persisted_documents_per_client: tuple[tuple[str, Path], ...] = ()
+
+    @model_validator(mode="after")
+    def _cost_fits_the_budget(self) -> Settings:
+        # An operation costing more than a full bucket could never run: it would be told to retry forever.
+        if self.rate_limit_enabled and self.max_cost > self.rate_limit_points:
+            raise ValueError(f"max_cost ({self.max_cost}) exceeds rate_limit_points ({self.rate_limit_points})")
+        return self
 
     @cached_property
     def is_production(self) -> bool:

@@ -1,17 +1,72 @@
 """Schema extensions (limits, cost, persisted documents, observability), one small module each.
 
-`for_settings` is the single place that decides which run, in which order.
+`for_settings` is the single place that decides which run, in which order. Order matters where hooks nest: a
+hook entered earlier exits later, so observability (outermost) sees every outcome, and masking exits after the
+error codes were assigned. Strawberry does not unwind the hooks of a step when one of them raises on entry, so
+refusals are raised from hooks that come after any hook holding state (see the deadline and persisted.py).
+Every extension is passed as a factory (`partial`): Strawberry builds a fresh instance per operation, so no
+per-request state is shared between concurrent operations; what must be shared (validation rule classes, the
+manifest, the rate limiter) is built here once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from strawberry.extensions import SchemaExtension
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
+from gateway.persisted import Manifest
+from schema.extensions.caching import CachedValidation, DocumentParserCache
+from schema.extensions.cost import CostLimit
+from schema.extensions.deadline import ExecutionDeadline
+from schema.extensions.error_codes import ErrorCodes
+from schema.extensions.masking import MaskUnexpectedErrors
+from schema.extensions.observability import Observability
+from schema.extensions.operation_limits import limit_rules
+from schema.extensions.persisted import PersistedDocuments
+from schema.extensions.rate_limit import RateLimit
+
+if TYPE_CHECKING:
     from gateway.settings import Settings
 
+ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
 
-def for_settings(settings: Settings) -> list[SchemaExtension | type[SchemaExtension]]:
-    return []
+
+def for_settings(settings: Settings) -> list[ExtensionFactory]:
+    rules = limit_rules(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_root_fields=settings.max_root_fields,
+        max_directives_per_field=settings.max_directives_per_field,
+    )
+    if settings.is_production and not settings.introspection_in_production:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    manifest = Manifest.load(settings.persisted_documents_path) if settings.persisted_documents_path else None
+    per_client = {client: Manifest.load(path) for client, path in settings.persisted_documents_per_client}
+
+    extensions: list[ExtensionFactory] = [Observability]
+    if settings.is_production:
+        extensions.append(MaskUnexpectedErrors)
+    extensions += [
+        ErrorCodes,
+        partial(
+            PersistedDocuments,
+            manifest=manifest,
+            per_client=per_client,
+            only=settings.persisted_documents_mode == "only",
+        ),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(DocumentParserCache, maxsize=settings.parse_cache_size),
+        partial(AddValidationRules, rules),
+        partial(CachedValidation, maxsize=settings.validation_cache_size, hide_suggestions=settings.is_production),
+        partial(CostLimit, max_cost=settings.max_cost, max_page_size=settings.max_page_size),
+    ]
+    if settings.rate_limit_enabled:
+        extensions.append(RateLimit)
+    # Last among the `on_execute` hooks: Strawberry does not exit hooks entered before one that raises, and an
+    # armed deadline left behind would cancel its task later. Cost and rate limit refuse before it is armed.
+    extensions.append(partial(ExecutionDeadline, seconds=settings.request_timeout_seconds))
+    return extensions

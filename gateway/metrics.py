@@ -1,0 +1,71 @@
+"""Prometheus metrics: operations by name and outcome, latency, rate-limit refusals, database pool use.
+
+Operation names are chosen by callers, so they are bounded before becoming label values: at most
+`MAX_OPERATION_NAMES` distinct names are tracked, later ones are counted as "other".
+"""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy.pool import QueuePool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from db.engine import Database
+
+MAX_OPERATION_NAMES = 200
+MAX_NAME_LENGTH = 64
+
+OPERATIONS = Counter(
+    "dpor_graphql_operations_total",
+    "GraphQL operations by name and outcome (ok or an error code).",
+    ["operation", "outcome"],
+)
+LATENCY = Histogram(
+    "dpor_graphql_operation_duration_seconds",
+    "Time to answer one GraphQL operation.",
+    ["operation_type"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+RATE_LIMITED = Counter("dpor_rate_limit_rejections_total", "Operations refused by the rate limiter.")
+HTTP_REFUSALS = Counter(
+    "dpor_http_refusals_total",
+    "Requests refused before GraphQL ran (size, content type, batch...).",
+    ["code"],
+)
+POOL = Gauge("dpor_db_pool_connections", "Database connection pool use.", ["state"])
+
+_names: set[str] = set()
+_names_lock = threading.Lock()
+
+
+def operation_label(name: str | None) -> str:
+    if not name:
+        return "anonymous"
+    name = name[:MAX_NAME_LENGTH]
+    with _names_lock:
+        if name in _names:
+            return name
+        if len(_names) < MAX_OPERATION_NAMES:
+            _names.add(name)
+            return name
+    return "other"
+
+
+def observe_pool(database: Database) -> None:
+    pool = database.engine.sync_engine.pool
+    # SQLite runs on NullPool (no pooled connections to report); PostgreSQL on a QueuePool.
+    if isinstance(pool, QueuePool):
+        POOL.labels("size").set(pool.size())
+        POOL.labels("checked_out").set(pool.checkedout())
+        POOL.labels("overflow").set(max(0, pool.overflow()))
+
+
+def metrics_endpoint(database: Database):  # type: ignore[no-untyped-def]
+    async def metrics(_request: Request) -> Response:
+        observe_pool(database)
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

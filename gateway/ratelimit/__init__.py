@@ -1,0 +1,60 @@
+"""Token buckets of cost points, one per principal: in this process, or in Redis shared by all processes.
+
+A bucket holds at most `capacity` points and refills continuously at `capacity / window` points per second. An
+operation takes its estimated cost from its caller's bucket; if the bucket holds less, nothing is taken and
+the caller learns how long until it would hold enough (`retry_after`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    capacity: int
+    remaining: float
+    # Seconds until the bucket holds enough for this cost (0 when allowed).
+    retry_after: float
+    # Seconds until the bucket is full again.
+    reset_after: float
+
+
+class RateLimiter(Protocol):
+    async def consume(self, key: str, cost: int) -> Decision: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    capacity: int
+    window_seconds: float
+
+    @property
+    def refill_per_second(self) -> float:
+        return self.capacity / self.window_seconds
+
+
+def for_settings(settings: Settings) -> RateLimiter | None:
+    """The application's limiter (None when rate limiting is off). The app owns it: created with the app,
+    closed with its lifespan, found by the rate-limit extension through the request's app."""
+    if not settings.rate_limit_enabled:
+        return None
+    bucket = Bucket(capacity=settings.rate_limit_points, window_seconds=settings.rate_limit_window_seconds)
+    return create_rate_limiter(bucket, settings.redis_url)
+
+
+def create_rate_limiter(bucket: Bucket, redis_url: str | None) -> RateLimiter:
+    if redis_url:
+        from gateway.ratelimit.redis import RedisRateLimiter
+
+        return RedisRateLimiter(bucket, redis_url)
+    from gateway.ratelimit.memory import MemoryRateLimiter
+
+    return MemoryRateLimiter(bucket)

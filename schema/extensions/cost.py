@@ -1,0 +1,258 @@
+"""Static cost of an operation, checked before execution; pagination is mandatory on every connection.
+
+The estimate follows GitHub's node count: a connection asked for `first: n` may return n nodes, and everything
+selected inside its edges happens n times, so nested connections multiply:
+
+    tenants(first: 10) { edges { node { subscriptions(first: 20) { ... } } } }   ->  10 + 10 * 20 = 210 nodes
+
+A list field bounded by a list argument (`nodes(ids: [...])`) counts that list's length; other object lists
+count one (the schema paginates anything that can be large). The requested cost is 1 (the operation itself)
+plus the node count. It is an upper bound: `@skip`/`@include` are not evaluated, and fields under type
+conditions of different types all count.
+
+A connection is recognised by shape, not by name: a field with a `first` argument whose type is an object with
+an `edges` field. Each must be given `first` between 1 and `max_page_size`, else BAD_USER_INPUT with
+`field: "first"` (the resolvers' shape for a bad argument); a cost over `max_cost` is COST_LIMIT_EXCEEDED.
+Both are raised in `on_execute` before execution starts, so no resolver and no SQL runs. The estimate is made
+with the coerced variables, hence after validation rather than as a validation rule.
+
+The walk merges fields by response key and visits each fragment once per selection set (as execution does), so
+a document that repeats fragments cannot make the walk itself exponential.
+
+The per-operation report (`current_report()`) feeds `extensions.cost` in the response and the `rateLimit`
+field; "actual" equals "requested" (the estimate is not re-measured against the result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import SchemaExtension
+
+from schema.extensions.errors import Code, coded_error, limit_error
+
+
+@dataclass
+class CostReport:
+    requested: int
+    maximum: int
+    # Filled in by the rate limiter (rate_limit.py) when it runs.
+    limit: int | None = None
+    remaining: int | None = None
+    reset_after_seconds: float | None = None
+    retry_after_seconds: float | None = None
+    throttled: bool = False
+
+    def as_extension(self) -> dict[str, Any]:
+        throttle: dict[str, Any] = {"status": "THROTTLED" if self.throttled else "OK"}
+        if self.limit is not None:
+            throttle.update(limit=self.limit, remaining=self.remaining)
+        if self.retry_after_seconds is not None:
+            throttle["retryAfter"] = self.retry_after_seconds
+        return {
+            "requested": self.requested,
+            "actual": self.requested,
+            "maximum": self.maximum,
+            "throttle": throttle,
+        }
+
+
+# Per operation: a batch runs each operation in its own task, so each sees its own report.
+_report: ContextVar[CostReport | None] = ContextVar("dpor_cost_report", default=None)
+
+
+def current_report() -> CostReport | None:
+    return _report.get()
+
+
+FieldKey = tuple[str, str]  # (response key, name of the type the field is selected on)
+
+
+def _collect(
+    selection_sets: list[SelectionSetNode],
+    parent: str,
+    schema: GraphQLSchema,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> dict[FieldKey, list[FieldNode]]:
+    fields: dict[FieldKey, list[FieldNode]] = {}
+    visited: set[str] = set()
+
+    def visit(selection_set: SelectionSetNode, on_type: str) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                fields.setdefault((key, on_type), []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition.name.value if selection.type_condition else on_type
+                visit(selection.selection_set, condition)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in visited or name not in fragments:
+                    continue
+                visited.add(name)
+                visit(fragments[name].selection_set, fragments[name].type_condition.name.value)
+
+    for selection_set in selection_sets:
+        visit(selection_set, parent)
+    return fields
+
+
+def is_connection(field: GraphQLField) -> bool:
+    named = get_named_type(field.type)
+    return "first" in field.args and isinstance(named, GraphQLObjectType) and "edges" in named.fields
+
+
+def _is_list(field: GraphQLField) -> bool:
+    type_ = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    return isinstance(type_, GraphQLList)
+
+
+class CostEstimator:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: VariableValues,
+        max_page_size: int,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.max_page_size = max_page_size
+        self.nodes = 0
+
+    def walk(self, selection_sets: list[SelectionSetNode], parent: str, multiplier: int, page: int | None) -> None:
+        for (_key, on_type), nodes in _collect(selection_sets, parent, self.schema, self.fragments).items():
+            node = nodes[0]
+            name = node.name.value
+            owner = self.schema.get_type(on_type)
+            if name.startswith("__") or not isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
+                continue
+            field = owner.fields.get(name)
+            children = [each.selection_set for each in nodes if each.selection_set is not None]
+            if field is None or not children:
+                continue  # a leaf costs nothing beyond its parent
+            child_type = get_named_type(field.type).name
+            if is_connection(field):
+                first = self._page_size(field, node)
+                self.nodes += multiplier * first
+                self.walk(children, child_type, multiplier, first)
+            elif _is_list(field):
+                size = page if page is not None else self._list_argument_size(field, node)
+                if page is None and size > 1:
+                    self.nodes += multiplier * size
+                self.walk(children, child_type, multiplier * size, None)
+            else:
+                self.walk(children, child_type, multiplier, None)
+
+    def _arguments(self, field: GraphQLField, node: FieldNode) -> dict[str, Any]:
+        try:
+            return get_argument_values(field, node, self.variables)
+        except GraphQLError as error:
+            raise coded_error(error.message, Code.BAD_USER_INPUT) from error
+
+    def _page_size(self, field: GraphQLField, node: FieldNode) -> int:
+        first = self._arguments(field, node).get("first")
+        if not isinstance(first, int) or not 1 <= first <= self.max_page_size:
+            given = "missing" if first is None else f"{first}"
+            # The project's shape for bad arguments (resolvers/pagination.py): BAD_USER_INPUT naming the field.
+            error = limit_error(
+                f"`{node.name.value}` needs `first` between 1 and {self.max_page_size} (got {given}).",
+                Code.BAD_USER_INPUT,
+                "maxPageSize",
+                self.max_page_size,
+                first if isinstance(first, int) else None,
+            )
+            extensions = {**(error.extensions or {}), "field": "first", "maximum": self.max_page_size}
+            raise GraphQLError(error.message, nodes=[node], extensions=extensions)
+        return first
+
+    def _list_argument_size(self, field: GraphQLField, node: FieldNode) -> int:
+        sizes = [len(value) for value in self._arguments(field, node).values() if isinstance(value, list)]
+        return max(sizes, default=1)
+
+
+def estimate(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    max_page_size: int,
+) -> int | None:
+    """The requested cost, or None if the operation or its variables are invalid (execution reports that)."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    if not isinstance(coerced, VariableValues):
+        return None
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return None
+    estimator = CostEstimator(schema, fragments, coerced, max_page_size)
+    estimator.walk([operation.selection_set], root.name, 1, None)
+    return 1 + estimator.nodes
+
+
+class CostLimit(SchemaExtension):
+    def __init__(self, *, max_cost: int, max_page_size: int) -> None:
+        self.max_cost = max_cost
+        self.max_page_size = max_page_size
+        self.report: CostReport | None = None
+
+    def on_operation(self) -> Iterator[None]:
+        # A new operation in the same task (tests, scripts) must not see the previous operation's report.
+        _report.set(None)
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        requested = estimate(
+            context.schema._schema,
+            context.graphql_document,
+            context.operation_name,
+            context.variables,
+            self.max_page_size,
+        )
+        if requested is not None:
+            self.report = CostReport(requested=requested, maximum=self.max_cost)
+            _report.set(self.report)
+            if requested > self.max_cost:
+                raise limit_error(
+                    f"The operation's estimated cost {requested} exceeds the maximum of {self.max_cost}.",
+                    Code.COST_LIMIT_EXCEEDED,
+                    "maxCost",
+                    self.max_cost,
+                    requested,
+                )
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return {"cost": self.report.as_extension()} if self.report is not None else {}

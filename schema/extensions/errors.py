@@ -1,0 +1,75 @@
+"""Error codes of the hardening layer, and the one way to build an error that carries one.
+
+Every refusal names what was exceeded: `extensions.code` is a stable machine-readable code (one per kind of
+limit, so a client can branch on it without parsing text) and, for limits, `extensions.limit` holds the
+limit's name and configured value (plus the measured value where there is one), e.g.
+
+    {"message": "Query depth 14 exceeds the maximum of 10.",
+     "extensions": {"code": "QUERY_TOO_DEEP", "limit": {"name": "maxDepth", "value": 10, "actual": 14}}}
+
+We chose one code per limit over a single OPERATION_LIMIT_EXCEEDED: clients and dashboards count and alert on
+codes, and "too deep" calls for a different fix than "rate limited".
+
+Project-wide codes (shared with the resolvers' typed errors): UNAUTHENTICATED, FORBIDDEN, NOT_FOUND,
+BAD_USER_INPUT, CONFLICT, RATE_LIMITED, INTERNAL.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class Code(enum.StrEnum):
+    # Project-wide.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    CONFLICT = "CONFLICT"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL = "INTERNAL"
+    # The document could not be parsed, or is not valid against the schema.
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    # HTTP-level refusals (the body never reached GraphQL).
+    BAD_REQUEST = "BAD_REQUEST"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    BATCHING_DISABLED = "BATCHING_DISABLED"
+    TOO_MANY_OPERATIONS = "TOO_MANY_OPERATIONS"
+    # Static limits on the document.
+    TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+    QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+    TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+    TOO_MANY_ROOT_FIELDS = "TOO_MANY_ROOT_FIELDS"
+    TOO_MANY_DIRECTIVES = "TOO_MANY_DIRECTIVES"
+    # Cost, checked with the variables before execution (a bad `first` is BAD_USER_INPUT, field "first").
+    COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
+    # The request ran out of time (execution deadline or database statement timeout).
+    TIMEOUT = "TIMEOUT"
+    # Trusted documents.
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    OPERATION_NOT_TRUSTED = "OPERATION_NOT_TRUSTED"
+
+
+def coded_error(message: str, code: Code, **extensions: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code.value, **extensions})
+
+
+def limit_error(
+    message: str, code: Code, name: str, value: int | float, actual: int | float | None = None
+) -> GraphQLError:
+    limit: dict[str, Any] = {"name": name, "value": value}
+    if actual is not None:
+        limit["actual"] = actual
+    return coded_error(message, code, limit=limit)
+
+
+def code_of(error: GraphQLError) -> str | None:
+    code = (error.extensions or {}).get("code")
+    return code if isinstance(code, str) else None

@@ -1,0 +1,71 @@
+"""One structured log line and the metrics for every operation, whatever its outcome.
+
+The outermost extension: it times parsing, validation, the limits and execution together, and opens the
+statement count (db/statement_counter.py) the operation's SQL adds to. An operation refused by an extension
+(a limit, the rate limiter) ends in an exception rather than a result; both are seen here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from db import statement_counter
+from gateway import metrics
+from schema.extensions.cost import current_report
+from schema.extensions.errors import Code, code_of
+
+logger = logging.getLogger("dpor.access")
+
+
+class Observability(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        outcome = "ok"
+        with statement_counter.counting() as count:
+            try:
+                yield
+                result = self.execution_context.result
+                if result is not None and result.errors:
+                    outcome = code_of(result.errors[0]) or Code.INTERNAL.value
+            except GraphQLError as error:
+                outcome = code_of(error) or Code.INTERNAL.value
+                raise
+            except Exception:
+                # Logged with its traceback by the schema's process_errors (schema/errors.py).
+                outcome = Code.INTERNAL.value
+                raise
+            finally:
+                self._record(time.perf_counter() - started, outcome, count.statements)
+
+    def _record(self, duration: float, outcome: str, statements: int) -> None:
+        context = self.execution_context
+        try:
+            operation_type = context.operation_type.value
+        except Exception:  # no document (parse failed): there is no operation type to report
+            operation_type = "unknown"
+        name = context.operation_name if context.graphql_document is not None else None
+        metrics.OPERATIONS.labels(metrics.operation_label(name), outcome).inc()
+        metrics.LATENCY.labels(operation_type).observe(duration)
+        if outcome == Code.RATE_LIMITED.value:
+            metrics.RATE_LIMITED.inc()
+        report = current_report()
+        principal = getattr(context.context, "principal", None)
+        logger.info(
+            "graphql operation",
+            extra={
+                "request_id": getattr(context.context, "request_id", None),
+                "subject": getattr(principal, "subject", None),
+                "client_id": getattr(principal, "client_id", None),
+                "operation": name,
+                "operation_type": operation_type,
+                "outcome": outcome,
+                "duration_ms": round(duration * 1000, 3),
+                "sql_statements": statements,
+                "cost": report.requested if report is not None else None,
+            },
+        )
