@@ -36,6 +36,7 @@ from schema.attributed import (
 from schema.audit import AuditEvent
 from schema.delegation import DelegatedAdminRelationship
 from schema.enums import Offer, SubscriptionStatus, TenantStatus
+from schema.extensions.rate_limit import RateLimitInfo, rate_limit_field
 from schema.node import Connection, Node, connection
 from schema.partner import Partner
 from schema.permissions import OperationPolicy
@@ -131,6 +132,8 @@ GUARDED: list[type[BasePermission]] = [OperationPolicy]
 
 @strawberry.type(description="Read operations of the dpor-gateway API.")
 class Query:
+    rate_limit: RateLimitInfo | None = rate_limit_field
+
     @strawberry.field(description="Fetches any object by its global ID; null when it does not exist or is not yours.")
     async def node(self, info: Info[RequestContext, None], id: NodeId) -> Node | None:
         return await _node(info, id, "id")
