@@ -30,7 +30,8 @@ def upgrade() -> None:
     sa.Column('amount', sa.Numeric(30, 6).with_variant(sa.BigInteger(), 'sqlite'), nullable=False),
     sa.Column('record_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_usage_daily_rollups_subscription_id_subscriptions'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('subscription_id', 'usage_date', 'service_name', 'currency', name=op.f('pk_usage_daily_rollups'))
+    sa.PrimaryKeyConstraint('subscription_id', 'usage_date', 'service_name', 'currency', name=op.f('pk_usage_daily_rollups')),
+    postgresql_with={'fillfactor': 70},
     )
     with op.batch_alter_table('usage_daily_rollups', schema=None) as batch_op:
         batch_op.create_index('ix_usage_daily_rollups_usage_date', ['usage_date'], unique=False)
@@ -44,7 +45,8 @@ def upgrade() -> None:
     sa.Column('amount', sa.Numeric(30, 6).with_variant(sa.BigInteger(), 'sqlite'), nullable=False),
     sa.Column('record_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_usage_monthly_rollups_subscription_id_subscriptions'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('subscription_id', 'month', 'service_name', 'currency', name=op.f('pk_usage_monthly_rollups'))
+    sa.PrimaryKeyConstraint('subscription_id', 'month', 'service_name', 'currency', name=op.f('pk_usage_monthly_rollups')),
+    postgresql_with={'fillfactor': 70},
     )
     with op.batch_alter_table('usage_monthly_rollups', schema=None) as batch_op:
         batch_op.create_index('ix_usage_monthly_rollups_month', ['month'], unique=False)

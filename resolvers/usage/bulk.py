@@ -50,22 +50,43 @@ _CREATE_TEMPORARY_TABLES = (
     ) ON COMMIT DELETE ROWS""",
 )
 
-# The stored rows the batch replaces, read before they are overwritten.
+# The stored rows the batch replaces, read before they are overwritten. Only days up to the subscription's
+# usage_data_as_of can be stored (it is the latest day ever written, kept by every write path and by
+# rebuild_rollups), so a file of new days probes the natural-key index for none of its rows.
 _READ_REPLACED = """
+WITH candidates AS MATERIALIZED (
+  SELECT s.subscription_id, s.usage_date, s.meter_id
+  FROM usage_staging s
+  JOIN subscriptions sub ON sub.id = s.subscription_id AND s.usage_date <= sub.usage_data_as_of
+)
 INSERT INTO usage_replaced
 SELECT u.subscription_id, u.usage_date, u.service_name, u.currency, u.quantity, u.amount
-FROM usage_staging s
+FROM candidates c
 JOIN usage_records u
-  ON u.subscription_id = s.subscription_id AND u.usage_date = s.usage_date AND u.meter_id = s.meter_id
+  ON u.subscription_id = c.subscription_id AND u.usage_date = c.usage_date AND u.meter_id = c.meter_id
 """
 
-_UPSERT_RECORDS = """
+# Days after the subscription's usage_data_as_of cannot be stored yet: a plain INSERT, which is much cheaper
+# than the speculative insertion ON CONFLICT needs. The rest may replace a stored row: an upsert.
+_INSERT_NEW_DAYS = """
+INSERT INTO usage_records
+  (subscription_id, usage_date, service_name, meter_id, meter_name, meter_category,
+   quantity, unit, amount, currency, ingested_at)
+SELECT s.subscription_id, s.usage_date, s.service_name, s.meter_id, s.meter_name, s.service_name,
+       s.quantity, s.unit, s.amount, s.currency, now()
+FROM usage_staging s
+JOIN subscriptions sub ON sub.id = s.subscription_id
+WHERE sub.usage_data_as_of IS NULL OR s.usage_date > sub.usage_data_as_of
+"""
+
+_UPSERT_KNOWN_DAYS = """
 INSERT INTO usage_records AS u
   (subscription_id, usage_date, service_name, meter_id, meter_name, meter_category,
    quantity, unit, amount, currency, ingested_at)
-SELECT subscription_id, usage_date, service_name, meter_id, meter_name, service_name,
-       quantity, unit, amount, currency, now()
-FROM usage_staging
+SELECT s.subscription_id, s.usage_date, s.service_name, s.meter_id, s.meter_name, s.service_name,
+       s.quantity, s.unit, s.amount, s.currency, now()
+FROM usage_staging s
+JOIN subscriptions sub ON sub.id = s.subscription_id AND s.usage_date <= sub.usage_data_as_of
 ON CONFLICT (subscription_id, usage_date, meter_id) DO UPDATE SET
   service_name = excluded.service_name, meter_name = excluded.meter_name,
   meter_category = excluded.meter_category, quantity = excluded.quantity, unit = excluded.unit,
@@ -87,13 +108,25 @@ GROUP BY subscription_id, usage_date, service_name, currency
 HAVING sum(record_count) <> 0 OR sum(quantity) <> 0 OR sum(amount) <> 0
 """
 
-# Ordered by key: concurrent writers lock rollup rows in one order. The increments are atomic.
-_APPLY_DAILY = """
+# A daily rollup row exists only for a day up to the subscription's usage_data_as_of: later days are inserted
+# plainly; the others are upserted, ordered by key (concurrent writers lock rollup rows in one order) with
+# atomic increments.
+_INSERT_DAILY_NEW_DAYS = """
+INSERT INTO usage_daily_rollups
+  (subscription_id, usage_date, service_name, currency, quantity, amount, record_count)
+SELECT d.subscription_id, d.usage_date, d.service_name, d.currency, d.quantity, d.amount, d.record_count
+FROM usage_delta d
+JOIN subscriptions sub ON sub.id = d.subscription_id
+WHERE sub.usage_data_as_of IS NULL OR d.usage_date > sub.usage_data_as_of
+"""
+
+_APPLY_DAILY_KNOWN_DAYS = """
 INSERT INTO usage_daily_rollups AS r
   (subscription_id, usage_date, service_name, currency, quantity, amount, record_count)
-SELECT subscription_id, usage_date, service_name, currency, quantity, amount, record_count
-FROM usage_delta
-ORDER BY subscription_id, usage_date, service_name, currency
+SELECT d.subscription_id, d.usage_date, d.service_name, d.currency, d.quantity, d.amount, d.record_count
+FROM usage_delta d
+JOIN subscriptions sub ON sub.id = d.subscription_id AND d.usage_date <= sub.usage_data_as_of
+ORDER BY d.subscription_id, d.usage_date, d.service_name, d.currency
 ON CONFLICT (subscription_id, usage_date, service_name, currency) DO UPDATE SET
   quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
   record_count = r.record_count + excluded.record_count
@@ -168,13 +201,13 @@ async def copy_records(
             for record in records
         ],
     )
-    # Temporary tables have no statistics until analyzed; without them the joins below are planned blind.
-    await session.execute(text("ANALYZE usage_staging"))
     replaced: int = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
     for statement in (
-        _UPSERT_RECORDS,
+        _INSERT_NEW_DAYS,
+        _UPSERT_KNOWN_DAYS,
         _DAILY_DELTAS,
-        _APPLY_DAILY,
+        _INSERT_DAILY_NEW_DAYS,
+        _APPLY_DAILY_KNOWN_DAYS,
         _APPLY_MONTHLY,
         _DELETE_EMPTIED_DAILY,
         _DELETE_EMPTIED_MONTHLY,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,10 +34,9 @@ from resolvers.usage.ingestion import KnownSubscription, resolve_subscriptions, 
 from resolvers.usage.validation import (
     SUBSCRIPTION_ID,
     FieldProblem,
-    UsageRecordInput,
     ValidRecord,
     latest_usage_date,
-    validate_record,
+    validate_values,
 )
 
 COLUMNS = (
@@ -57,6 +57,8 @@ SQLITE_BATCH = 5_000
 MAX_REPORTED_PROBLEMS = 1_000
 
 Progress = Callable[[int, int], None]  # (lines read, bytes read)
+# One line's values in COLUMNS order, as read (text, or JSON values).
+Fields = tuple[Any, ...]
 
 
 class FileFormatError(Exception):
@@ -113,13 +115,13 @@ class _CountingLines:
                 raise FileFormatError(f"line {number} is not UTF-8") from None
 
 
-def _csv_inputs(lines: _CountingLines) -> Iterator[tuple[int, UsageRecordInput | FieldProblem]]:
+def _csv_inputs(lines: _CountingLines) -> Iterator[tuple[int, Fields | FieldProblem]]:
     reader = csv.reader(lines)
     header = next(reader, None)
     missing = [name for name in COLUMNS if header is None or name not in header]
     if header is None or missing:
         raise FileFormatError(f"CSV header lacks column(s): {', '.join(missing)}")
-    positions = [header.index(name) for name in COLUMNS]
+    pick = operator.itemgetter(*(header.index(name) for name in COLUMNS))
     width = len(header)
     for row in reader:
         if not row:
@@ -130,13 +132,13 @@ def _csv_inputs(lines: _CountingLines) -> Iterator[tuple[int, UsageRecordInput |
                 FieldProblem(reader.line_num, "line", f"has {len(row)} fields, not {width}"),
             )
             continue
-        yield reader.line_num, UsageRecordInput(*(row[position] for position in positions))
+        yield reader.line_num, pick(row)
 
 
 _JSON = json.JSONDecoder(parse_float=Decimal)
 
 
-def _jsonl_inputs(lines: _CountingLines) -> Iterator[tuple[int, UsageRecordInput | FieldProblem]]:
+def _jsonl_inputs(lines: _CountingLines) -> Iterator[tuple[int, Fields | FieldProblem]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -152,11 +154,11 @@ def _jsonl_inputs(lines: _CountingLines) -> Iterator[tuple[int, UsageRecordInput
         for position in (5, 7):  # quantity, amount: JSON integers are exact decimals too
             if isinstance(values[position], int) and not isinstance(values[position], bool):
                 values[position] = Decimal(values[position])
-        yield number, UsageRecordInput(*values)
+        yield number, tuple(values)
 
 
 def _collect(
-    inputs: Iterator[tuple[int, UsageRecordInput | FieldProblem]],
+    inputs: Iterator[tuple[int, Fields | FieldProblem]],
     size: int,
     strict: bool,
     latest: date,
@@ -165,7 +167,7 @@ def _collect(
     batch = _Batch(records=[], problems=[], stop=False)
     first_line_of_key: dict[tuple[str, date, str], int] = {}
     for line, item in inputs:
-        result = validate_record(line, item, latest=latest) if isinstance(item, UsageRecordInput) else [item]
+        result = validate_values(line, *item, latest=latest) if isinstance(item, tuple) else [item]
         if isinstance(result, ValidRecord):
             earlier = first_line_of_key.setdefault(result.natural_key, line)
             if earlier == line:
