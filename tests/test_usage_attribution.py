@@ -20,7 +20,7 @@ from resolvers.usage.aggregates import (
     TenantScope,
     usage_aggregates,
 )
-from resolvers.usage.attribution import boundary_days, seconds_active
+from resolvers.usage.attribution import seconds_active
 from resolvers.usage.currencies import present
 from resolvers.usage.ingestion import ingest_usage
 from tests import factories
@@ -129,11 +129,11 @@ def test_presentation_rounds_half_even_to_the_minor_unit(
     assert str(present(value, currency)) == str(shown)
 
 
-def test_boundary_days_are_only_the_partial_first_and_last() -> None:
+def test_seconds_active_counts_the_part_of_the_utc_day_inside_the_interval() -> None:
     start, end = datetime(2026, 3, 1, 6, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)
-    assert boundary_days(start, end, date(2026, 2, 1), date(2026, 3, 31)) == [(date(2026, 3, 1), 64_800)]
-    assert boundary_days(start, None, date(2026, 3, 2), date(2026, 3, 31)) == []
-    same_day = datetime(2026, 3, 1, 8, tzinfo=UTC)
-    assert boundary_days(start, same_day, date(2026, 3, 1), date(2026, 3, 1)) == [(date(2026, 3, 1), 7_200)]
-    assert seconds_active(date(2026, 3, 4), start, end) == 0
+    assert seconds_active(date(2026, 3, 1), start, end) == 64_800
     assert seconds_active(date(2026, 3, 3), start, end) == 86_400
+    assert seconds_active(date(2026, 3, 4), start, end) == 0  # ends at the midnight that starts the 4th
+    assert seconds_active(date(2026, 2, 28), start, None) == 0
+    assert seconds_active(date(2027, 1, 1), start, None) == 86_400
+    assert seconds_active(date(2026, 3, 1), start, datetime(2026, 3, 1, 8, tzinfo=UTC)) == 7_200

@@ -32,13 +32,13 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, tuple_
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
 from db.enums import AssociationType
 from db.models import PartnerAssociation, Subscription
-from resolvers.usage.attribution import DAY_SECONDS, boundary_days, day_start, full_day_condition
+from resolvers.usage.attribution import DAY_SECONDS, day_start, full_day_condition, seconds_active, utc_date
 from resolvers.usage.currencies import present
 from resolvers.usage.rollups import DAILY, MONTHLY, month_start
 from resolvers.usage.validation import FieldProblem, UsageInputError
@@ -47,8 +47,10 @@ MAX_WINDOW_MONTHS = 36
 MAX_DAY_GROUPING_DAYS = 366
 ASSOCIATIONS: Table = PartnerAssociation.__table__  # type: ignore[assignment]
 SUBSCRIPTIONS: Table = Subscription.__table__  # type: ignore[assignment]
-# (subscription, day) pairs per IN (...) list: 2 parameters each, under the drivers' parameter limits.
-_PAIRS_PER_STATEMENT = 5_000
+# Attributed sums are kept as integers: micro-units (the rollups' 6 decimal places) times seconds, so adding
+# thousands of shares costs integer additions; one Fraction is made per row at the end.
+_MICRO = 1_000_000
+_UNITS_PER_WHOLE = _MICRO * DAY_SECONDS
 
 
 class GroupBy(enum.Enum):
@@ -145,8 +147,8 @@ class _Sums:
     quantity: Decimal = Decimal(0)
     amount: Decimal = Decimal(0)
     record_count: int = 0
-    attributed_quantity: Fraction = Fraction(0)
-    attributed_amount: Fraction = Fraction(0)
+    attributed_quantity_units: int = 0  # micro-units x seconds
+    attributed_amount_units: int = 0
     partial: dict[tuple[uuid.UUID, date], list[Any]] = field(default_factory=dict)
 
 
@@ -360,63 +362,82 @@ async def _add_boundary_days(
     associations: list[ColumnElement[bool]],
     sums: dict[_Key, _Sums],
 ) -> None:
-    """Partial days: each association's first and last day, the day's rollups times the fraction (Python)."""
+    """Partial days: the rollups of each association's first and last day, times the fraction (Python).
+
+    One join reads them: the rollup rows of the association's subscription on the UTC day of valid_from or of
+    valid_to, two primary-key lookups per association. The fraction is then counted in seconds here.
+    """
+    boundary = or_(
+        DAILY.c.usage_date == utc_date(dialect, ASSOCIATIONS.c.valid_from),
+        DAILY.c.usage_date == utc_date(dialect, ASSOCIATIONS.c.valid_to),
+    )
     query = (
         select(
-            ASSOCIATIONS.c.subscription_id,
+            DAILY,
             ASSOCIATIONS.c.partner_id,
             ASSOCIATIONS.c.type,
             ASSOCIATIONS.c.valid_from,
             ASSOCIATIONS.c.valid_to,
             SUBSCRIPTIONS.c.tenant_id,
         )
-        .join_from(ASSOCIATIONS, SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == ASSOCIATIONS.c.subscription_id)
-        .where(*associations)
-    )
-    # (subscription, day) -> [(partner, type, seconds)], seconds of touching intervals added up.
-    shares: dict[tuple[uuid.UUID, date], dict[tuple[uuid.UUID, AssociationType], int]] = {}
-    tenants: dict[uuid.UUID, uuid.UUID] = {}
-    for row in await session.execute(query):
-        tenants[row.subscription_id] = row.tenant_id
-        for day, seconds in boundary_days(row.valid_from, row.valid_to, filter.date_from, filter.date_to):
-            per_partner = shares.setdefault((row.subscription_id, day), {})
-            per_partner[(row.partner_id, row.type)] = per_partner.get((row.partner_id, row.type), 0) + seconds
-    pairs = sorted(shares)
-    service = [DAILY.c.service_name == filter.service] if filter.service is not None else []
-    for start in range(0, len(pairs), _PAIRS_PER_STATEMENT):
-        chunk = pairs[start : start + _PAIRS_PER_STATEMENT]
-        rollups = select(DAILY).where(
-            tuple_(DAILY.c.subscription_id, DAILY.c.usage_date).in_(chunk), *service
+        .select_from(ASSOCIATIONS)
+        .join(DAILY, and_(DAILY.c.subscription_id == ASSOCIATIONS.c.subscription_id, boundary))
+        .join(SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == ASSOCIATIONS.c.subscription_id)
+        .where(
+            DAILY.c.usage_date.between(filter.date_from, filter.date_to),
+            *_subscription_conditions(DAILY, filter),
+            *associations,
         )
-        for rollup in await session.execute(rollups):
-            for (partner_id, association_type), seconds in shares[
-                (rollup.subscription_id, rollup.usage_date)
-            ].items():
-                key = _key(
-                    groups,
-                    day=rollup.usage_date,
-                    service=rollup.service_name,
-                    subscription_id=rollup.subscription_id,
-                    tenant_id=tenants[rollup.subscription_id],
-                    partner_id=partner_id,
-                    association_type=association_type,
-                    currency=rollup.currency,
-                )
-                _add_partial(sums.setdefault(key, _Sums()), rollup, seconds)
+    )
+    # (rollup row, partner, type) -> [row, seconds]: two intervals touching the same day add their seconds.
+    shares: dict[tuple[Any, ...], list[Any]] = {}
+    for row in await session.execute(query):
+        seconds = seconds_active(row.usage_date, row.valid_from, row.valid_to)
+        if not 0 < seconds < DAY_SECONDS:
+            continue  # a whole day (counted in SQL) or one the interval only touches at midnight
+        rollup_key = (
+            row.subscription_id,
+            row.usage_date,
+            row.service_name,
+            row.currency,
+            row.partner_id,
+            row.type,
+        )
+        share = shares.setdefault(rollup_key, [row, 0])
+        share[1] += seconds
+    for row, seconds in shares.values():
+        key = _key(
+            groups,
+            day=row.usage_date,
+            service=row.service_name,
+            subscription_id=row.subscription_id,
+            tenant_id=row.tenant_id,
+            partner_id=row.partner_id,
+            association_type=row.type,
+            currency=row.currency,
+        )
+        _add_partial(sums.setdefault(key, _Sums()), row, seconds)
 
 
 def _add_partial(target: _Sums, rollup: Any, seconds: int) -> None:
     target.quantity += rollup.quantity
     target.amount += rollup.amount
     target.record_count += rollup.record_count
-    fraction = Fraction(seconds, DAY_SECONDS)
-    target.attributed_quantity += Fraction(rollup.quantity) * fraction
-    target.attributed_amount += Fraction(rollup.amount) * fraction
+    target.attributed_quantity_units += _micro(rollup.quantity) * seconds
+    target.attributed_amount_units += _micro(rollup.amount) * seconds
     basis = target.partial.setdefault(
         (rollup.subscription_id, rollup.usage_date), [seconds, Decimal(0), Decimal(0)]
     )
     basis[1] += rollup.quantity
     basis[2] += rollup.amount
+
+
+def _micro(value: Decimal) -> int:
+    """A rollup value (at most 6 decimal places, as stored) in millionths, exactly."""
+    units = value.scaleb(6)
+    if units != units.to_integral_value():
+        raise ValueError(f"{value} has more than 6 decimal places")
+    return int(units)
 
 
 def _key(groups: frozenset[GroupBy], **values: Any) -> _Key:
@@ -452,8 +473,8 @@ def _add_rows(result: Iterable[Any], sums: dict[_Key, _Sums], *, attributed: boo
         target.amount += row.amount
         target.record_count += int(row.record_count)
         if attributed:
-            target.attributed_quantity += Fraction(row.quantity)
-            target.attributed_amount += Fraction(row.amount)
+            target.attributed_quantity_units += _micro(row.quantity) * DAY_SECONDS
+            target.attributed_amount_units += _micro(row.amount) * DAY_SECONDS
 
 
 def _row(key: _Key, sums: _Sums, partner_scoped: bool) -> AggregateRow:
@@ -465,9 +486,9 @@ def _row(key: _Key, sums: _Sums, partner_scoped: bool) -> AggregateRow:
             for (sub, on), basis in sorted(sums.partial.items())
         )
         attribution = Attribution(
-            quantity=sums.attributed_quantity,
-            amount=sums.attributed_amount,
-            amount_presented=present(sums.attributed_amount, currency),
+            quantity=Fraction(sums.attributed_quantity_units, _UNITS_PER_WHOLE),
+            amount=Fraction(sums.attributed_amount_units, _UNITS_PER_WHOLE),
+            amount_presented=present(Fraction(sums.attributed_amount_units, _UNITS_PER_WHOLE), currency),
             partial_days=partial_days,
         )
     return AggregateRow(

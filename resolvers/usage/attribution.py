@@ -20,7 +20,8 @@ How it is computed
 A partner's sum over a window is the sum over the days its association covers whole (read from the daily
 rollups with SQL SUM, joined to the association by `full_day_condition`) plus, for the boundary days of each
 association (at most two per interval: the day it starts, if not at midnight, and the day it ends), the day's
-rollup times the fraction, in Python (`boundary_days`). Raw usage records are never scanned.
+rollup times the fraction counted in seconds, in Python (`seconds_active`). Raw usage records are never
+scanned.
 
 Intervals of one (subscription, partner, type) never overlap: the write path ends an association before a
 new one of the same partner and type can start. The seconds of two intervals that touch the same day (ended
@@ -56,25 +57,6 @@ def share(seconds: int) -> Fraction:
     return Fraction(seconds, DAY_SECONDS)
 
 
-def boundary_days(
-    valid_from: datetime, valid_to: datetime | None, first: date, last: date
-) -> list[tuple[date, int]]:
-    """The days in [first, last] the interval covers only in part, with the seconds it covers of each.
-
-    Only the day of valid_from and the day of valid_to can be partial; every day between them is whole.
-    """
-    candidates = {valid_from.astimezone(UTC).date()}
-    if valid_to is not None:
-        candidates.add(valid_to.astimezone(UTC).date())
-    partial = []
-    for day in sorted(candidates):
-        if first <= day <= last:
-            seconds = seconds_active(day, valid_from, valid_to)
-            if 0 < seconds < DAY_SECONDS:
-                partial.append((day, seconds))
-    return partial
-
-
 def full_day_condition(
     dialect: str,
     usage_date: ColumnElement[date],
@@ -88,13 +70,20 @@ def full_day_condition(
     valid_to's day is never whole (it ends before midnight, or at the midnight that starts it).
     """
     first_excluded: ColumnElement[date]
-    first_not_whole: ColumnElement[date]
+    if dialect == "postgresql":
+        first_excluded = cast(func.timezone("UTC", valid_from) - _ONE_SECOND, Date)
+    else:
+        first_excluded = func.date(valid_from, "-1 seconds", type_=Date)
+    first_not_whole = utc_date(dialect, valid_to)
+    return and_(usage_date > first_excluded, or_(valid_to.is_(None), usage_date < first_not_whole))
+
+
+def utc_date(
+    dialect: str, instant: ColumnElement[datetime] | ColumnElement[datetime | None]
+) -> ColumnElement[date]:
+    """SQL: the UTC calendar day of a UTCDateTime column."""
     if dialect == "postgresql":
         # AT TIME ZONE 'UTC' (timezone()) first: casting a timestamptz to date would use the session's zone.
-        first_excluded = cast(func.timezone("UTC", valid_from) - _ONE_SECOND, Date)
-        first_not_whole = cast(func.timezone("UTC", valid_to), Date)
-    else:
-        # SQLite stores UTCDateTime as naive UTC text, which its date() function reads directly.
-        first_excluded = func.date(valid_from, "-1 seconds", type_=Date)
-        first_not_whole = func.date(valid_to, type_=Date)
-    return and_(usage_date > first_excluded, or_(valid_to.is_(None), usage_date < first_not_whole))
+        return cast(func.timezone("UTC", instant), Date)
+    # SQLite stores UTCDateTime as naive UTC text, which its date() function reads directly.
+    return func.date(instant, type_=Date)
