@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Table, bindparam, case, or_, select, tuple_, update
+from sqlalchemy import Date, String, Table, any_, bindparam, case, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from db.base import utcnow
 from db.models import Subscription, UsageRecord
@@ -91,9 +92,16 @@ async def resolve_subscriptions(
     """Map external ids to subscriptions, locking them FOR UPDATE in id order (a no-op on SQLite)."""
     if not external_ids:
         return {}
+    wanted: ColumnElement[bool]
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: a file batch can name more subscriptions than a query may have parameters.
+        ids = bindparam("external_ids", sorted(external_ids), type_=postgresql.ARRAY(String))
+        wanted = SUBSCRIPTIONS.c.external_id == any_(ids)
+    else:
+        wanted = SUBSCRIPTIONS.c.external_id.in_(sorted(external_ids))
     query = (
         select(SUBSCRIPTIONS.c.external_id, SUBSCRIPTIONS.c.id, SUBSCRIPTIONS.c.usage_data_as_of)
-        .where(SUBSCRIPTIONS.c.external_id.in_(sorted(external_ids)))
+        .where(wanted)
         .order_by(SUBSCRIPTIONS.c.id)
         .with_for_update()
     )
