@@ -342,3 +342,36 @@ def test_the_longest_windows_allowed() -> None:
     check_window(AggregateFilter(date(2026, 1, 1), date(2028, 12, 31)), [GroupBy.MONTH])
     check_window(AggregateFilter(date(2026, 1, 31), date(2029, 1, 30)), [])
     check_window(AggregateFilter(date(2026, 1, 1), date(2027, 1, 1)), [GroupBy.DAY])  # 366 days
+
+
+def test_associations_starting_or_ending_at_month_edges_equal_the_naive_sums(database_url: str) -> None:
+    """Months an association covers whole come from the monthly rollups; one second less and they must not."""
+    march, april = 9 * 86_400, 40 * 86_400  # offsets of 1 March and 1 April from the first day
+    histories: list[HistorySpec] = [
+        (0, TYPES[0], 0, [march, april]),  # exactly March
+        (1, TYPES[0], 0, [march + 1, april - 1]),  # March but its first and last second
+        (1, TYPES[1], 1, [march - 1, april + 1]),  # March and a second either side
+        (2, TYPES[1], 2, [march, april - 86_400]),  # March without its last day
+        (2, TYPES[0], 0, [march + 43_200]),  # from noon on 1 March, open
+    ]
+    records: list[RecordSpec] = [
+        (sub, day, "m1", SERVICES[day % 2], Decimal(day), Decimal(sub * 100 + day).scaleb(-2), "USD")
+        for sub in range(len(SUBSCRIPTIONS))
+        for day in range(DAYS)
+    ]
+    windows = [
+        AggregateFilter(FIRST_DAY, FIRST_DAY + timedelta(days=DAYS - 1)),
+        AggregateFilter(date(2026, 3, 1), date(2026, 3, 31)),
+        AggregateFilter(date(2026, 3, 1), date(2026, 4, 30)),
+    ]
+    checks = [
+        Query(window, frozenset(groups), scope)
+        for window in windows
+        for groups in (
+            [GroupBy.PARTNER],
+            [GroupBy.MONTH, GroupBy.SUBSCRIPTION],
+            [GroupBy.SERVICE, GroupBy.MONTH],
+        )
+        for scope in (ALL, PartnerScope(PARTNERS[0]), PartnerScope(PARTNERS[1]), PartnerScope(PARTNERS[2]))
+    ]
+    asyncio.run(_check(database_url, Scenario(records, [], histories), checks))

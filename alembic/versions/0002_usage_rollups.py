@@ -29,8 +29,13 @@ def upgrade() -> None:
     sa.Column('quantity', sa.Numeric(30, 6).with_variant(sa.BigInteger(), 'sqlite'), nullable=False),
     sa.Column('amount', sa.Numeric(30, 6).with_variant(sa.BigInteger(), 'sqlite'), nullable=False),
     sa.Column('record_count', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_usage_daily_rollups_subscription_id_subscriptions'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('subscription_id', 'usage_date', 'service_name', 'currency', name=op.f('pk_usage_daily_rollups')),
+    sa.ForeignKeyConstraint(
+        ['subscription_id'], ['subscriptions.id'],
+        name=op.f('fk_usage_daily_rollups_subscription_id_subscriptions'), ondelete='RESTRICT',
+    ),
+    sa.PrimaryKeyConstraint(
+        'subscription_id', 'usage_date', 'service_name', 'currency', name=op.f('pk_usage_daily_rollups')
+    ),
     postgresql_with={'fillfactor': 70},
     )
     with op.batch_alter_table('usage_daily_rollups', schema=None) as batch_op:
@@ -44,8 +49,13 @@ def upgrade() -> None:
     sa.Column('quantity', sa.Numeric(30, 6).with_variant(sa.BigInteger(), 'sqlite'), nullable=False),
     sa.Column('amount', sa.Numeric(30, 6).with_variant(sa.BigInteger(), 'sqlite'), nullable=False),
     sa.Column('record_count', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_usage_monthly_rollups_subscription_id_subscriptions'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('subscription_id', 'month', 'service_name', 'currency', name=op.f('pk_usage_monthly_rollups')),
+    sa.ForeignKeyConstraint(
+        ['subscription_id'], ['subscriptions.id'],
+        name=op.f('fk_usage_monthly_rollups_subscription_id_subscriptions'), ondelete='RESTRICT',
+    ),
+    sa.PrimaryKeyConstraint(
+        'subscription_id', 'month', 'service_name', 'currency', name=op.f('pk_usage_monthly_rollups')
+    ),
     postgresql_with={'fillfactor': 70},
     )
     with op.batch_alter_table('usage_monthly_rollups', schema=None) as batch_op:

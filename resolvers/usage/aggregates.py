@@ -16,9 +16,9 @@ its own, see attribution.py) and carry an `Attribution`:
 Scope: ALL (platform), TenantScope (that tenant's subscriptions only) or PartnerScope (only that partner's
 attributed usage, inside its association windows). A filter outside the scope yields no rows, not an error.
 
-Plain sums come from the monthly rollups for the whole months of the window and the daily rollups for its
-ragged edges (and for DAY grouping); partner sums from the daily rollups (an association can start mid-month).
-Raw usage_records are never read.
+Sums come from the monthly rollups for the whole months of the window (for partner rows: the months the
+association also covers whole) and from the daily rollups for the rest (and for DAY grouping). Raw
+usage_records are never read.
 """
 
 from __future__ import annotations
@@ -32,13 +32,20 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import Table, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
 from db.enums import AssociationType
 from db.models import PartnerAssociation, Subscription
-from resolvers.usage.attribution import DAY_SECONDS, day_start, full_day_condition, seconds_active, utc_date
+from resolvers.usage.attribution import (
+    DAY_SECONDS,
+    day_start,
+    full_day_condition,
+    seconds_active,
+    utc_date,
+    whole_month_condition,
+)
 from resolvers.usage.currencies import present
 from resolvers.usage.rollups import DAILY, MONTHLY, month_start
 from resolvers.usage.validation import FieldProblem, UsageInputError
@@ -338,18 +345,43 @@ async def _attributed_sums(
     sums: dict[_Key, _Sums],
 ) -> None:
     associations = _association_conditions(filter)
-    # Whole days: rollup rows joined to the association that covers their day entirely, summed in SQL.
-    covers_whole_day = and_(
-        ASSOCIATIONS.c.subscription_id == DAILY.c.subscription_id,
-        full_day_condition(dialect, DAILY.c.usage_date, ASSOCIATIONS.c.valid_from, ASSOCIATIONS.c.valid_to),
-    )
-    whole = _summing(
-        DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day
-    ).where(
+    valid_from, valid_to = ASSOCIATIONS.c.valid_from, ASSOCIATIONS.c.valid_to
+    daily_conditions = [
         DAILY.c.usage_date.between(filter.date_from, filter.date_to),
         *_subscription_conditions(DAILY, filter),
         *associations,
+    ]
+    months = None if GroupBy.DAY in groups else _whole_months(filter.date_from, filter.date_to)
+    if months is not None:
+        # Months inside the window that the association covers whole: one monthly rollup row each...
+        first_month, last_month = months
+        covers_whole_month = and_(
+            ASSOCIATIONS.c.subscription_id == MONTHLY.c.subscription_id,
+            whole_month_condition(dialect, MONTHLY.c.month, valid_from, valid_to),
+        )
+        monthly = _summing(
+            MONTHLY, _group_columns(dialect, MONTHLY, groups), groups, association=covers_whole_month
+        ).where(
+            MONTHLY.c.month.between(first_month, last_month),
+            *_subscription_conditions(MONTHLY, filter),
+            *associations,
+        )
+        _add_rows(await session.execute(monthly), sums, attributed=True)
+        # ...and their days are left out of the daily sum below.
+        day_month = month_start(dialect, DAILY.c.usage_date)
+        counted_monthly = and_(
+            day_month.between(first_month, last_month),
+            whole_month_condition(dialect, day_month, valid_from, valid_to),
+        )
+        daily_conditions.append(not_(counted_monthly))
+    # Whole days: rollup rows joined to the association that covers their day entirely, summed in SQL.
+    covers_whole_day = and_(
+        ASSOCIATIONS.c.subscription_id == DAILY.c.subscription_id,
+        full_day_condition(dialect, DAILY.c.usage_date, valid_from, valid_to),
     )
+    whole = _summing(
+        DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day
+    ).where(*daily_conditions)
     _add_rows(await session.execute(whole), sums, attributed=True)
     await _add_boundary_days(session, dialect, filter, groups, associations, sums)
 

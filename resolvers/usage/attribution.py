@@ -17,8 +17,9 @@ partner. Amounts in different currencies are never added together.
 
 How it is computed
 ------------------
-A partner's sum over a window is the sum over the days its association covers whole (read from the daily
-rollups with SQL SUM, joined to the association by `full_day_condition`) plus, for the boundary days of each
+A partner's sum over a window is the sum over the days its association covers whole (read with SQL SUM from
+the monthly rollups for months it covers whole, `whole_month_condition`, and from the daily rollups for the
+other whole days, `full_day_condition`) plus, for the boundary days of each
 association (at most two per interval: the day it starts, if not at midnight, and the day it ends), the day's
 rollup times the fraction counted in seconds, in Python (`seconds_active`). Raw usage records are never
 scanned.
@@ -33,7 +34,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 
-from sqlalchemy import Date, and_, cast, func, or_
+from sqlalchemy import Date, and_, cast, func, literal_column, or_
 from sqlalchemy.sql import ColumnElement
 
 DAY_SECONDS = 86_400
@@ -69,13 +70,41 @@ def full_day_condition(
     first whole day is valid_from's own day when it starts at midnight and the next day otherwise, and
     valid_to's day is never whole (it ends before midnight, or at the midnight that starts it).
     """
-    first_excluded: ColumnElement[date]
-    if dialect == "postgresql":
-        first_excluded = cast(func.timezone("UTC", valid_from) - _ONE_SECOND, Date)
-    else:
-        first_excluded = func.date(valid_from, "-1 seconds", type_=Date)
     first_not_whole = utc_date(dialect, valid_to)
-    return and_(usage_date > first_excluded, or_(valid_to.is_(None), usage_date < first_not_whole))
+    return and_(
+        usage_date > _day_before_first_whole(dialect, valid_from),
+        or_(valid_to.is_(None), usage_date < first_not_whole),
+    )
+
+
+def whole_month_condition(
+    dialect: str,
+    month: ColumnElement[date],
+    valid_from: ColumnElement[datetime],
+    valid_to: ColumnElement[datetime | None],
+) -> ColumnElement[bool]:
+    """SQL: every day of the month starting on `month` lies wholly inside [valid_from, valid_to).
+
+    Its first day is whole (as in full_day_condition) and the first day of the next month is no later than
+    the UTC date of valid_to (so the month's last day is whole too). Such a month is read from the monthly
+    rollups in one row instead of up to 31 daily ones.
+    """
+    next_month: ColumnElement[date]
+    if dialect == "postgresql":
+        next_month = cast(month + literal_column("interval '1 month'"), Date)
+    else:
+        next_month = func.date(month, "+1 month", type_=Date)
+    return and_(
+        month > _day_before_first_whole(dialect, valid_from),
+        or_(valid_to.is_(None), next_month <= utc_date(dialect, valid_to)),
+    )
+
+
+def _day_before_first_whole(dialect: str, valid_from: ColumnElement[datetime]) -> ColumnElement[date]:
+    """SQL: the UTC date of valid_from - 1 second; the first whole day of the interval is the day after."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", valid_from) - _ONE_SECOND, Date)
+    return func.date(valid_from, "-1 seconds", type_=Date)
 
 
 def utc_date(
