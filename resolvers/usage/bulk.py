@@ -1,10 +1,13 @@
-"""The PostgreSQL bulk path: COPY a validated batch into a staging table, then work set-based in SQL.
+"""The PostgreSQL bulk path: COPY a validated batch, then work set-based in SQL.
 
 Same rules as ingestion.write_records (replace by natural key, rollups moved by new minus replaced, freshness
 only forward), but every step is one statement over the whole batch, and the rows travel by COPY (binary)
-instead of parameter lists. The caller validates the batch (no duplicate natural keys) and resolves its
-subscriptions with ingestion.resolve_subscriptions first, which also locks them: that lock is what makes the
-read of the replaced rows trustworthy against a concurrent ingest, exactly as in write_records.
+instead of parameter lists. Records of days no stored row can have yet (after the subscription's
+usage_data_as_of) are copied straight into usage_records; the others go through a staging table, a read of the
+rows they replace, and INSERT ... ON CONFLICT DO UPDATE. The caller validates the batch (no duplicate natural
+keys) and resolves its subscriptions with ingestion.resolve_subscriptions first, which also locks them: that
+lock is what makes the read of the replaced rows trustworthy against a concurrent ingest, exactly as in
+write_records.
 
 The temporary tables are per connection and emptied at every commit (ON COMMIT DELETE ROWS), so a pooled
 connection reuses them without catalog churn.
@@ -13,6 +16,7 @@ connection reuses them without catalog churn.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -66,19 +70,7 @@ JOIN usage_records u
   ON u.subscription_id = c.subscription_id AND u.usage_date = c.usage_date AND u.meter_id = c.meter_id
 """
 
-# Days after the subscription's usage_data_as_of cannot be stored yet: a plain INSERT, which is much cheaper
-# than the speculative insertion ON CONFLICT needs. The rest may replace a stored row: an upsert.
-_INSERT_NEW_DAYS = """
-INSERT INTO usage_records
-  (subscription_id, usage_date, service_name, meter_id, meter_name, meter_category,
-   quantity, unit, amount, currency, ingested_at)
-SELECT s.subscription_id, s.usage_date, s.service_name, s.meter_id, s.meter_name, s.service_name,
-       s.quantity, s.unit, s.amount, s.currency, now()
-FROM usage_staging s
-JOIN subscriptions sub ON sub.id = s.subscription_id
-WHERE sub.usage_data_as_of IS NULL OR s.usage_date > sub.usage_data_as_of
-"""
-
+# Records of days up to the subscription's usage_data_as_of may replace a stored row: an upsert.
 _UPSERT_KNOWN_DAYS = """
 INSERT INTO usage_records AS u
   (subscription_id, usage_date, service_name, meter_id, meter_name, meter_category,
@@ -169,7 +161,7 @@ WHERE r.record_count = 0
 # Only forward: a late correction for an old day must not make the data look staler than it is.
 _ADVANCE_FRESHNESS = """
 UPDATE subscriptions s SET usage_data_as_of = m.latest
-FROM (SELECT subscription_id, max(usage_date) AS latest FROM usage_staging GROUP BY subscription_id) m
+FROM (SELECT subscription_id, max(usage_date) AS latest FROM usage_delta GROUP BY subscription_id) m
 WHERE s.id = m.subscription_id AND (s.usage_data_as_of IS NULL OR s.usage_data_as_of < m.latest)
 """
 
@@ -177,35 +169,38 @@ WHERE s.id = m.subscription_id AND (s.usage_data_as_of IS NULL OR s.usage_data_a
 async def copy_records(
     session: AsyncSession, records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]
 ) -> tuple[int, int]:
-    """Write the batch through COPY and set-based SQL; return (inserted, replaced). PostgreSQL only."""
+    """Write the batch through COPY and set-based SQL; return (inserted, replaced). PostgreSQL only.
+
+    A record of a day after its subscription's usage_data_as_of cannot replace anything (no stored row is
+    later than that day, and the subscription is locked): it is copied straight into usage_records, and its
+    rollup delta, summed here, straight into usage_delta. Only the other records go through the staging
+    table, the replaced-row read and the upsert.
+    """
     for statement in _CREATE_TEMPORARY_TABLES:
         await session.execute(text(statement))
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg.Connection, inside the session's transaction
-    await driver.copy_records_to_table(
-        "usage_staging",
-        columns=STAGING_COLUMNS,
-        records=[
-            (
-                known[record.subscription_id].id,
-                record.usage_date,
-                record.service,
-                record.meter_id,
-                record.meter_name,
-                record.quantity,
-                record.unit,
-                record.amount,
-                record.currency,
-            )
-            for record in records
-        ],
-    )
-    replaced: int = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
+    fresh, known_days = _split_by_freshness(records, known)
+    if fresh:
+        now = datetime.now(UTC)
+        await driver.copy_records_to_table(
+            "usage_records",
+            columns=(*_RECORD_COLUMNS, "meter_category", "ingested_at"),
+            records=[(*_values(record, known), record.service, now) for record in fresh],
+        )
+        await driver.copy_records_to_table("usage_delta", records=_summed_deltas(fresh, known))
+    replaced = 0
+    if known_days:
+        await driver.copy_records_to_table(
+            "usage_staging",
+            columns=STAGING_COLUMNS,
+            records=[_values(record, known) for record in known_days],
+        )
+        replaced = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
+        await session.execute(text(_UPSERT_KNOWN_DAYS))
+        await session.execute(text(_DAILY_DELTAS))
     for statement in (
-        _INSERT_NEW_DAYS,
-        _UPSERT_KNOWN_DAYS,
-        _DAILY_DELTAS,
         _INSERT_DAILY_NEW_DAYS,
         _APPLY_DAILY_KNOWN_DAYS,
         _APPLY_MONTHLY,
@@ -215,3 +210,48 @@ async def copy_records(
     ):
         await session.execute(text(statement))
     return len(records) - replaced, replaced
+
+
+_RECORD_COLUMNS = STAGING_COLUMNS  # the staging table has usage_records' column names
+
+
+def _split_by_freshness(
+    records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]
+) -> tuple[list[ValidRecord], list[ValidRecord]]:
+    fresh: list[ValidRecord] = []
+    known_days: list[ValidRecord] = []
+    for record in records:
+        as_of = known[record.subscription_id].usage_data_as_of
+        (known_days if as_of is not None and record.usage_date <= as_of else fresh).append(record)
+    return fresh, known_days
+
+
+def _values(record: ValidRecord, known: Mapping[str, KnownSubscription]) -> tuple[Any, ...]:
+    return (
+        known[record.subscription_id].id,
+        record.usage_date,
+        record.service,
+        record.meter_id,
+        record.meter_name,
+        record.quantity,
+        record.unit,
+        record.amount,
+        record.currency,
+    )
+
+
+def _summed_deltas(
+    records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]
+) -> list[tuple[Any, ...]]:
+    """Daily rollup deltas of new records: (subscription, day, service, currency, quantity, amount, count)."""
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    for record in records:
+        key = (known[record.subscription_id].id, record.usage_date, record.service, record.currency)
+        total = sums.get(key)
+        if total is None:
+            sums[key] = [record.quantity, record.amount, 1]
+        else:
+            total[0] += record.quantity
+            total[1] += record.amount
+            total[2] += 1
+    return [(*key, *total) for key, total in sums.items()]
