@@ -16,6 +16,7 @@ the Python work and the database work overlap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import operator
@@ -212,23 +213,26 @@ async def import_file(
         # A bad header raises FileFormatError from the first read, before anything is written.
         read = asyncio.ensure_future(asyncio.to_thread(_collect, inputs, size, strict, latest))
         lines_read = 0
-        while True:
-            batch = await read
-            if not batch.stop:
-                read = asyncio.ensure_future(asyncio.to_thread(_collect, inputs, size, strict, latest))
-            summary.reject(batch.problems)
-            if strict and batch.problems:
-                summary.stopped_at = batch.problems[0].index
-                break
-            if batch.records and not await _write(database, batch.records, strict, summary, postgres):
-                break
-            lines_read += len(batch.records) + len({problem.index for problem in batch.problems})
-            if progress is not None:
-                progress(lines_read, lines.bytes_read)
-            if batch.stop:
-                break
-        if not read.done():
-            read.cancel()
+        try:
+            while True:
+                batch = await read
+                if not batch.stop:
+                    read = asyncio.ensure_future(asyncio.to_thread(_collect, inputs, size, strict, latest))
+                summary.reject(batch.problems)
+                if strict and batch.problems:
+                    summary.stopped_at = batch.problems[0].index
+                    break
+                if batch.records and not await _write(database, batch.records, strict, summary, postgres):
+                    break
+                lines_read += len(batch.records) + len({problem.index for problem in batch.problems})
+                if progress is not None:
+                    progress(lines_read, lines.bytes_read)
+                if batch.stop:
+                    break
+        finally:
+            # The read-ahead may still be reading the file: let it finish (at most one batch) before closing.
+            with contextlib.suppress(Exception):
+                await read
     summary.problems.sort(key=lambda problem: problem.index)
     return summary
 
