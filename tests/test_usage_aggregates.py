@@ -98,9 +98,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     """Histories first; then records, half of them on days where some association starts or ends (the days
     where attribution is fractional, and where an off-by-one-day mistake would show)."""
     drawn = draw(histories)
-    edges = sorted(
-        {point // 86_400 for *_, points in drawn for point in points if 0 <= point // 86_400 < DAYS}
-    )
+    edges = sorted({point // 86_400 for *_, points in drawn for point in points if 0 <= point // 86_400 < DAYS})
     days = st.integers(0, DAYS - 1) | st.sampled_from(edges) if edges else st.integers(0, DAYS - 1)
     records = st.tuples(
         st.integers(0, len(SUBSCRIPTIONS) - 1),
@@ -230,9 +228,7 @@ async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord]
                 await ingest_usage(session, [_input(spec) for spec in batch])
     final = {spec[:3]: spec for spec in first} | {spec[:3]: spec for spec in second}
     records = [
-        RawRecord(
-            SUBSCRIPTIONS[sub], FIRST_DAY + timedelta(days=day), meter, service, quantity, amount, currency
-        )
+        RawRecord(SUBSCRIPTIONS[sub], FIRST_DAY + timedelta(days=day), meter, service, quantity, amount, currency)
         for sub, day, meter, service, quantity, amount, currency in final.values()
     ]
     return records, associations
@@ -244,9 +240,7 @@ async def _check(database_url: str, scenario: Scenario, checks: list[Query]) -> 
         records, associations = await _load(database, scenario)
         async with database.read() as session:
             for query in checks:
-                actual = await usage_aggregates(
-                    session, query.filter, sorted(query.group_by, key=str), query.scope
-                )
+                actual = await usage_aggregates(session, query.filter, sorted(query.group_by, key=str), query.scope)
                 expected = expected_rows(
                     records, associations, TENANT_OF, query.filter, set(query.group_by), query.scope
                 )
@@ -262,9 +256,7 @@ async def _check(database_url: str, scenario: Scenario, checks: list[Query]) -> 
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(scenario=scenarios(), checks=st.lists(queries(), min_size=1, max_size=5))
-def test_random_aggregates_equal_the_naive_sums(
-    database_url: str, scenario: Scenario, checks: list[Query]
-) -> None:
+def test_random_aggregates_equal_the_naive_sums(database_url: str, scenario: Scenario, checks: list[Query]) -> None:
     asyncio.run(_check(database_url, scenario, checks))
 
 
@@ -328,14 +320,10 @@ def test_every_grouping_under_every_scope_equals_the_naive_sums(database_url: st
         (date(2027, 1, 2), [GroupBy.DAY], "groupBy"),  # 367 days
     ],
 )
-def test_windows_too_long_or_backwards_are_bad_input(
-    date_to: date, group_by: list[GroupBy], field: str
-) -> None:
+def test_windows_too_long_or_backwards_are_bad_input(date_to: date, group_by: list[GroupBy], field: str) -> None:
     with pytest.raises(UsageInputError) as raised:
         check_window(AggregateFilter(date(2026, 1, 1), date_to), group_by)
-    assert [(problem.field, raised.value.code) for problem in raised.value.problems] == [
-        (field, "BAD_USER_INPUT")
-    ]
+    assert [(problem.field, raised.value.code) for problem in raised.value.problems] == [(field, "BAD_USER_INPUT")]
 
 
 def test_the_longest_windows_allowed() -> None:

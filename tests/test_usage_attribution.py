@@ -103,9 +103,7 @@ async def test_scopes_see_only_their_own_rows(database: Database) -> None:
             [],
             PartnerScope(sub.id),
         )
-    assert [(row.amount, row.record_count, row.attribution) for row in tenant_rows] == [
-        (Decimal("90.25"), 31, None)
-    ]
+    assert [(row.amount, row.record_count, row.attribution) for row in tenant_rows] == [(Decimal("90.25"), 31, None)]
     assert other_tenant == []
     assert other_partner == []
 
@@ -122,9 +120,7 @@ async def test_scopes_see_only_their_own_rows(database: Database) -> None:
         (Fraction("-0.125"), "USD", Decimal("-0.12")),
     ],
 )
-def test_presentation_rounds_half_even_to_the_minor_unit(
-    value: Fraction, currency: str, shown: Decimal
-) -> None:
+def test_presentation_rounds_half_even_to_the_minor_unit(value: Fraction, currency: str, shown: Decimal) -> None:
     assert present(value, currency) == shown
     assert str(present(value, currency)) == str(shown)
 

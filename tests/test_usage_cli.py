@@ -42,9 +42,7 @@ async def _totals(database: Database) -> tuple[int, Decimal, int, Decimal, int]:
     async with database.read() as session:
         records = (await session.execute(select(func.count(), func.sum(UsageRecord.amount)))).one()
         daily = (
-            await session.execute(
-                select(func.sum(UsageDailyRollup.record_count), func.sum(UsageDailyRollup.amount))
-            )
+            await session.execute(select(func.sum(UsageDailyRollup.record_count), func.sum(UsageDailyRollup.amount)))
         ).one()
         months = await session.scalar(select(func.sum(UsageMonthlyRollup.record_count)))
     return records[0], records[1] or Decimal(0), int(daily[0] or 0), daily[1] or Decimal(0), int(months or 0)
@@ -139,9 +137,7 @@ async def test_jsonl_corrections_replace_and_move_rollups_and_freshness(
     # JSON numbers are exact decimals: 0.1 stays 0.1, never 0.1000000000000000055511151231257827.
     again = tmp_path / "again.ndjson"
     again.write_text(
-        "\n".join(
-            [line("2026-03-01", "m1", 0.1, service="Network"), "not json", '{"usage_date": "2026-03-01"}']
-        )
+        "\n".join([line("2026-03-01", "m1", 0.1, service="Network"), "not json", '{"usage_date": "2026-03-01"}'])
     )
     assert await _run(monkeypatch, database, str(again)) == 1
     out = capsys.readouterr().out

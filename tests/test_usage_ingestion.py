@@ -171,9 +171,7 @@ async def test_rebuilding_the_rollups_reproduces_what_ingestion_kept(database: D
             session, [record(first, f"2026-0{m}-0{d}", meter=f"m{m}{d}") for m in (1, 2) for d in (1, 2)]
         )
         await ingest_usage(session, [record(second, "2026-02-01", amount="7", currency="EUR")])
-        await ingest_usage(
-            session, [record(first, "2026-01-01", meter="m11", amount="3.5", service="Storage")]
-        )
+        await ingest_usage(session, [record(first, "2026-01-01", meter="m11", amount="3.5", service="Storage")])
     kept_daily, kept_monthly = await _daily(database), await _monthly(database)
     async with database.write() as session:
         await session.execute(update(Subscription).values(usage_data_as_of=None))
@@ -190,9 +188,7 @@ async def test_freshness_is_the_latest_day_ever_ingested(database: Database) -> 
     world = await build_world(database, tenants=1, subscriptions=2, partners=0)
     first, second = world.subscriptions
     async with database.write() as session:
-        result = await ingest_usage(
-            session, [record(first, "2026-03-05"), record(first, "2026-03-07", meter="b")]
-        )
+        result = await ingest_usage(session, [record(first, "2026-03-05"), record(first, "2026-03-07", meter="b")])
     assert [(item.external_id, item.usage_data_as_of) for item in result.freshness] == [
         (first.external_id, date(2026, 3, 7))
     ]

@@ -25,12 +25,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("ingest", help="import usage records from a CSV or JSON Lines file")
     parser.add_argument("file", type=Path, help="the file (.csv with a header row, or .jsonl)")
     parser.add_argument("--format", choices=("csv", "jsonl"), help="override the format the suffix implies")
-    parser.add_argument(
-        "--strict", action="store_true", help="stop at the first bad line; write none of its batch"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, help="rows per transaction (default: 50000 PostgreSQL, 5000 SQLite)"
-    )
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad line; write none of its batch")
+    parser.add_argument("--batch-size", type=int, help="rows per transaction (default: 50000 PostgreSQL, 5000 SQLite)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.set_defaults(handler=run)
 

@@ -188,9 +188,7 @@ def check_window(filter: AggregateFilter, group_by: Sequence[GroupBy]) -> None:
     if filter.date_to < filter.date_from:
         problems.append(FieldProblem(0, "filter.to", "must not be before filter.from"))
     elif filter.date_to >= add_months(filter.date_from, MAX_WINDOW_MONTHS):
-        problems.append(
-            FieldProblem(0, "filter.to", f"the window may span at most {MAX_WINDOW_MONTHS} months")
-        )
+        problems.append(FieldProblem(0, "filter.to", f"the window may span at most {MAX_WINDOW_MONTHS} months"))
     elif GroupBy.DAY in group_by and (filter.date_to - filter.date_from).days + 1 > MAX_DAY_GROUPING_DAYS:
         message = f"grouping by DAY allows a window of at most {MAX_DAY_GROUPING_DAYS} days"
         problems.append(FieldProblem(0, "groupBy", message))
@@ -379,9 +377,9 @@ async def _attributed_sums(
         ASSOCIATIONS.c.subscription_id == DAILY.c.subscription_id,
         full_day_condition(dialect, DAILY.c.usage_date, valid_from, valid_to),
     )
-    whole = _summing(
-        DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day
-    ).where(*daily_conditions)
+    whole = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day).where(
+        *daily_conditions
+    )
     _add_rows(await session.execute(whole), sums, attributed=True)
     await _add_boundary_days(session, dialect, filter, groups, associations, sums)
 
@@ -457,9 +455,7 @@ def _add_partial(target: _Sums, rollup: Any, seconds: int) -> None:
     target.record_count += rollup.record_count
     target.attributed_quantity_units += _micro(rollup.quantity) * seconds
     target.attributed_amount_units += _micro(rollup.amount) * seconds
-    basis = target.partial.setdefault(
-        (rollup.subscription_id, rollup.usage_date), [seconds, Decimal(0), Decimal(0)]
-    )
+    basis = target.partial.setdefault((rollup.subscription_id, rollup.usage_date), [seconds, Decimal(0), Decimal(0)])
     basis[1] += rollup.quantity
     basis[2] += rollup.amount
 
@@ -540,6 +536,4 @@ def _row(key: _Key, sums: _Sums, partner_scoped: bool) -> AggregateRow:
 
 
 def _sort_key(item: tuple[_Key, _Sums]) -> tuple[str, ...]:
-    return tuple(
-        "" if part is None else str(part.value if isinstance(part, enum.Enum) else part) for part in item[0]
-    )
+    return tuple("" if part is None else str(part.value if isinstance(part, enum.Enum) else part) for part in item[0])

@@ -107,9 +107,7 @@ def _day_before_first_whole(dialect: str, valid_from: ColumnElement[datetime]) -
     return func.date(valid_from, "-1 seconds", type_=Date)
 
 
-def utc_date(
-    dialect: str, instant: ColumnElement[datetime] | ColumnElement[datetime | None]
-) -> ColumnElement[date]:
+def utc_date(dialect: str, instant: ColumnElement[datetime] | ColumnElement[datetime | None]) -> ColumnElement[date]:
     """SQL: the UTC calendar day of a UTCDateTime column."""
     if dialect == "postgresql":
         # AT TIME ZONE 'UTC' (timezone()) first: casting a timestamptz to date would use the session's zone.

@@ -240,9 +240,7 @@ def _values(record: ValidRecord, known: Mapping[str, KnownSubscription]) -> tupl
     )
 
 
-def _summed_deltas(
-    records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]
-) -> list[tuple[Any, ...]]:
+def _summed_deltas(records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]) -> list[tuple[Any, ...]]:
     """Daily rollup deltas of new records: (subscription, day, service, currency, quantity, amount, count)."""
     sums: dict[tuple[Any, ...], list[Any]] = {}
     for record in records:

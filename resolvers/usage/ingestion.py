@@ -77,18 +77,14 @@ async def ingest_usage(
     problems.extend(
         FieldProblem(index, SUBSCRIPTION_ID, "no such subscription")
         for index, record in enumerate(records)
-        if record.subscription_id not in known
-        and isinstance(record.subscription_id, str)
-        and record.subscription_id
+        if record.subscription_id not in known and isinstance(record.subscription_id, str) and record.subscription_id
     )
     if problems:
         raise UsageInputError(sorted(problems, key=lambda problem: problem.index))
     return await write_records(session, [record for _index, record in valid], known)
 
 
-async def resolve_subscriptions(
-    session: AsyncSession, external_ids: Collection[str]
-) -> dict[str, KnownSubscription]:
+async def resolve_subscriptions(session: AsyncSession, external_ids: Collection[str]) -> dict[str, KnownSubscription]:
     """Map external ids to subscriptions, locking them FOR UPDATE in id order (a no-op on SQLite)."""
     if not external_ids:
         return {}
@@ -203,10 +199,7 @@ async def _advance_freshness(
     )
     await session.execute(
         statement,
-        [
-            {"subscription": known[external].id, "latest": day}
-            for external, day in sorted(latest_in_batch.items())
-        ],
+        [{"subscription": known[external].id, "latest": day} for external, day in sorted(latest_in_batch.items())],
     )
     return tuple(
         Freshness(

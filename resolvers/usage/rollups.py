@@ -89,9 +89,7 @@ async def apply_deltas(session: AsyncSession, deltas: RollupDeltas) -> None:
 def increment_upsert(dialect: str, table: Table) -> Executable:
     """INSERT a delta row, or add it to the row already there."""
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    increments = {
-        name: table.c[name] + insert.excluded[name] for name in ("quantity", "amount", "record_count")
-    }
+    increments = {name: table.c[name] + insert.excluded[name] for name in ("quantity", "amount", "record_count")}
     keys = [column.name for column in table.primary_key.columns]
     return insert.on_conflict_do_update(index_elements=keys, set_=increments)
 
@@ -168,9 +166,5 @@ async def rebuild_rollups(executor: AsyncSession | AsyncConnection) -> None:
         )
     )
     subscriptions: Table = Subscription.__table__  # type: ignore[assignment]
-    latest = (
-        select(func.max(usage.c.usage_date))
-        .where(usage.c.subscription_id == subscriptions.c.id)
-        .scalar_subquery()
-    )
+    latest = select(func.max(usage.c.usage_date)).where(usage.c.subscription_id == subscriptions.c.id).scalar_subquery()
     await executor.execute(update(subscriptions).values(usage_data_as_of=latest))

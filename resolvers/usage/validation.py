@@ -103,9 +103,7 @@ def latest_usage_date(today: date | None = None) -> date:
     return (today or datetime.now(UTC).date()) + timedelta(days=1)
 
 
-def validate_record(
-    index: int, record: UsageRecordInput, *, latest: date
-) -> ValidRecord | list[FieldProblem]:
+def validate_record(index: int, record: UsageRecordInput, *, latest: date) -> ValidRecord | list[FieldProblem]:
     """Check one record; return it normalized, or every problem found (not just the first)."""
     return validate_values(
         index,
@@ -223,9 +221,7 @@ def _date(index: int, value: date | str, latest: date, problems: list[FieldProbl
         problems.append(FieldProblem(index, USAGE_DATE, "must be a date written YYYY-MM-DD"))
         return None
     if not EARLIEST_USAGE_DATE <= parsed <= latest:
-        problems.append(
-            FieldProblem(index, USAGE_DATE, f"must be between {EARLIEST_USAGE_DATE} and {latest}")
-        )
+        problems.append(FieldProblem(index, USAGE_DATE, f"must be between {EARLIEST_USAGE_DATE} and {latest}"))
         return None
     return parsed
 
