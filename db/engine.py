@@ -77,7 +77,10 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self.read_sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Reads run outside a transaction on PostgreSQL: a read session issues one statement (each loader batch has
+        # its own session), so BEGIN and ROLLBACK would only add two round trips to every batch.
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else engine
+        self.read_sessions = async_sessionmaker(reader, expire_on_commit=False, autoflush=False)
         writer = engine.execution_options(sqlite_begin="IMMEDIATE") if self.dialect == "sqlite" else engine
         self.write_sessions = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
 

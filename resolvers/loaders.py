@@ -3,11 +3,13 @@ statement per level, not N. Each batch opens its own session (one session per ta
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, and_, select
@@ -147,97 +149,135 @@ def _subscription_filters(request: PageRequest) -> list[ColumnElement[bool]]:
 
 
 class Loaders:
-    """Created once per request for one caller scope; every loader applies that scope's row filters."""
+    """Created once per request for one caller scope; every loader applies that scope's row filters.
+
+    Each loader (and the row-filter predicate it carries) is built on first use: a request touches two or three of
+    them, and building all of them up front cost about a millisecond per request.
+    """
 
     def __init__(self, database: Database, scope: CallerScope) -> None:
         self.scope = scope
+        self._database = database
 
-        def see(entity: Entity) -> ColumnElement[bool]:
-            return visible(entity, scope)
+    @functools.cache  # noqa: B019 (one Loaders per request: the cache dies with it)
+    def see(self, entity: Entity) -> ColumnElement[bool]:
+        return visible(entity, self.scope)
 
-        self.tenant = _by_id(database, Tenant, Tenant.id, see(Entity.TENANT))
-        self.subscription = _by_id(database, Subscription, Subscription.id, see(Entity.SUBSCRIPTION))
-        self.partner = _by_id(database, Partner, Partner.id, see(Entity.PARTNER))
-        self.association = _by_id(database, PartnerAssociation, PartnerAssociation.id, see(Entity.PARTNER_ASSOCIATION))
-        self.delegation = _by_id(
-            database,
+    @cached_property
+    def tenant(self) -> DataLoader[uuid.UUID, Tenant | None]:
+        return _by_id(self._database, Tenant, Tenant.id, self.see(Entity.TENANT))
+
+    @cached_property
+    def subscription(self) -> DataLoader[uuid.UUID, Subscription | None]:
+        return _by_id(self._database, Subscription, Subscription.id, self.see(Entity.SUBSCRIPTION))
+
+    @cached_property
+    def partner(self) -> DataLoader[uuid.UUID, Partner | None]:
+        return _by_id(self._database, Partner, Partner.id, self.see(Entity.PARTNER))
+
+    @cached_property
+    def association(self) -> DataLoader[uuid.UUID, PartnerAssociation | None]:
+        return _by_id(self._database, PartnerAssociation, PartnerAssociation.id, self.see(Entity.PARTNER_ASSOCIATION))
+
+    @cached_property
+    def delegation(self) -> DataLoader[uuid.UUID, DelegatedAdminRelationship | None]:
+        return _by_id(
+            self._database,
             DelegatedAdminRelationship,
             DelegatedAdminRelationship.id,
-            see(Entity.DELEGATED_ADMIN_RELATIONSHIP),
+            self.see(Entity.DELEGATED_ADMIN_RELATIONSHIP),
         )
-        self.audit_event = _by_id(database, AuditEvent, AuditEvent.id, see(Entity.AUDIT_EVENT))
 
-        associations_visible = see(Entity.PARTNER_ASSOCIATION)
-        partners_visible = see(Entity.PARTNER)
+    @cached_property
+    def audit_event(self) -> DataLoader[uuid.UUID, AuditEvent | None]:
+        return _by_id(self._database, AuditEvent, AuditEvent.id, self.see(Entity.AUDIT_EVENT))
 
-        async def with_partners(session: Any, statement: Any) -> list[Any]:
-            """Rows of `statement` (associations or delegations) with their partner fetched in the same statement,
-            under the partner's own row filter; the partner loader is primed so `.partner` costs no query."""
-            model = statement.column_descriptions[0]["entity"]
-            joined = statement.add_columns(Partner).outerjoin(
-                Partner, and_(Partner.id == model.partner_id, partners_visible)
-            )
-            rows = []
-            for row, partner in (await session.execute(joined)).all():
-                if partner is not None:
-                    self.partner.prime(partner.id, partner)
-                rows.append(row)
-            return rows
+    async def _with_partners(self, session: Any, statement: Any) -> list[Any]:
+        """Rows of `statement` (associations or delegations) with their partner fetched in the same statement,
+        under the partner's own row filter; the partner loader is primed so `.partner` costs no query."""
+        model = statement.column_descriptions[0]["entity"]
+        joined = statement.add_columns(Partner).outerjoin(
+            Partner, and_(Partner.id == model.partner_id, self.see(Entity.PARTNER))
+        )
+        rows = []
+        for row, partner in (await session.execute(joined)).all():
+            if partner is not None:
+                self.partner.prime(partner.id, partner)
+            rows.append(row)
+        return rows
 
+    @cached_property
+    def active_dpor(self) -> DataLoader[uuid.UUID, list[Any]]:
         async def active_dpors(session: Any, ids: Sequence[uuid.UUID]) -> Sequence[PartnerAssociation]:
             statement = select(PartnerAssociation).where(
                 PartnerAssociation.subscription_id.in_(ids),
                 PartnerAssociation.type == AssociationType.DIGITAL_PARTNER_OF_RECORD,
                 PartnerAssociation.valid_to.is_(None),
-                associations_visible,
+                self.see(Entity.PARTNER_ASSOCIATION),
             )
-            return await with_partners(session, statement)
+            return await self._with_partners(session, statement)
 
-        self.active_dpor = _many_by_parent(database, active_dpors, lambda row: row.subscription_id)
+        return _many_by_parent(self._database, active_dpors, lambda row: row.subscription_id)
 
-        delegations_visible = see(Entity.DELEGATED_ADMIN_RELATIONSHIP)
-
+    @cached_property
+    def delegations_by_tenant(self) -> DataLoader[uuid.UUID, list[Any]]:
         async def delegations(session: Any, ids: Sequence[uuid.UUID]) -> Sequence[DelegatedAdminRelationship]:
             statement = (
                 select(DelegatedAdminRelationship)
-                .where(DelegatedAdminRelationship.tenant_id.in_(ids), delegations_visible)
+                .where(DelegatedAdminRelationship.tenant_id.in_(ids), self.see(Entity.DELEGATED_ADMIN_RELATIONSHIP))
                 .order_by(DelegatedAdminRelationship.created_at, DelegatedAdminRelationship.id)
             )
-            return await with_partners(session, statement)
+            return await self._with_partners(session, statement)
 
-        self.delegations_by_tenant = _many_by_parent(database, delegations, lambda row: row.tenant_id)
+        return _many_by_parent(self._database, delegations, lambda row: row.tenant_id)
 
-        self.subscriptions_by_tenant = ParentPages(
-            database,
+    @cached_property
+    def subscriptions_by_tenant(self) -> ParentPages[Subscription]:
+        return ParentPages(
+            self._database,
             Subscription,
             Subscription.tenant_id,
-            see(Entity.SUBSCRIPTION),
+            self.see(Entity.SUBSCRIPTION),
             SUBSCRIPTION_ORDER,
             _subscription_filters,
         )
-        self.contacts_by_tenant = ParentPages(
-            database, TenantContact, TenantContact.tenant_id, see(Entity.CONTACT), CONTACT_ORDER, lambda _: []
+
+    @cached_property
+    def contacts_by_tenant(self) -> ParentPages[TenantContact]:
+        return ParentPages(
+            self._database,
+            TenantContact,
+            TenantContact.tenant_id,
+            self.see(Entity.CONTACT),
+            CONTACT_ORDER,
+            lambda _: [],
         )
-        self.history_by_subscription = ParentPages(
-            database,
+
+    @cached_property
+    def history_by_subscription(self) -> ParentPages[PartnerAssociation]:
+        return ParentPages(
+            self._database,
             PartnerAssociation,
             PartnerAssociation.subscription_id,
-            associations_visible,
+            self.see(Entity.PARTNER_ASSOCIATION),
             HISTORY_ORDER,
             lambda _: [],
         )
 
+    @cached_property
+    def associations_by_subscription(self) -> DataLoader[uuid.UUID, list[Any]]:
+        """Every association row of a subscription (the caller's visible ones); fields filter by instant in
+        Python, which keeps one statement per level whatever `activeAt` each parent asks for."""
+
         async def associations(session: Any, keys: Sequence[uuid.UUID]) -> Sequence[PartnerAssociation]:
             statement = (
                 select(PartnerAssociation)
-                .where(PartnerAssociation.subscription_id.in_(keys), associations_visible)
+                .where(PartnerAssociation.subscription_id.in_(keys), self.see(Entity.PARTNER_ASSOCIATION))
                 .order_by(PartnerAssociation.valid_from, PartnerAssociation.id)
             )
-            return await with_partners(session, statement)
+            return await self._with_partners(session, statement)
 
-        # Every association row of a subscription (the caller's visible ones); fields filter by instant in Python,
-        # which keeps one statement per level whatever `activeAt` each parent asks for.
-        self.associations_by_subscription = _many_by_parent(database, associations, lambda row: row.subscription_id)
+        return _many_by_parent(self._database, associations, lambda row: row.subscription_id)
 
 
 def active_at(
