@@ -3,6 +3,8 @@ invariants every run must leave intact."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -70,9 +72,7 @@ async def gateway(database: Database, **overrides: Any) -> AsyncIterator[Api]:
 def unexpected_errors(body: dict[str, Any]) -> list[dict[str, Any]]:
     """Errors whose code is not one a well-behaved gateway gives a valid caller."""
     return [
-        error
-        for error in body.get("errors") or []
-        if (error.get("extensions") or {}).get("code") not in EXPECTED_CODES
+        error for error in body.get("errors") or [] if (error.get("extensions") or {}).get("code") not in EXPECTED_CODES
     ]
 
 
@@ -214,7 +214,7 @@ async def check_invariants(database: Database, *, exact_versions: bool) -> Invar
         active = [row for row in chain if row.valid_to is None]
         if len(active) > 1:
             problems.append(f"{subscription_id}: {len(active)} active DPORs")
-        for before, after in zip(chain, chain[1:], strict=False):
+        for before, after in itertools.pairwise(chain):
             if before.valid_to is None:
                 problems.append(f"{subscription_id}: active row {before.id} is followed by {after.id}")
             elif before.valid_to > after.valid_from:
@@ -230,3 +230,71 @@ async def check_invariants(database: Database, *, exact_versions: bool) -> Invar
             problems.append(f"{subscription_id}: version {version} but {changes} association audit events")
     assert not problems, problems
     return InvariantReport(len(versions), all_rows, sum(audit_counts.values()))
+
+
+class TcpProxy:
+    """A loopback TCP proxy in front of PostgreSQL, to take the database away from a gateway and give it back
+    without touching the server (other suites share it): `down()` closes the listener and every open
+    connection (the database is gone: connections refused), `blackhole()` keeps accepting but never answers
+    (a network that drops packets), `up()` forwards again on the same port."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._silent = False
+
+    async def up(self) -> None:
+        if self._server is not None:
+            # Back from a blackhole: what was said meanwhile was dropped, so those connections are broken.
+            self._silent = False
+            self._close_all()
+            return
+        self._silent = False
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self._close_all()
+
+    async def blackhole(self) -> None:
+        """Accept, read, answer nothing; the connections already open go silent too."""
+        self._silent = True
+        if self._server is None:
+            self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    def _close_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        if self._silent:
+            while await reader.read(65_536):
+                pass
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.add(upstream_writer)
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65_536):
+                if self._silent:
+                    continue
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.transport.abort()
+            self._writers.discard(writer)

@@ -20,7 +20,6 @@ for a long run, on both backends). DPOR_TEST_FUZZ_SEED picks another determinist
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -137,7 +136,9 @@ def string_values(argument: str, world: WorldIds, names: list[str]) -> st.Search
     return st.one_of(known, known, junk)
 
 
-def scalar_values(scalar: GraphQLScalarType, argument: str, world: WorldIds, names: list[str]) -> st.SearchStrategy[Any]:
+def scalar_values(
+    scalar: GraphQLScalarType, argument: str, world: WorldIds, names: list[str]
+) -> st.SearchStrategy[Any]:
     name = scalar.name
     if name == "ID":
         return st.one_of(st.sampled_from(world.all()), st.sampled_from(world.all()), st.sampled_from(JUNK_IDS))
@@ -154,9 +155,7 @@ def scalar_values(scalar: GraphQLScalarType, argument: str, world: WorldIds, nam
     if name == "String":
         return string_values(argument, world, names)
     if name == "DateTime":
-        return st.one_of(
-            st.sampled_from(DATETIMES), st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
-        )
+        return st.one_of(st.sampled_from(DATETIMES), st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()))
     if name == "Date":
         return st.one_of(st.dates().map(lambda d: d.isoformat()), st.sampled_from(["2026-02-30", "today", ""]))
     if name == "UUID":
@@ -256,9 +255,7 @@ class DocumentBuilder:
         if isinstance(type_, GraphQLInterfaceType | GraphQLUnionType):
             possible = sorted(self.schema.get_possible_types(type_), key=lambda t: t.name)
             chosen = draw(st.lists(st.sampled_from(possible), max_size=2, unique_by=lambda t: t.name))
-            fragments = [
-                f"... on {t.name} {self._selection(draw, t, levels, variables, definitions)}" for t in chosen
-            ]
+            fragments = [f"... on {t.name} {self._selection(draw, t, levels, variables, definitions)}" for t in chosen]
             return "{ __typename " + " ".join(fragments) + " }"
         assert isinstance(type_, GraphQLObjectType)
         names = sorted(type_.fields)
@@ -296,7 +293,9 @@ class Fuzzing:
 
 async def secrets_for(database: Database, role: Role) -> set[str]:
     async with database.read() as session:
-        owner_tenant = await session.scalar(select(Tenant.id).where(Tenant.external_id == DEMO_OWNER_TENANT_EXTERNAL_ID))
+        owner_tenant = await session.scalar(
+            select(Tenant.id).where(Tenant.external_id == DEMO_OWNER_TENANT_EXTERNAL_ID)
+        )
         partner = await session.scalar(select(Partner.id).where(Partner.mpn_id == DEMO_PARTNER_MPN_ID))
         attributed = set(
             (
@@ -374,4 +373,3 @@ async def send(fuzz: Fuzzing, operation: Operation) -> None:
 @given(data=st.data())
 async def test_generated_operations_stay_in_scope(fuzzing: Fuzzing, data: st.DataObject) -> None:
     await send(fuzzing, data.draw(fuzzing.operations, label="operation"))
-
