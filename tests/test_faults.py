@@ -39,7 +39,7 @@ from db.enums import AssociationType
 from db.subscription import Subscription
 from schema import global_id
 from tests import databases, factories
-from tests.api import Api, principal
+from tests.api import Api, principal, token_for
 from tests.resilience_support import TcpProxy, check_invariants, gateway
 
 # Generous: a 2-core machine under load may be slow; a hang is minutes, not seconds.
@@ -79,8 +79,6 @@ class Outcomes:
 
 
 async def call(api: Api, query: str, variables: dict[str, Any] | None, as_: Any) -> tuple[int, dict[str, Any], float]:
-    from tests.api import token_for
-
     started = time.perf_counter()
     # The bound on the whole call is the test's own guard against a hang; the gateway must answer well before.
     async with asyncio.timeout(60):
