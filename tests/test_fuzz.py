@@ -415,10 +415,20 @@ def fuzz_settings(backend: str) -> settings:
 
 
 ROLES = pytest.mark.parametrize("fuzzing", list(Role), indirect=True, ids=lambda role: role.value)
+# A known graphql-core 3.3 bug (graphql-python/graphql-core#269, open): when a field error bubbles up through a
+# non-null parent, sibling resolver coroutines already created are dropped without being awaited, and Python
+# warns when they are collected. The answer is still correct and coded, so this one warning is let through; any
+# other unraisable exception still fails the test (filterwarnings = error).
+KNOWN_GRAPHQL_CORE_BUG = pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in. <coroutine object (GraphQLCoreConverter\.from_resolver\.<locals>\._async_resolver"
+    r"|Executor\.complete_awaitable_value|Executor\.execute_fields\.<locals>\.get_results) at"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @ROLES
+@KNOWN_GRAPHQL_CORE_BUG
 @seed(FUZZ_SEED)
 @fuzz_settings("sqlite")
 @given(data=st.data())
@@ -434,6 +444,7 @@ class TestOnPostgreSQL:
 
     @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
     @ROLES
+    @KNOWN_GRAPHQL_CORE_BUG
     @seed(FUZZ_SEED)
     @fuzz_settings("postgresql")
     @given(data=st.data())
