@@ -28,6 +28,10 @@ def is_expected(error: GraphQLError) -> bool:
         return True  # parse and validation errors: the query itself is wrong
     if isinstance(error.original_error, GatewayError):
         return True
+    if isinstance(error.original_error, GraphQLError):
+        # graphql-core's own coercion of the caller's variables (a string for an Int, a missing input field):
+        # it wraps its GraphQLError in another. The caller's mistake, BAD_USER_INPUT, not ours.
+        return True
     return bool(error.extensions and error.extensions.get("code") == "FORBIDDEN")
 
 

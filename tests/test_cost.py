@@ -38,6 +38,12 @@ def test_a_connection_costs_its_page() -> None:
     assert cost("{ items(first: 10) { totalCount edges { node { id } } } }") == 1 + 10
 
 
+def test_a_connection_without_first_costs_the_default_page() -> None:
+    # The SDL documents `first` as optional with a default of 20 (resolvers/pagination.py): such a query runs.
+    assert cost("{ items { totalCount edges { node { id } } } }") == 1 + 20
+    assert cost("{ items(first: 5) { edges { node { children { totalCount } } } } }") == 1 + 5 + 5 * 20
+
+
 def test_nested_connections_multiply() -> None:
     query = """{ items(first: 10) { edges { node {
         children(first: 20) { edges { node {
@@ -158,7 +164,7 @@ def test_fields_under_type_conditions_are_counted_on_their_type() -> None:
     with pytest.raises(GraphQLError) as refused:
         estimate(
             schema,
-            parse('{ node(id: "t1") { ... on Tenant { subscriptions { totalCount } } } }'),
+            parse('{ node(id: "t1") { ... on Tenant { subscriptions(first: 0) { totalCount } } } }'),
             None,
             None,
             max_page_size=100,

@@ -107,13 +107,6 @@ ABUSES = [
         200,
         "BAD_USER_INPUT",
     ),
-    Abuse("missing first", query("{ items { totalCount } }"), 200, "BAD_USER_INPUT"),
-    Abuse(
-        "missing first on a nested connection",
-        query("{ items(first: 5) { edges { node { children { totalCount } } } } }"),
-        200,
-        "BAD_USER_INPUT",
-    ),
     Abuse("zero first", query("{ items(first: 0) { totalCount } }"), 200, "BAD_USER_INPUT"),
     Abuse("negative first", query("{ items(first: -5) { totalCount } }"), 200, "BAD_USER_INPUT"),
     Abuse(

@@ -86,6 +86,17 @@ async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
     assert record.exc_info is not None and "hunter2" in str(record.exc_info[1])
 
 
+async def test_variables_that_do_not_coerce_are_logged_as_the_callers_mistake(
+    production: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    query = {"query": "query($n: Int) { items(first: $n) { totalCount } }", "variables": {"n": 2**31}}
+    with caplog.at_level(logging.INFO, logger="dpor_gateway.graphql"):
+        body = (await production.post("/graphql", json=query)).json()
+    assert codes(body) == ["BAD_USER_INPUT"]
+    records = [record for record in caplog.records if record.name == "dpor_gateway.graphql"]
+    assert records and all(record.levelno == logging.INFO for record in records)
+
+
 class BrokenExtension(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         raise KeyError("internal detail hunter2")
@@ -112,7 +123,7 @@ async def test_a_failing_extension_is_masked_too(database: Database, caplog: pyt
 
 
 async def test_errors_meant_for_the_caller_are_not_masked(production: httpx.AsyncClient) -> None:
-    body = (await production.post("/graphql", json={"query": "{ items { totalCount } }"})).json()
+    body = (await production.post("/graphql", json={"query": "{ items(first: 0) { totalCount } }"})).json()
     assert codes(body) == ["BAD_USER_INPUT"]
     assert "first" in body["errors"][0]["message"]
 

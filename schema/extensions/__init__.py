@@ -24,6 +24,7 @@ from schema.extensions.cost import CostLimit
 from schema.extensions.deadline import ExecutionDeadline
 from schema.extensions.error_codes import ErrorCodes
 from schema.extensions.masking import MaskUnexpectedErrors
+from schema.extensions.nul_characters import RefuseNulCharacters
 from schema.extensions.observability import Observability
 from schema.extensions.operation_limits import limit_rules
 from schema.extensions.persisted import PersistedDocuments
@@ -67,6 +68,8 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
         partial(AddValidationRules, rules),
         partial(CachedValidation, maxsize=settings.validation_cache_size, hide_suggestions=settings.is_production),
         partial(CostLimit, max_cost=settings.max_cost, max_page_size=settings.max_page_size),
+        # Before the rate limit: a refused operation is not charged.
+        RefuseNulCharacters,
     ]
     if settings.rate_limit_enabled:
         extensions.append(RateLimit)

@@ -11,8 +11,9 @@ plus the node count. It is an upper bound: `@skip`/`@include` are not evaluated,
 conditions of different types all count.
 
 A connection is recognised by shape, not by name: a field with a `first` argument whose type is an object with
-an `edges` field. Each must be given `first` between 1 and `max_page_size`, else BAD_USER_INPUT with
-`field: "first"` (the resolvers' shape for a bad argument); a cost over `max_cost` is COST_LIMIT_EXCEEDED.
+an `edges` field. An omitted `first` costs the resolvers' default page (20, as the SDL documents); a given one
+must be between 1 and `max_page_size`, else BAD_USER_INPUT with `field: "first"` (the resolvers' shape for a
+bad argument); a cost over `max_cost` is COST_LIMIT_EXCEEDED.
 Both are raised in `on_execute` before execution starts, so no resolver and no SQL runs. The estimate is made
 with the coerced variables, hence after validation rather than as a validation rule.
 
@@ -50,6 +51,7 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
+from resolvers.pagination import DEFAULT_PAGE_SIZE
 from schema.extensions.errors import Code, coded_error, limit_error
 
 
@@ -174,8 +176,11 @@ class CostEstimator:
 
     def _page_size(self, field: GraphQLField, node: FieldNode) -> int:
         first = self._arguments(field, node).get("first")
+        if first is None:
+            # Omitted: the resolvers serve their default page (the SDL says "default 20"), so that is its cost.
+            return min(DEFAULT_PAGE_SIZE, self.max_page_size)
         if not isinstance(first, int) or not 1 <= first <= self.max_page_size:
-            given = "missing" if first is None else f"{first}"
+            given = f"{first}"
             # The project's shape for bad arguments (resolvers/pagination.py): BAD_USER_INPUT naming the field.
             error = limit_error(
                 f"`{node.name.value}` needs `first` between 1 and {self.max_page_size} (got {given}).",

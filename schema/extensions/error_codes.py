@@ -3,10 +3,11 @@
 Errors that already carry `extensions.code` (the limits here, the resolvers' typed errors) are kept as they
 are. Of the rest: syntax errors become GRAPHQL_PARSE_FAILED (or TOO_MANY_TOKENS when the token limit aborted
 the parse), errors raised while validating the document become GRAPHQL_VALIDATION_FAILED, variable values that
-do not coerce become BAD_USER_INPUT, and a cancelled statement (PostgreSQL `statement_timeout`) becomes
-TIMEOUT. Anything still without a code is unexpected: in production the masking extension replaces it by
-INTERNAL. Logging is the schema's (schema/errors.py: expected errors at INFO, others at ERROR with the request
-id), not this module's, so that each error is logged once.
+do not coerce become BAD_USER_INPUT, a cancelled statement (PostgreSQL `statement_timeout`) becomes TIMEOUT,
+and a database that cannot be reached or dropped the connection becomes DATABASE_UNAVAILABLE (without the
+driver's message, which names hosts and SQL). Anything still without a code is unexpected: in production the
+masking extension replaces it by INTERNAL. Logging is the schema's (schema/errors.py: expected errors at INFO,
+others at ERROR with the request id), not this module's, so that each error is logged once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
 
 from schema.extensions.errors import Code, code_of, limit_error
@@ -28,6 +30,28 @@ QUERY_CANCELED = "57014"
 def _is_statement_timeout(error: BaseException | None) -> bool:
     while error is not None:
         if getattr(error, "sqlstate", None) == QUERY_CANCELED or getattr(error, "pgcode", None) == QUERY_CANCELED:
+            return True
+        error = getattr(error, "orig", None) or error.__cause__
+    return False
+
+
+# SQLSTATE classes and codes meaning the connection, not the statement, failed: 08 (connection exception), 57P01-03
+# (admin shutdown, crash shutdown, cannot connect now).
+CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def _is_database_unavailable(error: BaseException | None) -> bool:
+    """The request failed because the database went away, not because of anything in it."""
+    while error is not None:
+        # SQLAlchemy's own verdict: the driver reported a disconnect and the pooled connection was invalidated.
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        # Refused or reset while connecting (the pool opening a new connection); asyncpg's TimeoutError when
+        # connecting is an OSError too.
+        if isinstance(error, OSError):
+            return True
+        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in CONNECTION_SQLSTATES):
             return True
         error = getattr(error, "orig", None) or error.__cause__
     return False
@@ -56,6 +80,14 @@ def classify(error: GraphQLError) -> GraphQLError:
             path=error.path,
             original_error=error.original_error,
             extensions={"code": Code.TIMEOUT.value},
+        )
+    if _is_database_unavailable(error.original_error):
+        return GraphQLError(
+            "The database is unavailable; retry later.",
+            nodes=error.nodes,
+            path=error.path,
+            original_error=error.original_error,
+            extensions={"code": Code.DATABASE_UNAVAILABLE.value},
         )
     return error
 

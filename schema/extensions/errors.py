@@ -51,6 +51,8 @@ class Code(enum.StrEnum):
     COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
     # The request ran out of time (execution deadline or database statement timeout).
     TIMEOUT = "TIMEOUT"
+    # The database could not be reached or dropped the connection mid-request; safe to retry later.
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     # Trusted documents.
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
