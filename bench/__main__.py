@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from bench import check, dataset, operations, report, wrk
+from bench import check, cpu, dataset, operations, report, wrk
 from bench.operations import Operation, Request
 from bench.server import Server, free_port, python_module
 from bench.tokens import AUDIENCE, ISSUER, TokenIssuer
@@ -70,7 +70,9 @@ def _floor(url: str, port: int, log: Path) -> Server:
     return Server("floor", command, env, port, log)
 
 
-def _python_load(server: Server, operation: Operation, requests: list[Request], concurrency: int, seconds: float) -> Any:
+def _python_load(
+    server: Server, operation: Operation, requests: list[Request], concurrency: int, seconds: float
+) -> Any:
     spec = {
         "host": "127.0.0.1",
         "port": server.port,
@@ -88,16 +90,25 @@ def _python_load(server: Server, operation: Operation, requests: list[Request], 
 
 def _load(tool: str | None, server: Server, operation: Operation, floor: bool, concurrency: int, seconds: float) -> Any:
     requests = operation.floor if floor else operation.graphql
+    before = cpu.snapshot()
     if tool is not None and operation.scenario is None:
         # wrk's warm-up: a short unmeasured run, so pools and caches are filled as in the Python generator.
         wrk.run(tool, server.base_url, requests, concurrency=concurrency, seconds=1)
-        return wrk.run(tool, server.base_url, requests, concurrency=concurrency, seconds=seconds)
-    return _python_load(server, operation, requests, concurrency, seconds)
+        before = cpu.snapshot()
+        result = wrk.run(tool, server.base_url, requests, concurrency=concurrency, seconds=seconds)
+    else:
+        # The Python generator warms up inside its own run; its CPU figures include that second.
+        result = _python_load(server, operation, requests, concurrency, seconds)
+    spent = cpu.usage(before, cpu.snapshot(), set(server.pids()))
+    result["cpu_seconds"] = spent
+    sent = result.get("http_requests", result["measured"]) + result.get("warmup_http_requests", 0)
+    result["server_cpu_ms_per_request"] = 1000 * spent["server"] / max(1, sent)
+    return result
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median of each figure over the runs (each figure separately), plus the runs themselves."""
-    keys = ("requests_per_second", "p50_ms", "p95_ms", "p99_ms")
+    keys = ("requests_per_second", "p50_ms", "p95_ms", "p99_ms", "server_cpu_ms_per_request")
     median = {key: statistics.median(run[key] for run in runs) for key in keys}
     return {**median, "tool": runs[0]["tool"], "runs": runs}
 
@@ -151,7 +162,10 @@ def main() -> int:
         gateway.start()
         try:
             results = _measure(tool, gateway, floor, reads, writes, args.concurrency, duration, runs)
-            memory = {"gateway_peak_rss_bytes": gateway.peak_rss_bytes(), "floor_peak_rss_bytes": floor.peak_rss_bytes()}
+            memory = {
+                "gateway_peak_rss_bytes": gateway.peak_rss_bytes(),
+                "floor_peak_rss_bytes": floor.peak_rss_bytes(),
+            }
         finally:
             gateway.stop()
     finally:
@@ -163,9 +177,14 @@ def main() -> int:
         "spec": {**spec.__dict__, "usage_rows": prepared.usage_rows},
         "seed": {"reused": prepared.reused, "seconds": prepared.seed_seconds, "output": prepared.seed_output},
         "settings": {
-            "workers": WORKERS, "pool_size_per_worker": POOL_SIZE, "duration_seconds": duration, "runs": runs,
-            "concurrency": args.concurrency, "load_generator": "wrk" if tool else "python",
-            "rate_limit_points": RATE_LIMIT_POINTS, "cpus": _cpus(),
+            "workers": WORKERS,
+            "pool_size_per_worker": POOL_SIZE,
+            "duration_seconds": duration,
+            "runs": runs,
+            "concurrency": args.concurrency,
+            "load_generator": "wrk" if tool else "python",
+            "rate_limit_points": RATE_LIMIT_POINTS,
+            "cpus": _cpus(),
         },  # fmt: skip
         "checks": checks,
         "results": results,
@@ -200,20 +219,22 @@ def _checks(
     found: dict[str, Any] = {}
     for operation in reads:
         compared = check.compare(operation, dev.base_url, floor.base_url)
-        found[operation.key] = {"compared_with_floor": compared.compared, "statements": sorted(set(compared.statements))}
+        found[operation.key] = {
+            "compared_with_floor": compared.compared,
+            "statements": sorted(set(compared.statements)),
+        }
     # Statements must not grow with the page: the same partner at 1, 10 and 50 items.
     partner = sample.partners[0]
     by_page = {}
     for first in (1, 10, 50):
-        request = operations.attributed_subscriptions(
-            dataset.Sample([partner], []), issuer, first=first
-        ).graphql[0]
+        request = operations.attributed_subscriptions(dataset.Sample([partner], []), issuer, first=first).graphql[0]
         by_page[first] = check.statements_of(dev.base_url, request)[0]
     found["attributed"]["statements_by_page_size"] = by_page
     # The mutation: read the version, set a DPOR, count the mutation's statements.
     operation = writes[0]
     request = operation.graphql[0]
     variables = orjson.loads(request.body)
+    del variables["partnerIds"]
     read = Request(
         "/graphql",
         orjson.dumps({"query": operations.SUBSCRIPTION_VERSION, "variables": {"id": variables["subscriptionId"]}}),

@@ -115,6 +115,7 @@ async def _set_dpor(connection: Connection, requests: list[dict[str, str]], rng:
     retry once. Latency is the mutation's own round trip; every outcome is counted."""
     request = rng.choice(requests)
     variables = orjson.loads(request["body"])
+    variables["partnerId"] = rng.choice(variables.pop("partnerIds"))
     token = request["token"]
     for attempt in range(2):
         version = await _read_version(connection, variables["subscriptionId"], token, out)
@@ -175,6 +176,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "measured": len(latencies),
         "requests_per_second": len(latencies) / elapsed,
         "http_requests": out.requests,
+        "warmup_http_requests": warm.requests,
         "p50_ms": percentile(50),
         "p95_ms": percentile(95),
         "p99_ms": percentile(99),

@@ -118,7 +118,8 @@ def subscription_node(sample: Sample, issuer: TokenIssuer) -> Operation:
 
 
 def set_dpor(sample: Sample, issuer: TokenIssuer, rng: random.Random) -> Operation:
-    """Requests carry the subscription and the partner to set; the scenario reads the version first."""
+    """Requests carry the subscription, a first partner to set and the partners to pick from at random on
+    later attempts (so repeated sets of one subscription mostly change it); the scenario reads the version."""
     graphql = []
     owners: dict[object, str] = {}
     for subscription in sample.subscriptions:
@@ -126,6 +127,10 @@ def set_dpor(sample: Sample, issuer: TokenIssuer, rng: random.Random) -> Operati
         if token is None:
             token = owners[subscription.tenant_external_id] = issuer.owner(subscription.tenant_external_id)
         partner = rng.choice(sample.partners)
-        variables = {"subscriptionId": subscription.global_id, "partnerId": partner.global_id}
+        variables = {
+            "subscriptionId": subscription.global_id,
+            "partnerId": partner.global_id,
+            "partnerIds": [p.global_id for p in sample.partners[:20]],
+        }
         graphql.append(Request("/graphql", orjson.dumps(variables), token))
     return Operation("set_dpor", "(4) setDigitalPartnerOfRecord (read version, then set)", graphql, [], "set_dpor")

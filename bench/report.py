@@ -103,7 +103,13 @@ def markdown(document: dict[str, Any]) -> str:
         f" {spec['days']} days x {spec['meters_per_day']} meters: {spec['usage_rows']:,} usage rows"
         f" (database `dpor_bench_{spec['name']}`, seed {spec['seed']}).",
         "",
-        f"Seed time: {seed['seconds']:.1f} s" + (" (recorded when the database was seeded; reused by this run)" if seed["reused"] else " (seeded by this run)") + ".",
+        f"Seed time: {seed['seconds']:.1f} s"
+        + (
+            " (recorded when the database was seeded; reused by this run)"
+            if seed["reused"]
+            else " (seeded by this run)"
+        )
+        + ".",
         "",
         "```",
         seed["output"],
@@ -122,8 +128,9 @@ def markdown(document: dict[str, Any]) -> str:
         "",
         "## Results (medians)",
         "",
-        "| operation | c | gateway req/s | floor req/s | ratio | gateway p50 / p95 / p99 ms | floor p50 / p95 / p99 ms | SQL stmts/req |",
-        "|---|---:|---:|---:|---:|---|---|---:|",
+        "| operation | c | gateway req/s | floor req/s | ratio | gateway p50 / p95 / p99 ms"
+        " | floor p50 / p95 / p99 ms | server CPU ms/req gateway / floor | SQL stmts/req |",
+        "|---|---:|---:|---:|---:|---|---|---|---:|",
     ]
     for result in document["results"]:
         gateway, floor = result["gateway"], result["floor"]
@@ -133,23 +140,33 @@ def markdown(document: dict[str, Any]) -> str:
             ratio = f"{gateway['requests_per_second'] / floor['requests_per_second']:.0%}"
             floor_rps = f"{floor['requests_per_second']:,.0f}"
             floor_lat = f"{_ms(floor['p50_ms'])} / {_ms(floor['p95_ms'])} / {_ms(floor['p99_ms'])}"
+            cpu = f"{gateway['server_cpu_ms_per_request']:.2f} / {floor['server_cpu_ms_per_request']:.2f}"
         else:
             ratio = floor_rps = floor_lat = "-"
+            cpu = f"{gateway['server_cpu_ms_per_request']:.2f} / -"
         out.append(
             f"| {result['title']} | {result['concurrency']} | {gateway['requests_per_second']:,.0f} | {floor_rps} |"
             f" {ratio} | {_ms(gateway['p50_ms'])} / {_ms(gateway['p95_ms'])} / {_ms(gateway['p99_ms'])} | {floor_lat} |"
-            f" {statement_text} |"
+            f" {cpu} | {statement_text} |"
         )
-    out += ["", "Outcomes and errors per run:", ""]
+    out += [
+        "",
+        "Per run: outcomes, errors, and CPU seconds by consumer (`other` is CPU taken by processes outside the"
+        " benchmark: the host is shared):",
+        "",
+    ]
     for result in document["results"]:
         for side in ("gateway", "floor"):
             if result[side] is None:
                 continue
             for index, run in enumerate(result[side]["runs"], 1):
                 extra = {k: run[k] for k in ("not_200", "socket_errors", "statuses", "results") if k in run}
+                spent = run["cpu_seconds"]
+                share = ", ".join(f"{k} {v:.1f}" for k, v in spent.items() if k != "machine_busy_fraction")
                 out.append(
                     f"- {result['operation']} c={result['concurrency']} {side} run {index}: "
-                    f"{run['requests_per_second']:,.0f} req/s, {run['measured']:,} requests, {extra}"
+                    f"{run['requests_per_second']:,.0f} req/s, {run['measured']:,} requests, {extra};"
+                    f" CPU s: {share}; machine busy {spent['machine_busy_fraction']:.0%}"
                 )
     memory = document["memory"]
     out += [

@@ -42,6 +42,13 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _rss_bytes(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -120,8 +127,11 @@ class Server:
         return sum(_hwm_bytes(pid) for pid in self.pids())
 
     def worker_pids(self) -> list[int]:
+        """The processes serving requests: uvicorn's spawned workers (not multiprocessing's resource tracker),
+        or the server process itself when it runs without workers."""
         assert self.process is not None
-        return _children(self.process.pid) or [self.process.pid]
+        workers = [pid for pid in _children(self.process.pid) if b"spawn_main" in _cmdline(pid)]
+        return workers or [self.process.pid]
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

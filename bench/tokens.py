@@ -30,9 +30,7 @@ class TokenIssuer:
     @property
     def _settings(self) -> Settings:
         # A dev-mode settings object only to drive the signing helper; the gateway itself runs in production.
-        return Settings(
-            env="dev", var_dir=self.directory, oauth_issuer=ISSUER, oauth_audience=AUDIENCE, _env_file=None
-        )  # type: ignore[call-arg]
+        return Settings(env="dev", var_dir=self.directory, oauth_issuer=ISSUER, oauth_audience=AUDIENCE, _env_file=None)  # type: ignore[call-arg]
 
     @property
     def jwks_path(self) -> Path:
