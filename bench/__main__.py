@@ -49,6 +49,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--reseed", action="store_true", help="seed again even if the marker matches")
     parser.add_argument("--no-write", action="store_true", help="print the report, do not write results files")
+    parser.add_argument("--report", type=Path, metavar="JSON", help="only render the Markdown of a results JSON")
     return parser.parse_args()
 
 
@@ -115,6 +116,11 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> int:
     args = _arguments()
+    if args.report is not None:
+        text = report.markdown(orjson.loads(args.report.read_bytes()))
+        args.report.with_suffix(".md").write_text(text, encoding="utf-8")
+        print(text)
+        return 0
     spec = dataset.SPECS[args.size]
     duration = args.duration or DEFAULTS[args.size]["duration"]
     runs = args.runs or int(DEFAULTS[args.size]["runs"])
@@ -185,7 +191,7 @@ def main() -> int:
             "load_generator": "wrk" if tool else "python",
             "rate_limit_points": RATE_LIMIT_POINTS,
             "cpus": _cpus(),
-        },  # fmt: skip
+        },
         "checks": checks,
         "results": results,
         "memory": memory,

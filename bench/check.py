@@ -51,7 +51,8 @@ def compare(operation: Operation, gateway_url: str, floor_url: str) -> Checked:
         _, _, floor_answer = post(floor_url, floor)
         if answer["data"] != floor_answer["data"]:
             raise CheckFailed(
-                f"{operation.key}: gateway and floor differ\n  gateway {answer['data']}\n  floor   {floor_answer['data']}"
+                f"{operation.key}: gateway and floor differ\n"
+                f"  gateway {answer['data']}\n  floor   {floor_answer['data']}"
             )
         statements.append(int({k.lower(): v for k, v in headers.items()}[STATEMENTS_HEADER]))
     return Checked(operation.key, len(pairs), statements)

@@ -15,8 +15,9 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
 from schema import global_id
 
@@ -113,12 +114,13 @@ async def _ensure_database(admin_url: str, name: str) -> None:
         await connection.close()
 
 
-async def _marker(url: str) -> dict[str, object] | None:
+async def _marker(url: str) -> dict[str, Any] | None:
     connection = await asyncpg.connect(url)
     try:
         await connection.execute(
-            f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (spec jsonb PRIMARY KEY, seed_seconds double precision NOT NULL,"
-            " seed_output text NOT NULL, seeded_at timestamptz NOT NULL DEFAULT now())"
+            f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (spec jsonb PRIMARY KEY,"
+            " seed_seconds double precision NOT NULL, seed_output text NOT NULL,"
+            " seeded_at timestamptz NOT NULL DEFAULT now())"
         )
         row = await connection.fetchrow(f"SELECT spec, seed_seconds, seed_output FROM {MARKER_TABLE} LIMIT 1")
         return None if row is None else {"spec": json.loads(row[0]), "seconds": row[1], "output": row[2]}
@@ -163,8 +165,8 @@ async def prepare(spec: Spec, admin_url: str, *, force: bool = False, log: objec
     marker = await _marker(url)
     wanted = json.loads(json.dumps(asdict(spec), sort_keys=True))
     if marker is not None and marker["spec"] == wanted and not force:
-        return Prepared(spec, url, sqlalchemy_url, True, float(marker["seconds"]), str(marker["output"]),
-                        await _count_usage(url))  # fmt: skip
+        usage_rows = await _count_usage(url)
+        return Prepared(spec, url, sqlalchemy_url, True, float(marker["seconds"]), str(marker["output"]), usage_rows)
     # A different spec or a half-finished load: start from an empty database (seed refuses a non-empty one).
     await _drop_and_create(admin_url, spec.database)
     assert callable(log)

@@ -99,7 +99,8 @@ def markdown(document: dict[str, Any]) -> str:
         "",
         "## Dataset",
         "",
-        f"{spec['tenants']:,} tenants x {spec['subscriptions_per_tenant']} subscriptions, {spec['partners']:,} partners,"
+        f"{spec['tenants']:,} tenants x {spec['subscriptions_per_tenant']} subscriptions,"
+        f" {spec['partners']:,} partners,"
         f" {spec['days']} days x {spec['meters_per_day']} meters: {spec['usage_rows']:,} usage rows"
         f" (database `dpor_bench_{spec['name']}`, seed {spec['seed']}).",
         "",
@@ -119,9 +120,10 @@ def markdown(document: dict[str, Any]) -> str:
         "",
         f"- Gateway: `dpor-gateway serve --workers {settings['workers']}`, DPOR_ENV=production, real RS256 tokens"
         " validated against a JWKS file (one token per partner / tenant owner), rate limiter on with a budget of"
-        f" {settings['rate_limit_points']:.0e} points (never throttles), pool {settings['pool_size_per_worker']} per worker.",
-        f"- Floor: bench/floor.py, bare Starlette + asyncpg running the gateway's SQL, same uvicorn, {settings['workers']}"
-        " workers, same pool size; it answers the same `data` (checked before the runs).",
+        f" {settings['rate_limit_points']:.0e} points (never throttles),"
+        f" pool {settings['pool_size_per_worker']} per worker.",
+        "- Floor: bench/floor.py, bare Starlette + asyncpg running the gateway's SQL, same uvicorn,"
+        f" {settings['workers']} workers, same pool size; it answers the same `data` (checked before the runs).",
         f"- Load: {settings['load_generator']} on loopback, closed loop, {settings['duration_seconds']:.0f} s per run,"
         f" {settings['runs']} run(s) per cell, medians reported; concurrency {settings['concurrency']};"
         f" {settings['cpus']} CPUs shared by load generator, servers and PostgreSQL.",
@@ -173,8 +175,8 @@ def markdown(document: dict[str, Any]) -> str:
         "",
         "## Memory",
         "",
-        f"Peak RSS (VmHWM, supervisor + {settings['workers']} workers): gateway {_mb(memory['gateway_peak_rss_bytes'])},"
-        f" floor {_mb(memory['floor_peak_rss_bytes'])}.",
+        f"Peak RSS (VmHWM, supervisor + {settings['workers']} workers + multiprocessing's resource tracker):"
+        f" gateway {_mb(memory['gateway_peak_rss_bytes'])}, floor {_mb(memory['floor_peak_rss_bytes'])}.",
         "",
         "## SQL statements per request (development-mode gateway, `x-dpor-sql-statements`)",
         "",

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.operations import Request
 
@@ -82,7 +83,7 @@ end
 """
 
 
-def run(wrk: str, base_url: str, requests: Sequence[Request], *, concurrency: int, seconds: float) -> dict[str, object]:
+def run(wrk: str, base_url: str, requests: Sequence[Request], *, concurrency: int, seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "replay.lua"
         path.write_text(script(requests), encoding="utf-8")
