@@ -231,10 +231,10 @@ def _checks(
         }
     # Statements must not grow with the page: the same partner at 1, 10 and 50 items.
     partner = sample.partners[0]
-    by_page = {}
+    by_page: dict[str, int] = {}
     for first in (1, 10, 50):
         request = operations.attributed_subscriptions(dataset.Sample([partner], []), issuer, first=first).graphql[0]
-        by_page[first] = check.statements_of(dev.base_url, request)[0]
+        by_page[str(first)] = check.statements_of(dev.base_url, request)[0]
     found["attributed"]["statements_by_page_size"] = by_page
     # The mutation: read the version, set a DPOR, count the mutation's statements.
     operation = writes[0]
