@@ -167,6 +167,13 @@ _OPERATIONS: list[Operation] = [
     ),
     Operation("auditEvents", "query", Entity.AUDIT_EVENT, _reads(Entity.AUDIT_EVENT)),
     Operation("usageAggregates", "query", Entity.USAGE, _reads(Entity.USAGE)),
+    # Partner.attributedUsage: a partner's own attributed usage (platform admins: any partner's).
+    Operation(
+        "attributedUsage",
+        "query",
+        Entity.USAGE,
+        _frozen({Role.PARTNER: Grant(RowFilter.OWN_PARTNER), Role.PLATFORM_ADMIN: Grant(RowFilter.ALL)}),
+    ),
     # Partner associations.
     Operation(
         "setDigitalPartnerOfRecord",

@@ -6,6 +6,7 @@ from db.base import Base
 from db.delegation import DelegatedAdminRelationship
 from db.idempotency import IdempotencyRecord
 from db.partner import Partner
+from db.rollup import UsageDailyRollup, UsageMonthlyRollup
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
 from db.usage import UsageRecord
@@ -20,5 +21,7 @@ __all__ = [
     "Subscription",
     "Tenant",
     "TenantContact",
+    "UsageDailyRollup",
+    "UsageMonthlyRollup",
     "UsageRecord",
 ]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from gateway.settings import SettingsError
 
 # Each module defines `register(subparsers)`, which adds its parser and sets `handler`.
-COMMANDS = ("dev", "serve", "migrate", "seed", "export_schema", "token")
+COMMANDS = ("dev", "serve", "migrate", "seed", "export_schema", "token", "ingest")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # Optional narrowing per OAuth client: (client_id, manifest path) pairs, e.g. `[["mobile", "/etc/m.json"]]`;
     # such a client may run only the documents of its manifest.
     persisted_documents_per_client: tuple[tuple[str, Path], ...] = ()
+    # OpenTelemetry: spans exported over OTLP/HTTP to this endpoint (unset: no tracing).
+    otel_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    otel_service_name: str = "dpor-gateway"
 
     @model_validator(mode="after")
     def _cost_fits_the_budget(self) -> Settings:

@@ -13,6 +13,7 @@ The partial unique index on active DPORs stays as the backstop; its violation su
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -127,6 +128,46 @@ def _snapshot(association: PartnerAssociation | None) -> dict[str, Any] | None:
     }
 
 
+async def _once(
+    session: AsyncSession, actor: Actor, operation: str, args: Any, apply: Callable[[], Awaitable[AssociationChange]]
+) -> AssociationChange:
+    """Runs `apply` once per idempotency key: a repeated key with the same input replays the stored result."""
+    key: str | None = args.idempotency_key
+    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
+    if (stored := await idempotency.replay(session, actor.subject, key, fingerprint)) is not None:
+        return AssociationChange.from_stored(stored)
+    result = await apply()
+    idempotency.remember(session, actor.subject, key, operation, fingerprint, asdict(result))
+    await session.flush()
+    return result
+
+
+def _record_change(
+    session: AsyncSession,
+    actor: Actor,
+    operation: str,
+    subscription: Subscription,
+    *,
+    target: tuple[str, uuid.UUID],
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    """Every association change bumps the subscription's version and is audited with it, in its transaction."""
+    previous_version = subscription.version
+    subscription.version += 1
+    audit.record(
+        session,
+        actor,
+        operation,
+        target_type=target[0],
+        target_id=target[1],
+        tenant_id=subscription.tenant_id,
+        subscription_id=subscription.id,
+        before=None if before is None else {"version": previous_version, **before},
+        after={"version": subscription.version, **after},
+    )
+
+
 @dataclass(frozen=True)
 class SetDporArgs:
     subscription_id: uuid.UUID
@@ -140,23 +181,15 @@ async def set_digital_partner_of_record(
 ) -> AssociationChange:
     operation = "setDigitalPartnerOfRecord"
     subscription, actor, _ = await _target(session, scope, operation, args.subscription_id, request_id)
-    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
-    if (stored := await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)) is not None:
-        return AssociationChange.from_stored(stored)
-    _require_live(subscription)
-    await _require_partner(session, args.partner_id)
-    current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
 
-    if current is not None and current.partner_id == args.partner_id:
-        # Naming the partner that already is the DPOR changes nothing, whatever version the caller saw.
-        result = AssociationChange(
-            subscription.id.hex,
-            current.id.hex,
-            None,
-            False,
-            "the partner already is the Digital Partner of Record",
-        )
-    else:
+    async def apply() -> AssociationChange:
+        _require_live(subscription)
+        await _require_partner(session, args.partner_id)
+        current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
+        if current is not None and current.partner_id == args.partner_id:
+            # Naming the partner that already is the DPOR changes nothing, whatever version the caller saw.
+            message = "the partner already is the Digital Partner of Record"
+            return AssociationChange(subscription.id.hex, current.id.hex, None, False, message)
         _check_version(subscription, args.expected_version)
         at = now_in_seconds()
         if current is not None:
@@ -171,29 +204,19 @@ async def set_digital_partner_of_record(
             created_by=actor.subject,
         )
         session.add(new)
-        before_version = subscription.version
-        subscription.version += 1
-        audit.record(
+        _record_change(
             session,
             actor,
             operation,
-            target_type="Subscription",
-            target_id=subscription.id,
-            tenant_id=subscription.tenant_id,
-            subscription_id=subscription.id,
-            before={"version": before_version, "digitalPartnerOfRecord": _snapshot(current)},
-            after={"version": subscription.version, "digitalPartnerOfRecord": _snapshot(new)},
+            subscription,
+            target=("Subscription", subscription.id),
+            before={"digitalPartnerOfRecord": _snapshot(current)},
+            after={"digitalPartnerOfRecord": _snapshot(new)},
         )
-        result = AssociationChange(
-            subscription.id.hex,
-            new.id.hex,
-            current.id.hex if current else None,
-            True,
-            "replaced" if current else "set",
-        )
-    idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, asdict(result))
-    await session.flush()
-    return result
+        previous = current.id.hex if current else None
+        return AssociationChange(subscription.id.hex, new.id.hex, previous, True, "replaced" if current else "set")
+
+    return await _once(session, actor, operation, args, apply)
 
 
 @dataclass(frozen=True)
@@ -208,34 +231,26 @@ async def remove_digital_partner_of_record(
 ) -> AssociationChange:
     operation = "removeDigitalPartnerOfRecord"
     subscription, actor, _ = await _target(session, scope, operation, args.subscription_id, request_id)
-    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
-    if (stored := await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)) is not None:
-        return AssociationChange.from_stored(stored)
-    current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
-    if current is None:
-        result = AssociationChange(
-            subscription.id.hex, None, None, False, "the subscription has no Digital Partner of Record"
-        )
-    else:
+
+    async def apply() -> AssociationChange:
+        current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
+        if current is None:
+            message = "the subscription has no Digital Partner of Record"
+            return AssociationChange(subscription.id.hex, None, None, False, message)
         _check_version(subscription, args.expected_version)
         end(current, now_in_seconds(), actor.subject, AssociationEndReason.REMOVED_BY_OWNER)
-        before_version = subscription.version
-        subscription.version += 1
-        audit.record(
+        _record_change(
             session,
             actor,
             operation,
-            target_type="Subscription",
-            target_id=subscription.id,
-            tenant_id=subscription.tenant_id,
-            subscription_id=subscription.id,
-            before={"version": before_version, "digitalPartnerOfRecord": _snapshot(current)},
-            after={"version": subscription.version, "digitalPartnerOfRecord": None},
+            subscription,
+            target=("Subscription", subscription.id),
+            before={"digitalPartnerOfRecord": _snapshot(current)},
+            after={"digitalPartnerOfRecord": None},
         )
-        result = AssociationChange(subscription.id.hex, None, current.id.hex, True, "removed")
-    idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, asdict(result))
-    await session.flush()
-    return result
+        return AssociationChange(subscription.id.hex, None, current.id.hex, True, "removed")
+
+    return await _once(session, actor, operation, args, apply)
 
 
 @dataclass(frozen=True)
@@ -252,23 +267,16 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
     if args.type is AssociationType.DIGITAL_PARTNER_OF_RECORD:
         raise BadUserInput("use setDigitalPartnerOfRecord for the Digital Partner of Record", field="type")
     subscription, actor, grant = await _target(session, scope, operation, args.subscription_id, request_id)
-    require_condition(
-        grant,
-        is_admin_link=args.type is AssociationType.PARTNER_ADMIN_LINK,
-        partner_id=args.partner_id,
-        scope=scope,
-    )
-    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
-    if (stored := await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)) is not None:
-        return AssociationChange.from_stored(stored)
-    _require_live(subscription)
-    await _require_partner(session, args.partner_id)
-    existing = await _active(session, subscription.id, args.type, args.partner_id)
-    if existing is not None:
-        result = AssociationChange(
-            subscription.id.hex, existing.id.hex, None, False, "the partner already holds this association"
-        )
-    else:
+    is_admin_link = args.type is AssociationType.PARTNER_ADMIN_LINK
+    require_condition(grant, is_admin_link=is_admin_link, partner_id=args.partner_id, scope=scope)
+
+    async def apply() -> AssociationChange:
+        _require_live(subscription)
+        await _require_partner(session, args.partner_id)
+        existing = await _active(session, subscription.id, args.type, args.partner_id)
+        if existing is not None:
+            message = "the partner already holds this association"
+            return AssociationChange(subscription.id.hex, existing.id.hex, None, False, message)
         _check_version(subscription, args.expected_version)
         new = PartnerAssociation(
             id=new_id(),
@@ -279,22 +287,18 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
             created_by=actor.subject,
         )
         session.add(new)
-        subscription.version += 1
-        audit.record(
+        _record_change(
             session,
             actor,
             operation,
-            target_type="PartnerAssociation",
-            target_id=new.id,
-            tenant_id=subscription.tenant_id,
-            subscription_id=subscription.id,
+            subscription,
+            target=("PartnerAssociation", new.id),
             before=None,
-            after={"version": subscription.version, "association": _snapshot(new)},
+            after={"association": _snapshot(new)},
         )
-        result = AssociationChange(subscription.id.hex, new.id.hex, None, True, "linked")
-    idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, asdict(result))
-    await session.flush()
-    return result
+        return AssociationChange(subscription.id.hex, new.id.hex, None, True, "linked")
+
+    return await _once(session, actor, operation, args, apply)
 
 
 @dataclass(frozen=True)
@@ -315,37 +319,26 @@ async def unlink_partner(
     subscription, actor, grant = await _target(session, scope, operation, association.subscription_id, request_id)
     if association.type is AssociationType.DIGITAL_PARTNER_OF_RECORD:
         raise BadUserInput("use removeDigitalPartnerOfRecord for the Digital Partner of Record", field="associationId")
-    require_condition(
-        grant,
-        is_admin_link=association.type is AssociationType.PARTNER_ADMIN_LINK,
-        partner_id=association.partner_id,
-        scope=scope,
-    )
-    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
-    if (stored := await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)) is not None:
-        return AssociationChange.from_stored(stored)
-    await session.refresh(association, with_for_update=True)
-    if association.valid_to is not None:
-        result = AssociationChange(
-            subscription.id.hex, None, association.id.hex, False, "the association had already ended"
-        )
-    else:
+    is_admin_link = association.type is AssociationType.PARTNER_ADMIN_LINK
+    require_condition(grant, is_admin_link=is_admin_link, partner_id=association.partner_id, scope=scope)
+
+    async def apply() -> AssociationChange:
+        await session.refresh(association, with_for_update=True)
+        if association.valid_to is not None:
+            message = "the association had already ended"
+            return AssociationChange(subscription.id.hex, None, association.id.hex, False, message)
         _check_version(subscription, args.expected_version)
         before = _snapshot(association)
         end(association, now_in_seconds(), actor.subject, AssociationEndReason.UNLINKED)
-        subscription.version += 1
-        audit.record(
+        _record_change(
             session,
             actor,
             operation,
-            target_type="PartnerAssociation",
-            target_id=association.id,
-            tenant_id=subscription.tenant_id,
-            subscription_id=subscription.id,
+            subscription,
+            target=("PartnerAssociation", association.id),
             before={"association": before},
-            after={"version": subscription.version, "association": _snapshot(association)},
+            after={"association": _snapshot(association)},
         )
-        result = AssociationChange(subscription.id.hex, None, association.id.hex, True, "unlinked")
-    idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, asdict(result))
-    await session.flush()
-    return result
+        return AssociationChange(subscription.id.hex, None, association.id.hex, True, "unlinked")
+
+    return await _once(session, actor, operation, args, apply)

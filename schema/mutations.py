@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import strawberry
@@ -17,11 +19,12 @@ from strawberry.types import Info
 
 from db.association import PartnerAssociation as AssociationRow
 from db.subscription import Subscription as SubscriptionRow
-from resolvers import associations, provisioning, validation
+from resolvers import associations, ingest, provisioning, validation
 from resolvers.caller import caller_scope
 from resolvers.context import RequestContext
 from resolvers.idempotency import check_key
 from resolvers.transaction import in_transaction
+from resolvers.usage import validation as usage_validation
 from schema import global_id
 from schema.arguments import MutationInput
 from schema.association import PartnerAssociation
@@ -32,6 +35,7 @@ from schema.partner import Partner
 from schema.permissions import OperationPolicy
 from schema.subscription import Subscription
 from schema.tenant import Tenant
+from schema.usage import bad_usage_input
 
 T = TypeVar("T")
 
@@ -208,6 +212,45 @@ class DelegatedAdminRelationshipPayload:
     relationship: DelegatedAdminRelationship = strawberry.field(description="The relationship.")
 
 
+# Usage ingestion ------------------------------------------------------------------------------------------------
+
+
+@strawberry.input(
+    description="One day of one meter of one subscription. Its natural key is (subscription, day, meter)."
+)
+class UsageRecordInput:
+    subscription_id: str = strawberry.field(description="The subscription's external id (as in the commerce platform).")
+    usage_date: date = strawberry.field(description="The UTC day of the usage.")
+    service: str = strawberry.field(description='Service (meter category), e.g. "Virtual Machines".')
+    meter_id: str = strawberry.field(description="The meter's id.")
+    meter_name: str = strawberry.field(description="The meter's name.")
+    quantity: Decimal = strawberry.field(description="Quantity consumed (non-negative, at most 6 decimals).")
+    unit: str = strawberry.field(description='Unit of the quantity, e.g. "Hours".')
+    amount: Decimal = strawberry.field(description="Amount charged (at most 6 decimals; negative for credits).")
+    currency: str = strawberry.field(description='ISO 4217 currency code, e.g. "EUR".')
+
+
+@strawberry.input(description="A batch of usage records, written all or nothing.")
+class IngestUsageInput:
+    records: list[UsageRecordInput] = strawberry.field(
+        description="At most 5,000 records. A record whose natural key exists replaces it (a correction)."
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.type(description="The latest usage day now ingested for a subscription.")
+class UsageFreshness:
+    subscription_external_id: str = strawberry.field(description="The subscription's external id.")
+    usage_data_as_of: date = strawberry.field(description="The latest usage day ingested (UTC).")
+
+
+@strawberry.type(description="What an ingested batch did.")
+class IngestUsagePayload:
+    inserted: int = strawberry.field(description="Records new to the store.")
+    replaced: int = strawberry.field(description="Records that replaced one with the same natural key.")
+    freshness: list[UsageFreshness] = strawberry.field(description="Per subscription touched, its latest usage day.")
+
+
 # Root operations are checked against auth.policy.OPERATIONS before they run.
 GUARDED: list[type[BasePermission]] = [OperationPolicy]
 
@@ -283,6 +326,46 @@ class Mutation:
         )
         change = await _run(info, lambda s, scope, rid: associations.unlink_partner(s, scope, rid, args))
         return await _change_payload(info, change)
+
+    @strawberry.mutation(
+        permission_classes=GUARDED,
+        description=(
+            "Ingest usage records (USAGE_INGEST), all or nothing: when any record is invalid nothing is written and"
+            " the error's `problems` list every bad record by index and field. Rollups move by exact differences."
+        ),
+    )
+    async def ingest_usage(
+        self, info: Info[RequestContext, None], input: Annotated[IngestUsageInput, MutationInput]
+    ) -> IngestUsagePayload:
+        check_key(input.idempotency_key)
+        records = [
+            usage_validation.UsageRecordInput(
+                subscription_id=record.subscription_id,
+                usage_date=record.usage_date,
+                service=record.service,
+                meter_id=record.meter_id,
+                meter_name=record.meter_name,
+                quantity=record.quantity,
+                unit=record.unit,
+                amount=record.amount,
+                currency=record.currency,
+            )
+            for record in input.records
+        ]
+        try:
+            outcome = await _run(
+                info, lambda s, scope, rid: ingest.ingest(s, scope, rid, records, input.idempotency_key)
+            )
+        except usage_validation.UsageInputError as error:
+            raise bad_usage_input(error) from None
+        return IngestUsagePayload(
+            inserted=outcome.inserted,
+            replaced=outcome.replaced,
+            freshness=[
+                UsageFreshness(subscription_external_id=external_id, usage_data_as_of=date.fromisoformat(day))
+                for external_id, day in outcome.freshness
+            ],
+        )
 
     @strawberry.mutation(
         permission_classes=GUARDED,

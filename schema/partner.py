@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -11,10 +11,13 @@ from strawberry.types import Info
 
 from db.partner import Partner as PartnerRow
 from resolvers.context import RequestContext
+from resolvers.usage.aggregates import AggregateFilter
 from schema import global_id
 from schema.arguments import After, Filter, First
+from schema.enums import AssociationType
 from schema.node import Node
 from schema.permissions import OperationPolicy
+from schema.usage import UsageAggregate, UsageGroupBy, aggregate
 
 if TYPE_CHECKING:
     from schema.attributed import AttributedSubscriptionConnection, AttributedSubscriptionsFilter
@@ -38,6 +41,26 @@ class Partner(Node):
             country_code=row.country_code,
             created_at=row.created_at,
         )
+
+    @strawberry.field(
+        description=(
+            "Usage attributed to this partner in the window: each day counts for the seconds its association was in"
+            " effect. Readable by the partner itself and platform admins."
+        ),
+        permission_classes=[OperationPolicy],
+    )
+    async def attributed_usage(
+        self,
+        info: Info[RequestContext, None],
+        from_: Annotated[date, strawberry.argument(name="from", description="First UTC day (inclusive).")],
+        to: Annotated[date, strawberry.argument(description="Last UTC day (inclusive).")],
+        group_by: Annotated[list[UsageGroupBy], strawberry.argument(description="Grouping keys (may be empty).")],
+        association_type: Annotated[
+            AssociationType | None, strawberry.argument(description="Only this association type (default: all).")
+        ] = None,
+    ) -> list[UsageAggregate] | None:
+        window = AggregateFilter(date_from=from_, date_to=to, partner_id=self.row_id, association_type=association_type)
+        return await aggregate(info, window, list(group_by))
 
     @strawberry.field(
         description=(

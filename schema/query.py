@@ -42,6 +42,7 @@ from schema.partner import Partner
 from schema.permissions import OperationPolicy
 from schema.subscription import Subscription
 from schema.tenant import Tenant
+from schema.usage import UsageAggregate, UsageAggregatesFilter, UsageGroupBy, aggregate, to_filter
 from schema.viewer import Viewer, viewer
 
 # Node types by global ID type name: the loader that fetches them (policy-scoped) and the converter.
@@ -277,6 +278,22 @@ class Query:
     ) -> AttributedSubscriptionConnection:
         partner = _optional_id(partner_id, "Partner", "partnerId")
         return await attributed_subscriptions(info, partner, first, after, filter)
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description=(
+            "Usage summed from the exact rollups, grouped as asked and always by currency. Tenant roles see their"
+            " tenant's usage; partners only what is attributed to them, inside their association windows. A window"
+            " over 36 months, or DAY grouping over 366 days, is BAD_USER_INPUT."
+        ),
+    )
+    async def usage_aggregates(
+        self,
+        info: Info[RequestContext, None],
+        filter: Annotated[UsageAggregatesFilter, Filter],
+        group_by: Annotated[list[UsageGroupBy], strawberry.argument(description="Grouping keys (may be empty).")],
+    ) -> list[UsageAggregate]:
+        return await aggregate(info, to_filter(filter), list(group_by))
 
     @strawberry.field(
         permission_classes=GUARDED,

@@ -15,11 +15,13 @@ from resolvers.context import RequestContext
 from resolvers.errors import NotFound
 from resolvers.loaders import PageRequest, active_at
 from resolvers.pagination import page_size
+from resolvers.usage.aggregates import AggregateFilter
 from schema import global_id
 from schema.arguments import After, First
 from schema.enums import Offer, SubscriptionStatus
 from schema.node import Connection, Node, connection
 from schema.permissions import FieldPolicy
+from schema.usage import UsageAggregate, UsageGroupBy, aggregate
 
 if TYPE_CHECKING:
     from schema.association import PartnerAssociation
@@ -96,6 +98,20 @@ class Subscription(Node):
 
         rows = await (await loaders_of(info.context)).associations_by_subscription.load(self.row_id)
         return [PartnerAssociation.from_row(row) for row in active_at(rows, active_at_instant, include_ended)]
+
+    @strawberry.field(
+        description="This subscription's usage in the window, from the exact rollups (partners: attributed only).",
+        permission_classes=[FieldPolicy],
+    )
+    async def usage(
+        self,
+        info: Info[RequestContext, None],
+        from_: Annotated[date, strawberry.argument(name="from", description="First UTC day (inclusive).")],
+        to: Annotated[date, strawberry.argument(description="Last UTC day (inclusive).")],
+        group_by: Annotated[list[UsageGroupBy], strawberry.argument(description="Grouping keys (may be empty).")],
+    ) -> list[UsageAggregate] | None:
+        window = AggregateFilter(date_from=from_, date_to=to, subscription_id=self.row_id)
+        return await aggregate(info, window, list(group_by))
 
     @strawberry.field(
         description="Every association row of the subscription, newest first, with who changed it and why.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import strawberry
@@ -16,6 +16,7 @@ from resolvers.caller import loaders_of
 from resolvers.context import RequestContext
 from resolvers.loaders import PageRequest
 from resolvers.pagination import page_size
+from resolvers.usage.aggregates import AggregateFilter
 from schema import global_id
 from schema.arguments import After, Filter, First
 from schema.contact import Contact
@@ -24,6 +25,7 @@ from schema.enums import Offer, SubscriptionStatus, TenantStatus
 from schema.node import Connection, Node, connection
 from schema.permissions import FieldPolicy
 from schema.subscription import Subscription
+from schema.usage import UsageAggregate, UsageGroupBy, aggregate
 
 
 @strawberry.input(description="Narrows a tenant's subscriptions.")
@@ -100,6 +102,20 @@ class Tenant(Node):
         key = (self.row_id, PageRequest(page_size(first), after, items))
         page = await subscriptions.pages.load(key)
         return connection(page, Subscription.from_row, lambda: subscriptions.counts.load(key))
+
+    @strawberry.field(
+        description="This tenant's usage in the window, from the exact rollups. Readable by the tenant's admins.",
+        permission_classes=[FieldPolicy],
+    )
+    async def usage(
+        self,
+        info: Info[RequestContext, None],
+        from_: Annotated[date, strawberry.argument(name="from", description="First UTC day (inclusive).")],
+        to: Annotated[date, strawberry.argument(description="Last UTC day (inclusive).")],
+        group_by: Annotated[list[UsageGroupBy], strawberry.argument(description="Grouping keys (may be empty).")],
+    ) -> list[UsageAggregate] | None:
+        window = AggregateFilter(date_from=from_, date_to=to, tenant_id=self.row_id)
+        return await aggregate(info, window, list(group_by))
 
     @strawberry.field(
         description="Partners with admin rights on this tenant, past and present. Readable by the tenant's admins.",

@@ -126,6 +126,10 @@ async def test_statements_are_counted_per_request(database: Database) -> None:
         assert "x-dpor-sql-statements" not in response.headers
 
 
+# The sleeps below last 20-30 s: finishing within 10 s proves the cancellation without racing CI's load.
+CANCELLED_WELL_BEFORE_THE_SLEEP = 10.0
+
+
 async def test_the_execution_deadline_cancels_and_answers_timeout(sqlite: Database) -> None:
     async with client_for(settings_for(request_timeout_seconds=0.2), sqlite) as client:
         started = time.perf_counter()
@@ -134,7 +138,7 @@ async def test_the_execution_deadline_cancels_and_answers_timeout(sqlite: Databa
         body = response.json()
         assert codes(body) == ["TIMEOUT"]
         assert body["errors"][0]["extensions"]["limit"] == {"name": "requestTimeoutSeconds", "value": 0.2}
-        assert elapsed < 1.0
+        assert elapsed < CANCELLED_WELL_BEFORE_THE_SLEEP
         # The next request on the same app is unaffected.
         assert (await client.post("/graphql", json={"query": "{ slow(seconds: 0) }"})).json()["data"]
 
@@ -156,7 +160,7 @@ async def test_slow_sql_is_cancelled_without_leaving_a_connection_behind(databas
             body = (await client.post("/graphql", json={"query": "{ sleepInDatabase(seconds: 20) }"})).json()
             assert codes(body) == ["TIMEOUT"]
             assert "cancelled" in body["errors"][0]["message"]
-            assert time.perf_counter() - started < 2.0
+            assert time.perf_counter() - started < CANCELLED_WELL_BEFORE_THE_SLEEP
     finally:
         await slow_statements.dispose()
 
@@ -166,7 +170,7 @@ async def test_slow_sql_is_cancelled_without_leaving_a_connection_behind(databas
             started = time.perf_counter()
             body = (await client.post("/graphql", json={"query": "{ sleepInDatabase(seconds: 20) }"})).json()
             assert codes(body) == ["TIMEOUT"]
-            assert time.perf_counter() - started < 2.0
+            assert time.perf_counter() - started < CANCELLED_WELL_BEFORE_THE_SLEEP
             pool = no_statement_timeout.engine.sync_engine.pool
             assert isinstance(pool, QueuePool) and pool.checkedout() == 0
             # The server is not still sleeping on our behalf.

@@ -66,6 +66,7 @@ from db.seed.rows import (
 )
 from db.seed.usage import COLUMNS as USAGE_COLUMNS
 from db.seed.usage import UsageRows
+from resolvers.usage.rollups import rebuild_rollups
 
 __all__ = [
     "DEMO_DELEGATED_PARTNER_MPN_ID",
@@ -145,6 +146,9 @@ async def load_demo(database: Database, *, today: date | None = None) -> DemoSum
         rows[UsageRecord.__tablename__] = await writer.insert_fragments(
             table_of(UsageRecord), USAGE_COLUMNS, _usage_rows(usage)
         )
+        # Usage was written directly, not through ingestion: derive the rollups (and freshness) from it, in the
+        # same transaction, so aggregates see the demo and later imports move the rollups by exact deltas.
+        await rebuild_rollups(connection)
     return DemoSummary(loaded=True, rows=rows, first_day=first_day, last_day=last_day)
 
 

@@ -59,6 +59,7 @@ from db.seed.rows import (
 )
 from db.seed.usage import COLUMNS as USAGE_COLUMNS
 from db.seed.usage import UsageRows
+from resolvers.usage.rollups import rebuild_rollups
 
 NAMESPACE = uuid.UUID("9b0d6c3e-51a7-4f2b-8e0c-7d4a2f6b1c95")
 # Synthetic partners' MPN ids start here; the demo's are below it, so both datasets can share a database.
@@ -67,7 +68,7 @@ FIRST_MPN_ID = 5_000_000
 PostLoadHook = Callable[[AsyncConnection], Awaitable[None]]
 # Statements that derive tables from the rows just loaded (usage rollups), run in the load's transaction after
 # the last bulk insert. Set-based (INSERT ... SELECT ... GROUP BY), so they cost one pass over the data.
-POST_LOAD_HOOKS: tuple[PostLoadHook, ...] = ()
+POST_LOAD_HOOKS: tuple[PostLoadHook, ...] = (rebuild_rollups,)
 
 _COUNTRIES = tuple(COUNTRY_CURRENCY)
 _COUNTRY_WEIGHTS = (30, 4, 14, 3, 10, 8, 5, 3, 3, 2, 3, 3, 2, 2, 5, 3)

@@ -28,6 +28,7 @@ from schema.extensions.observability import Observability
 from schema.extensions.operation_limits import limit_rules
 from schema.extensions.persisted import PersistedDocuments
 from schema.extensions.rate_limit import RateLimit
+from schema.extensions.tracing import otlp_processor, tracer_provider, tracing
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -48,6 +49,9 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
     per_client = {client: Manifest.load(path) for client, path in settings.persisted_documents_per_client}
 
     extensions: list[ExtensionFactory] = [Observability]
+    if settings.otel_endpoint:
+        provider = tracer_provider(settings.otel_service_name, otlp_processor(settings.otel_endpoint))
+        extensions.append(tracing(provider))
     if settings.is_production:
         extensions.append(MaskUnexpectedErrors)
     extensions += [

@@ -1,0 +1,12 @@
+"""Usage: ingestion, exact rollups, partner attribution and aggregates.
+
+Plain functions `(session, ...) -> result` over plain dataclasses; the GraphQL layer wraps them thinly.
+- currencies.py: ISO 4217 codes and minor units, rounding for presentation.
+- validation.py: the input record, its checks, and the typed error listing every bad record.
+- rollups.py: moving the daily and monthly rollups by a delta; rebuilding them from usage_records.
+- ingestion.py: `ingest_usage`, an all-or-nothing batch of at most 5,000 records.
+- file_import.py: reading a CSV or JSON Lines file in batches, for `dpor-gateway ingest`.
+- bulk.py: the PostgreSQL COPY path file_import.py writes batches through.
+- attribution.py: the rule that shares a subscription's usage between partners, and its interval arithmetic.
+- aggregates.py: `usage_aggregates`, grouped sums served from the rollups.
+"""

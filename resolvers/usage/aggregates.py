@@ -1,0 +1,539 @@
+"""`usage_aggregates`: usage summed by month, day, service, subscription, tenant or partner, from the rollups.
+
+Rows are always grouped by currency as well (amounts of two currencies are never added). A query is
+partner-scoped when the scope is a partner, when it groups by PARTNER, or when it filters by partner or by
+association type; its rows are then also grouped by partner and association type (each type is attributed on
+its own, see attribution.py) and carry an `Attribution`:
+- quantity, amount and record_count of a partner row: the usage of the subscription-days on which the
+  partner's association was in effect for at least one second (its share of them is in `attribution`);
+- attribution.amount / .quantity: the exact attributed sums (fractions); attribution.amount_presented: the
+  amount rounded to the currency's minor unit, half to even;
+- attribution.partial_days, the basis: every (subscription, day) of the row attributed with a fraction below
+  one (or reached only by two intervals touching that day), with the seconds attributed and that day's
+  quantity and amount within the row. Every other day of the row is attributed whole, so attributed amount =
+  amount - sum(partial.amount) + sum(partial.amount * partial.seconds / 86,400).
+
+Scope: ALL (platform), TenantScope (that tenant's subscriptions only) or PartnerScope (only that partner's
+attributed usage, inside its association windows). A filter outside the scope yields no rows, not an error.
+
+Sums come from the monthly rollups for the whole months of the window (for partner rows: the months the
+association also covers whole) and from the daily rollups for the rest (and for DAY grouping). Raw
+usage_records are never read.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import Table, and_, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement, Select
+
+from db.enums import AssociationType
+from db.models import PartnerAssociation, Subscription
+from resolvers.usage.attribution import (
+    DAY_SECONDS,
+    day_start,
+    full_day_condition,
+    seconds_active,
+    utc_date,
+    whole_month_condition,
+)
+from resolvers.usage.currencies import present
+from resolvers.usage.rollups import DAILY, MONTHLY, month_start
+from resolvers.usage.validation import FieldProblem, UsageInputError
+
+MAX_WINDOW_MONTHS = 36
+MAX_DAY_GROUPING_DAYS = 366
+ASSOCIATIONS: Table = PartnerAssociation.__table__  # type: ignore[assignment]
+SUBSCRIPTIONS: Table = Subscription.__table__  # type: ignore[assignment]
+# Attributed sums are kept as integers: micro-units (the rollups' 6 decimal places) times seconds, so adding
+# thousands of shares costs integer additions; one Fraction is made per row at the end.
+_MICRO = 1_000_000
+_UNITS_PER_WHOLE = _MICRO * DAY_SECONDS
+
+
+class GroupBy(enum.Enum):
+    MONTH = "MONTH"
+    DAY = "DAY"
+    SERVICE = "SERVICE"
+    SUBSCRIPTION = "SUBSCRIPTION"
+    TENANT = "TENANT"
+    PARTNER = "PARTNER"
+
+
+@dataclass(frozen=True, slots=True)
+class AllScope:
+    """A platform administrator: every row."""
+
+
+@dataclass(frozen=True, slots=True)
+class TenantScope:
+    tenant_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerScope:
+    partner_id: uuid.UUID
+
+
+Scope = AllScope | TenantScope | PartnerScope
+ALL = AllScope()
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateFilter:
+    date_from: date
+    date_to: date  # inclusive
+    tenant_id: uuid.UUID | None = None
+    subscription_id: uuid.UUID | None = None
+    partner_id: uuid.UUID | None = None
+    association_type: AssociationType | None = None
+    service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDay:
+    subscription_id: uuid.UUID
+    day: date
+    seconds: int
+    quantity: Decimal
+    amount: Decimal
+
+    @property
+    def fraction(self) -> Fraction:
+        return Fraction(self.seconds, DAY_SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    quantity: Fraction
+    amount: Fraction
+    amount_presented: Decimal
+    partial_days: tuple[PartialDay, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateRow:
+    currency: str
+    quantity: Decimal
+    amount: Decimal
+    record_count: int
+    month: date | None = None
+    day: date | None = None
+    service: str | None = None
+    subscription_id: uuid.UUID | None = None
+    tenant_id: uuid.UUID | None = None
+    partner_id: uuid.UUID | None = None
+    association_type: AssociationType | None = None
+    attribution: Attribution | None = None
+
+
+# The grouping key of a row, in AggregateRow's field order after the sums.
+_Key = tuple[
+    date | None,
+    date | None,
+    str | None,
+    uuid.UUID | None,
+    uuid.UUID | None,
+    uuid.UUID | None,
+    AssociationType | None,
+    str,
+]
+
+
+@dataclass(slots=True)
+class _Sums:
+    quantity: Decimal = Decimal(0)
+    amount: Decimal = Decimal(0)
+    record_count: int = 0
+    attributed_quantity_units: int = 0  # micro-units x seconds
+    attributed_amount_units: int = 0
+    partial: dict[tuple[uuid.UUID, date], list[Any]] = field(default_factory=dict)
+
+
+async def usage_aggregates(
+    session: AsyncSession, filter: AggregateFilter, group_by: Sequence[GroupBy], scope: Scope
+) -> list[AggregateRow]:
+    """Usage in [filter.date_from, filter.date_to] as the scope allows; UsageInputError on a bad window."""
+    check_window(filter, group_by)
+    groups = frozenset(group_by)
+    narrowed = _narrow(filter, scope)
+    if narrowed is None:
+        return []
+    dialect = session.get_bind().dialect.name
+    partner_scoped = (
+        isinstance(scope, PartnerScope)
+        or GroupBy.PARTNER in groups
+        or narrowed.partner_id is not None
+        or narrowed.association_type is not None
+    )
+    sums: dict[_Key, _Sums] = {}
+    if partner_scoped:
+        await _attributed_sums(session, dialect, narrowed, groups, sums)
+    else:
+        await _plain_sums(session, dialect, narrowed, groups, sums)
+    return [_row(key, value, partner_scoped) for key, value in sorted(sums.items(), key=_sort_key)]
+
+
+def check_window(filter: AggregateFilter, group_by: Sequence[GroupBy]) -> None:
+    problems = []
+    if filter.date_to < filter.date_from:
+        problems.append(FieldProblem(0, "filter.to", "must not be before filter.from"))
+    elif filter.date_to >= add_months(filter.date_from, MAX_WINDOW_MONTHS):
+        problems.append(FieldProblem(0, "filter.to", f"the window may span at most {MAX_WINDOW_MONTHS} months"))
+    elif GroupBy.DAY in group_by and (filter.date_to - filter.date_from).days + 1 > MAX_DAY_GROUPING_DAYS:
+        message = f"grouping by DAY allows a window of at most {MAX_DAY_GROUPING_DAYS} days"
+        problems.append(FieldProblem(0, "groupBy", message))
+    if problems:
+        raise UsageInputError(problems)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day of the month `months` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    first_of_next = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return date(year, month + 1, min(day.day, (first_of_next - timedelta(days=1)).day))
+
+
+def _narrow(filter: AggregateFilter, scope: Scope) -> AggregateFilter | None:
+    """Fold the scope into the filter; None when the filter asks for something outside the scope."""
+    if isinstance(scope, TenantScope):
+        if filter.tenant_id not in (None, scope.tenant_id):
+            return None
+        return _replace(filter, tenant_id=scope.tenant_id)
+    if isinstance(scope, PartnerScope):
+        if filter.partner_id not in (None, scope.partner_id):
+            return None
+        return _replace(filter, partner_id=scope.partner_id)
+    return filter
+
+
+def _replace(filter: AggregateFilter, **changes: Any) -> AggregateFilter:
+    values = {name: getattr(filter, name) for name in AggregateFilter.__dataclass_fields__}
+    return AggregateFilter(**(values | changes))
+
+
+def _whole_months(first: date, last: date) -> tuple[date, date] | None:
+    """The first days of the first and last months lying wholly inside [first, last], if any."""
+    start = first if first.day == 1 else add_months(first.replace(day=1), 1)
+    end_exclusive = (last + timedelta(days=1)).replace(day=1)
+    if start >= end_exclusive:
+        return None
+    return start, add_months(end_exclusive, -1)
+
+
+def _subscription_conditions(table: Table, filter: AggregateFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filter.subscription_id is not None:
+        conditions.append(table.c.subscription_id == filter.subscription_id)
+    if filter.tenant_id is not None:
+        owned = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.tenant_id == filter.tenant_id)
+        conditions.append(table.c.subscription_id.in_(owned))
+    if filter.service is not None and "service_name" in table.c:
+        conditions.append(table.c.service_name == filter.service)
+    return conditions
+
+
+def _group_columns(dialect: str, table: Table, groups: frozenset[GroupBy]) -> list[ColumnElement[Any]]:
+    """The SELECT list of the group keys, labelled as AggregateRow's fields (absent ones omitted)."""
+    period = table.c.usage_date if table is DAILY else table.c.month
+    columns: list[ColumnElement[Any]] = []
+    if GroupBy.MONTH in groups:
+        columns.append((period if table is MONTHLY else month_start(dialect, period)).label("month"))
+    if GroupBy.DAY in groups:
+        columns.append(period.label("day"))
+    if GroupBy.SERVICE in groups:
+        columns.append(table.c.service_name.label("service"))
+    if GroupBy.SUBSCRIPTION in groups:
+        columns.append(table.c.subscription_id.label("subscription_id"))
+    if GroupBy.TENANT in groups:
+        columns.append(SUBSCRIPTIONS.c.tenant_id.label("tenant_id"))
+    return columns
+
+
+def _summing(
+    table: Table,
+    keys: list[ColumnElement[Any]],
+    groups: frozenset[GroupBy],
+    *,
+    association: ColumnElement[bool] | None = None,
+) -> Select[Any]:
+    """SUM the rollup `table` by `keys` and currency; joined to the associations on `association` if given."""
+    source: Any = table
+    extra: list[ColumnElement[Any]] = []
+    if association is not None:
+        source = source.join(ASSOCIATIONS, association)
+        extra = [ASSOCIATIONS.c.partner_id.label("partner_id"), ASSOCIATIONS.c.type.label("association_type")]
+    if GroupBy.TENANT in groups:
+        source = source.join(SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == table.c.subscription_id)
+    group = [*extra, *keys, table.c.currency]
+    return (
+        select(
+            *group,
+            func.sum(table.c.quantity).label("quantity"),
+            func.sum(table.c.amount).label("amount"),
+            func.sum(table.c.record_count).label("record_count"),
+        )
+        .select_from(source)
+        .group_by(*group)
+    )
+
+
+async def _plain_sums(
+    session: AsyncSession,
+    dialect: str,
+    filter: AggregateFilter,
+    groups: frozenset[GroupBy],
+    sums: dict[_Key, _Sums],
+) -> None:
+    first, last = filter.date_from, filter.date_to
+    daily_ranges = [(first, last)]
+    months = None if GroupBy.DAY in groups else _whole_months(first, last)
+    if months is not None:
+        month_first, month_last = months
+        daily_ranges = [
+            (start, end)
+            for start, end in ((first, month_first - timedelta(days=1)), (add_months(month_last, 1), last))
+            if start <= end
+        ]
+        query = _summing(MONTHLY, _group_columns(dialect, MONTHLY, groups), groups).where(
+            MONTHLY.c.month.between(month_first, month_last), *_subscription_conditions(MONTHLY, filter)
+        )
+        _add_rows(await session.execute(query), sums)
+    for start, end in daily_ranges:
+        query = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups).where(
+            DAILY.c.usage_date.between(start, end), *_subscription_conditions(DAILY, filter)
+        )
+        _add_rows(await session.execute(query), sums)
+
+
+def _association_conditions(filter: AggregateFilter) -> list[ColumnElement[bool]]:
+    """Associations of the filter's partner and type that overlap the window at all."""
+    window_end = day_start(filter.date_to + timedelta(days=1))
+    conditions: list[ColumnElement[bool]] = [
+        ASSOCIATIONS.c.valid_from < window_end,
+        or_(ASSOCIATIONS.c.valid_to.is_(None), ASSOCIATIONS.c.valid_to > day_start(filter.date_from)),
+    ]
+    if filter.partner_id is not None:
+        conditions.append(ASSOCIATIONS.c.partner_id == filter.partner_id)
+    if filter.association_type is not None:
+        conditions.append(ASSOCIATIONS.c.type == filter.association_type)
+    if filter.subscription_id is not None:
+        conditions.append(ASSOCIATIONS.c.subscription_id == filter.subscription_id)
+    if filter.tenant_id is not None:
+        owned = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.tenant_id == filter.tenant_id)
+        conditions.append(ASSOCIATIONS.c.subscription_id.in_(owned))
+    return conditions
+
+
+async def _attributed_sums(
+    session: AsyncSession,
+    dialect: str,
+    filter: AggregateFilter,
+    groups: frozenset[GroupBy],
+    sums: dict[_Key, _Sums],
+) -> None:
+    associations = _association_conditions(filter)
+    valid_from, valid_to = ASSOCIATIONS.c.valid_from, ASSOCIATIONS.c.valid_to
+    daily_conditions = [
+        DAILY.c.usage_date.between(filter.date_from, filter.date_to),
+        *_subscription_conditions(DAILY, filter),
+        *associations,
+    ]
+    months = None if GroupBy.DAY in groups else _whole_months(filter.date_from, filter.date_to)
+    if months is not None:
+        # Months inside the window that the association covers whole: one monthly rollup row each...
+        first_month, last_month = months
+        covers_whole_month = and_(
+            ASSOCIATIONS.c.subscription_id == MONTHLY.c.subscription_id,
+            whole_month_condition(dialect, MONTHLY.c.month, valid_from, valid_to),
+        )
+        monthly = _summing(
+            MONTHLY, _group_columns(dialect, MONTHLY, groups), groups, association=covers_whole_month
+        ).where(
+            MONTHLY.c.month.between(first_month, last_month),
+            *_subscription_conditions(MONTHLY, filter),
+            *associations,
+        )
+        _add_rows(await session.execute(monthly), sums, attributed=True)
+        # ...and their days are left out of the daily sum below.
+        day_month = month_start(dialect, DAILY.c.usage_date)
+        counted_monthly = and_(
+            day_month.between(first_month, last_month),
+            whole_month_condition(dialect, day_month, valid_from, valid_to),
+        )
+        daily_conditions.append(not_(counted_monthly))
+    # Whole days: rollup rows joined to the association that covers their day entirely, summed in SQL.
+    covers_whole_day = and_(
+        ASSOCIATIONS.c.subscription_id == DAILY.c.subscription_id,
+        full_day_condition(dialect, DAILY.c.usage_date, valid_from, valid_to),
+    )
+    whole = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day).where(
+        *daily_conditions
+    )
+    _add_rows(await session.execute(whole), sums, attributed=True)
+    await _add_boundary_days(session, dialect, filter, groups, associations, sums)
+
+
+async def _add_boundary_days(
+    session: AsyncSession,
+    dialect: str,
+    filter: AggregateFilter,
+    groups: frozenset[GroupBy],
+    associations: list[ColumnElement[bool]],
+    sums: dict[_Key, _Sums],
+) -> None:
+    """Partial days: the rollups of each association's first and last day, times the fraction (Python).
+
+    One join reads them: the rollup rows of the association's subscription on the UTC day of valid_from or of
+    valid_to, two primary-key lookups per association. The fraction is then counted in seconds here.
+    """
+    boundary = or_(
+        DAILY.c.usage_date == utc_date(dialect, ASSOCIATIONS.c.valid_from),
+        DAILY.c.usage_date == utc_date(dialect, ASSOCIATIONS.c.valid_to),
+    )
+    query = (
+        select(
+            DAILY,
+            ASSOCIATIONS.c.partner_id,
+            ASSOCIATIONS.c.type,
+            ASSOCIATIONS.c.valid_from,
+            ASSOCIATIONS.c.valid_to,
+            SUBSCRIPTIONS.c.tenant_id,
+        )
+        .select_from(ASSOCIATIONS)
+        .join(DAILY, and_(DAILY.c.subscription_id == ASSOCIATIONS.c.subscription_id, boundary))
+        .join(SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == ASSOCIATIONS.c.subscription_id)
+        .where(
+            DAILY.c.usage_date.between(filter.date_from, filter.date_to),
+            *_subscription_conditions(DAILY, filter),
+            *associations,
+        )
+    )
+    # (rollup row, partner, type) -> [row, seconds]: two intervals touching the same day add their seconds.
+    shares: dict[tuple[Any, ...], list[Any]] = {}
+    for row in await session.execute(query):
+        seconds = seconds_active(row.usage_date, row.valid_from, row.valid_to)
+        if not 0 < seconds < DAY_SECONDS:
+            continue  # a whole day (counted in SQL) or one the interval only touches at midnight
+        rollup_key = (
+            row.subscription_id,
+            row.usage_date,
+            row.service_name,
+            row.currency,
+            row.partner_id,
+            row.type,
+        )
+        share = shares.setdefault(rollup_key, [row, 0])
+        share[1] += seconds
+    for row, seconds in shares.values():
+        key = _key(
+            groups,
+            day=row.usage_date,
+            service=row.service_name,
+            subscription_id=row.subscription_id,
+            tenant_id=row.tenant_id,
+            partner_id=row.partner_id,
+            association_type=row.type,
+            currency=row.currency,
+        )
+        _add_partial(sums.setdefault(key, _Sums()), row, seconds)
+
+
+def _add_partial(target: _Sums, rollup: Any, seconds: int) -> None:
+    target.quantity += rollup.quantity
+    target.amount += rollup.amount
+    target.record_count += rollup.record_count
+    target.attributed_quantity_units += _micro(rollup.quantity) * seconds
+    target.attributed_amount_units += _micro(rollup.amount) * seconds
+    basis = target.partial.setdefault((rollup.subscription_id, rollup.usage_date), [seconds, Decimal(0), Decimal(0)])
+    basis[1] += rollup.quantity
+    basis[2] += rollup.amount
+
+
+def _micro(value: Decimal) -> int:
+    """A rollup value (at most 6 decimal places, as stored) in millionths, exactly."""
+    units = value.scaleb(6)
+    if units != units.to_integral_value():
+        raise ValueError(f"{value} has more than 6 decimal places")
+    return int(units)
+
+
+def _key(groups: frozenset[GroupBy], **values: Any) -> _Key:
+    """A grouping key from a rollup's values: only the groups asked for, and partner and type always."""
+    day: date | None = values.get("day")
+    return (
+        day.replace(day=1) if GroupBy.MONTH in groups and day is not None else values.get("month"),
+        day if GroupBy.DAY in groups else None,
+        values["service"] if GroupBy.SERVICE in groups else None,
+        values["subscription_id"] if GroupBy.SUBSCRIPTION in groups else None,
+        values["tenant_id"] if GroupBy.TENANT in groups else None,
+        values.get("partner_id"),
+        values.get("association_type"),
+        values["currency"],
+    )
+
+
+def _add_rows(result: Iterable[Any], sums: dict[_Key, _Sums], *, attributed: bool = False) -> None:
+    for row in result:
+        mapping = row._mapping
+        key: _Key = (
+            mapping.get("month"),
+            mapping.get("day"),
+            mapping.get("service"),
+            mapping.get("subscription_id"),
+            mapping.get("tenant_id"),
+            mapping.get("partner_id"),
+            mapping.get("association_type"),
+            mapping["currency"],
+        )
+        target = sums.setdefault(key, _Sums())
+        target.quantity += row.quantity
+        target.amount += row.amount
+        target.record_count += int(row.record_count)
+        if attributed:
+            target.attributed_quantity_units += _micro(row.quantity) * DAY_SECONDS
+            target.attributed_amount_units += _micro(row.amount) * DAY_SECONDS
+
+
+def _row(key: _Key, sums: _Sums, partner_scoped: bool) -> AggregateRow:
+    month, day, service, subscription_id, tenant_id, partner_id, association_type, currency = key
+    attribution = None
+    if partner_scoped:
+        partial_days = tuple(
+            PartialDay(subscription_id=sub, day=on, seconds=basis[0], quantity=basis[1], amount=basis[2])
+            for (sub, on), basis in sorted(sums.partial.items())
+        )
+        attribution = Attribution(
+            quantity=Fraction(sums.attributed_quantity_units, _UNITS_PER_WHOLE),
+            amount=Fraction(sums.attributed_amount_units, _UNITS_PER_WHOLE),
+            amount_presented=present(Fraction(sums.attributed_amount_units, _UNITS_PER_WHOLE), currency),
+            partial_days=partial_days,
+        )
+    return AggregateRow(
+        currency=currency,
+        quantity=sums.quantity,
+        amount=sums.amount,
+        record_count=sums.record_count,
+        month=month,
+        day=day,
+        service=service,
+        subscription_id=subscription_id,
+        tenant_id=tenant_id,
+        partner_id=partner_id,
+        association_type=association_type,
+        attribution=attribution,
+    )
+
+
+def _sort_key(item: tuple[_Key, _Sums]) -> tuple[str, ...]:
+    return tuple("" if part is None else str(part.value if isinstance(part, enum.Enum) else part) for part in item[0])

@@ -1,0 +1,255 @@
+"""The PostgreSQL bulk path: COPY a validated batch, then work set-based in SQL.
+
+Same rules as ingestion.write_records (replace by natural key, rollups moved by new minus replaced, freshness
+only forward), but every step is one statement over the whole batch, and the rows travel by COPY (binary)
+instead of parameter lists. Records of days no stored row can have yet (after the subscription's
+usage_data_as_of) are copied straight into usage_records; the others go through a staging table, a read of the
+rows they replace, and INSERT ... ON CONFLICT DO UPDATE. The caller validates the batch (no duplicate natural
+keys) and resolves its subscriptions with ingestion.resolve_subscriptions first, which also locks them: that
+lock is what makes the read of the replaced rows trustworthy against a concurrent ingest, exactly as in
+write_records.
+
+The temporary tables are per connection and emptied at every commit (ON COMMIT DELETE ROWS), so a pooled
+connection reuses them without catalog churn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolvers.usage.ingestion import KnownSubscription
+from resolvers.usage.validation import ValidRecord
+
+STAGING_COLUMNS = (
+    "subscription_id",
+    "usage_date",
+    "service_name",
+    "meter_id",
+    "meter_name",
+    "quantity",
+    "unit",
+    "amount",
+    "currency",
+)
+
+_CREATE_TEMPORARY_TABLES = (
+    """CREATE TEMPORARY TABLE IF NOT EXISTS usage_staging (
+        subscription_id uuid NOT NULL, usage_date date NOT NULL, service_name text NOT NULL,
+        meter_id text NOT NULL, meter_name text NOT NULL, quantity numeric NOT NULL, unit text NOT NULL,
+        amount numeric NOT NULL, currency text NOT NULL
+    ) ON COMMIT DELETE ROWS""",
+    """CREATE TEMPORARY TABLE IF NOT EXISTS usage_replaced (
+        subscription_id uuid NOT NULL, usage_date date NOT NULL, service_name text NOT NULL,
+        currency text NOT NULL, quantity numeric NOT NULL, amount numeric NOT NULL
+    ) ON COMMIT DELETE ROWS""",
+    """CREATE TEMPORARY TABLE IF NOT EXISTS usage_delta (
+        subscription_id uuid NOT NULL, usage_date date NOT NULL, service_name text NOT NULL,
+        currency text NOT NULL, quantity numeric NOT NULL, amount numeric NOT NULL,
+        record_count integer NOT NULL
+    ) ON COMMIT DELETE ROWS""",
+)
+
+# The stored rows the batch replaces, read before they are overwritten. Only days up to the subscription's
+# usage_data_as_of can be stored (it is the latest day ever written, kept by every write path and by
+# rebuild_rollups), so a file of new days probes the natural-key index for none of its rows.
+_READ_REPLACED = """
+WITH candidates AS MATERIALIZED (
+  SELECT s.subscription_id, s.usage_date, s.meter_id
+  FROM usage_staging s
+  JOIN subscriptions sub ON sub.id = s.subscription_id AND s.usage_date <= sub.usage_data_as_of
+)
+INSERT INTO usage_replaced
+SELECT u.subscription_id, u.usage_date, u.service_name, u.currency, u.quantity, u.amount
+FROM candidates c
+JOIN usage_records u
+  ON u.subscription_id = c.subscription_id AND u.usage_date = c.usage_date AND u.meter_id = c.meter_id
+"""
+
+# Records of days up to the subscription's usage_data_as_of may replace a stored row: an upsert.
+_UPSERT_KNOWN_DAYS = """
+INSERT INTO usage_records AS u
+  (subscription_id, usage_date, service_name, meter_id, meter_name, meter_category,
+   quantity, unit, amount, currency, ingested_at)
+SELECT s.subscription_id, s.usage_date, s.service_name, s.meter_id, s.meter_name, s.service_name,
+       s.quantity, s.unit, s.amount, s.currency, now()
+FROM usage_staging s
+JOIN subscriptions sub ON sub.id = s.subscription_id AND s.usage_date <= sub.usage_data_as_of
+ON CONFLICT (subscription_id, usage_date, meter_id) DO UPDATE SET
+  service_name = excluded.service_name, meter_name = excluded.meter_name,
+  meter_category = excluded.meter_category, quantity = excluded.quantity, unit = excluded.unit,
+  amount = excluded.amount, currency = excluded.currency, ingested_at = excluded.ingested_at
+"""
+
+# New minus replaced, per daily rollup key; keys whose delta is nothing at all are left out.
+_DAILY_DELTAS = """
+INSERT INTO usage_delta
+SELECT subscription_id, usage_date, service_name, currency, sum(quantity), sum(amount), sum(record_count)
+FROM (
+  SELECT subscription_id, usage_date, service_name, currency, quantity, amount, 1 AS record_count
+  FROM usage_staging
+  UNION ALL
+  SELECT subscription_id, usage_date, service_name, currency, -quantity, -amount, -1
+  FROM usage_replaced
+) AS changes
+GROUP BY subscription_id, usage_date, service_name, currency
+HAVING sum(record_count) <> 0 OR sum(quantity) <> 0 OR sum(amount) <> 0
+"""
+
+# A daily rollup row exists only for a day up to the subscription's usage_data_as_of: later days are inserted
+# plainly; the others are upserted, ordered by key (concurrent writers lock rollup rows in one order) with
+# atomic increments.
+_INSERT_DAILY_NEW_DAYS = """
+INSERT INTO usage_daily_rollups
+  (subscription_id, usage_date, service_name, currency, quantity, amount, record_count)
+SELECT d.subscription_id, d.usage_date, d.service_name, d.currency, d.quantity, d.amount, d.record_count
+FROM usage_delta d
+JOIN subscriptions sub ON sub.id = d.subscription_id
+WHERE sub.usage_data_as_of IS NULL OR d.usage_date > sub.usage_data_as_of
+"""
+
+_APPLY_DAILY_KNOWN_DAYS = """
+INSERT INTO usage_daily_rollups AS r
+  (subscription_id, usage_date, service_name, currency, quantity, amount, record_count)
+SELECT d.subscription_id, d.usage_date, d.service_name, d.currency, d.quantity, d.amount, d.record_count
+FROM usage_delta d
+JOIN subscriptions sub ON sub.id = d.subscription_id AND d.usage_date <= sub.usage_data_as_of
+ORDER BY d.subscription_id, d.usage_date, d.service_name, d.currency
+ON CONFLICT (subscription_id, usage_date, service_name, currency) DO UPDATE SET
+  quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
+  record_count = r.record_count + excluded.record_count
+"""
+
+_APPLY_MONTHLY = """
+INSERT INTO usage_monthly_rollups AS r
+  (subscription_id, month, service_name, currency, quantity, amount, record_count)
+SELECT subscription_id, date_trunc('month', usage_date)::date AS month, service_name, currency,
+       sum(quantity), sum(amount), sum(record_count)
+FROM usage_delta
+GROUP BY subscription_id, month, service_name, currency
+HAVING sum(record_count) <> 0 OR sum(quantity) <> 0 OR sum(amount) <> 0
+ORDER BY subscription_id, month, service_name, currency
+ON CONFLICT (subscription_id, month, service_name, currency) DO UPDATE SET
+  quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
+  record_count = r.record_count + excluded.record_count
+"""
+
+# Only keys that lost records can have been emptied.
+_DELETE_EMPTIED_DAILY = """
+DELETE FROM usage_daily_rollups r
+USING usage_delta d
+WHERE d.record_count < 0 AND r.record_count = 0
+  AND r.subscription_id = d.subscription_id AND r.usage_date = d.usage_date
+  AND r.service_name = d.service_name AND r.currency = d.currency
+"""
+
+_DELETE_EMPTIED_MONTHLY = """
+DELETE FROM usage_monthly_rollups r
+USING (
+  SELECT DISTINCT subscription_id, date_trunc('month', usage_date)::date AS month, service_name, currency
+  FROM usage_delta WHERE record_count < 0
+) d
+WHERE r.record_count = 0
+  AND r.subscription_id = d.subscription_id AND r.month = d.month
+  AND r.service_name = d.service_name AND r.currency = d.currency
+"""
+
+# Only forward: a late correction for an old day must not make the data look staler than it is.
+_ADVANCE_FRESHNESS = """
+UPDATE subscriptions s SET usage_data_as_of = m.latest
+FROM (SELECT subscription_id, max(usage_date) AS latest FROM usage_delta GROUP BY subscription_id) m
+WHERE s.id = m.subscription_id AND (s.usage_data_as_of IS NULL OR s.usage_data_as_of < m.latest)
+"""
+
+
+async def copy_records(
+    session: AsyncSession, records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]
+) -> tuple[int, int]:
+    """Write the batch through COPY and set-based SQL; return (inserted, replaced). PostgreSQL only.
+
+    A record of a day after its subscription's usage_data_as_of cannot replace anything (no stored row is
+    later than that day, and the subscription is locked): it is copied straight into usage_records, and its
+    rollup delta, summed here, straight into usage_delta. Only the other records go through the staging
+    table, the replaced-row read and the upsert.
+    """
+    for statement in _CREATE_TEMPORARY_TABLES:
+        await session.execute(text(statement))
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg.Connection, inside the session's transaction
+    fresh, known_days = _split_by_freshness(records, known)
+    if fresh:
+        now = datetime.now(UTC)
+        await driver.copy_records_to_table(
+            "usage_records",
+            columns=(*_RECORD_COLUMNS, "meter_category", "ingested_at"),
+            records=[(*_values(record, known), record.service, now) for record in fresh],
+        )
+        await driver.copy_records_to_table("usage_delta", records=_summed_deltas(fresh, known))
+    replaced = 0
+    if known_days:
+        await driver.copy_records_to_table(
+            "usage_staging",
+            columns=STAGING_COLUMNS,
+            records=[_values(record, known) for record in known_days],
+        )
+        replaced = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
+        await session.execute(text(_UPSERT_KNOWN_DAYS))
+        await session.execute(text(_DAILY_DELTAS))
+    for statement in (
+        _INSERT_DAILY_NEW_DAYS,
+        _APPLY_DAILY_KNOWN_DAYS,
+        _APPLY_MONTHLY,
+        _DELETE_EMPTIED_DAILY,
+        _DELETE_EMPTIED_MONTHLY,
+        _ADVANCE_FRESHNESS,
+    ):
+        await session.execute(text(statement))
+    return len(records) - replaced, replaced
+
+
+_RECORD_COLUMNS = STAGING_COLUMNS  # the staging table has usage_records' column names
+
+
+def _split_by_freshness(
+    records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]
+) -> tuple[list[ValidRecord], list[ValidRecord]]:
+    fresh: list[ValidRecord] = []
+    known_days: list[ValidRecord] = []
+    for record in records:
+        as_of = known[record.subscription_id].usage_data_as_of
+        (known_days if as_of is not None and record.usage_date <= as_of else fresh).append(record)
+    return fresh, known_days
+
+
+def _values(record: ValidRecord, known: Mapping[str, KnownSubscription]) -> tuple[Any, ...]:
+    return (
+        known[record.subscription_id].id,
+        record.usage_date,
+        record.service,
+        record.meter_id,
+        record.meter_name,
+        record.quantity,
+        record.unit,
+        record.amount,
+        record.currency,
+    )
+
+
+def _summed_deltas(records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]) -> list[tuple[Any, ...]]:
+    """Daily rollup deltas of new records: (subscription, day, service, currency, quantity, amount, count)."""
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    for record in records:
+        key = (known[record.subscription_id].id, record.usage_date, record.service, record.currency)
+        total = sums.get(key)
+        if total is None:
+            sums[key] = [record.quantity, record.amount, 1]
+        else:
+            total[0] += record.quantity
+            total[1] += record.amount
+            total[2] += 1
+    return [(*key, *total) for key, total in sums.items()]

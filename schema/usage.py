@@ -1,0 +1,222 @@
+"""Usage and consumption: aggregates (from the exact rollups) and ingestion.
+
+Attribution rule: associations hold second-precision half-open intervals [validFrom, validTo). A partner's share
+of a subscription's usage on UTC day d is the fraction of day d its association of that type was in effect
+(seconds active / 86,400). Attributed amount = daily amount x fraction, exact, rounded only at presentation (to
+the currency's minor unit, half to even). Each association type is attributed on its own; amounts of different
+currencies are never added together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from auth.policy import Entity, RowFilter, read_filters
+from auth.scope import CallerScope
+from resolvers.caller import caller_scope, loaders_of
+from resolvers.context import RequestContext
+from resolvers.errors import BadUserInput, Forbidden
+from resolvers.usage import aggregates
+from resolvers.usage.aggregates import AggregateFilter, AggregateRow, GroupBy
+from resolvers.usage.validation import UsageInputError
+from schema import global_id
+from schema.enums import AssociationType
+
+if TYPE_CHECKING:
+    from schema.partner import Partner
+    from schema.subscription import Subscription
+    from schema.tenant import Tenant
+
+strawberry.enum(GroupBy, name="UsageGroupBy", description="How usage rows are grouped.")
+UsageGroupBy = GroupBy  # registered in place, like the model enums (schema/enums.py)
+
+# The storage scale of quantities: attributed quantities are presented at it (half to even).
+QUANTITY_PLACES = Decimal("0.000001")
+
+
+def usage_scope(scope: CallerScope) -> aggregates.Scope:
+    """The usage a caller may aggregate, from the policy's USAGE row filters (the broadest of its roles)."""
+    rules = read_filters(Entity.USAGE, scope.roles)
+    if RowFilter.ALL in rules:
+        return aggregates.ALL
+    if rules & {RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT} and scope.tenant_id is not None:
+        return aggregates.TenantScope(scope.tenant_id)
+    if RowFilter.ATTRIBUTED_WINDOWS in rules and scope.partner_id is not None:
+        return aggregates.PartnerScope(scope.partner_id)
+    if rules:
+        # The role reads usage but the token's tenant or partner is unknown here: nothing to show.
+        return aggregates.PartnerScope(uuid.UUID(int=0))
+    raise Forbidden("usage is not readable with the caller's roles")
+
+
+@strawberry.type(description="A day of a subscription attributed only in part: the basis of an attributed amount.")
+class PartialDay:
+    subscription_id: strawberry.ID = strawberry.field(description="The subscription's global ID.")
+    day: date = strawberry.field(description="The UTC day.")
+    seconds: int = strawberry.field(description="Seconds of the day the association was in effect (of 86,400).")
+    quantity: Decimal = strawberry.field(description="That day's quantity within this row.")
+    amount: Decimal = strawberry.field(description="That day's amount within this row.")
+
+
+@strawberry.type(
+    description=(
+        "What a partner is attributed in a row: every day of the row counts whole except the partial days listed,"
+        " which count for seconds / 86,400."
+    )
+)
+class UsageAttribution:
+    amount: Decimal = strawberry.field(
+        description="Attributed amount, rounded to the currency's minor unit (half even)."
+    )
+    amount_exact: str = strawberry.field(description='Attributed amount as an exact fraction, e.g. "337/8".')
+    quantity: Decimal = strawberry.field(description="Attributed quantity, rounded to 6 decimal places (half even).")
+    partial_days: list[PartialDay] = strawberry.field(description="The days attributed in part, with their seconds.")
+
+
+def _fraction_text(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+@strawberry.type(description="Usage summed over a group: the group's keys (null when not grouped by), sums, currency.")
+class UsageAggregate:
+    month: date | None = strawberry.field(description="First day of the month (MONTH grouping).")
+    day: date | None = strawberry.field(description="The UTC day (DAY grouping).")
+    service: str | None = strawberry.field(description="The service / meter category (SERVICE grouping).")
+    association_type: AssociationType | None = strawberry.field(
+        description="The association type attributed (partner-scoped rows)."
+    )
+    currency: str = strawberry.field(description="ISO 4217 currency: amounts of different currencies never mix.")
+    quantity: Decimal = strawberry.field(description="Summed quantity (for partner rows: of the days attributed).")
+    amount: Decimal = strawberry.field(description="Summed amount (for partner rows: of the days attributed).")
+    record_count: int = strawberry.field(description="Number of daily usage records summed.")
+    attribution: UsageAttribution | None = strawberry.field(
+        description="For partner-scoped rows: the attributed share and its basis."
+    )
+    subscription_id: strawberry.Private[uuid.UUID | None]
+    tenant_id: strawberry.Private[uuid.UUID | None]
+    partner_id: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def from_row(cls, row: AggregateRow) -> UsageAggregate:
+        attribution = None
+        if row.attribution is not None:
+            attribution = UsageAttribution(
+                amount=row.attribution.amount_presented,
+                amount_exact=_fraction_text(row.attribution.amount),
+                quantity=(Decimal(row.attribution.quantity.numerator) / row.attribution.quantity.denominator).quantize(
+                    QUANTITY_PLACES
+                ),
+                partial_days=[
+                    PartialDay(
+                        subscription_id=strawberry.ID(global_id.encode("Subscription", day.subscription_id)),
+                        day=day.day,
+                        seconds=day.seconds,
+                        quantity=day.quantity,
+                        amount=day.amount,
+                    )
+                    for day in row.attribution.partial_days
+                ],
+            )
+        return cls(
+            month=row.month,
+            day=row.day,
+            service=row.service,
+            association_type=row.association_type,
+            currency=row.currency,
+            quantity=row.quantity,
+            amount=row.amount,
+            record_count=row.record_count,
+            attribution=attribution,
+            subscription_id=row.subscription_id,
+            tenant_id=row.tenant_id,
+            partner_id=row.partner_id,
+        )
+
+    @strawberry.field(description="The subscription (SUBSCRIPTION grouping).")
+    async def subscription(
+        self, info: Info[RequestContext, None]
+    ) -> Annotated[Subscription, strawberry.lazy("schema.subscription")] | None:
+        from schema.subscription import Subscription
+
+        if self.subscription_id is None:
+            return None
+        row = await (await loaders_of(info.context)).subscription.load(self.subscription_id)
+        return Subscription.from_row(row) if row else None
+
+    @strawberry.field(description="The tenant (TENANT grouping).")
+    async def tenant(
+        self, info: Info[RequestContext, None]
+    ) -> Annotated[Tenant, strawberry.lazy("schema.tenant")] | None:
+        from schema.tenant import Tenant
+
+        if self.tenant_id is None:
+            return None
+        row = await (await loaders_of(info.context)).tenant.load(self.tenant_id)
+        return Tenant.from_row(row) if row else None
+
+    @strawberry.field(description="The partner (partner-scoped rows).")
+    async def partner(
+        self, info: Info[RequestContext, None]
+    ) -> Annotated[Partner, strawberry.lazy("schema.partner")] | None:
+        from schema.partner import Partner
+
+        if self.partner_id is None:
+            return None
+        row = await (await loaders_of(info.context)).partner.load(self.partner_id)
+        return Partner.from_row(row) if row else None
+
+
+@strawberry.input(description="Which usage to aggregate. Dates are UTC days, both ends inclusive.")
+class UsageAggregatesFilter:
+    from_: date = strawberry.field(name="from", description="First day (inclusive).")
+    to: date = strawberry.field(description="Last day (inclusive). At most 36 months after `from`.")
+    tenant_id: strawberry.ID | None = strawberry.field(default=None, description="Only this tenant's usage.")
+    subscription_id: strawberry.ID | None = strawberry.field(default=None, description="Only this subscription.")
+    partner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only what this partner is attributed."
+    )
+    association_type: AssociationType | None = strawberry.field(
+        default=None, description="Only attribution through this association type."
+    )
+    service: str | None = strawberry.field(default=None, description="Only this service.")
+
+
+def _optional(value: strawberry.ID | None, type_name: str, field: str) -> uuid.UUID | None:
+    return global_id.decode(value, type_name, field=field) if value is not None else None
+
+
+def to_filter(given: UsageAggregatesFilter) -> AggregateFilter:
+    return AggregateFilter(
+        date_from=given.from_,
+        date_to=given.to,
+        tenant_id=_optional(given.tenant_id, "Tenant", "filter.tenantId"),
+        subscription_id=_optional(given.subscription_id, "Subscription", "filter.subscriptionId"),
+        partner_id=_optional(given.partner_id, "Partner", "filter.partnerId"),
+        association_type=given.association_type,
+        service=given.service,
+    )
+
+
+def bad_usage_input(error: UsageInputError) -> BadUserInput:
+    problems = [{"index": p.index, "field": p.field, "message": p.message} for p in error.problems]
+    first = error.problems[0].field if error.problems else None
+    return BadUserInput(str(error), field=first, problems=problems)
+
+
+async def aggregate(
+    info: Info[RequestContext, None], filter: AggregateFilter, group_by: list[GroupBy]
+) -> list[UsageAggregate]:
+    scope = usage_scope(await caller_scope(info.context))
+    try:
+        async with info.context.database.read() as session:
+            rows = await aggregates.usage_aggregates(session, filter, group_by, scope)
+    except UsageInputError as error:
+        raise bad_usage_input(error) from None
+    return [UsageAggregate.from_row(row) for row in rows]

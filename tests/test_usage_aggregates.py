@@ -1,0 +1,365 @@
+"""Every aggregate equals the naive sum of the raw records (tests/usage_oracle.py), on both databases.
+
+Random usage, random corrections (re-ingested natural keys with new values, services and currencies) and
+random association histories (second-precision intervals, replacements, gaps, open ends); then random queries
+(window, grouping, filter, scope) by hypothesis, and every grouping combination under every scope on one fixed
+scenario.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import TypeVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from db.engine import Database
+from db.enums import AssociationEndReason, AssociationType
+from db.models import PartnerAssociation
+from resolvers.usage.aggregates import (
+    ALL,
+    AggregateFilter,
+    GroupBy,
+    PartnerScope,
+    Scope,
+    TenantScope,
+    check_window,
+    usage_aggregates,
+)
+from resolvers.usage.ingestion import ingest_usage
+from resolvers.usage.validation import UsageInputError, UsageRecordInput
+from tests import factories
+from tests.conftest import empty_all_tables
+from tests.usage_oracle import RawAssociation, RawRecord, canonical, expected_rows
+
+FIRST_DAY = date(2026, 2, 20)  # 60 days: the end of February, all of March, most of April
+DAYS = 60
+MIDNIGHT = datetime(2026, 2, 20, tzinfo=UTC)
+TENANTS = [uuid.UUID(int=1), uuid.UUID(int=2)]
+SUBSCRIPTIONS = [uuid.UUID(int=11), uuid.UUID(int=12), uuid.UUID(int=13)]
+TENANT_OF = {sub: TENANTS[index % 2] for index, sub in enumerate(SUBSCRIPTIONS)}
+PARTNERS = [uuid.UUID(int=21), uuid.UUID(int=22), uuid.UUID(int=23)]
+TYPES = [AssociationType.DIGITAL_PARTNER_OF_RECORD, AssociationType.TRANSACTING_PARTNER]
+SERVICES = ["Compute", "Storage"]
+METERS = ["m1", "m2", "m3"]
+CURRENCIES = ["USD", "JPY"]
+
+# (subscription, day offset, meter, service, quantity, amount, currency)
+RecordSpec = tuple[int, int, str, str, Decimal, Decimal, str]
+# (which first-batch record, service, quantity, amount, currency)
+CorrectionSpec = tuple[int, str, Decimal, Decimal, str]
+# (subscription, type, partner, instants in seconds from the first day's midnight)
+HistorySpec = tuple[int, AssociationType, int, list[int]]
+
+
+@dataclass
+class Scenario:
+    records: list[RecordSpec]
+    corrections: list[CorrectionSpec]
+    histories: list[HistorySpec]
+
+
+@dataclass(frozen=True)
+class Query:
+    filter: AggregateFilter
+    group_by: frozenset[GroupBy]
+    scope: Scope
+
+
+quantities = st.integers(0, 10**10).map(lambda units: Decimal(units).scaleb(-6))
+amounts = st.integers(-(10**9), 10**11).map(lambda units: Decimal(units).scaleb(-6))
+instants = st.one_of(
+    st.integers(-3, DAYS + 3).map(lambda day: day * 86_400),
+    st.integers(-3, DAYS + 3).map(lambda day: day * 86_400 + 43_200),
+    st.integers(-3 * 86_400, (DAYS + 3) * 86_400),
+)
+histories = st.lists(
+    st.tuples(
+        st.integers(0, len(SUBSCRIPTIONS) - 1),
+        st.sampled_from(TYPES),
+        st.integers(0, len(PARTNERS) - 1),
+        st.lists(instants, max_size=5, unique=True),
+    ),
+    min_size=2,
+    max_size=10,
+)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    """Histories first; then records, half of them on days where some association starts or ends (the days
+    where attribution is fractional, and where an off-by-one-day mistake would show)."""
+    drawn = draw(histories)
+    edges = sorted({point // 86_400 for *_, points in drawn for point in points if 0 <= point // 86_400 < DAYS})
+    days = st.integers(0, DAYS - 1) | st.sampled_from(edges) if edges else st.integers(0, DAYS - 1)
+    records = st.tuples(
+        st.integers(0, len(SUBSCRIPTIONS) - 1),
+        days,
+        st.sampled_from(METERS),
+        st.sampled_from(SERVICES),
+        quantities,
+        amounts,
+        st.sampled_from(CURRENCIES),
+    )
+    corrections = st.tuples(
+        st.integers(0, 10**6), st.sampled_from(SERVICES), quantities, amounts, st.sampled_from(CURRENCIES)
+    )
+    return Scenario(
+        records=draw(st.lists(records, min_size=20, max_size=80)),
+        corrections=draw(st.lists(corrections, max_size=12)),
+        histories=drawn,
+    )
+
+
+SCOPES: list[Scope] = [ALL, *map(TenantScope, TENANTS), *map(PartnerScope, PARTNERS)]
+T = TypeVar("T")
+
+
+@st.composite
+def queries(draw: st.DrawFn) -> Query:
+    # Half the windows are the whole period (most rows to compare), half anywhere inside it.
+    start = draw(st.just(0) | st.integers(0, DAYS - 1))
+    end = draw(st.just(DAYS - 1) | st.integers(start, DAYS - 1))
+
+    def sometimes(values: list[T]) -> T | None:
+        # Each filter is set about one time in four, so results are seldom empty.
+        return draw(st.none() | st.none() | st.none() | st.sampled_from(values))
+
+    return Query(
+        filter=AggregateFilter(
+            date_from=FIRST_DAY + timedelta(days=start),
+            date_to=FIRST_DAY + timedelta(days=end),
+            tenant_id=sometimes(list(TENANTS)),
+            subscription_id=sometimes(list(SUBSCRIPTIONS)),
+            partner_id=sometimes(list(PARTNERS)),
+            association_type=sometimes(list(TYPES)),
+            service=sometimes(list(SERVICES)),
+        ),
+        group_by=frozenset(draw(st.sets(st.sampled_from(list(GroupBy))))),
+        scope=draw(st.sampled_from(SCOPES)),
+    )
+
+
+def _input(spec: RecordSpec) -> UsageRecordInput:
+    sub, day, meter, service, quantity, amount, currency = spec
+    return UsageRecordInput(
+        subscription_id=str(SUBSCRIPTIONS[sub]),
+        usage_date=FIRST_DAY + timedelta(days=day),
+        service=service,
+        meter_id=meter,
+        meter_name=meter,
+        quantity=quantity,
+        unit="Hours",
+        amount=amount,
+        currency=currency,
+    )
+
+
+def _batches(scenario: Scenario) -> tuple[list[RecordSpec], list[RecordSpec]]:
+    """The first batch (one record per natural key), then corrections of some of its keys."""
+    first = list({(spec[0], spec[1], spec[2]): spec for spec in scenario.records}.values())
+    second: dict[tuple[int, int, str], RecordSpec] = {}
+    for which, service, quantity, amount, currency in scenario.corrections if first else []:
+        sub, day, meter = first[which % len(first)][:3]
+        second[(sub, day, meter)] = (sub, day, meter, service, quantity, amount, currency)
+    return first, list(second.values())
+
+
+def _associations(scenario: Scenario) -> list[RawAssociation]:
+    """Each (subscription, type, partner) history: instants paired into intervals, the last one maybe open.
+
+    Only partner 0 may hold an open Digital Partner of Record association (the database allows one at a time).
+    """
+    seen: set[tuple[int, AssociationType, int]] = set()
+    associations = []
+    for sub, kind, partner, points in scenario.histories:
+        if (sub, kind, partner) in seen:
+            continue
+        seen.add((sub, kind, partner))
+        ordered = sorted(points)
+        open_allowed = kind is not AssociationType.DIGITAL_PARTNER_OF_RECORD or partner == 0
+        if len(ordered) % 2 and not open_allowed:
+            ordered = ordered[:-1]
+        for index in range(0, len(ordered), 2):
+            starts = MIDNIGHT + timedelta(seconds=ordered[index])
+            ends = MIDNIGHT + timedelta(seconds=ordered[index + 1]) if index + 1 < len(ordered) else None
+            associations.append(RawAssociation(SUBSCRIPTIONS[sub], PARTNERS[partner], kind, starts, ends))
+    return associations
+
+
+async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord], list[RawAssociation]]:
+    await empty_all_tables(database)
+    tenants = [factories.tenant(id=tenant) for tenant in TENANTS]
+    partners = [factories.partner(id=partner) for partner in PARTNERS]
+    subscriptions = [
+        factories.subscription(tenants[index % 2], id=sub, external_id=str(sub))
+        for index, sub in enumerate(SUBSCRIPTIONS)
+    ]
+    associations = _associations(scenario)
+    rows = [
+        PartnerAssociation(
+            subscription_id=item.subscription_id,
+            partner_id=item.partner_id,
+            type=item.type,
+            valid_from=item.valid_from,
+            valid_to=item.valid_to,
+            created_by="test",
+            ended_by="test" if item.valid_to else None,
+            end_reason=AssociationEndReason.REPLACED if item.valid_to else None,
+        )
+        for item in associations
+    ]
+    first, second = _batches(scenario)
+    async with database.write() as session:
+        await factories.add_flushed(session, *tenants, *partners)
+        await factories.add_flushed(session, *subscriptions)
+        await factories.add_flushed(session, *rows)
+    for batch in (first, second):
+        if batch:
+            async with database.write() as session:
+                await ingest_usage(session, [_input(spec) for spec in batch])
+    final = {spec[:3]: spec for spec in first} | {spec[:3]: spec for spec in second}
+    records = [
+        RawRecord(SUBSCRIPTIONS[sub], FIRST_DAY + timedelta(days=day), meter, service, quantity, amount, currency)
+        for sub, day, meter, service, quantity, amount, currency in final.values()
+    ]
+    return records, associations
+
+
+async def _check(database_url: str, scenario: Scenario, checks: list[Query]) -> None:
+    database = Database.from_url(database_url, pool_size=2)
+    try:
+        records, associations = await _load(database, scenario)
+        async with database.read() as session:
+            for query in checks:
+                actual = await usage_aggregates(session, query.filter, sorted(query.group_by, key=str), query.scope)
+                expected = expected_rows(
+                    records, associations, TENANT_OF, query.filter, set(query.group_by), query.scope
+                )
+                assert canonical(actual) == canonical(expected), query
+    finally:
+        await database.dispose()
+
+
+@settings(
+    max_examples=50,
+    database=None,  # no example database written into the work tree
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(scenario=scenarios(), checks=st.lists(queries(), min_size=1, max_size=5))
+def test_random_aggregates_equal_the_naive_sums(database_url: str, scenario: Scenario, checks: list[Query]) -> None:
+    asyncio.run(_check(database_url, scenario, checks))
+
+
+def _fixed_scenario() -> Scenario:
+    """A dense scenario from a seeded generator: every subscription, service, currency and partner in use."""
+    rng = random.Random(20260315)
+
+    def number(low: int, high: int) -> Decimal:
+        return Decimal(rng.randint(low, high)).scaleb(-rng.choice([0, 2, 6]))
+
+    records: list[RecordSpec] = [
+        (
+            sub,
+            day,
+            meter,
+            rng.choice(SERVICES),
+            number(0, 10**6),
+            number(-(10**4), 10**6),
+            rng.choice(CURRENCIES),
+        )
+        for sub in range(len(SUBSCRIPTIONS))
+        for day in range(0, DAYS, 2)
+        for meter in METERS[: rng.randint(1, 3)]
+    ]
+    corrections: list[CorrectionSpec] = [
+        (rng.randrange(len(records)), rng.choice(SERVICES), number(0, 10**6), number(0, 10**6), "USD")
+        for _ in range(30)
+    ]
+    histories: list[HistorySpec] = [
+        (sub, kind, partner, rng.sample(range(-86_400, (DAYS + 1) * 86_400), rng.randint(1, 5)))
+        for sub in range(len(SUBSCRIPTIONS))
+        for kind in TYPES
+        for partner in range(len(PARTNERS))
+        if rng.random() < 0.7
+    ]
+    return Scenario(records, corrections, histories)
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [ALL, TenantScope(TENANTS[0]), PartnerScope(PARTNERS[0]), PartnerScope(PARTNERS[1])],
+    ids=["all", "tenant", "partner0", "partner1"],
+)
+def test_every_grouping_under_every_scope_equals_the_naive_sums(database_url: str, scope: Scope) -> None:
+    window = AggregateFilter(FIRST_DAY + timedelta(days=3), FIRST_DAY + timedelta(days=DAYS - 2))
+    typed = AggregateFilter(window.date_from, window.date_to, association_type=TYPES[1])
+    checks = [
+        Query(query_filter, frozenset(groups), scope)
+        for size in range(len(GroupBy) + 1)
+        for groups in itertools.combinations(list(GroupBy), size)
+        for query_filter in (window, typed)
+    ]
+    asyncio.run(_check(database_url, _fixed_scenario(), checks))
+
+
+@pytest.mark.parametrize(
+    ("date_to", "group_by", "field"),
+    [
+        (date(2025, 12, 31), [], "filter.to"),
+        (date(2029, 1, 1), [], "filter.to"),  # 36 months and a day
+        (date(2027, 1, 2), [GroupBy.DAY], "groupBy"),  # 367 days
+    ],
+)
+def test_windows_too_long_or_backwards_are_bad_input(date_to: date, group_by: list[GroupBy], field: str) -> None:
+    with pytest.raises(UsageInputError) as raised:
+        check_window(AggregateFilter(date(2026, 1, 1), date_to), group_by)
+    assert [(problem.field, raised.value.code) for problem in raised.value.problems] == [(field, "BAD_USER_INPUT")]
+
+
+def test_the_longest_windows_allowed() -> None:
+    check_window(AggregateFilter(date(2026, 1, 1), date(2028, 12, 31)), [GroupBy.MONTH])
+    check_window(AggregateFilter(date(2026, 1, 31), date(2029, 1, 30)), [])
+    check_window(AggregateFilter(date(2026, 1, 1), date(2027, 1, 1)), [GroupBy.DAY])  # 366 days
+
+
+def test_associations_starting_or_ending_at_month_edges_equal_the_naive_sums(database_url: str) -> None:
+    """Months an association covers whole come from the monthly rollups; one second less and they must not."""
+    march, april = 9 * 86_400, 40 * 86_400  # offsets of 1 March and 1 April from the first day
+    histories: list[HistorySpec] = [
+        (0, TYPES[0], 0, [march, april]),  # exactly March
+        (1, TYPES[0], 0, [march + 1, april - 1]),  # March but its first and last second
+        (1, TYPES[1], 1, [march - 1, april + 1]),  # March and a second either side
+        (2, TYPES[1], 2, [march, april - 86_400]),  # March without its last day
+        (2, TYPES[0], 0, [march + 43_200]),  # from noon on 1 March, open
+    ]
+    records: list[RecordSpec] = [
+        (sub, day, "m1", SERVICES[day % 2], Decimal(day), Decimal(sub * 100 + day).scaleb(-2), "USD")
+        for sub in range(len(SUBSCRIPTIONS))
+        for day in range(DAYS)
+    ]
+    windows = [
+        AggregateFilter(FIRST_DAY, FIRST_DAY + timedelta(days=DAYS - 1)),
+        AggregateFilter(date(2026, 3, 1), date(2026, 3, 31)),
+        AggregateFilter(date(2026, 3, 1), date(2026, 4, 30)),
+    ]
+    checks = [
+        Query(window, frozenset(groups), scope)
+        for window in windows
+        for groups in (
+            [GroupBy.PARTNER],
+            [GroupBy.MONTH, GroupBy.SUBSCRIPTION],
+            [GroupBy.SERVICE, GroupBy.MONTH],
+        )
+        for scope in (ALL, PartnerScope(PARTNERS[0]), PartnerScope(PARTNERS[1]), PartnerScope(PARTNERS[2]))
+    ]
+    asyncio.run(_check(database_url, Scenario(records, [], histories), checks))

@@ -1,0 +1,161 @@
+"""`dpor-gateway ingest FILE`: CSV and JSON Lines, strict and not, with the summary it prints.
+
+On PostgreSQL the command takes the COPY path (resolvers/usage/bulk.py), on SQLite the API's path; both are
+checked against the same expectations, including rollups and freshness after a correction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from db.engine import Database
+from db.models import Subscription, UsageDailyRollup, UsageMonthlyRollup, UsageRecord
+from gateway import cli
+from tests.usage_helpers import build_world
+
+HEADER = "subscription_id,usage_date,service,meter_id,meter_name,quantity,unit,amount,currency"
+
+
+def _csv(path: Path, rows: list[str]) -> Path:
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def _ingest(monkeypatch: pytest.MonkeyPatch, database: Database, *args: str) -> int:
+    monkeypatch.setenv("DPOR_DATABASE_URL", database.engine.url.render_as_string(hide_password=False))
+    # The command runs its own event loop (asyncio.run); the test's loop is busy, so it runs in a thread.
+    return cli.main(["ingest", "--quiet", *args])
+
+
+async def _run(monkeypatch: pytest.MonkeyPatch, database: Database, *args: str) -> int:
+    return await asyncio.to_thread(_ingest, monkeypatch, database, *args)
+
+
+async def _totals(database: Database) -> tuple[int, Decimal, int, Decimal, int]:
+    async with database.read() as session:
+        records = (await session.execute(select(func.count(), func.sum(UsageRecord.amount)))).one()
+        daily = (
+            await session.execute(select(func.sum(UsageDailyRollup.record_count), func.sum(UsageDailyRollup.amount)))
+        ).one()
+        months = await session.scalar(select(func.sum(UsageMonthlyRollup.record_count)))
+    return records[0], records[1] or Decimal(0), int(daily[0] or 0), daily[1] or Decimal(0), int(months or 0)
+
+
+async def test_csv_non_strict_skips_bad_lines_and_reports_them(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = await build_world(database, tenants=1, subscriptions=2, partners=0)
+    first, second = (sub.external_id for sub in world.subscriptions)
+    path = _csv(
+        tmp_path / "usage.csv",
+        [
+            f"{first},2026-03-01,Compute,m1,VM,1.5,Hours,3.25,USD",  # line 2
+            f"{first},2026-03-02,Compute,m1,VM,1,Hours,1.00,USD",
+            f"{second},2026-03-01,Storage,m1,Disk,10,GB,0.50,EUR",
+            "unknown,2026-03-01,Compute,m1,VM,1,Hours,1.00,USD",  # line 5: no such subscription
+            f"{first},2026-13-01,Compute,m2,VM,1,Hours,1.00,USD",  # line 6: bad date
+            f"{first},2026-03-01,Compute,m1,VM,2,Hours,9.99,USD",  # line 7: duplicates line 2
+            f"{first},2026-03-03,Compute,m1,VM,1,Hours,1.00",  # line 8: a field short
+        ],
+    )
+    assert await _run(monkeypatch, database, str(path)) == 1
+    out = capsys.readouterr().out
+    assert "inserted 3, replaced 0, rejected 4 line(s)" in out
+    assert "line 5: subscriptionId: no such subscription" in out
+    assert "line 6: usageDate:" in out
+    assert "line 7: meterId: duplicates line 2" in out
+    assert "line 8: line: has 8 fields, not 9" in out
+    assert await _totals(database) == (3, Decimal("4.75"), 3, Decimal("4.75"), 3)
+
+
+async def test_csv_strict_stops_at_the_first_bad_line_and_writes_none_of_its_batch(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = await build_world(database, tenants=1, subscriptions=1, partners=0)
+    sub = world.subscriptions[0].external_id
+    rows = [f"{sub},2026-03-{day:02d},Compute,m1,VM,1,Hours,1.00,USD" for day in range(1, 6)]
+    rows.insert(3, f"{sub},2026-03-09,Compute,m1,VM,-1,Hours,1.00,USD")  # line 5
+    path = _csv(tmp_path / "usage.csv", rows)
+    # Batches of two lines: lines 2-3 are committed; the batch holding line 5 is not, nor anything after it.
+    assert await _run(monkeypatch, database, "--strict", "--batch-size", "2", str(path)) == 1
+    out = capsys.readouterr().out
+    assert "inserted 2, replaced 0, rejected 1 line(s)" in out
+    assert "strict: stopped at line 5" in out
+    assert "line 5: quantity: must not be negative" in out
+    assert await _totals(database) == (2, Decimal(2), 2, Decimal(2), 2)
+
+
+async def test_strict_unknown_subscription_rolls_back_its_batch(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = await build_world(database, tenants=1, subscriptions=1, partners=0)
+    sub = world.subscriptions[0].external_id
+    path = _csv(
+        tmp_path / "usage.csv",
+        [
+            f"{sub},2026-03-01,Compute,m1,VM,1,Hours,1.00,USD",
+            "ghost,2026-03-01,Compute,m1,VM,1,Hours,1.00,USD",
+        ],
+    )
+    assert await _run(monkeypatch, database, "--strict", str(path)) == 1
+    assert "strict: stopped at line 3" in capsys.readouterr().out
+    assert await _totals(database) == (0, Decimal(0), 0, Decimal(0), 0)
+
+
+async def test_jsonl_corrections_replace_and_move_rollups_and_freshness(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = await build_world(database, tenants=1, subscriptions=1, partners=0)
+    sub = world.subscriptions[0]
+
+    def line(day: str, meter: str, amount: object, service: str = "Compute") -> str:
+        return json.dumps(
+            {
+                "subscription_id": sub.external_id,
+                "usage_date": day,
+                "service": service,
+                "meter_id": meter,
+                "meter_name": "VM",
+                "quantity": "1",
+                "unit": "Hours",
+                "amount": amount,
+                "currency": "USD",
+            }
+        )
+
+    first = tmp_path / "first.jsonl"
+    first.write_text("\n".join([line("2026-03-01", "m1", "2.50"), line("2026-03-04", "m2", 7)]) + "\n")
+    assert await _run(monkeypatch, database, str(first)) == 0
+    assert "inserted 2, replaced 0, rejected 0 line(s)" in capsys.readouterr().out
+    # JSON numbers are exact decimals: 0.1 stays 0.1, never 0.1000000000000000055511151231257827.
+    again = tmp_path / "again.ndjson"
+    again.write_text(
+        "\n".join([line("2026-03-01", "m1", 0.1, service="Network"), "not json", '{"usage_date": "2026-03-01"}'])
+    )
+    assert await _run(monkeypatch, database, str(again)) == 1
+    out = capsys.readouterr().out
+    assert "inserted 0, replaced 1, rejected 2 line(s)" in out
+    assert "line 2: line: is not valid JSON" in out
+    assert "line 3: line: must be an object with keys" in out
+    assert await _totals(database) == (2, Decimal("7.1"), 2, Decimal("7.1"), 2)
+    async with database.read() as session:
+        services = (await session.scalars(select(UsageDailyRollup.service_name).order_by("usage_date"))).all()
+        as_of = await session.scalar(select(Subscription.usage_data_as_of))
+    assert services == ["Network", "Compute"]
+    assert as_of == date(2026, 3, 4)
+
+
+async def test_a_file_without_the_required_columns_is_refused(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "usage.csv"
+    path.write_text("subscription_id,usage_date\nx,2026-03-01\n")
+    assert await _run(monkeypatch, database, str(path)) == 2
+    assert "CSV header lacks column(s): service" in capsys.readouterr().err
