@@ -140,8 +140,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="dpor-bench-"))
     issuer = TokenIssuer(work)
     jwks = issuer.write_jwks()
-    reads = [operations.attributed_subscriptions(sample, issuer), operations.subscription_node(sample, issuer)]
-    writes = [operations.set_dpor(sample, issuer, rng)]
+    reads = [build(sample, issuer) for build in operations.READS]
+    writes = [build(sample, issuer, rng) for build in operations.WRITES]
 
     env = {
         "DPOR_ENV": "production",
@@ -179,6 +179,7 @@ def main() -> int:
 
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "size": args.size,
         "spec": {**spec.__dict__, "usage_rows": prepared.usage_rows},
         "seed": {"reused": prepared.reused, "seconds": prepared.seed_seconds, "output": prepared.seed_output},
@@ -228,6 +229,7 @@ def _checks(
         found[operation.key] = {
             "compared_with_floor": compared.compared,
             "statements": sorted(set(compared.statements)),
+            "nesting_depth": report.nesting_depth(operation.document),
         }
     # Statements must not grow with the page: the same partner at 1, 10 and 50 items.
     partner = sample.partners[0]
@@ -250,7 +252,10 @@ def _checks(
     body = orjson.dumps(
         {"query": operations.SET_DPOR, "variables": {"input": {**variables, "expectedVersion": version}}}
     )
-    found[operation.key] = {"statements": [check.statements_of(dev.base_url, request, body)[0]]}
+    found[operation.key] = {
+        "statements": [check.statements_of(dev.base_url, request, body)[0]],
+        "nesting_depth": report.nesting_depth(operation.document),
+    }
     found["version_read"] = {"statements": [check.statements_of(dev.base_url, read)[0]]}
     return found
 

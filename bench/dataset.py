@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
+from db.migrations import head_revision
 from schema import global_id
 
 MARKER_TABLE = "bench_dataset"
@@ -137,13 +138,13 @@ async def _drop_and_create(admin_url: str, name: str) -> None:
         await connection.close()
 
 
-async def _record(url: str, spec: Spec, seconds: float, output: str) -> None:
+async def _record(url: str, spec: dict[str, Any], seconds: float, output: str) -> None:
     connection = await asyncpg.connect(url)
     try:
         await connection.execute(f"DELETE FROM {MARKER_TABLE}")
         await connection.execute(
             f"INSERT INTO {MARKER_TABLE} (spec, seed_seconds, seed_output) VALUES ($1, $2, $3)",
-            json.dumps(asdict(spec), sort_keys=True),
+            json.dumps(spec, sort_keys=True),
             seconds,
             output,
         )
@@ -163,7 +164,9 @@ async def prepare(spec: Spec, admin_url: str, *, force: bool = False, log: objec
     sqlalchemy_url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
     await _ensure_database(admin_url, spec.database)
     marker = await _marker(url)
-    wanted = json.loads(json.dumps(asdict(spec), sort_keys=True))
+    # The schema's migration head is part of the spec: a database seeded before a migration (new tables,
+    # rollups the seed fills) is not the same dataset.
+    wanted = {**json.loads(json.dumps(asdict(spec), sort_keys=True)), "schema": head_revision()}
     if marker is not None and marker["spec"] == wanted and not force:
         usage_rows = await _count_usage(url)
         return Prepared(spec, url, sqlalchemy_url, True, float(marker["seconds"]), str(marker["output"]), usage_rows)
@@ -177,7 +180,7 @@ async def prepare(spec: Spec, admin_url: str, *, force: bool = False, log: objec
     seconds = time.perf_counter() - started
     output = (done.stdout + done.stderr).strip()
     await _marker(url)
-    await _record(url, spec, seconds, output)
+    await _record(url, wanted, seconds, output)
     log(f"seeded in {seconds:.1f} s")
     return Prepared(spec, url, sqlalchemy_url, False, seconds, output, await _count_usage(url))
 
