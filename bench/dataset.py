@@ -88,6 +88,11 @@ class SamplePartner:
 class SampleSubscription:
     id: uuid.UUID
     tenant_external_id: uuid.UUID
+    tenant_id: uuid.UUID
+
+    @property
+    def tenant_global_id(self) -> str:
+        return global_id.encode("Tenant", self.tenant_id)
 
     @property
     def global_id(self) -> str:
@@ -203,7 +208,7 @@ async def sample(url: str, rng: random.Random) -> Sample:
             " WHERE EXISTS (SELECT 1 FROM partner_associations a WHERE a.partner_id = p.id) ORDER BY p.mpn_id"
         )
         subscriptions = await connection.fetch(
-            "SELECT s.id, t.external_id FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id"
+            "SELECT s.id, t.external_id, t.id FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id"
             " WHERE s.status = 'ACTIVE' AND t.status = 'ACTIVE' ORDER BY s.id"
         )
     finally:
@@ -212,5 +217,5 @@ async def sample(url: str, rng: random.Random) -> Sample:
     chosen_subscriptions = rng.sample(list(subscriptions), min(SAMPLE_SUBSCRIPTIONS, len(subscriptions)))
     return Sample(
         [SamplePartner(row[0], row[1]) for row in chosen_partners],
-        [SampleSubscription(row[0], row[1]) for row in chosen_subscriptions],
+        [SampleSubscription(row[0], row[1], row[2]) for row in chosen_subscriptions],
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
@@ -61,6 +62,32 @@ mutation SetDpor($input: SetDigitalPartnerOfRecordInput!) {
   }
 }
 """
+
+
+# (2) A tenant's last 12 months of usage by month and service, from the rollups.
+TENANT_USAGE = """
+query TenantUsage($id: ID!, $from: Date!, $to: Date!) {
+  tenant(id: $id) {
+    usage(from: $from, to: $to, groupBy: [MONTH, SERVICE]) { month service currency quantity amount }
+  }
+}
+"""
+
+# (5) A partner's last 12 months of attributed usage by month.
+PARTNER_ATTRIBUTED_USAGE = """
+query PartnerAttributedUsage($id: ID!, $from: Date!, $to: Date!) {
+  node(id: $id) {
+    ... on Partner { attributedUsage(from: $from, to: $to, groupBy: [MONTH]) { month currency quantity amount } }
+  }
+}
+"""
+
+
+def twelve_months() -> tuple[str, str]:
+    """[first day of the month 11 months back, yesterday] in UTC: the seed's default window ends yesterday."""
+    last = datetime.now(UTC).date() - timedelta(days=1)
+    month = last.year * 12 + last.month - 1 - 11
+    return date(month // 12, month % 12 + 1, 1).isoformat(), last.isoformat()
 
 
 @dataclass(frozen=True)
@@ -140,7 +167,36 @@ def set_dpor(sample: Sample, issuer: TokenIssuer, rng: random.Random) -> Operati
     return Operation("set_dpor", title, SET_DPOR, graphql, [], "set_dpor")
 
 
+def tenant_usage(sample: Sample, issuer: TokenIssuer) -> Operation:
+    """GraphQL only: the usage targets are absolute (p50 < 20 ms), and no floor endpoint mirrors them yet."""
+    first_day, last_day = twelve_months()
+    graphql = []
+    for subscription in sample.subscriptions[:200]:
+        variables: dict[str, object] = {"id": subscription.tenant_global_id, "from": first_day, "to": last_day}
+        graphql.append(_graphql(TENANT_USAGE, variables, issuer.owner(subscription.tenant_external_id)))
+    return Operation("tenant_usage", "(2) tenant 12-month usage by month and service", TENANT_USAGE, graphql, [])
+
+
+def partner_attributed_usage(sample: Sample, issuer: TokenIssuer) -> Operation:
+    first_day, last_day = twelve_months()
+    graphql = [
+        _graphql(
+            PARTNER_ATTRIBUTED_USAGE,
+            {"id": partner.global_id, "from": first_day, "to": last_day},
+            issuer.partner(partner.mpn_id),
+        )
+        for partner in sample.partners
+    ]
+    title = "(5) partner 12-month attributed usage by month"
+    return Operation("partner_usage", title, PARTNER_ATTRIBUTED_USAGE, graphql, [])
+
+
 # The operations a run measures. Adding one (the usage reads, issue 5's (2) and (5)) is a builder here, its
 # floor route in bench.floor, and nothing else: the harness checks, measures and reports whatever is listed.
-READS: tuple[Callable[[Sample, TokenIssuer], Operation], ...] = (attributed_subscriptions, subscription_node)
+READS: tuple[Callable[[Sample, TokenIssuer], Operation], ...] = (
+    attributed_subscriptions,
+    subscription_node,
+    tenant_usage,
+    partner_attributed_usage,
+)
 WRITES: tuple[Callable[[Sample, TokenIssuer, random.Random], Operation], ...] = (set_dpor,)

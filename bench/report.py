@@ -11,10 +11,10 @@ from bench import operations
 
 # Issue 5 operations not measured yet: they need the usage API (branch `usage`).
 PENDING = [
-    "(2) tenant 12-month usage by month and service: needs usageAggregates / Tenant.usage (branch usage)",
-    "(5) partner 12-month attributed usage by month: needs Partner.attributedUsage (branch usage)",
-    "ingest throughput (rows/s): needs `dpor-gateway ingest FILE` (branch usage)",
+    "floor endpoints for (2) and (5): they are measured against their absolute target (p50 < 20 ms) only",
+    "ingest throughput (rows/s) of `dpor-gateway ingest FILE`",
 ]
+USAGE_READS = ("tenant_usage", "partner_usage")
 
 # Results written before the depth was recorded with the checks.
 DOCUMENTS = {
@@ -59,6 +59,12 @@ def targets(document: dict[str, Any]) -> list[str]:
     lines = []
     by = {(r["operation"], r["concurrency"]): r for r in document["results"]}
     for (key, concurrency), result in sorted(by.items()):
+        if key in USAGE_READS:
+            p50 = result["gateway"]["p50_ms"]
+            lines.append(
+                f"- op {key} c={concurrency}: p50 {p50:.1f} ms (target < 20 ms): {_verdict(p50 < 20)}"
+                + ("" if p50 < 20 else f", over by {p50 - 20:.1f} ms")
+            )
         floor = result["floor"]
         if floor is None:
             continue
@@ -86,10 +92,11 @@ def targets(document: dict[str, Any]) -> list[str]:
             f"- op {key}: {worst} SQL statements per request, nesting depth {depth} (target <= {1 + depth}): "
             f"{_verdict(worst <= 1 + depth)}"
         )
-    by_page = document["checks"]["attributed"]["statements_by_page_size"]
-    constant = len(set(by_page.values())) == 1
-    pages = ", ".join(f"first={k}: {v}" for k, v in by_page.items())
-    lines.append(f"- statements constant in page size ({pages}): {_verdict(constant)}")
+    by_page = document["checks"].get("attributed", {}).get("statements_by_page_size")
+    if by_page:
+        constant = len(set(by_page.values())) == 1
+        pages = ", ".join(f"first={k}: {v}" for k, v in by_page.items())
+        lines.append(f"- statements constant in page size ({pages}): {_verdict(constant)}")
     seed = document["seed"]["seconds"]
     if document["size"] == "large":
         lines.append(f"- seed of the large dataset {seed:.0f} s (target < 600 s): {_verdict(seed < 600)}")
