@@ -50,6 +50,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--reseed", action="store_true", help="seed again even if the marker matches")
     parser.add_argument("--no-write", action="store_true", help="print the report, do not write results files")
     parser.add_argument("--operations", nargs="+", metavar="KEY", help="only these operations (e.g. node set_dpor)")
+    parser.add_argument("--tag", help="suffix of the results files (e.g. usage: <date>-<size>-usage.md)")
     parser.add_argument("--report", type=Path, metavar="JSON", help="only render the Markdown of a results JSON")
     return parser.parse_args()
 
@@ -206,7 +207,7 @@ def main() -> int:
     text = report.markdown(document)
     print(text)
     if not args.no_write:
-        stem = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{args.size}"
+        stem = RESULTS / (f"{datetime.now(UTC):%Y-%m-%d}-{args.size}" + (f"-{args.tag}" if args.tag else ""))
         stem.with_suffix(".json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
         stem.with_suffix(".md").write_text(text, encoding="utf-8")
         _log(f"wrote {stem}.md and .json")
