@@ -2,15 +2,23 @@
 
 Enforcement lives here, in the data layer: a resolver cannot fetch a row without asking for this predicate
 (resolvers go through resolvers.queries, which always applies it), so a new field cannot forget the policy.
+
+Each predicate is built once per shape of caller (the entity, the row filters its roles get, and whether its token
+named a tenant and a partner), with the caller's ids as bind parameters (`scope_tenant_id`, `scope_partner_id`):
+`visibility(entity, scope)` pairs the predicate with the caller's values, which every execution passes. Statements
+built from a predicate can then be cached by its shape: building and cache-keying a SQLAlchemy statement per
+request cost more than running it. A statement executed without the values fails; it never matches more rows.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, Select, Uuid, bindparam, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from auth.policy import Entity, RowFilter, read_filters
@@ -22,70 +30,90 @@ from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
 
-
-def _attributed_subscription_ids(partner_id: uuid.UUID) -> Select[uuid.UUID]:
-    """Subscriptions the partner is or was associated with, of any type."""
-    return select(PartnerAssociation.subscription_id).where(PartnerAssociation.partner_id == partner_id)
+SCOPE_TENANT_ID = "scope_tenant_id"
+SCOPE_PARTNER_ID = "scope_partner_id"
 
 
-def _tenant_predicate(scope: CallerScope, rule: RowFilter) -> ColumnElement[bool]:
+class Known(NamedTuple):
+    """Which of the caller's ids its token named (and the database knows)."""
+
+    tenant: bool
+    partner: bool
+
+
+# What a predicate's SQL depends on: the entity, the caller's row filters on it, and which of its ids are known.
+Shape = tuple[Entity, frozenset[RowFilter], Known]
+
+
+def _tenant_id() -> BindParameter[uuid.UUID]:
+    return bindparam(SCOPE_TENANT_ID, type_=Uuid())
+
+
+def _partner_id() -> BindParameter[uuid.UUID]:
+    return bindparam(SCOPE_PARTNER_ID, type_=Uuid())
+
+
+def _attributed_subscription_ids() -> Select[uuid.UUID]:
+    """Subscriptions the caller's partner is or was associated with, of any type."""
+    return select(PartnerAssociation.subscription_id).where(PartnerAssociation.partner_id == _partner_id())
+
+
+def _tenant_predicate(known: Known, rule: RowFilter) -> ColumnElement[bool]:
     if rule is RowFilter.ALL:
         return true()
-    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and scope.tenant_id:
-        return Tenant.id == scope.tenant_id
-    if rule is RowFilter.ATTRIBUTED and scope.partner_id:
-        return Tenant.id.in_(
-            select(Subscription.tenant_id).where(Subscription.id.in_(_attributed_subscription_ids(scope.partner_id)))
-        )
+    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and known.tenant:
+        return Tenant.id == _tenant_id()
+    if rule is RowFilter.ATTRIBUTED and known.partner:
+        return Tenant.id.in_(select(Subscription.tenant_id).where(Subscription.id.in_(_attributed_subscription_ids())))
     return false()
 
 
-def _subscription_predicate(scope: CallerScope, rule: RowFilter) -> ColumnElement[bool]:
+def _subscription_predicate(known: Known, rule: RowFilter) -> ColumnElement[bool]:
     if rule is RowFilter.ALL:
         return true()
-    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and scope.tenant_id:
-        return Subscription.tenant_id == scope.tenant_id
-    if rule is RowFilter.ATTRIBUTED and scope.partner_id:
-        return Subscription.id.in_(_attributed_subscription_ids(scope.partner_id))
+    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and known.tenant:
+        return Subscription.tenant_id == _tenant_id()
+    if rule is RowFilter.ATTRIBUTED and known.partner:
+        return Subscription.id.in_(_attributed_subscription_ids())
     return false()
 
 
-def _partner_predicate(scope: CallerScope, rule: RowFilter) -> ColumnElement[bool]:
+def _partner_predicate(known: Known, rule: RowFilter) -> ColumnElement[bool]:
     if rule is RowFilter.ALL:
         return true()
-    if rule is RowFilter.OWN_PARTNER and scope.partner_id:
-        return Partner.id == scope.partner_id
+    if rule is RowFilter.OWN_PARTNER and known.partner:
+        return Partner.id == _partner_id()
     return false()
 
 
-def _association_predicate(scope: CallerScope, rule: RowFilter) -> ColumnElement[bool]:
+def _association_predicate(known: Known, rule: RowFilter) -> ColumnElement[bool]:
     if rule is RowFilter.ALL:
         return true()
-    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and scope.tenant_id:
+    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and known.tenant:
         return PartnerAssociation.subscription_id.in_(
-            select(Subscription.id).where(Subscription.tenant_id == scope.tenant_id)
+            select(Subscription.id).where(Subscription.tenant_id == _tenant_id())
         )
-    if rule is RowFilter.OWN_PARTNER and scope.partner_id:
-        return PartnerAssociation.partner_id == scope.partner_id
+    if rule is RowFilter.OWN_PARTNER and known.partner:
+        return PartnerAssociation.partner_id == _partner_id()
     return false()
 
 
 def _tenant_column_predicate(
     column: InstrumentedAttribute[Any],
-) -> Callable[[CallerScope, RowFilter], ColumnElement[bool]]:
+) -> Callable[[Known, RowFilter], ColumnElement[bool]]:
     """Entities that carry a tenant id and are visible to the tenant's own admins (and platform admins) only."""
 
-    def predicate(scope: CallerScope, rule: RowFilter) -> ColumnElement[bool]:
+    def predicate(known: Known, rule: RowFilter) -> ColumnElement[bool]:
         if rule is RowFilter.ALL:
             return true()
-        if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and scope.tenant_id:
-            return column == scope.tenant_id
+        if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and known.tenant:
+            return column == _tenant_id()
         return false()
 
     return predicate
 
 
-_PREDICATES: dict[Entity, Callable[[CallerScope, RowFilter], ColumnElement[bool]]] = {
+_PREDICATES: dict[Entity, Callable[[Known, RowFilter], ColumnElement[bool]]] = {
     Entity.TENANT: _tenant_predicate,
     Entity.SUBSCRIPTION: _subscription_predicate,
     Entity.PARTNER: _partner_predicate,
@@ -96,13 +124,39 @@ _PREDICATES: dict[Entity, Callable[[CallerScope, RowFilter], ColumnElement[bool]
 }
 
 
-def visible(entity: Entity, scope: CallerScope) -> ColumnElement[bool]:
-    """Rows of `entity` the caller may see: the union over its roles' row filters (false when it has none)."""
-    rules = read_filters(entity, scope.roles)
+def shape(entity: Entity, scope: CallerScope) -> Shape:
+    return entity, read_filters(entity, scope.roles), Known(scope.tenant_id is not None, scope.partner_id is not None)
+
+
+@functools.cache
+def predicate(shape: Shape) -> ColumnElement[bool]:
+    """Rows of the entity a caller of this shape may see: the union over its roles' row filters (false when it has
+    none). The same object for every caller of the shape."""
+    entity, rules, known = shape
     if RowFilter.ALL in rules:
         return true()
-    predicates = [_PREDICATES[entity](scope, rule) for rule in sorted(rules, key=lambda r: r.value)]
-    return or_(false(), *predicates)
+    return or_(false(), *(_PREDICATES[entity](known, rule) for rule in sorted(rules, key=lambda r: r.value)))
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """What one caller may see of one entity: the predicate (by shape) and the values of its bind parameters."""
+
+    shape: Shape
+    parameters: Mapping[str, uuid.UUID | None]
+
+    @property
+    def predicate(self) -> ColumnElement[bool]:
+        return predicate(self.shape)
+
+
+def parameters(scope: CallerScope) -> Mapping[str, uuid.UUID | None]:
+    """The values of the predicates' bind parameters for this caller (the same for every entity)."""
+    return {SCOPE_TENANT_ID: scope.tenant_id, SCOPE_PARTNER_ID: scope.partner_id}
+
+
+def visibility(entity: Entity, scope: CallerScope) -> Visibility:
+    return Visibility(shape(entity, scope), parameters(scope))
 
 
 def can_read(entity: Entity, scope: CallerScope) -> bool:

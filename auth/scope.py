@@ -1,15 +1,24 @@
 """The caller as the database knows it: the token's claims resolved to row ids, and roles that still hold.
 
 A token says "tenant X" and "partner 123"; only the database can say that tenant X exists and that partner 123 holds
-an active delegated admin relationship on it right now. Resolved once per request, in one statement.
+an active delegated admin relationship on it right now. Resolved once per request, in one statement at most.
+
+The external ids a database has resolved are remembered (`KnownIds`): a tenant's or partner's row id never changes
+once the row exists (provisioning only inserts them; nothing deletes them or reassigns an external id), so a
+returning caller's scope costs no statement. What may change is never remembered: an id not found yet (it may be
+provisioned a moment later) and whether a delegated admin relationship is active (ending one takes effect on the
+next request).
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, literal, select
+from sqlalchemy import Engine, Select, String, Uuid, and_, bindparam, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal, Role
@@ -31,32 +40,78 @@ class CallerScope:
         return role in self.roles
 
 
+class KnownIds:
+    """External ids one database resolved to row ids: (kind, external id) -> id, a bounded LRU."""
+
+    MAXSIZE = 10_000
+
+    def __init__(self) -> None:
+        self._ids: OrderedDict[tuple[str, object], uuid.UUID] = OrderedDict()
+
+    def get(self, kind: str, external: object) -> uuid.UUID | None:
+        found = self._ids.get((kind, external))
+        if found is not None:
+            self._ids.move_to_end((kind, external))
+        return found
+
+    def remember(self, kind: str, external: object, row_id: uuid.UUID | None) -> None:
+        if external is None or row_id is None:
+            return
+        self._ids[(kind, external)] = row_id
+        if len(self._ids) > self.MAXSIZE:
+            self._ids.popitem(last=False)
+
+
+# Per database (engine): a test run or a tool may point one process at several databases.
+_known_ids: weakref.WeakKeyDictionary[Engine, KnownIds] = weakref.WeakKeyDictionary()
+
+
+def known_ids(engine: Engine) -> KnownIds:
+    known = _known_ids.get(engine)
+    if known is None:
+        known = _known_ids[engine] = KnownIds()
+    return known
+
+
+@functools.cache
+def _scope_statement(has_tenant: bool, has_partner: bool) -> Select[uuid.UUID | None, uuid.UUID | None, bool]:
+    """(tenant id, partner id, delegation active) for the bound `tid` and `mpn`: built once per shape of token."""
+    tenant = select(Tenant.id).where(Tenant.external_id == bindparam("tid", type_=Uuid())).scalar_subquery()
+    partner = select(Partner.id).where(Partner.mpn_id == bindparam("mpn", type_=String())).scalar_subquery()
+    delegation_active = exists().where(
+        and_(
+            DelegatedAdminRelationship.tenant_id == tenant,
+            DelegatedAdminRelationship.partner_id == partner,
+            DelegatedAdminRelationship.status == DelegationStatus.ACTIVE,
+        )
+    )
+    return select(
+        tenant if has_tenant else literal(None),
+        partner if has_partner else literal(None),
+        delegation_active if has_tenant and has_partner else literal(False),
+    )
+
+
 async def resolve_scope(session: AsyncSession, principal: Principal) -> CallerScope:
     tid, mpn = principal.tenant_external_id, principal.partner_mpn_id
     if tid is None and mpn is None:
         return CallerScope(principal, principal.roles - {Role.DELEGATED_ADMIN}, None, None)
 
-    tenant_id = select(Tenant.id).where(Tenant.external_id == tid).scalar_subquery() if tid else literal(None)
-    partner_id = select(Partner.id).where(Partner.mpn_id == mpn).scalar_subquery() if mpn else literal(None)
-    delegation_active = (
-        exists().where(
-            and_(
-                DelegatedAdminRelationship.tenant_id
-                == select(Tenant.id).where(Tenant.external_id == tid).scalar_subquery(),
-                DelegatedAdminRelationship.partner_id
-                == select(Partner.id).where(Partner.mpn_id == mpn).scalar_subquery(),
-                DelegatedAdminRelationship.status == DelegationStatus.ACTIVE,
-            )
-        )
-        if tid and mpn
-        else literal(False)
-    )
-    row = (await session.execute(select(tenant_id, partner_id, delegation_active))).one()
-
     roles = set(principal.roles)
-    if Role.DELEGATED_ADMIN in roles and not row[2]:
+    known = known_ids(session.get_bind().engine)
+    tenant_id, partner_id = known.get("tenant", tid), known.get("partner", mpn)
+    # A delegated admin token needs both a tenant and a partner, and a relationship active now.
+    check_delegation = Role.DELEGATED_ADMIN in roles and tid is not None and mpn is not None
+    delegation_active = False
+    if check_delegation or (tid is not None and tenant_id is None) or (mpn is not None and partner_id is None):
+        statement = _scope_statement(tid is not None, mpn is not None)
+        row = (await session.execute(statement, {"tid": tid, "mpn": mpn})).one()
+        tenant_id, partner_id, delegation_active = _as_uuid(row[0]), _as_uuid(row[1]), bool(row[2])
+        known.remember("tenant", tid, tenant_id)
+        known.remember("partner", mpn, partner_id)
+    if not (check_delegation and delegation_active):
         roles.discard(Role.DELEGATED_ADMIN)
-    return CallerScope(principal, frozenset(roles), _as_uuid(row[0]), _as_uuid(row[1]))
+    return CallerScope(principal, frozenset(roles), tenant_id, partner_id)
 
 
 def _as_uuid(value: object) -> uuid.UUID | None:

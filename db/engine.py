@@ -9,11 +9,12 @@ SQLite needs three adjustments to behave like the database the code is written f
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -31,15 +32,30 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, statemen
     if is_sqlite(url):
         return _create_sqlite_engine(url, echo=echo)
     connect_args = {"server_settings": {"statement_timeout": str(statement_timeout_ms)}} if statement_timeout_ms else {}
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pessimistic disconnect handling without a round trip (SQLAlchemy's "checkout" event recipe).
+
+    `pool_pre_ping` sends a statement (in its own BEGIN/ROLLBACK: three round trips) on every checkout. asyncpg
+    already learns of a connection the server closed (restart, pg_terminate_backend, idle reaping) as soon as the
+    event loop reads the end of its socket, so asking it costs nothing. Raising DisconnectionError makes the pool
+    discard the connection and check out (or open) another. A peer that vanished without closing is left to the
+    statement timeout and the request deadline, as it would be mid-request.
+    """
+    connection = getattr(dbapi_connection, "_connection", None)
+    if connection is not None and connection.is_closed():
+        raise exc.DisconnectionError("the server closed this pooled connection")
 
 
 def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
@@ -65,8 +81,10 @@ def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # read sessions: every statement on its own, as on PostgreSQL
+        connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
     return engine
 
@@ -77,9 +95,9 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        # Reads run outside a transaction on PostgreSQL: a read session issues one statement (each loader batch has
-        # its own session), so BEGIN and ROLLBACK would only add two round trips to every batch.
-        reader = engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else engine
+        # Reads run outside a transaction: each read statement stands alone (BEGIN and ROLLBACK would only add round
+        # trips), and a request that reads after its own mutation committed sees the change.
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.read_sessions = async_sessionmaker(reader, expire_on_commit=False, autoflush=False)
         writer = engine.execution_options(sqlite_begin="IMMEDIATE") if self.dialect == "sqlite" else engine
         self.write_sessions = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
@@ -101,3 +119,57 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    def for_request(self) -> RequestDatabase:
+        return RequestDatabase(self)
+
+
+class RequestDatabase(Database):
+    """The database as one request sees it: its reads share one session, so one pooled connection.
+
+    A GraphQL request reads in several steps (the caller's scope, then a DataLoader batch per level); a session
+    each meant a pool checkout each. Here the first read opens the session and later ones reuse it, one at a time
+    (a lock: asyncpg runs one statement per connection, and concurrent fields would otherwise interleave). Each
+    read ends by emptying the identity map, so rows come back detached and fresh, exactly as from a session of
+    their own; a read that fails drops the session, so the next one starts on a healthy connection. Writes still
+    take a transaction of their own. `close()` (the view calls it when the response is ready) returns the
+    connection to the pool.
+    """
+
+    def __init__(self, database: Database) -> None:
+        # Shares the engine and session factories: nothing is built per request but the lock.
+        self.engine = database.engine
+        self.dialect = database.dialect
+        self.read_sessions = database.read_sessions
+        self.write_sessions = database.write_sessions
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if self._session is None:
+                self._session = self.read_sessions()
+            session = self._session
+            try:
+                yield session
+            except BaseException:
+                self._session = None
+                await session.close()
+                raise
+            session.expunge_all()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        await self.close()
+        async with super().write() as session:
+            yield session
+
+    def for_request(self) -> RequestDatabase:
+        return self
+
+    async def close(self) -> None:
+        async with self._lock:
+            session, self._session = self._session, None
+            if session is not None:
+                await session.close()

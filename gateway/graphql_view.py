@@ -38,6 +38,7 @@ from schema.extensions.masking import MASKED_MESSAGE
 
 REQUEST_ID_HEADER = "x-request-id"
 REQUEST_ID_SCOPE_KEY = "dpor.request_id"
+REQUEST_DATABASE_SCOPE_KEY = "dpor.database"
 # Development only: how many SQL statements the request sent (tests and N+1 hunting read it).
 STATEMENTS_HEADER = "x-dpor-sql-statements"
 
@@ -70,6 +71,9 @@ class GraphQLView(GraphQL[RequestContext, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive=limited_receive(receive, self.settings.max_body_bytes))
+        # Every read of this request (and of each operation of a batch) shares one pooled connection, given back
+        # before the response is sent.
+        database = scope[REQUEST_DATABASE_SCOPE_KEY] = self.database.for_request()
         with statement_counter.counting():
             try:
                 self._check_declared_length(request)
@@ -78,6 +82,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 response = self._refusal(request, RequestRefused.from_http_exception(error))
             except RequestRefused as refusal:
                 response = self._refusal(request, refusal)
+            finally:
+                await database.close()
         await response(scope, receive, send)
 
     def _check_declared_length(self, request: Request) -> None:
@@ -96,7 +102,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         return RequestContext(
             request=request,
             response=response,
-            database=self.database,
+            database=request.scope.get(REQUEST_DATABASE_SCOPE_KEY) or self.database,
             settings=self.settings,
             request_id=request_id,
             principal=request.scope.get("dpor.principal"),

@@ -12,12 +12,12 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
 from auth.policy import Entity
-from auth.row_filters import visible
+from auth.row_filters import Shape, Visibility, predicate, visibility
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
@@ -30,6 +30,7 @@ from db.tenant import Tenant, TenantContact
 from resolvers import queries
 from resolvers.filters import subscription_conditions
 from resolvers.pagination import Page, SortKey, parse_datetime, parse_str, parse_uuid
+from resolvers.queries import among_ids, with_visibility
 
 M = TypeVar("M")
 K = TypeVar("K")
@@ -53,12 +54,12 @@ class ParentPages(Generic[M]):
         database: Database,
         model: type[M],
         parent: InstrumentedAttribute[uuid.UUID],
-        predicate: ColumnElement[bool],
+        visible: Visibility,
         key: SortKey,
         where: Callable[[PageRequest], list[ColumnElement[bool]]],
     ) -> None:
         self._database, self._model, self._parent = database, model, parent
-        self._predicate, self._key, self._where = predicate, key, where
+        self._visible, self._key, self._where = visible, key, where
         self.pages: DataLoader[tuple[uuid.UUID, PageRequest], Page[M]] = DataLoader(self._load_pages)
         self.counts: DataLoader[tuple[uuid.UUID, PageRequest], int] = DataLoader(self._load_counts)
 
@@ -72,7 +73,7 @@ class ParentPages(Generic[M]):
                     self._parent,
                     parent_ids,
                     where=self._where(request),
-                    visible=self._predicate,
+                    visible=self._visible,
                     key=self._key,
                     size=request.size,
                     after=request.after,
@@ -85,7 +86,7 @@ class ParentPages(Generic[M]):
         for request, parent_ids in _group(keys).items():
             async with self._database.read() as session:
                 counts = await queries.count_by_parent(
-                    session, self._parent, parent_ids, where=self._where(request), visible=self._predicate
+                    session, self._parent, parent_ids, where=self._where(request), visible=self._visible
                 )
             results.update({(parent_id, request): count for parent_id, count in counts.items()})
         return [results[key] for key in keys]
@@ -99,17 +100,29 @@ def _group(keys: Sequence[tuple[uuid.UUID, PageRequest]]) -> dict[PageRequest, l
     return grouped
 
 
-def _by_id(
-    database: Database,
-    model: type[M],
-    id_column: InstrumentedAttribute[uuid.UUID],
-    predicate: ColumnElement[bool],
-) -> DataLoader[uuid.UUID, M | None]:
+def _by_id(database: Database, model: type[M], visible: Visibility) -> DataLoader[uuid.UUID, M | None]:
     async def load(ids: Sequence[uuid.UUID]) -> list[M | None]:
         async with database.read() as session:
-            return await queries.fetch_by_ids(session, model, id_column, ids, visible=predicate)
+            return await queries.fetch_by_ids(session, model, ids, visible=visible)
 
     return DataLoader(load)
+
+
+@functools.cache
+def _with_partner(
+    model: type[Any], parent: str, shape: Shape, partner_shape: Shape, dialect: str, only_active_dpor: bool
+) -> Select[Any]:
+    """Rows of `model` (associations or delegations) whose `parent` column is among the bound ids, each with its
+    partner under the partner's own row filter (null when hidden), in one statement built once per shape."""
+    conditions = [among_ids(getattr(model, parent), dialect), predicate(shape)]
+    if only_active_dpor:
+        conditions += [model.type == AssociationType.DIGITAL_PARTNER_OF_RECORD, model.valid_to.is_(None)]
+    return (
+        select(model, Partner)
+        .outerjoin(Partner, and_(Partner.id == model.partner_id, predicate(partner_shape)))
+        .where(*conditions)
+        .order_by(*((model.valid_from, model.id) if model is PartnerAssociation else (model.created_at, model.id)))
+    )
 
 
 def _many_by_parent(
@@ -160,76 +173,63 @@ class Loaders:
         self._database = database
 
     @functools.cache  # noqa: B019 (one Loaders per request: the cache dies with it)
-    def see(self, entity: Entity) -> ColumnElement[bool]:
-        return visible(entity, self.scope)
+    def see(self, entity: Entity) -> Visibility:
+        return visibility(entity, self.scope)
 
     @cached_property
     def tenant(self) -> DataLoader[uuid.UUID, Tenant | None]:
-        return _by_id(self._database, Tenant, Tenant.id, self.see(Entity.TENANT))
+        return _by_id(self._database, Tenant, self.see(Entity.TENANT))
 
     @cached_property
     def subscription(self) -> DataLoader[uuid.UUID, Subscription | None]:
-        return _by_id(self._database, Subscription, Subscription.id, self.see(Entity.SUBSCRIPTION))
+        return _by_id(self._database, Subscription, self.see(Entity.SUBSCRIPTION))
 
     @cached_property
     def partner(self) -> DataLoader[uuid.UUID, Partner | None]:
-        return _by_id(self._database, Partner, Partner.id, self.see(Entity.PARTNER))
+        return _by_id(self._database, Partner, self.see(Entity.PARTNER))
 
     @cached_property
     def association(self) -> DataLoader[uuid.UUID, PartnerAssociation | None]:
-        return _by_id(self._database, PartnerAssociation, PartnerAssociation.id, self.see(Entity.PARTNER_ASSOCIATION))
+        return _by_id(self._database, PartnerAssociation, self.see(Entity.PARTNER_ASSOCIATION))
 
     @cached_property
     def delegation(self) -> DataLoader[uuid.UUID, DelegatedAdminRelationship | None]:
-        return _by_id(
-            self._database,
-            DelegatedAdminRelationship,
-            DelegatedAdminRelationship.id,
-            self.see(Entity.DELEGATED_ADMIN_RELATIONSHIP),
-        )
+        return _by_id(self._database, DelegatedAdminRelationship, self.see(Entity.DELEGATED_ADMIN_RELATIONSHIP))
 
     @cached_property
     def audit_event(self) -> DataLoader[uuid.UUID, AuditEvent | None]:
-        return _by_id(self._database, AuditEvent, AuditEvent.id, self.see(Entity.AUDIT_EVENT))
+        return _by_id(self._database, AuditEvent, self.see(Entity.AUDIT_EVENT))
 
-    async def _with_partners(self, session: Any, statement: Any) -> list[Any]:
-        """Rows of `statement` (associations or delegations) with their partner fetched in the same statement,
-        under the partner's own row filter; the partner loader is primed so `.partner` costs no query."""
-        model = statement.column_descriptions[0]["entity"]
-        joined = statement.add_columns(Partner).outerjoin(
-            Partner, and_(Partner.id == model.partner_id, self.see(Entity.PARTNER))
-        )
-        rows = []
-        for row, partner in (await session.execute(joined)).all():
-            if partner is not None:
-                self.partner.prime(partner.id, partner)
-            rows.append(row)
-        return rows
+    def _rows_with_partners(
+        self, model: type[Any], parent: str, entity: Entity, *, only_active_dpor: bool = False
+    ) -> DataLoader[uuid.UUID, list[Any]]:
+        """Associations or delegations by parent, with their partner fetched in the same statement; the partner
+        loader is primed so `.partner` costs no query."""
+        visible, partners_visible = self.see(entity), self.see(Entity.PARTNER)
+
+        async def load(session: Any, ids: Sequence[uuid.UUID]) -> list[Any]:
+            dialect = session.get_bind().dialect.name
+            # (mypy reads a class as unhashable here; mapped classes hash by identity)
+            shapes = visible.shape, partners_visible.shape
+            statement = _with_partner(model, parent, *shapes, dialect, only_active_dpor)  # type: ignore[arg-type]
+            rows = []
+            for row, partner in (await session.execute(statement, with_visibility(visible, ids=list(ids)))).all():
+                if partner is not None:
+                    self.partner.prime(partner.id, partner)
+                rows.append(row)
+            return rows
+
+        return _many_by_parent(self._database, load, lambda row: getattr(row, parent))
 
     @cached_property
     def active_dpor(self) -> DataLoader[uuid.UUID, list[Any]]:
-        async def active_dpors(session: Any, ids: Sequence[uuid.UUID]) -> Sequence[PartnerAssociation]:
-            statement = select(PartnerAssociation).where(
-                PartnerAssociation.subscription_id.in_(ids),
-                PartnerAssociation.type == AssociationType.DIGITAL_PARTNER_OF_RECORD,
-                PartnerAssociation.valid_to.is_(None),
-                self.see(Entity.PARTNER_ASSOCIATION),
-            )
-            return await self._with_partners(session, statement)
-
-        return _many_by_parent(self._database, active_dpors, lambda row: row.subscription_id)
+        return self._rows_with_partners(
+            PartnerAssociation, "subscription_id", Entity.PARTNER_ASSOCIATION, only_active_dpor=True
+        )
 
     @cached_property
     def delegations_by_tenant(self) -> DataLoader[uuid.UUID, list[Any]]:
-        async def delegations(session: Any, ids: Sequence[uuid.UUID]) -> Sequence[DelegatedAdminRelationship]:
-            statement = (
-                select(DelegatedAdminRelationship)
-                .where(DelegatedAdminRelationship.tenant_id.in_(ids), self.see(Entity.DELEGATED_ADMIN_RELATIONSHIP))
-                .order_by(DelegatedAdminRelationship.created_at, DelegatedAdminRelationship.id)
-            )
-            return await self._with_partners(session, statement)
-
-        return _many_by_parent(self._database, delegations, lambda row: row.tenant_id)
+        return self._rows_with_partners(DelegatedAdminRelationship, "tenant_id", Entity.DELEGATED_ADMIN_RELATIONSHIP)
 
     @cached_property
     def subscriptions_by_tenant(self) -> ParentPages[Subscription]:
@@ -268,16 +268,7 @@ class Loaders:
     def associations_by_subscription(self) -> DataLoader[uuid.UUID, list[Any]]:
         """Every association row of a subscription (the caller's visible ones); fields filter by instant in
         Python, which keeps one statement per level whatever `activeAt` each parent asks for."""
-
-        async def associations(session: Any, keys: Sequence[uuid.UUID]) -> Sequence[PartnerAssociation]:
-            statement = (
-                select(PartnerAssociation)
-                .where(PartnerAssociation.subscription_id.in_(keys), self.see(Entity.PARTNER_ASSOCIATION))
-                .order_by(PartnerAssociation.valid_from, PartnerAssociation.id)
-            )
-            return await self._with_partners(session, statement)
-
-        return _many_by_parent(self._database, associations, lambda row: row.subscription_id)
+        return self._rows_with_partners(PartnerAssociation, "subscription_id", Entity.PARTNER_ASSOCIATION)
 
 
 def active_at(

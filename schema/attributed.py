@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from auth.policy import Entity
 from auth.principal import Role
-from auth.row_filters import visible
+from auth.row_filters import visibility
 from db.association import PartnerAssociation as AssociationRow
 from db.subscription import Subscription as SubscriptionRow
 from resolvers import queries
@@ -95,10 +95,11 @@ async def attributed_subscriptions(
         raise NotFound("partner")
     size = page_size(first)
     conditions = _association_conditions(partner_id, given or AttributedSubscriptionsFilter())
-    associations_visible = visible(Entity.PARTNER_ASSOCIATION, scope)
+    associations_visible = visibility(Entity.PARTNER_ASSOCIATION, scope).predicate
     matching = select(AssociationRow.subscription_id).where(*conditions, associations_visible)
     statement = select(SubscriptionRow).where(SubscriptionRow.id.in_(matching))
-    subscriptions_visible = visible(Entity.SUBSCRIPTION, scope)
+    # Both predicates take the same caller values (row_filters.parameters), passed with each statement.
+    subscriptions_visible = visibility(Entity.SUBSCRIPTION, scope)
 
     async with info.context.database.read() as session:
         page = await queries.fetch_page(
@@ -111,7 +112,8 @@ async def attributed_subscriptions(
                 await session.scalars(
                     select(AssociationRow)
                     .where(AssociationRow.subscription_id.in_(ids), *conditions, associations_visible)
-                    .order_by(AssociationRow.valid_from, AssociationRow.id)
+                    .order_by(AssociationRow.valid_from, AssociationRow.id),
+                    subscriptions_visible.parameters,
                 )
             ).all()
             if ids

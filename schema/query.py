@@ -13,7 +13,7 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from auth.policy import Entity
-from auth.row_filters import visible
+from auth.row_filters import visibility
 from db.audit import AuditEvent as AuditRow
 from db.partner import Partner as PartnerRow
 from db.subscription import Subscription as SubscriptionRow
@@ -111,14 +111,14 @@ async def _page_of(
     after: str | None,
 ) -> Connection[Any]:
     scope = await caller_scope(info.context)
-    predicate = visible(entity, scope)
+    visible = visibility(entity, scope)
     size = page_size(first)
     async with info.context.database.read() as session:
-        page = await queries.fetch_page(session, statement, visible=predicate, key=key, size=size, after=after)
+        page = await queries.fetch_page(session, statement, visible=visible, key=key, size=size, after=after)
 
     async def count() -> int:
         async with info.context.database.read() as session:
-            return await queries.count_rows(session, statement, visible=predicate)
+            return await queries.count_rows(session, statement, visible=visible)
 
     return connection(page, convert, count)
 
@@ -235,8 +235,9 @@ class Query:
     ) -> Partner | None:
         scope = await caller_scope(info.context)
         async with info.context.database.read() as session:
+            visible = visibility(Entity.PARTNER, scope)
             row = await session.scalar(
-                select(PartnerRow).where(PartnerRow.mpn_id == mpn_id, visible(Entity.PARTNER, scope))
+                select(PartnerRow).where(PartnerRow.mpn_id == mpn_id, visible.predicate), visible.parameters
             )
         if row is None:
             raise NotFound("partner")

@@ -5,16 +5,21 @@ document already supplied by an earlier extension (a trusted document, see persi
 
 Validation is our own LRU rather than Strawberry's `ValidationCache` for one reason: production must validate
 with graphql-core's `hide_suggestions=True` ("Did you mean 'secretField'?" reveals the schema to a caller who
-may not introspect it), and `ValidationCache` has no way to pass that flag. The key is the document object
-(nodes hash by identity, and the parse cache hands out one object per text), the schema, the rules and the
-flag.
+may not introspect it), and `ValidationCache` has no way to pass that flag. The key is the document object, by
+identity (the parse cache hands out one object per text), the schema, the rules and the flag.
+
+Why by identity: graphql-core's AST nodes are frozen dataclasses, so they hash and compare by structure,
+recursively; an `lru_cache` keyed by a document walked the whole document twice on every lookup. `DocumentLRU`
+keys by `id()` and keeps the document in the entry, so an id is never reused while its entry lives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import suppress
-from functools import cache, lru_cache
+from functools import cache
+from typing import Generic, TypeVar
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
 from strawberry.extensions import ParserCache, SchemaExtension
@@ -81,6 +86,30 @@ class CachedValidation(SchemaExtension):
         yield
 
 
+V = TypeVar("V")
+
+
+class DocumentLRU(Generic[V]):
+    """A bounded LRU of values computed from a document (and other hashable inputs), keyed by the document's
+    identity."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[int, Hashable], tuple[DocumentNode, V]] = OrderedDict()
+
+    def get(self, document: DocumentNode, inputs: Hashable, compute: Callable[[], V]) -> V:
+        key = (id(document), inputs)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is document:
+            self._entries.move_to_end(key)
+            return entry[1]
+        value = compute()
+        self._entries[key] = (document, value)
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return value
+
+
 ValidateFunction = Callable[
     [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...], bool], list[GraphQLError]
 ]
@@ -89,4 +118,11 @@ ValidateFunction = Callable[
 @cache
 def _validator(maxsize: int) -> ValidateFunction:
     # One LRU per size, shared by every request (extensions are constructed per request).
-    return lru_cache(maxsize=maxsize)(_validate)
+    results: DocumentLRU[list[GraphQLError]] = DocumentLRU(maxsize)
+
+    def validate_cached(
+        schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...], hide: bool
+    ) -> list[GraphQLError]:
+        return results.get(document, (id(schema), rules, hide), lambda: _validate(schema, document, rules, hide))
+
+    return validate_cached

@@ -14,6 +14,7 @@ from typing import Any
 from graphql import DocumentNode, StringValueNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
 
+from schema.extensions.caching import DocumentLRU
 from schema.extensions.errors import Code, coded_error
 
 NUL = "\x00"
@@ -28,7 +29,15 @@ class _FindsNul(Visitor):
         self.found = self.found or NUL in node.value
 
 
+_SEEN: DocumentLRU[bool] = DocumentLRU(1024)
+
+
 def in_document(document: DocumentNode) -> bool:
+    """Cached by document (caching.DocumentLRU): a repeated operation is not walked again."""
+    return _SEEN.get(document, None, lambda: _walk(document))
+
+
+def _walk(document: DocumentNode) -> bool:
     finder = _FindsNul()
     visit(document, finder)
     return finder.found
