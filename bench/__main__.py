@@ -3,10 +3,12 @@
 1. Seed (or reuse) the dataset's database (bench.dataset) and record its load time.
 2. Mint real tokens from a key made for this run; write the JWKS file the gateway trusts (bench.tokens).
 3. Check every operation on a development-mode gateway against the floor app: same data, statement counts
-   (bench.check).
+   (bench.check), and the usage floors' statements still among those the gateway sent (bench.capture).
 4. Start the gateway with production settings (2 workers) and the floor (2 workers); for each concurrency and
    operation run the gateway and the floor in turn, `runs` times, for `duration` seconds each, with wrk or the
    Python load generator (bench.wrk, bench.loadgen). Report medians (bench.report).
+5. Time `dpor-gateway ingest FILE` on the dataset's rows, fresh and re-sent, in a database of its own
+   (bench.ingest).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from bench import check, cpu, dataset, operations, report, wrk
+from bench import capture, check, cpu, dataset, ingest, operations, report, wrk
 from bench.operations import Operation, Request
 from bench.server import Server, free_port, python_module
 from bench.tokens import AUDIENCE, ISSUER, TokenIssuer
@@ -49,7 +51,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--reseed", action="store_true", help="seed again even if the marker matches")
     parser.add_argument("--no-write", action="store_true", help="print the report, do not write results files")
-    parser.add_argument("--operations", nargs="+", metavar="KEY", help="only these operations (e.g. node set_dpor)")
+    parser.add_argument(
+        "--operations", nargs="+", metavar="KEY", help="only these operations (e.g. node set_dpor ingest)"
+    )
     parser.add_argument("--tag", help="suffix of the results files (e.g. usage: <date>-<size>-usage.md)")
     parser.add_argument("--report", type=Path, metavar="JSON", help="only render the Markdown of a results JSON")
     return parser.parse_args()
@@ -159,28 +163,16 @@ def main() -> int:
         "DPOR_LOG_LEVEL": "WARNING",
         "DPOR_VAR_DIR": str(work / "var"),
     }
-    floor = _floor(prepared.url, free_port(), work / "floor.log")
-    floor.start()
-    try:
-        _log("checking answers and statement counts on a development-mode gateway ...")
-        dev = _gateway({**env, "DPOR_ENV": "dev", "DPOR_LOG_LEVEL": "INFO"}, free_port(), work / "gateway-dev.log")
-        dev.start()
-        try:
-            checks = _checks(dev, floor, reads, writes, sample, issuer)
-        finally:
-            dev.stop()
-        gateway = _gateway(env, free_port(), work / "gateway.log")
-        gateway.start()
-        try:
-            results = _measure(tool, gateway, floor, reads, writes, args.concurrency, duration, runs)
-            memory = {
-                "gateway_peak_rss_bytes": gateway.peak_rss_bytes(),
-                "floor_peak_rss_bytes": floor.peak_rss_bytes(),
-            }
-        finally:
-            gateway.stop()
-    finally:
-        floor.stop()
+    checks: dict[str, Any] = {}
+    results: list[dict[str, Any]] = []
+    memory: dict[str, int] | None = None
+    if reads or writes:
+        checks, results, memory = _servers(
+            tool, args.concurrency, env, prepared, work, reads, writes, sample, issuer, duration, runs
+        )
+    ingested = None
+    if not args.operations or "ingest" in args.operations:
+        ingested = asyncio.run(ingest.measure(prepared, args.admin_url, work, _log))
 
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -201,6 +193,7 @@ def main() -> int:
         "checks": checks,
         "results": results,
         "memory": memory,
+        "ingest": ingested,
         "pending": report.PENDING,
         "harness_seconds": time.perf_counter() - started,
     }
@@ -212,6 +205,52 @@ def main() -> int:
         stem.with_suffix(".md").write_text(text, encoding="utf-8")
         _log(f"wrote {stem}.md and .json")
     return 0
+
+
+def _servers(
+    tool: str | None,
+    concurrency: list[int],
+    env: dict[str, str],
+    prepared: dataset.Prepared,
+    work: Path,
+    reads: list[Operation],
+    writes: list[Operation],
+    sample: dataset.Sample,
+    issuer: TokenIssuer,
+    duration: float,
+    runs: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, int]]:
+    """Check every operation on a development gateway against the floor, then measure both."""
+    floor = _floor(prepared.url, free_port(), work / "floor.log")
+    floor.start()
+    try:
+        _log("checking answers and statement counts on a development-mode gateway ...")
+        # With the SQL echoed, so the log shows whether the usage floors still send the gateway's statements.
+        dev_env = {**env, "DPOR_ENV": "dev", "DPOR_LOG_LEVEL": "INFO", "DPOR_DB_ECHO": "true"}
+        dev = _gateway(dev_env, free_port(), work / "gateway-dev.log")
+        dev.start()
+        try:
+            checks = _checks(dev, floor, reads, writes, sample, issuer)
+        finally:
+            dev.stop()
+        missing = capture.stale(dev.log_path.read_text(errors="replace"), [operation.key for operation in reads])
+        if missing:
+            raise check.CheckFailed(
+                f"floor statements the gateway no longer sends: {missing}; re-capture them (python -m bench.capture)"
+            )
+        gateway = _gateway(env, free_port(), work / "gateway.log")
+        gateway.start()
+        try:
+            results = _measure(tool, gateway, floor, reads, writes, concurrency, duration, runs)
+            memory = {
+                "gateway_peak_rss_bytes": gateway.peak_rss_bytes(),
+                "floor_peak_rss_bytes": floor.peak_rss_bytes(),
+            }
+        finally:
+            gateway.stop()
+    finally:
+        floor.stop()
+    return checks, results, memory
 
 
 def _cpus() -> int:

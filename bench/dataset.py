@@ -105,7 +105,7 @@ class Sample:
     subscriptions: list[SampleSubscription]
 
 
-def _server_url(base: str) -> str:
+def server_url(base: str) -> str:
     return base.rsplit("/", 1)[0]
 
 
@@ -134,7 +134,7 @@ async def _marker(url: str) -> dict[str, Any] | None:
         await connection.close()
 
 
-async def _drop_and_create(admin_url: str, name: str) -> None:
+async def drop_and_create(admin_url: str, name: str) -> None:
     connection = await asyncpg.connect(admin_url)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -157,7 +157,7 @@ async def _record(url: str, spec: dict[str, Any], seconds: float, output: str) -
         await connection.close()
 
 
-def _gateway(command: list[str], url: str) -> subprocess.CompletedProcess[str]:
+def run_gateway(command: list[str], url: str) -> subprocess.CompletedProcess[str]:
     executable = Path(sys.executable).with_name("dpor-gateway")
     env = {**os.environ, "DPOR_DATABASE_URL": url}
     return subprocess.run([str(executable), *command], env=env, capture_output=True, text=True, check=True)
@@ -165,7 +165,7 @@ def _gateway(command: list[str], url: str) -> subprocess.CompletedProcess[str]:
 
 async def prepare(spec: Spec, admin_url: str, *, force: bool = False, log: object = print) -> Prepared:
     """The database of `spec`, seeded (or reused when its marker names the same spec)."""
-    url = f"{_server_url(admin_url)}/{spec.database}"
+    url = f"{server_url(admin_url)}/{spec.database}"
     sqlalchemy_url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
     await _ensure_database(admin_url, spec.database)
     marker = await _marker(url)
@@ -176,12 +176,12 @@ async def prepare(spec: Spec, admin_url: str, *, force: bool = False, log: objec
         usage_rows = await _count_usage(url)
         return Prepared(spec, url, sqlalchemy_url, True, float(marker["seconds"]), str(marker["output"]), usage_rows)
     # A different spec or a half-finished load: start from an empty database (seed refuses a non-empty one).
-    await _drop_and_create(admin_url, spec.database)
+    await drop_and_create(admin_url, spec.database)
     assert callable(log)
     log(f"seeding {spec.database}: {spec.usage_rows:,} usage rows ...")
-    _gateway(["migrate"], sqlalchemy_url)
+    run_gateway(["migrate"], sqlalchemy_url)
     started = time.perf_counter()
-    done = _gateway(["seed", *spec.seed_arguments()], sqlalchemy_url)
+    done = run_gateway(["seed", *spec.seed_arguments()], sqlalchemy_url)
     seconds = time.perf_counter() - started
     output = (done.stdout + done.stderr).strip()
     await _marker(url)

@@ -9,7 +9,8 @@ one dict lookup per request after the first); the partner or tenant comes from t
 The statements mirror the gateway's (captured with DPOR_DB_ECHO=true on the same dataset): the same tables,
 predicates, ordering and page size, including the caller-scope lookup and the totalCount query, so the floor
 does the database work the gateway does and nothing else. They run on one pooled connection without an explicit
-transaction (autocommit, like each of the gateway's read-only units of work).
+transaction (autocommit, like each of the gateway's read-only units of work). The usage reads' statements
+and the arithmetic their answers need are in bench.floor_usage.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from bench import floor_usage
 
 DATABASE_URL_VARIABLE = "DPOR_BENCH_FLOOR_DATABASE_URL"
 POOL_SIZE_VARIABLE = "DPOR_BENCH_FLOOR_POOL_SIZE"
@@ -150,6 +153,20 @@ async def subscription_node(request: Request) -> Response:
     )
 
 
+async def tenant_usage(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    pool: asyncpg.Pool = request.app.state.pool
+    async with pool.acquire() as connection:
+        return _json(await floor_usage.tenant_usage(connection, body))
+
+
+async def partner_usage(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    pool: asyncpg.Pool = request.app.state.pool
+    async with pool.acquire() as connection:
+        return _json(await floor_usage.partner_usage(connection, body))
+
+
 async def healthz(_request: Request) -> Response:
     return Response(b"ok")
 
@@ -169,6 +186,8 @@ def create_app() -> Starlette:
         routes=[
             Route("/attributed-subscriptions", attributed_subscriptions, methods=["POST"]),
             Route("/subscription-node", subscription_node, methods=["POST"]),
+            Route("/tenant-usage", tenant_usage, methods=["POST"]),
+            Route("/partner-usage", partner_usage, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

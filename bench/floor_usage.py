@@ -1,0 +1,245 @@
+"""The floor of the usage reads (2) tenant usage by month and service and (5) partner attributed usage by month:
+the statements the gateway sends for them (resolvers/usage/aggregates.py), run with asyncpg, and the same `data`.
+
+Every statement below is the gateway's, copied from the DPOR_DB_ECHO=true log of a development gateway on
+dpor_bench_small (`python -m bench.capture` prints that log and says which of these statements it no longer
+finds): same text, same parameter numbering, same parameter values (including the ones SQLAlchemy binds as
+parameters, 'month', 'UTC' and the one-second interval). Two statements are simplified as the other floors'
+are: the caller-scope lookup (the gateway's wraps it in a SELECT of placeholders) and the node lookup (the
+gateway loads every column of the row; the floor only needs to know the row is visible).
+
+The Python here is what the answer needs and nothing more: the window split into whole months and leftover
+days, Decimal sums keyed as the gateway keys them, and for (5) the seconds each association was in effect on
+its first and last day (a partially covered day counts in quantity and amount, a day it only touches at
+midnight does not). Op (5)'s document does not select `attribution`, so the exact attributed fractions the
+gateway computes for every row regardless are not computed here: that is part of the gap the ratio measures.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+
+# Captured from the gateway at 6958f96 (resolvers/usage/aggregates.py), 2026-11-30.
+SCOPE_TENANT = "SELECT id FROM tenants WHERE external_id = $1"
+SCOPE_PARTNER = "SELECT id FROM partners WHERE mpn_id = $1"
+# Tenant(id:) and node(id:) through their loaders, with the caller's row filter (id = the caller's own).
+TENANT_NODE = "SELECT tenants.id FROM tenants WHERE tenants.id IN ($2::UUID) AND tenants.id = $1::UUID"
+PARTNER_NODE = "SELECT partners.id FROM partners WHERE partners.id IN ($2::UUID) AND partners.id = $1::UUID"
+
+# (2) _plain_sums: the whole months of the window from the monthly rollups...
+TENANT_MONTHLY = """
+SELECT usage_monthly_rollups.month AS month, usage_monthly_rollups.service_name AS service,
+usage_monthly_rollups.currency, sum(usage_monthly_rollups.quantity) AS quantity,
+sum(usage_monthly_rollups.amount) AS amount, sum(usage_monthly_rollups.record_count) AS record_count
+FROM usage_monthly_rollups
+WHERE usage_monthly_rollups.month BETWEEN $1::DATE AND $2::DATE AND usage_monthly_rollups.subscription_id IN
+(SELECT subscriptions.id FROM subscriptions WHERE subscriptions.tenant_id = $3::UUID)
+GROUP BY usage_monthly_rollups.month, usage_monthly_rollups.service_name, usage_monthly_rollups.currency
+"""
+# ...and each range of leftover days (before the first whole month, after the last) from the daily rollups.
+TENANT_DAILY = """
+SELECT CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE) AS month,
+usage_daily_rollups.service_name AS service, usage_daily_rollups.currency,
+sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
+sum(usage_daily_rollups.record_count) AS record_count
+FROM usage_daily_rollups
+WHERE usage_daily_rollups.usage_date BETWEEN $2::DATE AND $3::DATE AND usage_daily_rollups.subscription_id IN
+(SELECT subscriptions.id FROM subscriptions WHERE subscriptions.tenant_id = $4::UUID)
+GROUP BY CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE), usage_daily_rollups.service_name,
+usage_daily_rollups.currency
+"""
+
+# (5) _attributed_sums: months the association covers whole, from the monthly rollups...
+PARTNER_MONTHLY = """
+SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+usage_monthly_rollups.month AS month, usage_monthly_rollups.currency,
+sum(usage_monthly_rollups.quantity) AS quantity, sum(usage_monthly_rollups.amount) AS amount,
+sum(usage_monthly_rollups.record_count) AS record_count
+FROM usage_monthly_rollups JOIN partner_associations
+ON partner_associations.subscription_id = usage_monthly_rollups.subscription_id
+AND usage_monthly_rollups.month > CAST(timezone($1::VARCHAR, partner_associations.valid_from) - $2::INTERVAL AS DATE)
+AND (partner_associations.valid_to IS NULL OR CAST(usage_monthly_rollups.month + interval '1 month' AS DATE)
+<= CAST(timezone($3::VARCHAR, partner_associations.valid_to) AS DATE))
+WHERE usage_monthly_rollups.month BETWEEN $4::DATE AND $5::DATE
+AND partner_associations.valid_from < $6::TIMESTAMP WITH TIME ZONE
+AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $7::TIMESTAMP WITH TIME ZONE)
+AND partner_associations.partner_id = $8::UUID
+GROUP BY partner_associations.partner_id, partner_associations.type, usage_monthly_rollups.month,
+usage_monthly_rollups.currency
+"""
+# ...the other days it covers whole, from the daily rollups (leaving out the months counted above)...
+PARTNER_WHOLE_DAYS = """
+SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE) AS month, usage_daily_rollups.currency,
+sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
+sum(usage_daily_rollups.record_count) AS record_count
+FROM usage_daily_rollups JOIN partner_associations
+ON partner_associations.subscription_id = usage_daily_rollups.subscription_id
+AND usage_daily_rollups.usage_date > CAST(timezone($2::VARCHAR, partner_associations.valid_from) - $3::INTERVAL AS DATE)
+AND (partner_associations.valid_to IS NULL
+OR usage_daily_rollups.usage_date < CAST(timezone($4::VARCHAR, partner_associations.valid_to) AS DATE))
+WHERE usage_daily_rollups.usage_date BETWEEN $5::DATE AND $6::DATE
+AND partner_associations.valid_from < $7::TIMESTAMP WITH TIME ZONE
+AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $8::TIMESTAMP WITH TIME ZONE)
+AND partner_associations.partner_id = $9::UUID
+AND NOT (CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) BETWEEN $11::DATE AND $12::DATE
+AND CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE)
+> CAST(timezone($13::VARCHAR, partner_associations.valid_from) - $14::INTERVAL AS DATE)
+AND (partner_associations.valid_to IS NULL
+OR CAST(CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE)
+<= CAST(timezone($15::VARCHAR, partner_associations.valid_to) AS DATE)))
+GROUP BY partner_associations.partner_id, partner_associations.type,
+CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE), usage_daily_rollups.currency
+"""
+# ...and the daily rollups of each association's first and last day, counted in seconds here (_add_boundary_days).
+PARTNER_BOUNDARY_DAYS = """
+SELECT usage_daily_rollups.subscription_id, usage_daily_rollups.usage_date, usage_daily_rollups.service_name,
+usage_daily_rollups.currency, usage_daily_rollups.quantity, usage_daily_rollups.amount,
+usage_daily_rollups.record_count, partner_associations.partner_id, partner_associations.type,
+partner_associations.valid_from, partner_associations.valid_to, subscriptions.tenant_id
+FROM partner_associations JOIN usage_daily_rollups
+ON usage_daily_rollups.subscription_id = partner_associations.subscription_id
+AND (usage_daily_rollups.usage_date = CAST(timezone($1::VARCHAR, partner_associations.valid_from) AS DATE)
+OR usage_daily_rollups.usage_date = CAST(timezone($2::VARCHAR, partner_associations.valid_to) AS DATE))
+JOIN subscriptions ON subscriptions.id = partner_associations.subscription_id
+WHERE usage_daily_rollups.usage_date BETWEEN $3::DATE AND $4::DATE
+AND partner_associations.valid_from < $5::TIMESTAMP WITH TIME ZONE
+AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $6::TIMESTAMP WITH TIME ZONE)
+AND partner_associations.partner_id = $7::UUID
+"""
+
+# The aggregate statements, for bench.capture's comparison with the gateway's log.
+MIRRORED = {
+    "tenant_usage": {"TENANT_MONTHLY": TENANT_MONTHLY, "TENANT_DAILY": TENANT_DAILY},
+    "partner_usage": {
+        "PARTNER_MONTHLY": PARTNER_MONTHLY,
+        "PARTNER_WHOLE_DAYS": PARTNER_WHOLE_DAYS,
+        "PARTNER_BOUNDARY_DAYS": PARTNER_BOUNDARY_DAYS,
+    },
+}
+
+DAY_SECONDS = 86_400
+_ONE_SECOND = timedelta(seconds=1)
+
+
+def _row_id(global_id: str, expected_type: str) -> uuid.UUID | None:
+    type_name, _, hex_id = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode().partition(":")
+    return uuid.UUID(hex=hex_id) if type_name == expected_type else None
+
+
+def _add_months(day: date, months: int) -> date:
+    """The first day of the month `months` after day's (the floor only moves first days of months)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def whole_months(first: date, last: date) -> tuple[date, date] | None:
+    """First days of the first and last months lying wholly inside [first, last], if any (as the gateway)."""
+    start = first if first.day == 1 else _add_months(first, 1)
+    end_exclusive = (last + timedelta(days=1)).replace(day=1)
+    if start >= end_exclusive:
+        return None
+    return start, _add_months(end_exclusive, -1)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def seconds_active(day: date, valid_from: datetime, valid_to: datetime | None) -> int:
+    """Seconds of UTC day `day` inside [valid_from, valid_to)."""
+    start = max(_day_start(day), valid_from)
+    end = _day_start(day + timedelta(days=1))
+    if valid_to is not None:
+        end = min(end, valid_to)
+    return max(0, int((end - start).total_seconds()))
+
+
+def _add(sums: dict[tuple[Any, ...], list[Decimal]], key: tuple[Any, ...], quantity: Decimal, amount: Decimal) -> None:
+    total = sums.get(key)
+    if total is None:
+        # Decimal(0) + x, as the gateway starts its sums: the same exponent, so the same rendering.
+        sums[key] = [Decimal(0) + quantity, Decimal(0) + amount]
+    else:
+        total[0] += quantity
+        total[1] += amount
+
+
+async def tenant_usage(connection: asyncpg.Connection, body: dict[str, Any]) -> dict[str, Any]:
+    """`tenant(id:) { usage(from:, to:, groupBy: [MONTH, SERVICE]) { month service currency quantity amount } }`."""
+    first, last = date.fromisoformat(body["from"]), date.fromisoformat(body["to"])
+    tenant_id = _row_id(body["id"], "Tenant")
+    scope_id = await connection.fetchval(SCOPE_TENANT, uuid.UUID(body["tenantExternalId"]))
+    if tenant_id is None or await connection.fetchval(TENANT_NODE, scope_id, tenant_id) is None:
+        return {"tenant": None}
+    sums: dict[tuple[Any, ...], list[Decimal]] = {}
+    daily_ranges = [(first, last)]
+    months = whole_months(first, last)
+    if months is not None:
+        month_first, month_last = months
+        leftovers = ((first, month_first - timedelta(days=1)), (_add_months(month_last, 1), last))
+        daily_ranges = [(start, end) for start, end in leftovers if start <= end]
+        for row in await connection.fetch(TENANT_MONTHLY, month_first, month_last, tenant_id):
+            _add(sums, (row["month"], row["service"], row["currency"]), row["quantity"], row["amount"])
+    for start, end in daily_ranges:
+        for row in await connection.fetch(TENANT_DAILY, "month", start, end, tenant_id):
+            _add(sums, (row["month"], row["service"], row["currency"]), row["quantity"], row["amount"])
+    usage = [
+        {"month": month.isoformat(), "service": service, "currency": currency, "quantity": f"{q:f}", "amount": f"{a:f}"}
+        for (month, service, currency), (q, a) in sorted(sums.items(), key=lambda item: _text_key(item[0]))
+    ]
+    return {"tenant": {"usage": usage}}
+
+
+async def partner_usage(connection: asyncpg.Connection, body: dict[str, Any]) -> dict[str, Any]:
+    """`node(id:) { ... on Partner { attributedUsage(from:, to:, groupBy: [MONTH]) { month currency quantity
+    amount } } }`: rows per month, association type and currency, in the gateway's order."""
+    first, last = date.fromisoformat(body["from"]), date.fromisoformat(body["to"])
+    partner_id = _row_id(body["id"], "Partner")
+    scope_id = await connection.fetchval(SCOPE_PARTNER, body["partnerMpnId"])
+    if partner_id is None or await connection.fetchval(PARTNER_NODE, scope_id, partner_id) is None:
+        return {"node": None}
+    months = whole_months(first, last)
+    if months is None:
+        # The gateway sends other statements for a window without a whole month; the benchmark's has eleven.
+        raise ValueError("the partner usage floor mirrors windows holding at least one whole month")
+    month_first, month_last = months
+    window_start, window_end = _day_start(first), _day_start(last + timedelta(days=1))
+    sums: dict[tuple[Any, ...], list[Decimal]] = {}
+    monthly = await connection.fetch(
+        PARTNER_MONTHLY, "UTC", _ONE_SECOND, "UTC", month_first, month_last, window_end, window_start, partner_id
+    )
+    whole_days = await connection.fetch(
+        PARTNER_WHOLE_DAYS, "month", "UTC", _ONE_SECOND, "UTC", first, last, window_end, window_start, partner_id,
+        "month", month_first, month_last, "UTC", _ONE_SECOND, "UTC",
+    )  # fmt: skip
+    for row in (*monthly, *whole_days):
+        key = (row["month"], row["partner_id"], row["association_type"], row["currency"])
+        _add(sums, key, row["quantity"], row["amount"])
+    # A rollup row reached by two intervals of one partner and type on the same day counts once.
+    partial: dict[tuple[Any, ...], asyncpg.Record] = {}
+    for row in await connection.fetch(
+        PARTNER_BOUNDARY_DAYS, "UTC", "UTC", first, last, window_end, window_start, partner_id
+    ):
+        if 0 < seconds_active(row["usage_date"], row["valid_from"], row["valid_to"]) < DAY_SECONDS:
+            key = (row["subscription_id"], row["usage_date"], row["service_name"], row["currency"])
+            partial.setdefault((*key, row["partner_id"], row["type"]), row)
+    for row in partial.values():
+        key = (row["usage_date"].replace(day=1), row["partner_id"], row["type"], row["currency"])
+        _add(sums, key, row["quantity"], row["amount"])
+    usage = [
+        {"month": month.isoformat(), "currency": currency, "quantity": f"{q:f}", "amount": f"{a:f}"}
+        for (month, _, _, currency), (q, a) in sorted(sums.items(), key=lambda item: _text_key(item[0]))
+    ]
+    return {"node": {"attributedUsage": usage}}
+
+
+def _text_key(key: tuple[Any, ...]) -> tuple[str, ...]:
+    """The gateway orders rows by the text of their keys (dates in ISO form, ids as UUID text)."""
+    return tuple(str(part) for part in key)

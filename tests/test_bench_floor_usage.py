@@ -1,0 +1,110 @@
+"""The usage floors (bench.floor_usage) answer what the gateway answers, and bench.capture sees when their
+statements are no longer the gateway's.
+
+The floor keeps its own copies of the window split and the seconds count so that it shares no code with what
+it measures; these tests hold the copies to the gateway's. The end-to-end comparison runs on PostgreSQL only
+(the floor is asyncpg): a small synthetic dataset, every sampled tenant and partner, floor data == gateway data.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from auth.principal import Role
+from bench import capture, dataset, floor_usage, operations
+from db.engine import Database
+from db.seed.synthetic import SyntheticSpec, load_synthetic
+from resolvers.usage.aggregates import _whole_months
+from resolvers.usage.attribution import seconds_active
+from tests import databases
+from tests.api import Api, principal
+
+
+def test_whole_months_split_the_window_as_the_gateway_does() -> None:
+    rng = random.Random(7)
+    for _ in range(2_000):
+        first = date(2025, 1, 1) + timedelta(days=rng.randrange(700))
+        last = first + timedelta(days=rng.randrange(800))
+        assert floor_usage.whole_months(first, last) == _whole_months(first, last), (first, last)
+
+
+def test_seconds_active_counts_as_the_gateway_does() -> None:
+    rng = random.Random(8)
+    midnight = datetime(2026, 3, 1, tzinfo=UTC)
+    for _ in range(2_000):
+        day = date(2026, 3, 1) + timedelta(days=rng.randrange(4))
+        valid_from = midnight + timedelta(seconds=rng.randrange(5 * 86_400))
+        valid_to = None if rng.random() < 0.3 else valid_from + timedelta(seconds=rng.randrange(1, 3 * 86_400))
+        expected = seconds_active(day, valid_from, valid_to)
+        assert floor_usage.seconds_active(day, valid_from, valid_to) == expected, (day, valid_from, valid_to)
+
+
+# What a DPOR_DB_ECHO=true log looks like: statements over several lines, parameter lines, transaction lines.
+_LOG = """INFO:     Started server process [1]
+2026-11-30 13:55:02,072 INFO sqlalchemy.engine.Engine BEGIN (implicit; DBAPI should not BEGIN due to autocommit mode)
+2026-11-30 13:55:02,096 INFO sqlalchemy.engine.Engine {monthly}
+2026-11-30 13:55:02,096 INFO sqlalchemy.engine.Engine [generated in 0.00022s] (datetime.date(2025, 12, 1),)
+2026-11-30 13:55:02,102 INFO sqlalchemy.engine.Engine {daily}
+2026-11-30 13:55:02,102 INFO sqlalchemy.engine.Engine [cached since 1.2s ago] ('month',)
+2026-11-30 13:55:02,104 INFO sqlalchemy.engine.Engine ROLLBACK using DBAPI connection.rollback()
+INFO:     Shutting down
+"""
+
+
+def test_capture_finds_the_floor_statements_in_the_gateway_log() -> None:
+    log = _LOG.format(monthly=floor_usage.TENANT_MONTHLY.strip(), daily=floor_usage.TENANT_DAILY.strip())
+    assert capture.statements(log) == [
+        capture.normalize(floor_usage.TENANT_MONTHLY),
+        capture.normalize(floor_usage.TENANT_DAILY),
+    ]
+    assert capture.stale(log, ["tenant_usage"]) == {}
+
+
+def test_capture_names_a_floor_statement_the_gateway_no_longer_sends() -> None:
+    changed = floor_usage.TENANT_DAILY.replace("BETWEEN $2::DATE AND $3::DATE", ">= $2::DATE AND <= $3::DATE")
+    log = _LOG.format(monthly=floor_usage.TENANT_MONTHLY.strip(), daily=changed.strip())
+    assert capture.stale(log, ["tenant_usage", "partner_usage"]) == {
+        "tenant_usage": ["TENANT_DAILY"],
+        "partner_usage": ["PARTNER_MONTHLY", "PARTNER_WHOLE_DAYS", "PARTNER_BOUNDARY_DAYS"],
+    }
+
+
+class TestFloorAnswersAsTheGateway:
+    # Collected only when a PostgreSQL server is configured; never a SQLite case, never a skip.
+    __test__ = "postgresql" in databases.backends()
+    pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+    async def test_usage_reads(self, api: Api, database: Database) -> None:
+        # 400 days, as the benchmark's datasets: associations start and end inside the 12-month window, so
+        # partial days, whole months and leftover days all occur.
+        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        spec = SyntheticSpec(tenants=4, subscriptions_per_tenant=3, partners=3, days=400, end_date=yesterday)
+        await load_synthetic(database, spec)
+        url = database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        sample = await dataset.sample(url, random.Random(1))
+        first_day, last_day = operations.twelve_months()
+        connection = await asyncpg.connect(url)
+        try:
+            compared = 0
+            for subscription in sample.subscriptions:
+                variables: dict[str, Any] = {"id": subscription.tenant_global_id, "from": first_day, "to": last_day}
+                owner = principal(Role.OWNER, tenant=subscription.tenant_external_id)
+                gateway = await api.data(operations.TENANT_USAGE, variables, as_=owner)
+                body = {**variables, "tenantExternalId": str(subscription.tenant_external_id)}
+                assert await floor_usage.tenant_usage(connection, body) == gateway
+                compared += bool(gateway["tenant"]["usage"])
+            for partner in sample.partners:
+                variables = {"id": partner.global_id, "from": first_day, "to": last_day}
+                caller = principal(Role.PARTNER, partner=partner.mpn_id)
+                gateway = await api.data(operations.PARTNER_ATTRIBUTED_USAGE, variables, as_=caller)
+                body = {**variables, "partnerMpnId": partner.mpn_id}
+                assert await floor_usage.partner_usage(connection, body) == gateway
+                compared += bool(gateway["node"]["attributedUsage"])
+        finally:
+            await connection.close()
+        assert compared == len(sample.subscriptions) + len(sample.partners)
