@@ -7,8 +7,9 @@ the gateway). It does not validate the bearer token (the gateway caches verified
 one dict lookup per request after the first); the partner or tenant comes from the request body instead.
 
 The statements mirror the gateway's (captured with DPOR_DB_ECHO=true on the same dataset): the same tables,
-predicates, ordering and page size, including the caller-scope lookup and the totalCount query, so the floor
-does the database work the gateway does and nothing else. They run on one pooled connection without an explicit
+predicates, ordering and page size, including the caller-scope lookup (remembered after the first time, as the
+gateway remembers it: bench.floor_scope) and the totalCount query, so the floor does the database work the gateway
+does and nothing else. They run on one pooled connection without an explicit
 transaction (autocommit, like each of the gateway's read-only units of work). The usage reads' statements
 and the arithmetic their answers need are in bench.floor_usage.
 """
@@ -31,11 +32,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench import floor_usage
+from bench.floor_scope import SCOPE_PARTNER, SCOPE_TENANT, scope_id
 
 DATABASE_URL_VARIABLE = "DPOR_BENCH_FLOOR_DATABASE_URL"
 POOL_SIZE_VARIABLE = "DPOR_BENCH_FLOOR_POOL_SIZE"
 
-SCOPE_PARTNER = "SELECT id FROM partners WHERE mpn_id = $1"
 ATTRIBUTED_PAGE = """
 SELECT s.id, s.display_name, s.status, s.created_at, s.tenant_id FROM subscriptions s
 WHERE s.id IN (SELECT a.subscription_id FROM partner_associations a WHERE a.partner_id = $1)
@@ -51,7 +52,6 @@ WHERE a.subscription_id = ANY($2::uuid[]) AND a.partner_id = $1 ORDER BY a.valid
 """
 ATTRIBUTED_TENANTS = "SELECT t.id, t.display_name FROM tenants t WHERE t.id = ANY($1::uuid[])"
 
-SCOPE_TENANT = "SELECT id FROM tenants WHERE external_id = $1"
 NODE_SUBSCRIPTION = """
 SELECT s.id, s.display_name, s.status, s.version FROM subscriptions s WHERE s.id = $1 AND s.tenant_id = $2
 """
@@ -83,7 +83,7 @@ async def attributed_subscriptions(request: Request) -> Response:
     first = int(body["first"])
     pool: asyncpg.Pool = request.app.state.pool
     async with pool.acquire() as connection:
-        partner_id = await connection.fetchval(SCOPE_PARTNER, body["partnerMpnId"])
+        partner_id = await scope_id(connection, SCOPE_PARTNER, body["partnerMpnId"])
         rows = await connection.fetch(ATTRIBUTED_PAGE, partner_id, first + 1)
         total = await connection.fetchval(ATTRIBUTED_COUNT, partner_id)
         page = rows[:first]
@@ -130,7 +130,7 @@ async def subscription_node(request: Request) -> Response:
         return _json({"node": None})
     pool: asyncpg.Pool = request.app.state.pool
     async with pool.acquire() as connection:
-        tenant_id = await connection.fetchval(SCOPE_TENANT, uuid.UUID(body["tenantExternalId"]))
+        tenant_id = await scope_id(connection, SCOPE_TENANT, uuid.UUID(body["tenantExternalId"]))
         row = await connection.fetchrow(NODE_SUBSCRIPTION, uuid.UUID(hex=hex_id), tenant_id)
         dpor = None if row is None else await connection.fetchrow(NODE_DPOR, row["id"])
     if row is None:

@@ -25,9 +25,9 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
+from bench.floor_scope import SCOPE_PARTNER, SCOPE_TENANT, scope_id
+
 # Captured from the gateway at 6958f96 (resolvers/usage/aggregates.py), 2026-11-30.
-SCOPE_TENANT = "SELECT id FROM tenants WHERE external_id = $1"
-SCOPE_PARTNER = "SELECT id FROM partners WHERE mpn_id = $1"
 # Tenant(id:) and node(id:) through their loaders, with the caller's row filter (id = the caller's own).
 TENANT_NODE = "SELECT tenants.id FROM tenants WHERE tenants.id IN ($2::UUID) AND tenants.id = $1::UUID"
 PARTNER_NODE = "SELECT partners.id FROM partners WHERE partners.id IN ($2::UUID) AND partners.id = $1::UUID"
@@ -175,8 +175,8 @@ async def tenant_usage(connection: asyncpg.Connection, body: dict[str, Any]) -> 
     """`tenant(id:) { usage(from:, to:, groupBy: [MONTH, SERVICE]) { month service currency quantity amount } }`."""
     first, last = date.fromisoformat(body["from"]), date.fromisoformat(body["to"])
     tenant_id = _row_id(body["id"], "Tenant")
-    scope_id = await connection.fetchval(SCOPE_TENANT, uuid.UUID(body["tenantExternalId"]))
-    if tenant_id is None or await connection.fetchval(TENANT_NODE, scope_id, tenant_id) is None:
+    caller_tenant = await scope_id(connection, SCOPE_TENANT, uuid.UUID(body["tenantExternalId"]))
+    if tenant_id is None or await connection.fetchval(TENANT_NODE, caller_tenant, tenant_id) is None:
         return {"tenant": None}
     sums: dict[tuple[Any, ...], list[Decimal]] = {}
     daily_ranges = [(first, last)]
@@ -202,8 +202,8 @@ async def partner_usage(connection: asyncpg.Connection, body: dict[str, Any]) ->
     amount } } }`: rows per month, association type and currency, in the gateway's order."""
     first, last = date.fromisoformat(body["from"]), date.fromisoformat(body["to"])
     partner_id = _row_id(body["id"], "Partner")
-    scope_id = await connection.fetchval(SCOPE_PARTNER, body["partnerMpnId"])
-    if partner_id is None or await connection.fetchval(PARTNER_NODE, scope_id, partner_id) is None:
+    caller_partner = await scope_id(connection, SCOPE_PARTNER, body["partnerMpnId"])
+    if partner_id is None or await connection.fetchval(PARTNER_NODE, caller_partner, partner_id) is None:
         return {"node": None}
     months = whole_months(first, last)
     if months is None:
