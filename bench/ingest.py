@@ -14,8 +14,8 @@ time the command reports (its handler's start, connecting included, to its summa
 start-up and imports (about a second on the shared host) are a fixed cost per run that would dwarf a
 150,000-row file at the target rate. The wall time, start-up included, is reported next to it:
 
-1. fresh days: every row is a day after its subscription's usage_data_as_of, so bulk.copy_records COPYs it
-   straight into usage_records (inserts);
+1. fresh days: every row is a day after its subscription's usage_data_as_of, so bulk.copy_text inserts it
+   from the staging table plainly (inserts);
 2. re-sent days: the same rows with quantity and amount raised by one, after pass 1: every row replaces a
    stored one (staging table, read of the replaced rows, upsert, rollups moved by the difference).
 
