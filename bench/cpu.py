@@ -32,6 +32,29 @@ def _process_ticks() -> dict[int, tuple[str, int]]:
     return found
 
 
+def database_backend_ticks(database: str) -> dict[int, int]:
+    """utime + stime of the PostgreSQL backends connected to `database`, by pid.
+
+    A backend's process title is `postgres: <user> <database> <client> <state>`, so the database's own
+    backends can be told from those of other databases on the shared server.
+    """
+    marker = f" {database} ".encode()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+            if not title.startswith(b"postgres: ") or marker not in title:
+                continue
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry.name)] = int(fields[11]) + int(fields[12])
+    return found
+
+
 def _machine_ticks() -> tuple[int, int]:
     """(busy, total) jiffies over all CPUs since boot."""
     values = [int(part) for part in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]

@@ -159,3 +159,64 @@ async def test_a_file_without_the_required_columns_is_refused(
     path.write_text("subscription_id,usage_date\nx,2026-03-01\n")
     assert await _run(monkeypatch, database, str(path)) == 2
     assert "CSV header lacks column(s): service" in capsys.readouterr().err
+
+
+async def test_quoted_values_survive_the_copy_and_lines_after_them_keep_their_numbers(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = await build_world(database, tenants=1, subscriptions=1, partners=0)
+    sub = world.subscriptions[0].external_id
+    name = 'VM, "large"\nsecond line \\. and a tab\t'
+    quoted = '"' + name.replace('"', '""') + '"'
+    path = _csv(
+        tmp_path / "usage.csv",
+        [
+            f"{sub},2026-03-01,Compute,m1,{quoted},1.5e1,Hours,2.50,USD",  # lines 2-3
+            f"{sub},2026-03-01,Compute,m2,VM,1,Hours,x,USD",  # line 4
+        ],
+    )
+    assert await _run(monkeypatch, database, str(path)) == 1
+    out = capsys.readouterr().out
+    assert "inserted 1, replaced 0, rejected 1 line(s)" in out
+    assert "line 4: amount: must be a decimal number" in out
+    async with database.read() as session:
+        stored = (await session.execute(select(UsageRecord.meter_name, UsageRecord.quantity))).one()
+    assert stored == (name, Decimal(15))
+
+
+async def test_one_batch_of_new_and_corrected_days_moves_rollups_by_the_difference(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = await build_world(database, tenants=1, subscriptions=2, partners=0)
+    first, second = (sub.external_id for sub in world.subscriptions)
+    path = _csv(tmp_path / "first.csv", [f"{first},2026-03-02,Compute,m1,VM,1,Hours,1.00,USD"])
+    assert await _run(monkeypatch, database, str(path)) == 0
+    capsys.readouterr()
+    # Day 1 and 2 of `first` are at or before its usage_data_as_of (2 March), day 3 after it; `second` is new.
+    path = _csv(
+        tmp_path / "second.csv",
+        [
+            f"{first},2026-03-02,Compute,m1,VM,1,Hours,4.00,USD",
+            f"{first},2026-03-01,Compute,m1,VM,1,Hours,2.00,USD",
+            f"{first},2026-03-03,Compute,m1,VM,1,Hours,8.00,USD",
+            f"{second},2026-03-01,Compute,m1,VM,1,Hours,16.00,USD",
+        ],
+    )
+    assert await _run(monkeypatch, database, str(path)) == 0
+    assert "inserted 3, replaced 1, rejected 0 line(s)" in capsys.readouterr().out
+    assert await _totals(database) == (4, Decimal(30), 4, Decimal(30), 4)
+    async with database.read() as session:
+        as_of = dict((await session.execute(select(Subscription.external_id, Subscription.usage_data_as_of))).all())
+    assert as_of == {first: date(2026, 3, 3), second: date(2026, 3, 1)}
+
+
+async def test_a_line_that_is_not_utf8_stops_the_import_naming_its_line(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = await build_world(database, tenants=1, subscriptions=1, partners=0)
+    sub = world.subscriptions[0].external_id
+    path = _csv(tmp_path / "usage.csv", [f"{sub},2026-03-01,Compute,m{n},VM,1,Hours,1.00,USD" for n in range(3)])
+    path.write_bytes(path.read_bytes() + f"{sub},2026-03-01,Compute,m9,V\xff,1,Hours,1,USD\n".encode("latin-1"))
+    monkeypatch.setattr("resolvers.usage.file_import.READ_BLOCK", 64)  # the bad byte in a later block
+    assert await _run(monkeypatch, database, str(path)) == 2
+    assert "line 5 is not UTF-8" in capsys.readouterr().err

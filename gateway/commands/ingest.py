@@ -58,7 +58,7 @@ def render(summary: ImportSummary, elapsed: float) -> str:
     written = summary.inserted + summary.replaced
     lines = [
         f"inserted {summary.inserted:,}, replaced {summary.replaced:,}, rejected {summary.rejected:,} line(s)"
-        f" in {elapsed:.1f} s ({written / max(elapsed, 1e-9):,.0f} rows/s written)"
+        f" in {elapsed:.2f} s ({written / max(elapsed, 1e-9):,.0f} rows/s written)"
     ]
     if summary.stopped_at is not None:
         lines.append(f"strict: stopped at line {summary.stopped_at}; nothing of its batch was written")

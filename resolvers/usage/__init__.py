@@ -6,6 +6,7 @@ Plain functions `(session, ...) -> result` over plain dataclasses; the GraphQL l
 - rollups.py: moving the daily and monthly rollups by a delta; rebuilding them from usage_records.
 - ingestion.py: `ingest_usage`, an all-or-nothing batch of at most 5,000 records.
 - file_import.py: reading a CSV or JSON Lines file in batches, for `dpor-gateway ingest`.
+- text_record.py: the file import's fast check of a line as canonical text (rules stay in validation.py).
 - bulk.py: the PostgreSQL COPY path file_import.py writes batches through.
 - attribution.py: the rule that shares a subscription's usage between partners, and its interval arithmetic.
 - aggregates.py: `usage_aggregates`, grouped sums served from the rollups.

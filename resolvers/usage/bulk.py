@@ -1,13 +1,16 @@
-"""The PostgreSQL bulk path: COPY a validated batch, then work set-based in SQL.
+"""The PostgreSQL bulk path: COPY a checked batch as CSV text, then work set-based in SQL.
 
 Same rules as ingestion.write_records (replace by natural key, rollups moved by new minus replaced, freshness
-only forward), but every step is one statement over the whole batch, and the rows travel by COPY (binary)
-instead of parameter lists. Records of days no stored row can have yet (after the subscription's
-usage_data_as_of) are copied straight into usage_records; the others go through a staging table, a read of the
-rows they replace, and INSERT ... ON CONFLICT DO UPDATE. The caller validates the batch (no duplicate natural
-keys) and resolves its subscriptions with ingestion.resolve_subscriptions first, which also locks them: that
-lock is what makes the read of the replaced rows trustworthy against a concurrent ingest, exactly as in
-write_records.
+only forward), but every step is one statement over the whole batch, and the rows travel by one COPY of CSV
+text into a staging table: the file import checks lines as text (text_record.py) and never builds a Python
+object per value, PostgreSQL parses the dates and numbers. The staging table names subscriptions by external
+id; each statement joins them to subscriptions. Records of days no stored row can have yet (after the
+subscription's usage_data_as_of) are inserted plainly; the others go through a read of the rows they replace
+and INSERT ... ON CONFLICT DO UPDATE. Rollup deltas are summed in SQL from the staging table and the replaced
+rows. The caller checks the batch (no duplicate natural keys) and resolves its subscriptions with
+ingestion.resolve_subscriptions first, which also locks them: that lock is what makes the read of the
+replaced rows trustworthy against a concurrent ingest, exactly as in write_records. Lines naming a
+subscription that does not exist are copied too, and left out by the joins.
 
 The temporary tables are per connection and emptied at every commit (ON COMMIT DELETE ROWS), so a pooled
 connection reuses them without catalog churn.
@@ -15,18 +18,18 @@ connection reuses them without catalog churn.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+import csv
+import io
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers.usage.ingestion import KnownSubscription
-from resolvers.usage.validation import ValidRecord
+from resolvers.usage.text_record import TextRecord
 
 STAGING_COLUMNS = (
-    "subscription_id",
+    "external_id",
     "usage_date",
     "service_name",
     "meter_id",
@@ -39,7 +42,7 @@ STAGING_COLUMNS = (
 
 _CREATE_TEMPORARY_TABLES = (
     """CREATE TEMPORARY TABLE IF NOT EXISTS usage_staging (
-        subscription_id uuid NOT NULL, usage_date date NOT NULL, service_name text NOT NULL,
+        external_id text NOT NULL, usage_date date NOT NULL, service_name text NOT NULL,
         meter_id text NOT NULL, meter_name text NOT NULL, quantity numeric NOT NULL, unit text NOT NULL,
         amount numeric NOT NULL, currency text NOT NULL
     ) ON COMMIT DELETE ROWS""",
@@ -59,9 +62,9 @@ _CREATE_TEMPORARY_TABLES = (
 # rebuild_rollups), so a file of new days probes the natural-key index for none of its rows.
 _READ_REPLACED = """
 WITH candidates AS MATERIALIZED (
-  SELECT s.subscription_id, s.usage_date, s.meter_id
+  SELECT sub.id AS subscription_id, s.usage_date, s.meter_id
   FROM usage_staging s
-  JOIN subscriptions sub ON sub.id = s.subscription_id AND s.usage_date <= sub.usage_data_as_of
+  JOIN subscriptions sub ON sub.external_id = s.external_id AND s.usage_date <= sub.usage_data_as_of
 )
 INSERT INTO usage_replaced
 SELECT u.subscription_id, u.usage_date, u.service_name, u.currency, u.quantity, u.amount
@@ -75,14 +78,27 @@ _UPSERT_KNOWN_DAYS = """
 INSERT INTO usage_records AS u
   (subscription_id, usage_date, service_name, meter_id, meter_name, meter_category,
    quantity, unit, amount, currency, ingested_at)
-SELECT s.subscription_id, s.usage_date, s.service_name, s.meter_id, s.meter_name, s.service_name,
+SELECT sub.id, s.usage_date, s.service_name, s.meter_id, s.meter_name, s.service_name,
        s.quantity, s.unit, s.amount, s.currency, now()
 FROM usage_staging s
-JOIN subscriptions sub ON sub.id = s.subscription_id AND s.usage_date <= sub.usage_data_as_of
+JOIN subscriptions sub ON sub.external_id = s.external_id AND s.usage_date <= sub.usage_data_as_of
 ON CONFLICT (subscription_id, usage_date, meter_id) DO UPDATE SET
   service_name = excluded.service_name, meter_name = excluded.meter_name,
   meter_category = excluded.meter_category, quantity = excluded.quantity, unit = excluded.unit,
   amount = excluded.amount, currency = excluded.currency, ingested_at = excluded.ingested_at
+"""
+
+# Records of later days cannot replace anything (no stored row is later than usage_data_as_of, and the
+# subscription is locked): a plain insert, without the conflict check of the upsert.
+_INSERT_NEW_DAYS = """
+INSERT INTO usage_records
+  (subscription_id, usage_date, service_name, meter_id, meter_name, meter_category,
+   quantity, unit, amount, currency, ingested_at)
+SELECT sub.id, s.usage_date, s.service_name, s.meter_id, s.meter_name, s.service_name,
+       s.quantity, s.unit, s.amount, s.currency, now()
+FROM usage_staging s
+JOIN subscriptions sub ON sub.external_id = s.external_id
+WHERE sub.usage_data_as_of IS NULL OR s.usage_date > sub.usage_data_as_of
 """
 
 # New minus replaced, per daily rollup key; keys whose delta is nothing at all are left out.
@@ -90,8 +106,9 @@ _DAILY_DELTAS = """
 INSERT INTO usage_delta
 SELECT subscription_id, usage_date, service_name, currency, sum(quantity), sum(amount), sum(record_count)
 FROM (
-  SELECT subscription_id, usage_date, service_name, currency, quantity, amount, 1 AS record_count
-  FROM usage_staging
+  SELECT sub.id AS subscription_id, s.usage_date, s.service_name, s.currency, s.quantity, s.amount,
+         1 AS record_count
+  FROM usage_staging s JOIN subscriptions sub ON sub.external_id = s.external_id
   UNION ALL
   SELECT subscription_id, usage_date, service_name, currency, -quantity, -amount, -1
   FROM usage_replaced
@@ -166,41 +183,34 @@ WHERE s.id = m.subscription_id AND (s.usage_data_as_of IS NULL OR s.usage_data_a
 """
 
 
-async def copy_records(
-    session: AsyncSession, records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]
-) -> tuple[int, int]:
-    """Write the batch through COPY and set-based SQL; return (inserted, replaced). PostgreSQL only.
+def copy_payload(records: Sequence[TextRecord]) -> bytes:
+    """The batch as COPY ... (FORMAT csv) input, in STAGING_COLUMNS order: one C-level writerows call.
 
-    A record of a day after its subscription's usage_data_as_of cannot replace anything (no stored row is
-    later than that day, and the subscription is locked): it is copied straight into usage_records, and its
-    rollup delta, summed here, straight into usage_delta. Only the other records go through the staging
-    table, the replaced-row read and the upsert.
+    No value is empty (validation refuses empty strings), so none reads as NULL; quoting, where a value
+    holds a comma, quote or line break, is the same CSV dialect PostgreSQL reads.
+    """
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(records)
+    return buffer.getvalue().encode("utf-8")
+
+
+async def copy_text(session: AsyncSession, payload: bytes) -> tuple[int, int]:
+    """Write a batch given as copy_payload() through COPY and set-based SQL; return (written, replaced).
+
+    PostgreSQL only. Written counts the records of known subscriptions, inserted or replacing.
     """
     for statement in _CREATE_TEMPORARY_TABLES:
         await session.execute(text(statement))
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg.Connection, inside the session's transaction
-    fresh, known_days = _split_by_freshness(records, known)
-    if fresh:
-        now = datetime.now(UTC)
-        await driver.copy_records_to_table(
-            "usage_records",
-            columns=(*_RECORD_COLUMNS, "meter_category", "ingested_at"),
-            records=[(*_values(record, known), record.service, now) for record in fresh],
-        )
-        await driver.copy_records_to_table("usage_delta", records=_summed_deltas(fresh, known))
-    replaced = 0
-    if known_days:
-        await driver.copy_records_to_table(
-            "usage_staging",
-            columns=STAGING_COLUMNS,
-            records=[_values(record, known) for record in known_days],
-        )
-        replaced = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
-        await session.execute(text(_UPSERT_KNOWN_DAYS))
-        await session.execute(text(_DAILY_DELTAS))
+    # A memoryview: asyncpg would take bytes for a file name.
+    await driver.copy_to_table("usage_staging", source=memoryview(payload), columns=STAGING_COLUMNS, format="csv")
+    replaced = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
+    upserted = (await session.execute(text(_UPSERT_KNOWN_DAYS))).rowcount  # type: ignore[attr-defined]
+    inserted = (await session.execute(text(_INSERT_NEW_DAYS))).rowcount  # type: ignore[attr-defined]
     for statement in (
+        _DAILY_DELTAS,
         _INSERT_DAILY_NEW_DAYS,
         _APPLY_DAILY_KNOWN_DAYS,
         _APPLY_MONTHLY,
@@ -209,47 +219,4 @@ async def copy_records(
         _ADVANCE_FRESHNESS,
     ):
         await session.execute(text(statement))
-    return len(records) - replaced, replaced
-
-
-_RECORD_COLUMNS = STAGING_COLUMNS  # the staging table has usage_records' column names
-
-
-def _split_by_freshness(
-    records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]
-) -> tuple[list[ValidRecord], list[ValidRecord]]:
-    fresh: list[ValidRecord] = []
-    known_days: list[ValidRecord] = []
-    for record in records:
-        as_of = known[record.subscription_id].usage_data_as_of
-        (known_days if as_of is not None and record.usage_date <= as_of else fresh).append(record)
-    return fresh, known_days
-
-
-def _values(record: ValidRecord, known: Mapping[str, KnownSubscription]) -> tuple[Any, ...]:
-    return (
-        known[record.subscription_id].id,
-        record.usage_date,
-        record.service,
-        record.meter_id,
-        record.meter_name,
-        record.quantity,
-        record.unit,
-        record.amount,
-        record.currency,
-    )
-
-
-def _summed_deltas(records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]) -> list[tuple[Any, ...]]:
-    """Daily rollup deltas of new records: (subscription, day, service, currency, quantity, amount, count)."""
-    sums: dict[tuple[Any, ...], list[Any]] = {}
-    for record in records:
-        key = (known[record.subscription_id].id, record.usage_date, record.service, record.currency)
-        total = sums.get(key)
-        if total is None:
-            sums[key] = [record.quantity, record.amount, 1]
-        else:
-            total[0] += record.quantity
-            total[1] += record.amount
-            total[2] += 1
-    return [(*key, *total) for key, total in sums.items()]
+    return upserted + inserted, replaced
