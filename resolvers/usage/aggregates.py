@@ -16,6 +16,10 @@ its own, see attribution.py) and carry an `Attribution`:
 Scope: ALL (platform), TenantScope (that tenant's subscriptions only) or PartnerScope (only that partner's
 attributed usage, inside its association windows). A filter outside the scope yields no rows, not an error.
 
+Sets of parents: a filter may name several subscriptions, tenants or partners at once (`subscription_ids`,
+`tenant_ids`, `partner_ids`, for the DataLoaders of the nested usage fields); the rows are then grouped by that
+parent too, so by_parent.py can split them into what each parent's own query returns.
+
 Sums come from the monthly rollups for the whole months of the window (for partner rows: the months the
 association also covers whole) and from the daily rollups for the rest (and for DAY grouping). Raw
 usage_records are never read.
@@ -97,6 +101,10 @@ class AggregateFilter:
     partner_id: uuid.UUID | None = None
     association_type: AssociationType | None = None
     service: str | None = None
+    # Several parents in one query; each set adds its parent's grouping (see _parent_groups).
+    subscription_ids: frozenset[uuid.UUID] | None = None
+    tenant_ids: frozenset[uuid.UUID] | None = None
+    partner_ids: frozenset[uuid.UUID] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +172,10 @@ async def usage_aggregates(
 ) -> list[AggregateRow]:
     """Usage in [filter.date_from, filter.date_to] as the scope allows; UsageInputError on a bad window."""
     check_window(filter, group_by)
-    groups = frozenset(group_by)
     narrowed = _narrow(filter, scope)
     if narrowed is None:
         return []
+    groups = frozenset(group_by) | _parent_groups(narrowed)
     dialect = session.get_bind().dialect.name
     partner_scoped = (
         isinstance(scope, PartnerScope)
@@ -204,16 +212,37 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, (first_of_next - timedelta(days=1)).day))
 
 
+def _parent_groups(filter: AggregateFilter) -> frozenset[GroupBy]:
+    """The groupings that keep the rows of a set of parents apart (partner rows always carry their partner)."""
+    groups = set()
+    if filter.subscription_ids is not None:
+        groups.add(GroupBy.SUBSCRIPTION)
+    if filter.tenant_ids is not None:
+        groups.add(GroupBy.TENANT)
+    if filter.partner_ids is not None:
+        groups.add(GroupBy.PARTNER)
+    return frozenset(groups)
+
+
 def _narrow(filter: AggregateFilter, scope: Scope) -> AggregateFilter | None:
-    """Fold the scope into the filter; None when the filter asks for something outside the scope."""
+    """Fold the scope into the filter; None when the filter asks for something outside the scope.
+
+    A set of parents keeps only the one the scope allows: the others get no rows, as their own query would.
+    """
     if isinstance(scope, TenantScope):
         if filter.tenant_id not in (None, scope.tenant_id):
             return None
-        return _replace(filter, tenant_id=scope.tenant_id)
+        if filter.tenant_ids is not None and scope.tenant_id not in filter.tenant_ids:
+            return None
+        tenant_ids = None if filter.tenant_ids is None else frozenset({scope.tenant_id})
+        return _replace(filter, tenant_id=scope.tenant_id, tenant_ids=tenant_ids)
     if isinstance(scope, PartnerScope):
         if filter.partner_id not in (None, scope.partner_id):
             return None
-        return _replace(filter, partner_id=scope.partner_id)
+        if filter.partner_ids is not None and scope.partner_id not in filter.partner_ids:
+            return None
+        partner_ids = None if filter.partner_ids is None else frozenset({scope.partner_id})
+        return _replace(filter, partner_id=scope.partner_id, partner_ids=partner_ids)
     return filter
 
 
@@ -232,11 +261,17 @@ def _whole_months(first: date, last: date) -> tuple[date, date] | None:
 
 
 def _subscription_conditions(table: Table, filter: AggregateFilter) -> list[ColumnElement[bool]]:
+    """The filter's subscription, tenant and service conditions on `table` (a rollup or the associations)."""
     conditions: list[ColumnElement[bool]] = []
     if filter.subscription_id is not None:
         conditions.append(table.c.subscription_id == filter.subscription_id)
+    if filter.subscription_ids is not None:
+        conditions.append(table.c.subscription_id.in_(sorted(filter.subscription_ids)))
     if filter.tenant_id is not None:
         owned = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.tenant_id == filter.tenant_id)
+        conditions.append(table.c.subscription_id.in_(owned))
+    if filter.tenant_ids is not None:
+        owned = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.tenant_id.in_(sorted(filter.tenant_ids)))
         conditions.append(table.c.subscription_id.in_(owned))
     if filter.service is not None and "service_name" in table.c:
         conditions.append(table.c.service_name == filter.service)
@@ -325,14 +360,11 @@ def _association_conditions(filter: AggregateFilter) -> list[ColumnElement[bool]
     ]
     if filter.partner_id is not None:
         conditions.append(ASSOCIATIONS.c.partner_id == filter.partner_id)
+    if filter.partner_ids is not None:
+        conditions.append(ASSOCIATIONS.c.partner_id.in_(sorted(filter.partner_ids)))
     if filter.association_type is not None:
         conditions.append(ASSOCIATIONS.c.type == filter.association_type)
-    if filter.subscription_id is not None:
-        conditions.append(ASSOCIATIONS.c.subscription_id == filter.subscription_id)
-    if filter.tenant_id is not None:
-        owned = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.tenant_id == filter.tenant_id)
-        conditions.append(ASSOCIATIONS.c.subscription_id.in_(owned))
-    return conditions
+    return [*conditions, *_subscription_conditions(ASSOCIATIONS, filter)]
 
 
 async def _attributed_sums(
