@@ -36,7 +36,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Table, and_, func, not_, or_, select
+from sqlalchemy import Table, and_, func, not_, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -45,7 +45,10 @@ from db.models import PartnerAssociation, Subscription
 from resolvers.usage.attribution import (
     DAY_SECONDS,
     day_start,
+    first_whole_day_month,
     full_day_condition,
+    last_whole_day_month,
+    next_month,
     seconds_active,
     utc_date,
     whole_month_condition,
@@ -409,11 +412,42 @@ async def _attributed_sums(
         ASSOCIATIONS.c.subscription_id == DAILY.c.subscription_id,
         full_day_condition(dialect, DAILY.c.usage_date, valid_from, valid_to),
     )
-    whole = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day).where(
-        *daily_conditions
-    )
-    _add_rows(await session.execute(whole), sums, attributed=True)
+    whole_days = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day)
+    parts = [whole_days.where(*daily_conditions, part) for part in _daily_parts(dialect, months, filter)]
+    # Several parts may yield the same group: _add_rows adds them up.
+    _add_rows(await session.execute(union_all(*parts) if len(parts) > 1 else parts[0]), sums, attributed=True)
     await _add_boundary_days(session, dialect, filter, groups, associations, sums)
+
+
+def _daily_parts(dialect: str, months: tuple[date, date] | None, filter: AggregateFilter) -> list[ColumnElement[bool]]:
+    """Day ranges that split the daily whole-day sum into parts each read as one index range per association.
+
+    Without whole months every day of the window may be needed. With them, a day inside the whole months is
+    needed only when its association does not cover its month whole, which can happen only in the month of
+    the association's first whole day or of its last one: every month between is covered whole. So the parts
+    are the window's days before and after the whole months (fixed ranges), and, per association, the days of
+    those two months inside the whole months (ranges computed from the association's row, which PostgreSQL
+    uses as index bounds in the join instead of reading the association's whole window and filtering most
+    of it away). The parts never overlap, so no day is counted twice; the exact conditions still apply in
+    each part.
+    """
+    usage_date = DAILY.c.usage_date
+    if months is None:
+        return [true()]
+    first_month, last_month = months
+    inside_start, inside_end = first_month, add_months(last_month, 1) - timedelta(days=1)
+    parts: list[ColumnElement[bool]] = []
+    if filter.date_from < inside_start:
+        parts.append(usage_date < inside_start)
+    if inside_end < filter.date_to:
+        parts.append(usage_date > inside_end)
+    inside = usage_date.between(inside_start, inside_end)
+    start = first_whole_day_month(dialect, ASSOCIATIONS.c.valid_from)
+    end = last_whole_day_month(dialect, ASSOCIATIONS.c.valid_to)
+    parts.append(and_(inside, usage_date >= start, usage_date < next_month(dialect, start)))
+    # The last whole day's month, unless it is the first's (an open association has none: NULL is false).
+    parts.append(and_(inside, usage_date >= end, usage_date < next_month(dialect, end), end > start))
+    return parts
 
 
 async def _add_boundary_days(
@@ -426,30 +460,16 @@ async def _add_boundary_days(
 ) -> None:
     """Partial days: the rollups of each association's first and last day, times the fraction (Python).
 
-    One join reads them: the rollup rows of the association's subscription on the UTC day of valid_from or of
-    valid_to, two primary-key lookups per association. The fraction is then counted in seconds here.
+    One statement reads them: the rollup rows of the association's subscription on the UTC day of valid_from,
+    and those on the UTC day of valid_to when it is another day. Each is an equality on the rollup's primary key
+    (subscription, day), so PostgreSQL looks the few rows up instead of reading the association's whole window
+    and filtering it, as one join on "either day" made it do. The fraction is then counted in seconds here.
     """
-    boundary = or_(
-        DAILY.c.usage_date == utc_date(dialect, ASSOCIATIONS.c.valid_from),
-        DAILY.c.usage_date == utc_date(dialect, ASSOCIATIONS.c.valid_to),
-    )
-    query = (
-        select(
-            DAILY,
-            ASSOCIATIONS.c.partner_id,
-            ASSOCIATIONS.c.type,
-            ASSOCIATIONS.c.valid_from,
-            ASSOCIATIONS.c.valid_to,
-            SUBSCRIPTIONS.c.tenant_id,
-        )
-        .select_from(ASSOCIATIONS)
-        .join(DAILY, and_(DAILY.c.subscription_id == ASSOCIATIONS.c.subscription_id, boundary))
-        .join(SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == ASSOCIATIONS.c.subscription_id)
-        .where(
-            DAILY.c.usage_date.between(filter.date_from, filter.date_to),
-            *_subscription_conditions(DAILY, filter),
-            *associations,
-        )
+    starts = utc_date(dialect, ASSOCIATIONS.c.valid_from)
+    ends = utc_date(dialect, ASSOCIATIONS.c.valid_to)
+    query = union_all(
+        _rollups_on(starts, filter, groups, associations),
+        _rollups_on(ends, filter, groups, [*associations, ends != starts]),  # NULL (open): no row
     )
     # (rollup row, partner, type) -> [row, seconds]: two intervals touching the same day add their seconds.
     shares: dict[tuple[Any, ...], list[Any]] = {}
@@ -473,12 +493,44 @@ async def _add_boundary_days(
             day=row.usage_date,
             service=row.service_name,
             subscription_id=row.subscription_id,
-            tenant_id=row.tenant_id,
+            tenant_id=row._mapping.get("tenant_id"),
             partner_id=row.partner_id,
             association_type=row.type,
             currency=row.currency,
         )
         _add_partial(sums.setdefault(key, _Sums()), row, seconds)
+
+
+def _rollups_on(
+    day: ColumnElement[date],
+    filter: AggregateFilter,
+    groups: frozenset[GroupBy],
+    associations: list[ColumnElement[bool]],
+) -> Select[Any]:
+    """The daily rollup rows of each association's subscription on `day` (an expression of the association),
+    with the association's partner, type and interval, and the tenant when grouping by it."""
+    columns: list[Any] = [
+        DAILY,
+        ASSOCIATIONS.c.partner_id,
+        ASSOCIATIONS.c.type,
+        ASSOCIATIONS.c.valid_from,
+        ASSOCIATIONS.c.valid_to,
+    ]
+    source = ASSOCIATIONS.join(
+        DAILY, and_(DAILY.c.subscription_id == ASSOCIATIONS.c.subscription_id, DAILY.c.usage_date == day)
+    )
+    if GroupBy.TENANT in groups:
+        columns.append(SUBSCRIPTIONS.c.tenant_id)
+        source = source.join(SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == ASSOCIATIONS.c.subscription_id)
+    return (
+        select(*columns)
+        .select_from(source)
+        .where(
+            DAILY.c.usage_date.between(filter.date_from, filter.date_to),
+            *_subscription_conditions(DAILY, filter),
+            *associations,
+        )
+    )
 
 
 def _add_partial(target: _Sums, rollup: Any, seconds: int) -> None:
