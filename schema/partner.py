@@ -11,13 +11,14 @@ from strawberry.types import Info
 
 from db.partner import Partner as PartnerRow
 from resolvers.context import RequestContext
-from resolvers.usage.aggregates import AggregateFilter
+from resolvers.usage.aggregates import GroupBy
+from resolvers.usage.loaders import UsageRequest
 from schema import global_id
 from schema.arguments import After, Filter, First
 from schema.enums import AssociationType
 from schema.node import Node
 from schema.permissions import OperationPolicy
-from schema.usage import UsageAggregate, UsageGroupBy, aggregate
+from schema.usage import UsageAggregate, UsageGroupBy, parent_usage
 
 if TYPE_CHECKING:
     from schema.attributed import AttributedSubscriptionConnection, AttributedSubscriptionsFilter
@@ -59,8 +60,8 @@ class Partner(Node):
             AssociationType | None, strawberry.argument(description="Only this association type (default: all).")
         ] = None,
     ) -> list[UsageAggregate] | None:
-        window = AggregateFilter(date_from=from_, date_to=to, partner_id=self.row_id, association_type=association_type)
-        return await aggregate(info, window, list(group_by))
+        request = UsageRequest(from_, to, frozenset(group_by), association_type)
+        return await parent_usage(info, GroupBy.PARTNER, self.row_id, request)
 
     @strawberry.field(
         description=(

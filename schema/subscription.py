@@ -15,13 +15,14 @@ from resolvers.context import RequestContext
 from resolvers.errors import NotFound
 from resolvers.loaders import PageRequest, active_at
 from resolvers.pagination import page_size
-from resolvers.usage.aggregates import AggregateFilter
+from resolvers.usage.aggregates import GroupBy
+from resolvers.usage.loaders import UsageRequest
 from schema import global_id
 from schema.arguments import After, First
 from schema.enums import Offer, SubscriptionStatus
 from schema.node import Connection, Node, connection
 from schema.permissions import FieldPolicy
-from schema.usage import UsageAggregate, UsageGroupBy, aggregate
+from schema.usage import UsageAggregate, UsageGroupBy, parent_usage
 
 if TYPE_CHECKING:
     from schema.association import PartnerAssociation
@@ -110,8 +111,8 @@ class Subscription(Node):
         to: Annotated[date, strawberry.argument(description="Last UTC day (inclusive).")],
         group_by: Annotated[list[UsageGroupBy], strawberry.argument(description="Grouping keys (may be empty).")],
     ) -> list[UsageAggregate] | None:
-        window = AggregateFilter(date_from=from_, date_to=to, subscription_id=self.row_id)
-        return await aggregate(info, window, list(group_by))
+        request = UsageRequest(from_, to, frozenset(group_by))
+        return await parent_usage(info, GroupBy.SUBSCRIPTION, self.row_id, request)
 
     @strawberry.field(
         description="Every association row of the subscription, newest first, with who changed it and why.",

@@ -16,7 +16,8 @@ from resolvers.caller import loaders_of
 from resolvers.context import RequestContext
 from resolvers.loaders import PageRequest
 from resolvers.pagination import page_size
-from resolvers.usage.aggregates import AggregateFilter
+from resolvers.usage.aggregates import GroupBy
+from resolvers.usage.loaders import UsageRequest
 from schema import global_id
 from schema.arguments import After, Filter, First
 from schema.contact import Contact
@@ -25,7 +26,7 @@ from schema.enums import Offer, SubscriptionStatus, TenantStatus
 from schema.node import Connection, Node, connection
 from schema.permissions import FieldPolicy
 from schema.subscription import Subscription
-from schema.usage import UsageAggregate, UsageGroupBy, aggregate
+from schema.usage import UsageAggregate, UsageGroupBy, parent_usage
 
 
 @strawberry.input(description="Narrows a tenant's subscriptions.")
@@ -114,8 +115,8 @@ class Tenant(Node):
         to: Annotated[date, strawberry.argument(description="Last UTC day (inclusive).")],
         group_by: Annotated[list[UsageGroupBy], strawberry.argument(description="Grouping keys (may be empty).")],
     ) -> list[UsageAggregate] | None:
-        window = AggregateFilter(date_from=from_, date_to=to, tenant_id=self.row_id)
-        return await aggregate(info, window, list(group_by))
+        request = UsageRequest(from_, to, frozenset(group_by))
+        return await parent_usage(info, GroupBy.TENANT, self.row_id, request)
 
     @strawberry.field(
         description="Partners with admin rights on this tenant, past and present. Readable by the tenant's admins.",

@@ -24,7 +24,8 @@ from resolvers.caller import caller_scope, loaders_of
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, Forbidden
 from resolvers.usage import aggregates
-from resolvers.usage.aggregates import AggregateFilter, AggregateRow, GroupBy
+from resolvers.usage.aggregates import AggregateFilter, AggregateRow, GroupBy, check_window
+from resolvers.usage.loaders import UsageRequest, usage_loaders_of
 from resolvers.usage.validation import UsageInputError
 from schema import global_id
 from schema.enums import AssociationType
@@ -219,4 +220,20 @@ async def aggregate(
             rows = await aggregates.usage_aggregates(session, filter, group_by, scope)
     except UsageInputError as error:
         raise bad_usage_input(error) from None
+    return [UsageAggregate.from_row(row) for row in rows]
+
+
+async def parent_usage(
+    info: Info[RequestContext, None], parent: GroupBy, parent_id: uuid.UUID, request: UsageRequest
+) -> list[UsageAggregate]:
+    """A nested usage field (parent = SUBSCRIPTION, TENANT or PARTNER), loaded with its peers in one batch.
+
+    The window is checked here, before batching, so a bad one fails its own field only, as `aggregate` does.
+    """
+    scope = usage_scope(await caller_scope(info.context))
+    try:
+        check_window(request.filter(), list(request.group_by))
+    except UsageInputError as error:
+        raise bad_usage_input(error) from None
+    rows = await usage_loaders_of(info.context, scope).load(parent, parent_id, request)
     return [UsageAggregate.from_row(row) for row in rows]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from auth.principal import Role
 from db.engine import Database
 from db.enums import AssociationType
+from resolvers.usage.ingestion import ingest_usage
 from tests import factories
 from tests.api import Api, principal
+from tests.usage_helpers import record
 
 NESTED_TENANTS = """
 query($first: Int!) {
@@ -112,3 +115,67 @@ async def test_node_lookup_is_one_statement_for_a_platform_admin(api: Api, datab
         )
     assert data["node"]["displayName"] == tenant.display_name
     assert counter.count == 1
+
+
+# Nested usage: two windows per parent (a month through the monthly rollup, and three months by month and
+# service), and for tenants their subscriptions' usage one level further down.
+USAGE_FIELDS = """
+  march: usage(from: "2026-03-01", to: "2026-03-31", groupBy: []) {
+    currency amount recordCount attribution { amount partialDays { day seconds } } }
+  quarter: usage(from: "2026-02-01", to: "2026-04-30", groupBy: [MONTH, SERVICE]) { month service amount }
+"""
+NESTED_USAGE = {
+    "owner": "query($first: Int!) { subscriptions(first: $first) { edges { node { displayName %s } } } }",
+    "partner": """query($first: Int!) { attributedSubscriptions(first: $first) { edges { node { displayName %s } } }
+      viewer { partner { attributedUsage(from: "2026-03-01", to: "2026-03-31", groupBy: [MONTH]) { amount } } } }""",
+    "admin": """query($first: Int!) { tenants(first: $first) { edges { node { displayName %s
+      subscriptions(first: 2) { edges { node { %s } } } } } } }""",
+}
+
+
+async def _usage_world(database: Database) -> dict[str, Any]:
+    """101 tenants: the first with 101 subscriptions, the others with one each; every subscription with a DPOR
+    from noon on 10 March (a partial day), a transacting partner from 1 March, and usage on 9-11 March."""
+    dpor, linked = factories.partner(), factories.partner()
+    owner_tenant = factories.tenant()
+    others = [factories.tenant() for _ in range(100)]
+    async with database.write() as session:
+        await factories.add_flushed(session, dpor, linked, owner_tenant, *others)
+        subscriptions = [factories.subscription(owner_tenant) for _ in range(101)]
+        subscriptions += [factories.subscription(tenant) for tenant in others]
+        await factories.add_flushed(session, *subscriptions)
+        for sub in subscriptions:
+            session.add(factories.association(sub, dpor, valid_from=datetime(2026, 3, 10, 12, tzinfo=UTC)))
+            session.add(
+                factories.association(
+                    sub, linked, type=AssociationType.TRANSACTING_PARTNER, valid_from=datetime(2026, 3, 1, tzinfo=UTC)
+                )
+            )
+        days = [date(2026, 3, 9) + timedelta(days=offset) for offset in range(3)]
+        await ingest_usage(session, [record(sub, day, amount="2.50") for sub in subscriptions for day in days])
+    return {"dpor": dpor, "owner_tenant": owner_tenant}
+
+
+@pytest.mark.parametrize("caller", ["owner", "partner", "admin"])
+async def test_nested_usage_statements_do_not_grow_with_page_size(api: Api, database: Database, caller: str) -> None:
+    world = await _usage_world(database)
+    who = {
+        "owner": principal(Role.OWNER, tenant=world["owner_tenant"].external_id),
+        "partner": principal(Role.PARTNER, partner=world["dpor"].mpn_id),
+        "admin": principal(Role.PLATFORM_ADMIN),
+    }[caller]
+    document = NESTED_USAGE[caller] % ((USAGE_FIELDS,) * NESTED_USAGE[caller].count("%s"))
+    root = {"owner": "subscriptions", "partner": "attributedSubscriptions", "admin": "tenants"}[caller]
+
+    counts = {}
+    for first in (5, 100):
+        async with api.counting() as counter:
+            data = await api.data(document, {"first": first}, as_=who)
+        edges = data[root]["edges"]
+        assert len(edges) == first
+        # Every parent got its own usage (each subscription has some in March): the batches reached them all.
+        march = [edge["node"]["march"] for edge in edges]
+        assert all(rows and rows[0]["amount"] for rows in march), march
+        counts[first] = counter.count
+
+    assert counts[5] == counts[100], counts

@@ -3,15 +3,19 @@
 Random usage, random corrections (re-ingested natural keys with new values, services and currencies) and
 random association histories (second-precision intervals, replacements, gaps, open ends); then random queries
 (window, grouping, filter, scope) by hypothesis, and every grouping combination under every scope on one fixed
-scenario.
+scenario. The batched path (several subscriptions, tenants or partners in one query, split per parent, as the
+DataLoaders of the nested usage fields call it) is checked the same way: each parent's rows against the oracle
+for that parent alone, and against its own query, order included.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +38,7 @@ from resolvers.usage.aggregates import (
     check_window,
     usage_aggregates,
 )
+from resolvers.usage.by_parent import PARENTS, aggregates_by_parent
 from resolvers.usage.ingestion import ingest_usage
 from resolvers.usage.validation import UsageInputError, UsageRecordInput
 from tests import factories
@@ -47,6 +52,7 @@ TENANTS = [uuid.UUID(int=1), uuid.UUID(int=2)]
 SUBSCRIPTIONS = [uuid.UUID(int=11), uuid.UUID(int=12), uuid.UUID(int=13)]
 TENANT_OF = {sub: TENANTS[index % 2] for index, sub in enumerate(SUBSCRIPTIONS)}
 PARTNERS = [uuid.UUID(int=21), uuid.UUID(int=22), uuid.UUID(int=23)]
+NOWHERE = uuid.UUID(int=99)  # a parent id that names nothing: its rows are empty, never an error
 TYPES = [AssociationType.DIGITAL_PARTNER_OF_RECORD, AssociationType.TRANSACTING_PARTNER]
 SERVICES = ["Compute", "Storage"]
 METERS = ["m1", "m2", "m3"]
@@ -72,6 +78,18 @@ class Query:
     filter: AggregateFilter
     group_by: frozenset[GroupBy]
     scope: Scope
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Several parents of one kind in one query; `query.filter` names no single parent of that kind."""
+
+    query: Query
+    parent: GroupBy
+    parent_ids: frozenset[uuid.UUID]
+
+
+PARENT_IDS = {GroupBy.SUBSCRIPTION: SUBSCRIPTIONS, GroupBy.TENANT: TENANTS, GroupBy.PARTNER: PARTNERS}
 
 
 quantities = st.integers(0, 10**10).map(lambda units: Decimal(units).scaleb(-6))
@@ -146,6 +164,28 @@ def queries(draw: st.DrawFn) -> Query:
         group_by=frozenset(draw(st.sets(st.sampled_from(list(GroupBy))))),
         scope=draw(st.sampled_from(SCOPES)),
     )
+
+
+def own_filter(filter: AggregateFilter, parent: GroupBy, parent_id: uuid.UUID | None) -> AggregateFilter:
+    """The filter of one parent's own query (None: no parent of that kind)."""
+    if parent is GroupBy.SUBSCRIPTION:
+        return dataclasses.replace(filter, subscription_id=parent_id)
+    if parent is GroupBy.TENANT:
+        return dataclasses.replace(filter, tenant_id=parent_id)
+    return dataclasses.replace(filter, partner_id=parent_id)
+
+
+def batch_of(query: Query, parent: GroupBy, parent_ids: list[uuid.UUID]) -> Batch:
+    unparented = Query(own_filter(query.filter, parent, None), query.group_by, query.scope)
+    return Batch(unparented, parent, frozenset(parent_ids))
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> Batch:
+    """A random query over a random non-empty set of parents (sometimes with one that names nothing)."""
+    parent = draw(st.sampled_from(PARENTS))
+    parent_ids = draw(st.lists(st.sampled_from([*PARENT_IDS[parent], NOWHERE]), min_size=1, unique=True))
+    return batch_of(draw(queries()), parent, parent_ids)
 
 
 def _input(spec: RecordSpec) -> UsageRecordInput:
@@ -234,7 +274,7 @@ async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord]
     return records, associations
 
 
-async def _check(database_url: str, scenario: Scenario, checks: list[Query]) -> None:
+async def _check(database_url: str, scenario: Scenario, checks: list[Query], batched: Sequence[Batch] = ()) -> None:
     database = Database.from_url(database_url, pool_size=2)
     try:
         records, associations = await _load(database, scenario)
@@ -245,6 +285,18 @@ async def _check(database_url: str, scenario: Scenario, checks: list[Query]) -> 
                     records, associations, TENANT_OF, query.filter, set(query.group_by), query.scope
                 )
                 assert canonical(actual) == canonical(expected), query
+            for batch in batched:
+                query, group_by = batch.query, sorted(batch.query.group_by, key=str)
+                split = await aggregates_by_parent(
+                    session, query.filter, group_by, query.scope, batch.parent, batch.parent_ids
+                )
+                assert set(split) == batch.parent_ids, batch
+                for parent_id, rows in split.items():
+                    own = own_filter(query.filter, batch.parent, parent_id)
+                    expected = expected_rows(records, associations, TENANT_OF, own, set(group_by), query.scope)
+                    assert canonical(rows) == canonical(expected), (batch, parent_id)
+                    # Exactly the parent's own query: the same rows in the same order.
+                    assert rows == await usage_aggregates(session, own, group_by, query.scope), (batch, parent_id)
     finally:
         await database.dispose()
 
@@ -255,9 +307,15 @@ async def _check(database_url: str, scenario: Scenario, checks: list[Query]) -> 
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(scenario=scenarios(), checks=st.lists(queries(), min_size=1, max_size=5))
-def test_random_aggregates_equal_the_naive_sums(database_url: str, scenario: Scenario, checks: list[Query]) -> None:
-    asyncio.run(_check(database_url, scenario, checks))
+@given(
+    scenario=scenarios(),
+    checks=st.lists(queries(), min_size=1, max_size=5),
+    batched=st.lists(batches(), min_size=1, max_size=3),
+)
+def test_random_aggregates_equal_the_naive_sums(
+    database_url: str, scenario: Scenario, checks: list[Query], batched: list[Batch]
+) -> None:
+    asyncio.run(_check(database_url, scenario, checks, batched))
 
 
 def _fixed_scenario() -> Scenario:
@@ -309,7 +367,15 @@ def test_every_grouping_under_every_scope_equals_the_naive_sums(database_url: st
         for groups in itertools.combinations(list(GroupBy), size)
         for query_filter in (window, typed)
     ]
-    asyncio.run(_check(database_url, _fixed_scenario(), checks))
+    # Batches of all parents of each kind (and one that names nothing), for no grouping, each grouping alone and all
+    # of them: every combination would triple the test's time (the oracle runs once per parent); hypothesis mixes.
+    batched = [
+        batch_of(query, parent, [*PARENT_IDS[parent], NOWHERE])
+        for query in checks
+        if len(query.group_by) in (0, 1, len(GroupBy))
+        for parent in PARENTS
+    ]
+    asyncio.run(_check(database_url, _fixed_scenario(), checks, batched))
 
 
 @pytest.mark.parametrize(
@@ -362,4 +428,5 @@ def test_associations_starting_or_ending_at_month_edges_equal_the_naive_sums(dat
         )
         for scope in (ALL, PartnerScope(PARTNERS[0]), PartnerScope(PARTNERS[1]), PartnerScope(PARTNERS[2]))
     ]
-    asyncio.run(_check(database_url, Scenario(records, [], histories), checks))
+    batched = [batch_of(query, parent, PARENT_IDS[parent]) for query in checks for parent in PARENTS]
+    asyncio.run(_check(database_url, Scenario(records, [], histories), checks, batched))

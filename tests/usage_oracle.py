@@ -106,6 +106,15 @@ def expected_rows(
         or partner_id is not None
         or query.association_type is not None
     )
+    # The associations that may attribute anything here, by subscription (only so the loop below is not
+    # records x associations: the oracle runs once per parent of every batch).
+    candidates: dict[uuid.UUID, list[RawAssociation]] = {}
+    for association in associations:
+        if partner_id not in (None, association.partner_id):
+            continue
+        if query.association_type not in (None, association.type):
+            continue
+        candidates.setdefault(association.subscription_id, []).append(association)
     totals: dict[_Key, _Totals] = {}
     for record in records:
         if not query.date_from <= record.day <= query.date_to:
@@ -127,13 +136,7 @@ def expected_rows(
             _add(totals.setdefault((*base, None, None, record.currency), _Totals()), record, None, True)
             continue
         held: dict[tuple[uuid.UUID, AssociationType], list[RawAssociation]] = {}
-        for association in associations:
-            if association.subscription_id != record.subscription_id:
-                continue
-            if partner_id not in (None, association.partner_id):
-                continue
-            if query.association_type not in (None, association.type):
-                continue
+        for association in candidates.get(record.subscription_id, []):
             held.setdefault((association.partner_id, association.type), []).append(association)
         for (partner, kind), intervals in held.items():
             seconds = sum(_overlap_seconds(record.day, interval) for interval in intervals)

@@ -16,6 +16,10 @@ its own, see attribution.py) and carry an `Attribution`:
 Scope: ALL (platform), TenantScope (that tenant's subscriptions only) or PartnerScope (only that partner's
 attributed usage, inside its association windows). A filter outside the scope yields no rows, not an error.
 
+Sets of parents: a filter may name several subscriptions, tenants or partners at once (`subscription_ids`,
+`tenant_ids`, `partner_ids`, for the DataLoaders of the nested usage fields); the rows are then grouped by that
+parent too, so by_parent.py can split them into what each parent's own query returns.
+
 Sums come from the monthly rollups for the whole months of the window (for partner rows: the months the
 association also covers whole) and from the daily rollups for the rest (and for DAY grouping). Raw
 usage_records are never read.
@@ -32,7 +36,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Table, and_, func, not_, or_, select
+from sqlalchemy import Table, and_, func, not_, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -41,7 +45,10 @@ from db.models import PartnerAssociation, Subscription
 from resolvers.usage.attribution import (
     DAY_SECONDS,
     day_start,
+    first_whole_day_month,
     full_day_condition,
+    last_whole_day_month,
+    next_month,
     seconds_active,
     utc_date,
     whole_month_condition,
@@ -97,6 +104,10 @@ class AggregateFilter:
     partner_id: uuid.UUID | None = None
     association_type: AssociationType | None = None
     service: str | None = None
+    # Several parents in one query; each set adds its parent's grouping (see _parent_groups).
+    subscription_ids: frozenset[uuid.UUID] | None = None
+    tenant_ids: frozenset[uuid.UUID] | None = None
+    partner_ids: frozenset[uuid.UUID] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +175,10 @@ async def usage_aggregates(
 ) -> list[AggregateRow]:
     """Usage in [filter.date_from, filter.date_to] as the scope allows; UsageInputError on a bad window."""
     check_window(filter, group_by)
-    groups = frozenset(group_by)
     narrowed = _narrow(filter, scope)
     if narrowed is None:
         return []
+    groups = frozenset(group_by) | _parent_groups(narrowed)
     dialect = session.get_bind().dialect.name
     partner_scoped = (
         isinstance(scope, PartnerScope)
@@ -204,16 +215,37 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, (first_of_next - timedelta(days=1)).day))
 
 
+def _parent_groups(filter: AggregateFilter) -> frozenset[GroupBy]:
+    """The groupings that keep the rows of a set of parents apart (partner rows always carry their partner)."""
+    groups = set()
+    if filter.subscription_ids is not None:
+        groups.add(GroupBy.SUBSCRIPTION)
+    if filter.tenant_ids is not None:
+        groups.add(GroupBy.TENANT)
+    if filter.partner_ids is not None:
+        groups.add(GroupBy.PARTNER)
+    return frozenset(groups)
+
+
 def _narrow(filter: AggregateFilter, scope: Scope) -> AggregateFilter | None:
-    """Fold the scope into the filter; None when the filter asks for something outside the scope."""
+    """Fold the scope into the filter; None when the filter asks for something outside the scope.
+
+    A set of parents keeps only the one the scope allows: the others get no rows, as their own query would.
+    """
     if isinstance(scope, TenantScope):
         if filter.tenant_id not in (None, scope.tenant_id):
             return None
-        return _replace(filter, tenant_id=scope.tenant_id)
+        if filter.tenant_ids is not None and scope.tenant_id not in filter.tenant_ids:
+            return None
+        tenant_ids = None if filter.tenant_ids is None else frozenset({scope.tenant_id})
+        return _replace(filter, tenant_id=scope.tenant_id, tenant_ids=tenant_ids)
     if isinstance(scope, PartnerScope):
         if filter.partner_id not in (None, scope.partner_id):
             return None
-        return _replace(filter, partner_id=scope.partner_id)
+        if filter.partner_ids is not None and scope.partner_id not in filter.partner_ids:
+            return None
+        partner_ids = None if filter.partner_ids is None else frozenset({scope.partner_id})
+        return _replace(filter, partner_id=scope.partner_id, partner_ids=partner_ids)
     return filter
 
 
@@ -232,11 +264,17 @@ def _whole_months(first: date, last: date) -> tuple[date, date] | None:
 
 
 def _subscription_conditions(table: Table, filter: AggregateFilter) -> list[ColumnElement[bool]]:
+    """The filter's subscription, tenant and service conditions on `table` (a rollup or the associations)."""
     conditions: list[ColumnElement[bool]] = []
     if filter.subscription_id is not None:
         conditions.append(table.c.subscription_id == filter.subscription_id)
+    if filter.subscription_ids is not None:
+        conditions.append(table.c.subscription_id.in_(sorted(filter.subscription_ids)))
     if filter.tenant_id is not None:
         owned = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.tenant_id == filter.tenant_id)
+        conditions.append(table.c.subscription_id.in_(owned))
+    if filter.tenant_ids is not None:
+        owned = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.tenant_id.in_(sorted(filter.tenant_ids)))
         conditions.append(table.c.subscription_id.in_(owned))
     if filter.service is not None and "service_name" in table.c:
         conditions.append(table.c.service_name == filter.service)
@@ -325,14 +363,11 @@ def _association_conditions(filter: AggregateFilter) -> list[ColumnElement[bool]
     ]
     if filter.partner_id is not None:
         conditions.append(ASSOCIATIONS.c.partner_id == filter.partner_id)
+    if filter.partner_ids is not None:
+        conditions.append(ASSOCIATIONS.c.partner_id.in_(sorted(filter.partner_ids)))
     if filter.association_type is not None:
         conditions.append(ASSOCIATIONS.c.type == filter.association_type)
-    if filter.subscription_id is not None:
-        conditions.append(ASSOCIATIONS.c.subscription_id == filter.subscription_id)
-    if filter.tenant_id is not None:
-        owned = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.tenant_id == filter.tenant_id)
-        conditions.append(ASSOCIATIONS.c.subscription_id.in_(owned))
-    return conditions
+    return [*conditions, *_subscription_conditions(ASSOCIATIONS, filter)]
 
 
 async def _attributed_sums(
@@ -377,11 +412,42 @@ async def _attributed_sums(
         ASSOCIATIONS.c.subscription_id == DAILY.c.subscription_id,
         full_day_condition(dialect, DAILY.c.usage_date, valid_from, valid_to),
     )
-    whole = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day).where(
-        *daily_conditions
-    )
-    _add_rows(await session.execute(whole), sums, attributed=True)
+    whole_days = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day)
+    parts = [whole_days.where(*daily_conditions, part) for part in _daily_parts(dialect, months, filter)]
+    # Several parts may yield the same group: _add_rows adds them up.
+    _add_rows(await session.execute(union_all(*parts) if len(parts) > 1 else parts[0]), sums, attributed=True)
     await _add_boundary_days(session, dialect, filter, groups, associations, sums)
+
+
+def _daily_parts(dialect: str, months: tuple[date, date] | None, filter: AggregateFilter) -> list[ColumnElement[bool]]:
+    """Day ranges that split the daily whole-day sum into parts each read as one index range per association.
+
+    Without whole months every day of the window may be needed. With them, a day inside the whole months is
+    needed only when its association does not cover its month whole, which can happen only in the month of
+    the association's first whole day or of its last one: every month between is covered whole. So the parts
+    are the window's days before and after the whole months (fixed ranges), and, per association, the days of
+    those two months inside the whole months (ranges computed from the association's row, which PostgreSQL
+    uses as index bounds in the join instead of reading the association's whole window and filtering most
+    of it away). The parts never overlap, so no day is counted twice; the exact conditions still apply in
+    each part.
+    """
+    usage_date = DAILY.c.usage_date
+    if months is None:
+        return [true()]
+    first_month, last_month = months
+    inside_start, inside_end = first_month, add_months(last_month, 1) - timedelta(days=1)
+    parts: list[ColumnElement[bool]] = []
+    if filter.date_from < inside_start:
+        parts.append(usage_date < inside_start)
+    if inside_end < filter.date_to:
+        parts.append(usage_date > inside_end)
+    inside = usage_date.between(inside_start, inside_end)
+    start = first_whole_day_month(dialect, ASSOCIATIONS.c.valid_from)
+    end = last_whole_day_month(dialect, ASSOCIATIONS.c.valid_to)
+    parts.append(and_(inside, usage_date >= start, usage_date < next_month(dialect, start)))
+    # The last whole day's month, unless it is the first's (an open association has none: NULL is false).
+    parts.append(and_(inside, usage_date >= end, usage_date < next_month(dialect, end), end > start))
+    return parts
 
 
 async def _add_boundary_days(
@@ -394,30 +460,16 @@ async def _add_boundary_days(
 ) -> None:
     """Partial days: the rollups of each association's first and last day, times the fraction (Python).
 
-    One join reads them: the rollup rows of the association's subscription on the UTC day of valid_from or of
-    valid_to, two primary-key lookups per association. The fraction is then counted in seconds here.
+    One statement reads them: the rollup rows of the association's subscription on the UTC day of valid_from,
+    and those on the UTC day of valid_to when it is another day. Each is an equality on the rollup's primary key
+    (subscription, day), so PostgreSQL looks the few rows up instead of reading the association's whole window
+    and filtering it, as one join on "either day" made it do. The fraction is then counted in seconds here.
     """
-    boundary = or_(
-        DAILY.c.usage_date == utc_date(dialect, ASSOCIATIONS.c.valid_from),
-        DAILY.c.usage_date == utc_date(dialect, ASSOCIATIONS.c.valid_to),
-    )
-    query = (
-        select(
-            DAILY,
-            ASSOCIATIONS.c.partner_id,
-            ASSOCIATIONS.c.type,
-            ASSOCIATIONS.c.valid_from,
-            ASSOCIATIONS.c.valid_to,
-            SUBSCRIPTIONS.c.tenant_id,
-        )
-        .select_from(ASSOCIATIONS)
-        .join(DAILY, and_(DAILY.c.subscription_id == ASSOCIATIONS.c.subscription_id, boundary))
-        .join(SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == ASSOCIATIONS.c.subscription_id)
-        .where(
-            DAILY.c.usage_date.between(filter.date_from, filter.date_to),
-            *_subscription_conditions(DAILY, filter),
-            *associations,
-        )
+    starts = utc_date(dialect, ASSOCIATIONS.c.valid_from)
+    ends = utc_date(dialect, ASSOCIATIONS.c.valid_to)
+    query = union_all(
+        _rollups_on(starts, filter, groups, associations),
+        _rollups_on(ends, filter, groups, [*associations, ends != starts]),  # NULL (open): no row
     )
     # (rollup row, partner, type) -> [row, seconds]: two intervals touching the same day add their seconds.
     shares: dict[tuple[Any, ...], list[Any]] = {}
@@ -441,12 +493,44 @@ async def _add_boundary_days(
             day=row.usage_date,
             service=row.service_name,
             subscription_id=row.subscription_id,
-            tenant_id=row.tenant_id,
+            tenant_id=row._mapping.get("tenant_id"),
             partner_id=row.partner_id,
             association_type=row.type,
             currency=row.currency,
         )
         _add_partial(sums.setdefault(key, _Sums()), row, seconds)
+
+
+def _rollups_on(
+    day: ColumnElement[date],
+    filter: AggregateFilter,
+    groups: frozenset[GroupBy],
+    associations: list[ColumnElement[bool]],
+) -> Select[Any]:
+    """The daily rollup rows of each association's subscription on `day` (an expression of the association),
+    with the association's partner, type and interval, and the tenant when grouping by it."""
+    columns: list[Any] = [
+        DAILY,
+        ASSOCIATIONS.c.partner_id,
+        ASSOCIATIONS.c.type,
+        ASSOCIATIONS.c.valid_from,
+        ASSOCIATIONS.c.valid_to,
+    ]
+    source = ASSOCIATIONS.join(
+        DAILY, and_(DAILY.c.subscription_id == ASSOCIATIONS.c.subscription_id, DAILY.c.usage_date == day)
+    )
+    if GroupBy.TENANT in groups:
+        columns.append(SUBSCRIPTIONS.c.tenant_id)
+        source = source.join(SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == ASSOCIATIONS.c.subscription_id)
+    return (
+        select(*columns)
+        .select_from(source)
+        .where(
+            DAILY.c.usage_date.between(filter.date_from, filter.date_to),
+            *_subscription_conditions(DAILY, filter),
+            *associations,
+        )
+    )
 
 
 def _add_partial(target: _Sums, rollup: Any, seconds: int) -> None:

@@ -89,15 +89,34 @@ def whole_month_condition(
     the UTC date of valid_to (so the month's last day is whole too). Such a month is read from the monthly
     rollups in one row instead of up to 31 daily ones.
     """
-    next_month: ColumnElement[date]
-    if dialect == "postgresql":
-        next_month = cast(month + literal_column("interval '1 month'"), Date)
-    else:
-        next_month = func.date(month, "+1 month", type_=Date)
     return and_(
         month > _day_before_first_whole(dialect, valid_from),
-        or_(valid_to.is_(None), next_month <= utc_date(dialect, valid_to)),
+        or_(valid_to.is_(None), next_month(dialect, month) <= utc_date(dialect, valid_to)),
     )
+
+
+def first_whole_day_month(dialect: str, valid_from: ColumnElement[datetime]) -> ColumnElement[date]:
+    """SQL: the first day of the month holding the interval's first whole day (the day after
+    _day_before_first_whole)."""
+    if dialect == "postgresql":
+        day = func.timezone("UTC", valid_from) - _ONE_SECOND + _ONE_DAY
+        return cast(func.date_trunc("month", day), Date)
+    return func.date(valid_from, "-1 seconds", "+1 day", "start of month", type_=Date)
+
+
+def last_whole_day_month(dialect: str, valid_to: ColumnElement[datetime | None]) -> ColumnElement[date]:
+    """SQL: the first day of the month holding the interval's last whole day (the day before valid_to's UTC
+    day, as in full_day_condition); NULL while the interval is open."""
+    if dialect == "postgresql":
+        return cast(func.date_trunc("month", func.timezone("UTC", valid_to) - _ONE_DAY), Date)
+    return func.date(valid_to, "-1 day", "start of month", type_=Date)
+
+
+def next_month(dialect: str, month: ColumnElement[date]) -> ColumnElement[date]:
+    """SQL: the first day of the month after the one starting on `month`."""
+    if dialect == "postgresql":
+        return cast(month + literal_column("interval '1 month'"), Date)
+    return func.date(month, "+1 month", type_=Date)
 
 
 def _day_before_first_whole(dialect: str, valid_from: ColumnElement[datetime]) -> ColumnElement[date]:
