@@ -1,10 +1,16 @@
-"""`python -m bench.capture [--size small]`: the SQL the gateway sends for the usage reads, and whether the
-floor (bench.floor_usage) still mirrors it.
+"""`python -m bench.capture [--size small]`: the SQL the gateway sends for the usage reads and for (1) attributed
+subscriptions (whose nested usage goes through the same aggregates), and whether the floor (bench.floor,
+bench.floor_usage) still mirrors it.
 
-Starts a development gateway with DPOR_DB_ECHO=true on the dataset, sends the first request of each usage read,
-prints the statements each one sent (with their parameters) and lists the floor statements no longer found in
-them. After a change to resolvers/usage/aggregates.py, paste the new statements into bench.floor_usage. The
-harness runs the same comparison on its check step's log and stops when the floor has gone stale.
+Starts a development gateway with DPOR_DB_ECHO=true on the dataset, sends the first request of each of those
+reads, prints the statements each one sent (with their parameters) and lists the floor statements no longer found
+in them. After a change to resolvers/usage/aggregates.py, paste the new statements into bench.floor_usage (a list
+of one parameter per id, `IN ($9::UUID, ...)`, becomes `{ids:B:K}`: see floor_usage.expand). The harness runs the
+same comparison on its check step's log and stops when the floor has gone stale.
+
+Op (1)'s usage statements depend on the shape of the current month's window (with a whole month on the month's
+last day, without one on the other days): its request is also sent with the other shape's window (the previous
+month whole, or the first day alone), so both sets are checked whatever the day.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ import re
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
-from bench import check, dataset, floor_usage, operations
+import orjson
+
+from bench import check, dataset, floor, floor_usage, operations
 from bench.server import Server, free_port
 from bench.tokens import AUDIENCE, ISSUER, TokenIssuer
 
@@ -42,15 +51,37 @@ def statements(log: str) -> list[str]:
     return found
 
 
-def stale(log: str, keys: list[str]) -> dict[str, list[str]]:
-    """Per usage read in `keys`: the names of its floor statements the gateway did not send in `log`."""
+def mirrored(key: str, window: tuple[date, date] | None = None) -> dict[str, str]:
+    """The floor statements of read `key` (op (1)'s for its usage window, today's current month by default)."""
+    if key == "attributed":
+        first, last = window or tuple(date.fromisoformat(day) for day in operations.current_month())
+        return floor.attributed_mirrored(first, last)
+    return floor_usage.MIRRORED.get(key, {})
+
+
+def _sent(sql: str, sent: set[str]) -> bool:
+    if "{ids:" not in sql:
+        return normalize(sql) in sent
+    # A template: sent with any page size up to the benchmark's.
+    return any(normalize(floor_usage.expand(sql, count)) in sent for count in range(1, operations.ATTRIBUTED_PAGE + 1))
+
+
+def stale(log: str, keys: list[str], window: tuple[date, date] | None = None) -> dict[str, list[str]]:
+    """Per read in `keys`: the names of its floor statements the gateway did not send in `log`."""
     sent = set(statements(log))
     missing = {}
     for key in keys:
-        names = [name for name, sql in floor_usage.MIRRORED.get(key, {}).items() if normalize(sql) not in sent]
+        names = [name for name, sql in mirrored(key, window).items() if not _sent(sql, sent)]
         if names:
             missing[key] = names
     return missing
+
+
+def other_window(month_start: date, today: date) -> tuple[date, date]:
+    """A window of op (1)'s other shape: the previous month whole when today's has none, else the first day."""
+    if floor_usage.whole_months(month_start, today) is None:
+        return (month_start - timedelta(days=1)).replace(day=1), month_start - timedelta(days=1)
+    return month_start, month_start
 
 
 def main() -> int:
@@ -77,22 +108,38 @@ def main() -> int:
     gateway.start()
     stale_any = False
     try:
-        for build in (operations.tenant_usage, operations.partner_attributed_usage):
+        requests: list[tuple[str, operations.Request, tuple[date, date] | None]] = []
+        for build in (
+            operations.attributed_subscriptions,
+            operations.tenant_usage,
+            operations.partner_attributed_usage,
+        ):
             operation = build(sample, issuer)
+            requests.append((operation.key, operation.graphql[0], None))
+            if operation.key == "attributed":
+                variables = orjson.loads(operation.graphql[0].body)["variables"]
+                month_start, today = date.fromisoformat(variables["monthStart"]), date.fromisoformat(variables["today"])
+                other = other_window(month_start, today)
+                changed = {**variables, "monthStart": other[0].isoformat(), "today": other[1].isoformat()}
+                body = orjson.dumps({"query": operation.document, "variables": changed})
+                requests.append(
+                    (operation.key, operations.Request("/graphql", body, operation.graphql[0].token), other)
+                )
+        for key, request, window in requests:
             before = log_path.stat().st_size
-            check.statements_of(gateway.base_url, operation.graphql[0])
+            check.statements_of(gateway.base_url, request)
             time.sleep(0.5)  # the worker's log lines reach the file after the answer
             with log_path.open("rb") as log:
                 log.seek(before)
                 text = log.read().decode()
-            print(f"== {operation.key}: {operation.graphql[0].body.decode()}")
+            print(f"== {key}: {request.body.decode()}")
             print(_ENGINE_LINE.sub("", text).strip(), end="\n\n")
-            missing = stale(text, [operation.key])
+            missing = stale(text, [key], window)
             if missing:
                 stale_any = True
-                print(f"!! {operation.key}: floor statements not sent by the gateway: {missing[operation.key]}")
+                print(f"!! {key}: floor statements not sent by the gateway: {missing[key]}")
             else:
-                print(f"ok {operation.key}: every floor statement is one the gateway sent")
+                print(f"ok {key}: every floor statement is one the gateway sent")
     finally:
         gateway.stop()
     return 1 if stale_any else 0

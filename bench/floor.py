@@ -11,7 +11,8 @@ predicates, ordering and page size, including the caller-scope lookup (remembere
 gateway remembers it: bench.floor_scope) and the totalCount query, so the floor does the database work the gateway
 does and nothing else. They run on one pooled connection without an explicit
 transaction (autocommit, like each of the gateway's read-only units of work). The usage reads' statements
-and the arithmetic their answers need are in bench.floor_usage.
+and the arithmetic their answers need are in bench.floor_usage, as are those of op (1)'s nested usage. Op (1)'s own
+statements are the gateway's text, parameter for parameter (bench.capture checks them too).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
@@ -37,20 +38,67 @@ from bench.floor_scope import SCOPE_PARTNER, SCOPE_TENANT, scope_id
 DATABASE_URL_VARIABLE = "DPOR_BENCH_FLOOR_DATABASE_URL"
 POOL_SIZE_VARIABLE = "DPOR_BENCH_FLOOR_POOL_SIZE"
 
+# (1) Captured from the gateway at 8b359e0 (schema/attributed.py, resolvers/loaders.py), 2026-11-30: the page (with
+# the partner's association condition and the caller's row filter, both the partner's id), its count, the page's
+# association rows naming the partner, and the tenants (through the tenant loader, with the caller's row filter).
 ATTRIBUTED_PAGE = """
-SELECT s.id, s.display_name, s.status, s.created_at, s.tenant_id FROM subscriptions s
-WHERE s.id IN (SELECT a.subscription_id FROM partner_associations a WHERE a.partner_id = $1)
-ORDER BY s.created_at, s.id LIMIT $2
+SELECT subscriptions.id, subscriptions.external_id, subscriptions.tenant_id, subscriptions.offer,
+subscriptions.display_name, subscriptions.status, subscriptions.created_at, subscriptions.version,
+subscriptions.usage_data_as_of
+FROM subscriptions
+WHERE subscriptions.id IN (SELECT partner_associations.subscription_id
+FROM partner_associations
+WHERE partner_associations.partner_id = $1::UUID AND partner_associations.partner_id = $2::UUID)
+AND subscriptions.id IN (SELECT partner_associations.subscription_id
+FROM partner_associations
+WHERE partner_associations.partner_id = $2::UUID) ORDER BY subscriptions.created_at ASC, subscriptions.id ASC
+LIMIT $3::INTEGER
 """
 ATTRIBUTED_COUNT = """
-SELECT count(*) FROM subscriptions s
-WHERE s.id IN (SELECT a.subscription_id FROM partner_associations a WHERE a.partner_id = $1)
+SELECT count(*) AS count_1
+FROM (SELECT subscriptions.id AS id, subscriptions.external_id AS external_id, subscriptions.tenant_id AS tenant_id,
+subscriptions.offer AS offer, subscriptions.display_name AS display_name, subscriptions.status AS status,
+subscriptions.created_at AS created_at, subscriptions.version AS version,
+subscriptions.usage_data_as_of AS usage_data_as_of
+FROM subscriptions
+WHERE subscriptions.id IN (SELECT partner_associations.subscription_id
+FROM partner_associations
+WHERE partner_associations.partner_id = $1::UUID AND partner_associations.partner_id = $2::UUID)
+AND subscriptions.id IN (SELECT partner_associations.subscription_id
+FROM partner_associations
+WHERE partner_associations.partner_id = $2::UUID)) AS anon_1
 """
+# The page's ids, one parameter each: a template for floor_usage.expand.
 ATTRIBUTED_ASSOCIATIONS = """
-SELECT a.subscription_id, a.type, a.valid_from, a.valid_to FROM partner_associations a
-WHERE a.subscription_id = ANY($2::uuid[]) AND a.partner_id = $1 ORDER BY a.valid_from, a.id
+SELECT partner_associations.id, partner_associations.subscription_id, partner_associations.partner_id,
+partner_associations.type, partner_associations.valid_from, partner_associations.valid_to,
+partner_associations.created_by, partner_associations.ended_by, partner_associations.end_reason
+FROM partner_associations
+WHERE partner_associations.subscription_id IN ({ids:3:0}) AND partner_associations.partner_id = $1::UUID
+AND partner_associations.partner_id = $2::UUID ORDER BY partner_associations.valid_from, partner_associations.id
 """
-ATTRIBUTED_TENANTS = "SELECT t.id, t.display_name FROM tenants t WHERE t.id = ANY($1::uuid[])"
+ATTRIBUTED_TENANTS = """
+SELECT tenants.id, tenants.external_id, tenants.display_name, tenants.primary_domain, tenants.country_code,
+tenants.status, tenants.created_at, tenants.updated_at
+FROM tenants
+WHERE tenants.id = ANY ($1::UUID[]) AND tenants.id IN (SELECT subscriptions.tenant_id
+FROM subscriptions
+WHERE subscriptions.id IN (SELECT partner_associations.subscription_id
+FROM partner_associations
+WHERE partner_associations.partner_id = $2::UUID))
+"""
+
+
+def attributed_mirrored(first: date, last: date) -> dict[str, str]:
+    """Op (1)'s statements for a usage window [first, last], for bench.capture's comparison with the gateway's log."""
+    page = {
+        "ATTRIBUTED_PAGE": ATTRIBUTED_PAGE,
+        "ATTRIBUTED_COUNT": ATTRIBUTED_COUNT,
+        "ATTRIBUTED_ASSOCIATIONS": ATTRIBUTED_ASSOCIATIONS,
+        "ATTRIBUTED_TENANTS": ATTRIBUTED_TENANTS,
+    }
+    return {**page, **floor_usage.subscriptions_mirrored(first, last)}
+
 
 NODE_SUBSCRIPTION = """
 SELECT s.id, s.display_name, s.status, s.version FROM subscriptions s WHERE s.id = $1 AND s.tenant_id = $2
@@ -81,15 +129,24 @@ def _json(data: dict[str, Any]) -> Response:
 async def attributed_subscriptions(request: Request) -> Response:
     body = orjson.loads(await request.body())
     first = int(body["first"])
+    month_start, today = date.fromisoformat(body["monthStart"]), date.fromisoformat(body["today"])
     pool: asyncpg.Pool = request.app.state.pool
     async with pool.acquire() as connection:
         partner_id = await scope_id(connection, SCOPE_PARTNER, body["partnerMpnId"])
-        rows = await connection.fetch(ATTRIBUTED_PAGE, partner_id, first + 1)
-        total = await connection.fetchval(ATTRIBUTED_COUNT, partner_id)
+        rows = await connection.fetch(ATTRIBUTED_PAGE, partner_id, partner_id, first + 1)
+        total = await connection.fetchval(ATTRIBUTED_COUNT, partner_id, partner_id)
         page = rows[:first]
         ids = [row["id"] for row in page]
-        associations = await connection.fetch(ATTRIBUTED_ASSOCIATIONS, partner_id, ids)
-        tenants = dict(await connection.fetch(ATTRIBUTED_TENANTS, list({row["tenant_id"] for row in page})))
+        associations, tenants, usage = [], {}, {}
+        if ids:
+            statement = floor_usage.expand(ATTRIBUTED_ASSOCIATIONS, len(ids))
+            associations = await connection.fetch(statement, partner_id, partner_id, *ids)
+            tenant_ids = list(dict.fromkeys(row["tenant_id"] for row in page))
+            tenants = {
+                row["id"]: row["display_name"]
+                for row in await connection.fetch(ATTRIBUTED_TENANTS, tenant_ids, partner_id)
+            }
+            usage = await floor_usage.subscription_usage(connection, partner_id, ids, month_start, today)
     by_subscription: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for association in associations:
         by_subscription.setdefault(association["subscription_id"], []).append(
@@ -106,6 +163,7 @@ async def attributed_subscriptions(request: Request) -> Response:
                 "displayName": row["display_name"],
                 "status": row["status"],
                 "tenant": {"displayName": tenants[row["tenant_id"]]},
+                "usage": usage[row["id"]],
             },
             "associations": by_subscription.get(row["id"], []),
         }

@@ -13,14 +13,23 @@ days, Decimal sums keyed as the gateway keys them, and for (5) the seconds each 
 its first and last day (a partially covered day counts in quantity and amount, a day it only touches at
 midnight does not). Op (5)'s document does not select `attribution`, so the exact attributed fractions the
 gateway computes for every row regardless are not computed here: that is part of the gap the ratio measures.
+
+Op (1) selects `Subscription.usage(from: monthStart, to: today, groupBy: []) { currency attribution { amount } }`
+for a page of subscriptions, which the gateway batches into one aggregate over the page's ids
+(`subscription_usage` here): its answer does need the attributed amount, counted as the gateway counts it
+(micro-units times seconds, rounded half to even to the currency's minor unit at the end). The page's ids are
+bound one parameter each (SQLAlchemy's expanding IN), so those statements are templates: `{ids:B:K}` stands for
+the list of n placeholders starting at $(B + K*n) (`expand`).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
@@ -114,6 +123,117 @@ AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $6
 AND partner_associations.partner_id = $7::UUID
 """
 
+# (1) Subscription.usage of a page of subscriptions, for the partner (groupBy: [], batched by subscription id).
+# Captured from the gateway at 8b359e0 on 2026-11-30. When the window holds a whole month (the current month's
+# window does on its last day), that month from the monthly rollups...
+SUBSCRIPTIONS_MONTHLY = """
+SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+usage_monthly_rollups.subscription_id AS subscription_id, usage_monthly_rollups.currency,
+sum(usage_monthly_rollups.quantity) AS quantity, sum(usage_monthly_rollups.amount) AS amount,
+sum(usage_monthly_rollups.record_count) AS record_count
+FROM usage_monthly_rollups JOIN partner_associations
+ON partner_associations.subscription_id = usage_monthly_rollups.subscription_id
+AND usage_monthly_rollups.month > CAST(timezone($1::VARCHAR, partner_associations.valid_from) - $2::INTERVAL AS DATE)
+AND (partner_associations.valid_to IS NULL OR CAST(usage_monthly_rollups.month + interval '1 month' AS DATE)
+<= CAST(timezone($3::VARCHAR, partner_associations.valid_to) AS DATE))
+WHERE usage_monthly_rollups.month BETWEEN $4::DATE AND $5::DATE AND usage_monthly_rollups.subscription_id IN
+({ids:9:0}) AND partner_associations.valid_from < $6::TIMESTAMP WITH TIME ZONE
+AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $7::TIMESTAMP WITH TIME ZONE)
+AND partner_associations.partner_id = $8::UUID AND partner_associations.subscription_id IN ({ids:9:1})
+GROUP BY partner_associations.partner_id, partner_associations.type, usage_monthly_rollups.subscription_id,
+usage_monthly_rollups.currency
+"""
+# ...and the other whole days in two parts: the month of each association's first whole day, and of its last.
+_SUBSCRIPTIONS_WHOLE_DAYS_PART = """
+SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+usage_daily_rollups.subscription_id AS subscription_id, usage_daily_rollups.currency,
+sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
+sum(usage_daily_rollups.record_count) AS record_count
+FROM usage_daily_rollups JOIN partner_associations
+ON partner_associations.subscription_id = usage_daily_rollups.subscription_id
+AND usage_daily_rollups.usage_date > CAST(timezone($1::VARCHAR, partner_associations.valid_from) - $2::INTERVAL AS DATE)
+AND (partner_associations.valid_to IS NULL
+OR usage_daily_rollups.usage_date < CAST(timezone($3::VARCHAR, partner_associations.valid_to) AS DATE))
+WHERE usage_daily_rollups.usage_date BETWEEN $4::DATE AND $5::DATE AND usage_daily_rollups.subscription_id IN
+({ids:24:0}) AND partner_associations.valid_from < $6::TIMESTAMP WITH TIME ZONE
+AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $7::TIMESTAMP WITH TIME ZONE)
+AND partner_associations.partner_id = $8::UUID AND partner_associations.subscription_id IN ({ids:24:1})
+AND NOT (CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE) BETWEEN $10::DATE AND $11::DATE
+AND CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE)
+> CAST(timezone($12::VARCHAR, partner_associations.valid_from) - $13::INTERVAL AS DATE)
+AND (partner_associations.valid_to IS NULL
+OR CAST(CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE)
+<= CAST(timezone($14::VARCHAR, partner_associations.valid_to) AS DATE)))
+AND usage_daily_rollups.usage_date BETWEEN $15::DATE AND $16::DATE AND {part}
+GROUP BY partner_associations.partner_id, partner_associations.type, usage_daily_rollups.subscription_id,
+usage_daily_rollups.currency
+"""
+_FIRST_WHOLE_DAY_MONTH = """
+usage_daily_rollups.usage_date >= CAST(date_trunc($17::VARCHAR, (timezone($18::VARCHAR, partner_associations.valid_from)
+- $19::INTERVAL) + $20::INTERVAL) AS DATE) AND usage_daily_rollups.usage_date < CAST(CAST(date_trunc($17::VARCHAR,
+(timezone($18::VARCHAR, partner_associations.valid_from) - $19::INTERVAL) + $20::INTERVAL) AS DATE)
++ interval '1 month' AS DATE)
+"""
+_LAST_WHOLE_DAY_MONTH = """
+usage_daily_rollups.usage_date >= CAST(date_trunc($21::VARCHAR, timezone($22::VARCHAR, partner_associations.valid_to)
+- $23::INTERVAL) AS DATE) AND usage_daily_rollups.usage_date < CAST(CAST(date_trunc($21::VARCHAR,
+timezone($22::VARCHAR, partner_associations.valid_to) - $23::INTERVAL) AS DATE) + interval '1 month' AS DATE)
+AND CAST(date_trunc($21::VARCHAR, timezone($22::VARCHAR, partner_associations.valid_to) - $23::INTERVAL) AS DATE)
+> CAST(date_trunc($17::VARCHAR, (timezone($18::VARCHAR, partner_associations.valid_from) - $19::INTERVAL)
++ $20::INTERVAL) AS DATE)
+"""
+SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH = (
+    _SUBSCRIPTIONS_WHOLE_DAYS_PART.replace("{part}", _FIRST_WHOLE_DAY_MONTH.strip())
+    + "UNION ALL"
+    + _SUBSCRIPTIONS_WHOLE_DAYS_PART.replace("{part}", _LAST_WHOLE_DAY_MONTH.strip())
+)
+# Without a whole month (every other day of the month), one statement sums the whole days.
+SUBSCRIPTIONS_WHOLE_DAYS = """
+SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+usage_daily_rollups.subscription_id AS subscription_id, usage_daily_rollups.currency,
+sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
+sum(usage_daily_rollups.record_count) AS record_count
+FROM usage_daily_rollups JOIN partner_associations
+ON partner_associations.subscription_id = usage_daily_rollups.subscription_id
+AND usage_daily_rollups.usage_date > CAST(timezone($1::VARCHAR, partner_associations.valid_from) - $2::INTERVAL AS DATE)
+AND (partner_associations.valid_to IS NULL
+OR usage_daily_rollups.usage_date < CAST(timezone($3::VARCHAR, partner_associations.valid_to) AS DATE))
+WHERE usage_daily_rollups.usage_date BETWEEN $4::DATE AND $5::DATE AND usage_daily_rollups.subscription_id IN
+({ids:9:0}) AND partner_associations.valid_from < $6::TIMESTAMP WITH TIME ZONE
+AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $7::TIMESTAMP WITH TIME ZONE)
+AND partner_associations.partner_id = $8::UUID AND partner_associations.subscription_id IN ({ids:9:1})
+GROUP BY partner_associations.partner_id, partner_associations.type, usage_daily_rollups.subscription_id,
+usage_daily_rollups.currency
+"""
+# Either way, the rollups of each association's first day, and of its last day when that is another day.
+SUBSCRIPTIONS_BOUNDARY_DAYS = """
+SELECT usage_daily_rollups.subscription_id, usage_daily_rollups.usage_date, usage_daily_rollups.service_name,
+usage_daily_rollups.currency, usage_daily_rollups.quantity, usage_daily_rollups.amount,
+usage_daily_rollups.record_count, partner_associations.partner_id, partner_associations.type,
+partner_associations.valid_from, partner_associations.valid_to
+FROM partner_associations JOIN usage_daily_rollups
+ON usage_daily_rollups.subscription_id = partner_associations.subscription_id
+AND usage_daily_rollups.usage_date = CAST(timezone($1::VARCHAR, partner_associations.valid_from) AS DATE)
+WHERE usage_daily_rollups.usage_date BETWEEN $2::DATE AND $3::DATE AND usage_daily_rollups.subscription_id IN
+({ids:10:0}) AND partner_associations.valid_from < $4::TIMESTAMP WITH TIME ZONE
+AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $5::TIMESTAMP WITH TIME ZONE)
+AND partner_associations.partner_id = $6::UUID AND partner_associations.subscription_id IN ({ids:10:1})
+UNION ALL
+SELECT usage_daily_rollups.subscription_id, usage_daily_rollups.usage_date, usage_daily_rollups.service_name,
+usage_daily_rollups.currency, usage_daily_rollups.quantity, usage_daily_rollups.amount,
+usage_daily_rollups.record_count, partner_associations.partner_id, partner_associations.type,
+partner_associations.valid_from, partner_associations.valid_to
+FROM partner_associations JOIN usage_daily_rollups
+ON usage_daily_rollups.subscription_id = partner_associations.subscription_id
+AND usage_daily_rollups.usage_date = CAST(timezone($7::VARCHAR, partner_associations.valid_to) AS DATE)
+WHERE usage_daily_rollups.usage_date BETWEEN $8::DATE AND $9::DATE AND usage_daily_rollups.subscription_id IN
+({ids:10:2}) AND partner_associations.valid_from < $4::TIMESTAMP WITH TIME ZONE
+AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $5::TIMESTAMP WITH TIME ZONE)
+AND partner_associations.partner_id = $6::UUID AND partner_associations.subscription_id IN ({ids:10:1})
+AND CAST(timezone($7::VARCHAR, partner_associations.valid_to) AS DATE)
+!= CAST(timezone($1::VARCHAR, partner_associations.valid_from) AS DATE)
+"""
+
 # The aggregate statements, for bench.capture's comparison with the gateway's log.
 MIRRORED = {
     "tenant_usage": {"TENANT_MONTHLY": TENANT_MONTHLY, "TENANT_DAILY": TENANT_DAILY},
@@ -124,8 +244,40 @@ MIRRORED = {
     },
 }
 
+
+def subscriptions_mirrored(first: date, last: date) -> dict[str, str]:
+    """The statements of op (1)'s nested usage for the window [first, last] (which depend on its shape)."""
+    whole_days = (
+        {"SUBSCRIPTIONS_WHOLE_DAYS": SUBSCRIPTIONS_WHOLE_DAYS}
+        if whole_months(first, last) is None
+        else {
+            "SUBSCRIPTIONS_MONTHLY": SUBSCRIPTIONS_MONTHLY,
+            "SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH": SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH,
+        }
+    )
+    return {**whole_days, "SUBSCRIPTIONS_BOUNDARY_DAYS": SUBSCRIPTIONS_BOUNDARY_DAYS}
+
+
+_ID_LIST = re.compile(r"\{ids:(\d+):(\d+)\}")
+
+
+def expand(template: str, count: int) -> str:
+    """A statement with its `{ids:B:K}` lists written out for `count` ids: $(B + K*count) and the next ones."""
+
+    def placeholders(match: re.Match[str]) -> str:
+        start = int(match[1]) + int(match[2]) * count
+        return ", ".join(f"${number}::UUID" for number in range(start, start + count))
+
+    return _ID_LIST.sub(placeholders, template)
+
+
 DAY_SECONDS = 86_400
 _ONE_SECOND = timedelta(seconds=1)
+_ONE_DAY = timedelta(days=1)
+# Digits of the minor unit of the currencies the seed bills in (db/seed/catalog.py), as the gateway's
+# resolvers/usage/currencies.py has them (a test holds the two together). Another currency is a KeyError: the
+# check step then fails rather than the floor answering something else.
+MINOR_UNITS = {"AUD": 2, "CAD": 2, "CHF": 2, "DKK": 2, "EUR": 2, "GBP": 2, "JPY": 0, "NOK": 2, "SEK": 2, "USD": 2}
 
 
 def _row_id(global_id: str, expected_type: str) -> uuid.UUID | None:
@@ -238,6 +390,73 @@ async def partner_usage(connection: asyncpg.Connection, body: dict[str, Any]) ->
         for (month, _, _, currency), (q, a) in sorted(sums.items(), key=lambda item: _text_key(item[0]))
     ]
     return {"node": {"attributedUsage": usage}}
+
+
+def present(units: int, currency: str) -> str:
+    """An attributed amount held as micro-units x seconds, exactly, rounded half to even to the currency's minor
+    unit and written as the gateway's Decimal scalar writes it."""
+    digits = MINOR_UNITS[currency]
+    minor = round(Fraction(units * 10**digits, 1_000_000 * DAY_SECONDS))  # round() of a Fraction: half to even
+    return format(Decimal(minor).scaleb(-digits), "f")
+
+
+def _micro(value: Decimal) -> int:
+    return int(value.scaleb(6))
+
+
+async def subscription_usage(
+    connection: asyncpg.Connection, partner_id: uuid.UUID, ids: list[uuid.UUID], first: date, last: date
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """`usage(from: first, to: last, groupBy: []) { currency attribution { amount } }` of each subscription in
+    `ids` for the partner `partner_id`: rows per association type and currency, in the gateway's order."""
+    if first.day != 1:
+        raise ValueError("the attributed subscriptions floor mirrors windows starting on the first of a month")
+    ids = sorted(ids)  # as the gateway binds its set of parents
+    count = len(ids)
+    window_start, window_end = _day_start(first), _day_start(last + _ONE_DAY)
+    # (subscription, partner, association type, currency) -> attributed micro-units x seconds
+    units: dict[tuple[Any, ...], int] = {}
+    whole: list[asyncpg.Record] = []
+    months = whole_months(first, last)
+    if months is None:
+        whole += await connection.fetch(
+            expand(SUBSCRIPTIONS_WHOLE_DAYS, count),
+            "UTC", _ONE_SECOND, "UTC", first, last, window_end, window_start, partner_id, *ids, *ids,
+        )  # fmt: skip
+    else:
+        month_first, month_last = months
+        if (month_first, _add_months(month_last, 1) - _ONE_DAY) != (first, last):
+            raise ValueError("the attributed subscriptions floor mirrors a month's window, whole or up to a day")
+        whole += await connection.fetch(
+            expand(SUBSCRIPTIONS_MONTHLY, count),
+            "UTC", _ONE_SECOND, "UTC", month_first, month_last, window_end, window_start, partner_id, *ids, *ids,
+        )  # fmt: skip
+        whole += await connection.fetch(
+            expand(SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH, count),
+            "UTC", _ONE_SECOND, "UTC", first, last, window_end, window_start, partner_id,
+            "month", month_first, month_last, "UTC", _ONE_SECOND, "UTC", first, last,
+            "month", "UTC", _ONE_SECOND, _ONE_DAY, "month", "UTC", _ONE_DAY, *ids, *ids,
+        )  # fmt: skip
+    for row in whole:
+        key = (row["subscription_id"], row["partner_id"], row["association_type"], row["currency"])
+        units[key] = units.get(key, 0) + _micro(row["amount"]) * DAY_SECONDS
+    # A rollup row on a day two intervals of one partner and type touch: their seconds add up.
+    shares: dict[tuple[Any, ...], list[Any]] = {}
+    for row in await connection.fetch(
+        expand(SUBSCRIPTIONS_BOUNDARY_DAYS, count),
+        "UTC", first, last, window_end, window_start, partner_id, "UTC", first, last, *ids, *ids, *ids,
+    ):  # fmt: skip
+        seconds = seconds_active(row["usage_date"], row["valid_from"], row["valid_to"])
+        if 0 < seconds < DAY_SECONDS:
+            rollup = (row["subscription_id"], row["usage_date"], row["service_name"], row["currency"])
+            shares.setdefault((*rollup, row["partner_id"], row["type"]), [row, 0])[1] += seconds
+    for row, seconds in shares.values():
+        key = (row["subscription_id"], row["partner_id"], row["type"], row["currency"])
+        units[key] = units.get(key, 0) + _micro(row["amount"]) * seconds
+    usage: dict[uuid.UUID, list[dict[str, Any]]] = {subscription_id: [] for subscription_id in ids}
+    for (subscription_id, _, _, currency), total in sorted(units.items(), key=lambda item: _text_key(item[0])):
+        usage[subscription_id].append({"currency": currency, "attribution": {"amount": present(total, currency)}})
+    return usage
 
 
 def _text_key(key: tuple[Any, ...]) -> tuple[str, ...]:

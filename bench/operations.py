@@ -19,15 +19,19 @@ from bench.tokens import TokenIssuer
 
 ATTRIBUTED_PAGE = 50
 
-# (1) A partner's attributed subscriptions: one page with each subscription's tenant display name and the
-# association rows that name the partner.
+# (1) A partner's attributed subscriptions: one page with each subscription's tenant display name, its
+# current-month attributed amount (one row per association type and currency; a partner sees only what is
+# attributed to it) and the association rows that name the partner.
 ATTRIBUTED_SUBSCRIPTIONS = """
-query AttributedSubscriptions($first: Int!) {
+query AttributedSubscriptions($first: Int!, $monthStart: Date!, $today: Date!) {
   attributedSubscriptions(first: $first) {
     totalCount
     pageInfo { hasNextPage endCursor }
     edges {
-      node { id displayName status tenant { displayName } }
+      node {
+        id displayName status tenant { displayName }
+        usage(from: $monthStart, to: $today, groupBy: []) { currency attribution { amount } }
+      }
       associations { type validFrom validTo }
     }
   }
@@ -83,6 +87,12 @@ query PartnerAttributedUsage($id: ID!, $from: Date!, $to: Date!) {
 """
 
 
+def current_month() -> tuple[str, str]:
+    """[first day of the current month, today] in UTC: the window of a "current-month" amount."""
+    today = datetime.now(UTC).date()
+    return today.replace(day=1).isoformat(), today.isoformat()
+
+
 def twelve_months() -> tuple[str, str]:
     """[first day of the month 11 months back, yesterday] in UTC: the seed's default window ends yesterday."""
     last = datetime.now(UTC).date() - timedelta(days=1)
@@ -120,11 +130,13 @@ def _floor(path: str, variables: dict[str, object], token: str) -> Request:
 
 
 def attributed_subscriptions(sample: Sample, issuer: TokenIssuer, *, first: int = ATTRIBUTED_PAGE) -> Operation:
+    month_start, today = current_month()
+    variables: dict[str, object] = {"first": first, "monthStart": month_start, "today": today}
     graphql, floor = [], []
     for partner in sample.partners:
         token = issuer.partner(partner.mpn_id)
-        graphql.append(_graphql(ATTRIBUTED_SUBSCRIPTIONS, {"first": first}, token))
-        floor.append(_floor("/attributed-subscriptions", {"partnerMpnId": partner.mpn_id, "first": first}, token))
+        graphql.append(_graphql(ATTRIBUTED_SUBSCRIPTIONS, variables, token))
+        floor.append(_floor("/attributed-subscriptions", {**variables, "partnerMpnId": partner.mpn_id}, token))
     title = f"(1) partner attributedSubscriptions(first: {first})"
     return Operation("attributed", title, ATTRIBUTED_SUBSCRIPTIONS, graphql, floor)
 
