@@ -128,25 +128,29 @@ def _json(data: dict[str, Any]) -> Response:
 
 async def attributed_subscriptions(request: Request) -> Response:
     body = orjson.loads(await request.body())
-    first = int(body["first"])
-    month_start, today = date.fromisoformat(body["monthStart"]), date.fromisoformat(body["today"])
     pool: asyncpg.Pool = request.app.state.pool
     async with pool.acquire() as connection:
-        partner_id = await scope_id(connection, SCOPE_PARTNER, body["partnerMpnId"])
-        rows = await connection.fetch(ATTRIBUTED_PAGE, partner_id, partner_id, first + 1)
-        total = await connection.fetchval(ATTRIBUTED_COUNT, partner_id, partner_id)
-        page = rows[:first]
-        ids = [row["id"] for row in page]
-        associations, tenants, usage = [], {}, {}
-        if ids:
-            statement = floor_usage.expand(ATTRIBUTED_ASSOCIATIONS, len(ids))
-            associations = await connection.fetch(statement, partner_id, partner_id, *ids)
-            tenant_ids = list(dict.fromkeys(row["tenant_id"] for row in page))
-            tenants = {
-                row["id"]: row["display_name"]
-                for row in await connection.fetch(ATTRIBUTED_TENANTS, tenant_ids, partner_id)
-            }
-            usage = await floor_usage.subscription_usage(connection, partner_id, ids, month_start, today)
+        return _json(await attributed_data(connection, body))
+
+
+async def attributed_data(connection: asyncpg.Connection, body: dict[str, Any]) -> dict[str, Any]:
+    """Op (1)'s `data` for the partner `partnerMpnId`, page size `first`, usage window [monthStart, today]."""
+    first = int(body["first"])
+    month_start, today = date.fromisoformat(body["monthStart"]), date.fromisoformat(body["today"])
+    partner_id = await scope_id(connection, SCOPE_PARTNER, body["partnerMpnId"])
+    rows = await connection.fetch(ATTRIBUTED_PAGE, partner_id, partner_id, first + 1)
+    total = await connection.fetchval(ATTRIBUTED_COUNT, partner_id, partner_id)
+    page = rows[:first]
+    ids = [row["id"] for row in page]
+    associations, tenants, usage = [], {}, {}
+    if ids:
+        statement = floor_usage.expand(ATTRIBUTED_ASSOCIATIONS, len(ids))
+        associations = await connection.fetch(statement, partner_id, partner_id, *ids)
+        tenant_ids = list(dict.fromkeys(row["tenant_id"] for row in page))
+        tenants = {
+            row["id"]: row["display_name"] for row in await connection.fetch(ATTRIBUTED_TENANTS, tenant_ids, partner_id)
+        }
+        usage = await floor_usage.subscription_usage(connection, partner_id, ids, month_start, today)
     by_subscription: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for association in associations:
         by_subscription.setdefault(association["subscription_id"], []).append(
@@ -170,15 +174,13 @@ async def attributed_subscriptions(request: Request) -> Response:
         for row in page
     ]
     end_cursor = _cursor(page[-1]["created_at"], page[-1]["id"]) if page else None
-    return _json(
-        {
-            "attributedSubscriptions": {
-                "totalCount": total,
-                "pageInfo": {"hasNextPage": len(rows) > first, "endCursor": end_cursor},
-                "edges": edges,
-            }
+    return {
+        "attributedSubscriptions": {
+            "totalCount": total,
+            "pageInfo": {"hasNextPage": len(rows) > first, "endCursor": end_cursor},
+            "edges": edges,
         }
-    )
+    }
 
 
 async def subscription_node(request: Request) -> Response:

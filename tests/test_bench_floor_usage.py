@@ -1,5 +1,6 @@
-"""The usage floors (bench.floor_usage) answer what the gateway answers, and bench.capture sees when their
-statements are no longer the gateway's.
+"""The usage floors (bench.floor_usage) and op (1)'s floor (bench.floor.attributed_data, whose nested usage is a
+usage aggregate) answer what the gateway answers, and bench.capture sees when their statements are no longer the
+gateway's.
 
 The floor keeps its own copies of the window split and the seconds count so that it shares no code with what
 it measures; these tests hold the copies to the gateway's. The end-to-end comparison runs on PostgreSQL only
@@ -10,17 +11,20 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import asyncpg
 import pytest
 
 from auth.principal import Role
-from bench import capture, dataset, floor_usage, operations
+from bench import capture, dataset, floor, floor_usage, operations
 from db.engine import Database
+from db.seed.catalog import COUNTRY_CURRENCY
 from db.seed.synthetic import SyntheticSpec, load_synthetic
 from resolvers.usage.aggregates import _whole_months
-from resolvers.usage.attribution import seconds_active
+from resolvers.usage.attribution import DAY_SECONDS, seconds_active
+from resolvers.usage.currencies import minor_units, present
 from tests import databases
 from tests.api import Api, principal
 
@@ -42,6 +46,23 @@ def test_seconds_active_counts_as_the_gateway_does() -> None:
         valid_to = None if rng.random() < 0.3 else valid_from + timedelta(seconds=rng.randrange(1, 3 * 86_400))
         expected = seconds_active(day, valid_from, valid_to)
         assert floor_usage.seconds_active(day, valid_from, valid_to) == expected, (day, valid_from, valid_to)
+
+
+def test_attributed_amounts_round_as_the_gateway_does() -> None:
+    assert {code: minor_units(code) for code in set(COUNTRY_CURRENCY.values())} == floor_usage.MINOR_UNITS
+    rng = random.Random(9)
+    for _ in range(2_000):
+        # micro-units x seconds, as both sides hold an attributed sum; halves of a minor unit included
+        units = rng.choice([rng.randrange(10**12), 5_000 * DAY_SECONDS * rng.randrange(1, 999), 0])
+        for currency in floor_usage.MINOR_UNITS:
+            expected = f"{present(Fraction(units, 1_000_000 * DAY_SECONDS), currency):f}"
+            assert floor_usage.present(units, currency) == expected, (units, currency)
+
+
+def test_id_list_templates_expand_as_sqlalchemy_numbers_them() -> None:
+    assert floor_usage.expand("a IN ({ids:3:0}) AND b IN ({ids:3:1})", 2) == (
+        "a IN ($3::UUID, $4::UUID) AND b IN ($5::UUID, $6::UUID)"
+    )
 
 
 # What a DPOR_DB_ECHO=true log looks like: statements over several lines, parameter lines, transaction lines.
@@ -108,3 +129,36 @@ class TestFloorAnswersAsTheGateway:
         finally:
             await connection.close()
         assert compared == len(sample.subscriptions) + len(sample.partners)
+
+    async def test_attributed_subscriptions(self, api: Api, database: Database) -> None:
+        # Op (1) with its nested current-month usage, in both window shapes whatever today is: the current
+        # month up to today, the previous month whole (monthly rollups and the whole-day parts) and a first day
+        # alone (no whole month).
+        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        spec = SyntheticSpec(tenants=4, subscriptions_per_tenant=3, partners=3, days=400, end_date=yesterday)
+        await load_synthetic(database, spec)
+        url = database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        sample = await dataset.sample(url, random.Random(1))
+        month_start, today = (date.fromisoformat(day) for day in operations.current_month())
+        previous_month = ((month_start - timedelta(days=1)).replace(day=1), month_start - timedelta(days=1))
+        windows = [(month_start, today), previous_month, (previous_month[0], previous_month[0])]
+        connection = await asyncpg.connect(url)
+        amounts = 0
+        try:
+            for partner in sample.partners:
+                caller = principal(Role.PARTNER, partner=partner.mpn_id)
+                for first_day, last_day in windows:
+                    for first in (1, operations.ATTRIBUTED_PAGE):
+                        variables: dict[str, Any] = {
+                            "first": first,
+                            "monthStart": first_day.isoformat(),
+                            "today": last_day.isoformat(),
+                        }
+                        gateway = await api.data(operations.ATTRIBUTED_SUBSCRIPTIONS, variables, as_=caller)
+                        body = {**variables, "partnerMpnId": partner.mpn_id}
+                        assert await floor.attributed_data(connection, body) == gateway, (partner, variables)
+                        edges = gateway["attributedSubscriptions"]["edges"]
+                        amounts += sum(len(edge["node"]["usage"]) for edge in edges)
+        finally:
+            await connection.close()
+        assert amounts > 0
