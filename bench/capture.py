@@ -52,10 +52,13 @@ def statements(log: str) -> list[str]:
 
 
 def mirrored(key: str, window: tuple[date, date] | None = None) -> dict[str, str]:
-    """The floor statements of read `key` (op (1)'s for its usage window, today's current month by default)."""
+    """The floor statements of read `key`; ops (1) and (5) for their usage window (by default today's)."""
     if key == "attributed":
         first, last = window or tuple(date.fromisoformat(day) for day in operations.current_month())
         return floor.attributed_mirrored(first, last)
+    if key == "partner_usage":
+        first, last = window or tuple(date.fromisoformat(day) for day in operations.twelve_months())
+        return floor_usage.partner_mirrored(first, last)
     return floor_usage.MIRRORED.get(key, {})
 
 

@@ -64,63 +64,125 @@ GROUP BY CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE), 
 usage_daily_rollups.currency
 """
 
-# (5) _attributed_sums: months the association covers whole, from the monthly rollups...
+# (5) _attributed_sums through the partner's usage loader (a set of one partner: `partner_id IN ($n::UUID)`).
+# Captured from the gateway at 8b359e0, 2026-11-30. Months the association covers whole, from the monthly rollups...
 PARTNER_MONTHLY = """
 SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
-usage_monthly_rollups.month AS month, usage_monthly_rollups.currency,
-sum(usage_monthly_rollups.quantity) AS quantity, sum(usage_monthly_rollups.amount) AS amount,
-sum(usage_monthly_rollups.record_count) AS record_count
-FROM usage_monthly_rollups JOIN partner_associations
-ON partner_associations.subscription_id = usage_monthly_rollups.subscription_id
-AND usage_monthly_rollups.month > CAST(timezone($1::VARCHAR, partner_associations.valid_from) - $2::INTERVAL AS DATE)
-AND (partner_associations.valid_to IS NULL OR CAST(usage_monthly_rollups.month + interval '1 month' AS DATE)
-<= CAST(timezone($3::VARCHAR, partner_associations.valid_to) AS DATE))
-WHERE usage_monthly_rollups.month BETWEEN $4::DATE AND $5::DATE
-AND partner_associations.valid_from < $6::TIMESTAMP WITH TIME ZONE
-AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $7::TIMESTAMP WITH TIME ZONE)
-AND partner_associations.partner_id = $8::UUID
-GROUP BY partner_associations.partner_id, partner_associations.type, usage_monthly_rollups.month,
-usage_monthly_rollups.currency
+usage_monthly_rollups.month AS month, usage_monthly_rollups.currency, sum(usage_monthly_rollups.quantity) AS
+quantity, sum(usage_monthly_rollups.amount) AS amount, sum(usage_monthly_rollups.record_count) AS record_count FROM
+usage_monthly_rollups JOIN partner_associations ON partner_associations.subscription_id =
+usage_monthly_rollups.subscription_id AND usage_monthly_rollups.month > CAST(timezone($1::VARCHAR,
+partner_associations.valid_from) - $2::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR
+CAST(usage_monthly_rollups.month + interval '1 month' AS DATE) <= CAST(timezone($3::VARCHAR,
+partner_associations.valid_to) AS DATE)) WHERE usage_monthly_rollups.month BETWEEN $4::DATE AND $5::DATE AND
+partner_associations.valid_from < $6::TIMESTAMP WITH TIME ZONE AND (partner_associations.valid_to IS NULL OR
+partner_associations.valid_to > $7::TIMESTAMP WITH TIME ZONE) AND partner_associations.partner_id = $8::UUID AND
+partner_associations.partner_id IN ($9::UUID) GROUP BY partner_associations.partner_id, partner_associations.type,
+usage_monthly_rollups.month, usage_monthly_rollups.currency
 """
-# ...the other days it covers whole, from the daily rollups (leaving out the months counted above)...
-PARTNER_WHOLE_DAYS = """
+# ...the other days it covers whole, from the daily rollups (leaving out the months counted above), in parts:
+# the days after the whole months (when the window ends inside a month), then the month of each association's
+# first whole day and of its last one (_daily_parts)...
+_PARTNER_WHOLE_DAYS_AFTER = """
 SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
 CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE) AS month, usage_daily_rollups.currency,
 sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
-sum(usage_daily_rollups.record_count) AS record_count
-FROM usage_daily_rollups JOIN partner_associations
-ON partner_associations.subscription_id = usage_daily_rollups.subscription_id
-AND usage_daily_rollups.usage_date > CAST(timezone($2::VARCHAR, partner_associations.valid_from) - $3::INTERVAL AS DATE)
-AND (partner_associations.valid_to IS NULL
-OR usage_daily_rollups.usage_date < CAST(timezone($4::VARCHAR, partner_associations.valid_to) AS DATE))
-WHERE usage_daily_rollups.usage_date BETWEEN $5::DATE AND $6::DATE
-AND partner_associations.valid_from < $7::TIMESTAMP WITH TIME ZONE
-AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $8::TIMESTAMP WITH TIME ZONE)
-AND partner_associations.partner_id = $9::UUID
-AND NOT (CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) BETWEEN $11::DATE AND $12::DATE
-AND CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE)
-> CAST(timezone($13::VARCHAR, partner_associations.valid_from) - $14::INTERVAL AS DATE)
-AND (partner_associations.valid_to IS NULL
-OR CAST(CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE)
-<= CAST(timezone($15::VARCHAR, partner_associations.valid_to) AS DATE)))
-GROUP BY partner_associations.partner_id, partner_associations.type,
+sum(usage_daily_rollups.record_count) AS record_count FROM usage_daily_rollups JOIN partner_associations ON
+partner_associations.subscription_id = usage_daily_rollups.subscription_id AND usage_daily_rollups.usage_date >
+CAST(timezone($2::VARCHAR, partner_associations.valid_from) - $3::INTERVAL AS DATE) AND
+(partner_associations.valid_to IS NULL OR usage_daily_rollups.usage_date < CAST(timezone($4::VARCHAR,
+partner_associations.valid_to) AS DATE)) WHERE usage_daily_rollups.usage_date BETWEEN $5::DATE AND $6::DATE AND
+partner_associations.valid_from < $7::TIMESTAMP WITH TIME ZONE AND (partner_associations.valid_to IS NULL OR
+partner_associations.valid_to > $8::TIMESTAMP WITH TIME ZONE) AND partner_associations.partner_id = $9::UUID AND
+partner_associations.partner_id IN ($26::UUID) AND NOT (CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) BETWEEN $11::DATE AND $12::DATE AND CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) > CAST(timezone($13::VARCHAR, partner_associations.valid_from) -
+$14::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR CAST(CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE) <= CAST(timezone($15::VARCHAR,
+partner_associations.valid_to) AS DATE))) AND usage_daily_rollups.usage_date > $16::DATE GROUP BY
+partner_associations.partner_id, partner_associations.type, CAST(date_trunc($1::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE), usage_daily_rollups.currency UNION ALL SELECT
+partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE) AS month, usage_daily_rollups.currency,
+sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
+sum(usage_daily_rollups.record_count) AS record_count FROM usage_daily_rollups JOIN partner_associations ON
+partner_associations.subscription_id = usage_daily_rollups.subscription_id AND usage_daily_rollups.usage_date >
+CAST(timezone($2::VARCHAR, partner_associations.valid_from) - $3::INTERVAL AS DATE) AND
+(partner_associations.valid_to IS NULL OR usage_daily_rollups.usage_date < CAST(timezone($4::VARCHAR,
+partner_associations.valid_to) AS DATE)) WHERE usage_daily_rollups.usage_date BETWEEN $5::DATE AND $6::DATE AND
+partner_associations.valid_from < $7::TIMESTAMP WITH TIME ZONE AND (partner_associations.valid_to IS NULL OR
+partner_associations.valid_to > $8::TIMESTAMP WITH TIME ZONE) AND partner_associations.partner_id = $9::UUID AND
+partner_associations.partner_id IN ($26::UUID) AND NOT (CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) BETWEEN $11::DATE AND $12::DATE AND CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) > CAST(timezone($13::VARCHAR, partner_associations.valid_from) -
+$14::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR CAST(CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE) <= CAST(timezone($15::VARCHAR,
+partner_associations.valid_to) AS DATE))) AND usage_daily_rollups.usage_date BETWEEN $17::DATE AND $18::DATE AND
+usage_daily_rollups.usage_date >= CAST(date_trunc($19::VARCHAR, (timezone($20::VARCHAR,
+partner_associations.valid_from) - $21::INTERVAL) + $22::INTERVAL) AS DATE) AND usage_daily_rollups.usage_date <
+CAST(CAST(date_trunc($19::VARCHAR, (timezone($20::VARCHAR, partner_associations.valid_from) - $21::INTERVAL) +
+$22::INTERVAL) AS DATE) + interval '1 month' AS DATE) GROUP BY partner_associations.partner_id,
+partner_associations.type, CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE),
+usage_daily_rollups.currency UNION ALL SELECT partner_associations.partner_id AS partner_id,
+partner_associations.type AS association_type, CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE)
+AS month, usage_daily_rollups.currency, sum(usage_daily_rollups.quantity) AS quantity,
+sum(usage_daily_rollups.amount) AS amount, sum(usage_daily_rollups.record_count) AS record_count FROM
+usage_daily_rollups JOIN partner_associations ON partner_associations.subscription_id =
+usage_daily_rollups.subscription_id AND usage_daily_rollups.usage_date > CAST(timezone($2::VARCHAR,
+partner_associations.valid_from) - $3::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR
+usage_daily_rollups.usage_date < CAST(timezone($4::VARCHAR, partner_associations.valid_to) AS DATE)) WHERE
+usage_daily_rollups.usage_date BETWEEN $5::DATE AND $6::DATE AND partner_associations.valid_from < $7::TIMESTAMP
+WITH TIME ZONE AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $8::TIMESTAMP WITH TIME
+ZONE) AND partner_associations.partner_id = $9::UUID AND partner_associations.partner_id IN ($26::UUID) AND NOT
+(CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) BETWEEN $11::DATE AND $12::DATE AND
+CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) > CAST(timezone($13::VARCHAR,
+partner_associations.valid_from) - $14::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR
+CAST(CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE) <=
+CAST(timezone($15::VARCHAR, partner_associations.valid_to) AS DATE))) AND usage_daily_rollups.usage_date BETWEEN
+$17::DATE AND $18::DATE AND usage_daily_rollups.usage_date >= CAST(date_trunc($23::VARCHAR, timezone($24::VARCHAR,
+partner_associations.valid_to) - $25::INTERVAL) AS DATE) AND usage_daily_rollups.usage_date <
+CAST(CAST(date_trunc($23::VARCHAR, timezone($24::VARCHAR, partner_associations.valid_to) - $25::INTERVAL) AS DATE) +
+interval '1 month' AS DATE) AND CAST(date_trunc($23::VARCHAR, timezone($24::VARCHAR, partner_associations.valid_to)
+- $25::INTERVAL) AS DATE) > CAST(date_trunc($19::VARCHAR, (timezone($20::VARCHAR, partner_associations.valid_from) -
+$21::INTERVAL) + $22::INTERVAL) AS DATE) GROUP BY partner_associations.partner_id, partner_associations.type,
 CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE), usage_daily_rollups.currency
 """
-# ...and the daily rollups of each association's first and last day, counted in seconds here (_add_boundary_days).
+
+
+def _partner_whole_days(after: bool) -> str:
+    """The whole-days statement with the part after the whole months, or without it: the gateway then leaves
+    that part out and numbers the later parameters one lower."""
+    if after:
+        return _PARTNER_WHOLE_DAYS_AFTER
+    rest = " UNION ALL ".join(" ".join(_PARTNER_WHOLE_DAYS_AFTER.split()).split(" UNION ALL ")[1:])
+    return re.sub(r"\$(\d+)", lambda match: f"${int(match[1]) - (int(match[1]) > 16)}", rest)
+
+
+PARTNER_WHOLE_DAYS = _partner_whole_days(after=True)
+PARTNER_WHOLE_DAYS_TO_MONTH_END = _partner_whole_days(after=False)
+# ...and the daily rollups of each association's first day, and of its last day when that is another day, counted
+# in seconds here (_add_boundary_days).
 PARTNER_BOUNDARY_DAYS = """
 SELECT usage_daily_rollups.subscription_id, usage_daily_rollups.usage_date, usage_daily_rollups.service_name,
 usage_daily_rollups.currency, usage_daily_rollups.quantity, usage_daily_rollups.amount,
 usage_daily_rollups.record_count, partner_associations.partner_id, partner_associations.type,
-partner_associations.valid_from, partner_associations.valid_to, subscriptions.tenant_id
-FROM partner_associations JOIN usage_daily_rollups
-ON usage_daily_rollups.subscription_id = partner_associations.subscription_id
-AND (usage_daily_rollups.usage_date = CAST(timezone($1::VARCHAR, partner_associations.valid_from) AS DATE)
-OR usage_daily_rollups.usage_date = CAST(timezone($2::VARCHAR, partner_associations.valid_to) AS DATE))
-JOIN subscriptions ON subscriptions.id = partner_associations.subscription_id
-WHERE usage_daily_rollups.usage_date BETWEEN $3::DATE AND $4::DATE
-AND partner_associations.valid_from < $5::TIMESTAMP WITH TIME ZONE
-AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $6::TIMESTAMP WITH TIME ZONE)
-AND partner_associations.partner_id = $7::UUID
+partner_associations.valid_from, partner_associations.valid_to FROM partner_associations JOIN usage_daily_rollups ON
+usage_daily_rollups.subscription_id = partner_associations.subscription_id AND usage_daily_rollups.usage_date =
+CAST(timezone($1::VARCHAR, partner_associations.valid_from) AS DATE) WHERE usage_daily_rollups.usage_date BETWEEN
+$2::DATE AND $3::DATE AND partner_associations.valid_from < $4::TIMESTAMP WITH TIME ZONE AND
+(partner_associations.valid_to IS NULL OR partner_associations.valid_to > $5::TIMESTAMP WITH TIME ZONE) AND
+partner_associations.partner_id = $6::UUID AND partner_associations.partner_id IN ($10::UUID) UNION ALL SELECT
+usage_daily_rollups.subscription_id, usage_daily_rollups.usage_date, usage_daily_rollups.service_name,
+usage_daily_rollups.currency, usage_daily_rollups.quantity, usage_daily_rollups.amount,
+usage_daily_rollups.record_count, partner_associations.partner_id, partner_associations.type,
+partner_associations.valid_from, partner_associations.valid_to FROM partner_associations JOIN usage_daily_rollups ON
+usage_daily_rollups.subscription_id = partner_associations.subscription_id AND usage_daily_rollups.usage_date =
+CAST(timezone($7::VARCHAR, partner_associations.valid_to) AS DATE) WHERE usage_daily_rollups.usage_date BETWEEN
+$8::DATE AND $9::DATE AND partner_associations.valid_from < $4::TIMESTAMP WITH TIME ZONE AND
+(partner_associations.valid_to IS NULL OR partner_associations.valid_to > $5::TIMESTAMP WITH TIME ZONE) AND
+partner_associations.partner_id = $6::UUID AND partner_associations.partner_id IN ($10::UUID) AND
+CAST(timezone($7::VARCHAR, partner_associations.valid_to) AS DATE) != CAST(timezone($1::VARCHAR,
+partner_associations.valid_from) AS DATE)
 """
 
 # (1) Subscription.usage of a page of subscriptions, for the partner (groupBy: [], batched by subscription id).
@@ -239,10 +301,18 @@ MIRRORED = {
     "tenant_usage": {"TENANT_MONTHLY": TENANT_MONTHLY, "TENANT_DAILY": TENANT_DAILY},
     "partner_usage": {
         "PARTNER_MONTHLY": PARTNER_MONTHLY,
-        "PARTNER_WHOLE_DAYS": PARTNER_WHOLE_DAYS,
+        "PARTNER_WHOLE_DAYS": PARTNER_WHOLE_DAYS,  # see partner_mirrored
         "PARTNER_BOUNDARY_DAYS": PARTNER_BOUNDARY_DAYS,
     },
 }
+
+
+def partner_mirrored(first: date, last: date) -> dict[str, str]:
+    """Op (5)'s statements for the window [first, last]: without the part after the whole months when it ends
+    on a month's last day."""
+    if (last + _ONE_DAY).day != 1:
+        return MIRRORED["partner_usage"]
+    return {**MIRRORED["partner_usage"], "PARTNER_WHOLE_DAYS": PARTNER_WHOLE_DAYS_TO_MONTH_END}
 
 
 def subscriptions_mirrored(first: date, last: date) -> dict[str, str]:
@@ -365,11 +435,16 @@ async def partner_usage(connection: asyncpg.Connection, body: dict[str, Any]) ->
     window_start, window_end = _day_start(first), _day_start(last + timedelta(days=1))
     sums: dict[tuple[Any, ...], list[Decimal]] = {}
     monthly = await connection.fetch(
-        PARTNER_MONTHLY, "UTC", _ONE_SECOND, "UTC", month_first, month_last, window_end, window_start, partner_id
-    )
+        PARTNER_MONTHLY,
+        "UTC", _ONE_SECOND, "UTC", month_first, month_last, window_end, window_start, partner_id, partner_id,
+    )  # fmt: skip
+    inside_end = _add_months(month_last, 1) - _ONE_DAY
+    after = [inside_end] if inside_end < last else []
     whole_days = await connection.fetch(
-        PARTNER_WHOLE_DAYS, "month", "UTC", _ONE_SECOND, "UTC", first, last, window_end, window_start, partner_id,
-        "month", month_first, month_last, "UTC", _ONE_SECOND, "UTC",
+        PARTNER_WHOLE_DAYS if after else PARTNER_WHOLE_DAYS_TO_MONTH_END,
+        "month", "UTC", _ONE_SECOND, "UTC", first, last, window_end, window_start, partner_id,
+        "month", month_first, month_last, "UTC", _ONE_SECOND, "UTC", *after, month_first, inside_end,
+        "month", "UTC", _ONE_SECOND, _ONE_DAY, "month", "UTC", _ONE_DAY, partner_id,
     )  # fmt: skip
     for row in (*monthly, *whole_days):
         key = (row["month"], row["partner_id"], row["association_type"], row["currency"])
@@ -377,7 +452,7 @@ async def partner_usage(connection: asyncpg.Connection, body: dict[str, Any]) ->
     # A rollup row reached by two intervals of one partner and type on the same day counts once.
     partial: dict[tuple[Any, ...], asyncpg.Record] = {}
     for row in await connection.fetch(
-        PARTNER_BOUNDARY_DAYS, "UTC", "UTC", first, last, window_end, window_start, partner_id
+        PARTNER_BOUNDARY_DAYS, "UTC", first, last, window_end, window_start, partner_id, "UTC", first, last, partner_id
     ):
         if 0 < seconds_active(row["usage_date"], row["valid_from"], row["valid_to"]) < DAY_SECONDS:
             key = (row["subscription_id"], row["usage_date"], row["service_name"], row["currency"])

@@ -119,13 +119,17 @@ class TestFloorAnswersAsTheGateway:
                 body = {**variables, "tenantExternalId": str(subscription.tenant_external_id)}
                 assert await floor_usage.tenant_usage(connection, body) == gateway
                 compared += bool(gateway["tenant"]["usage"])
+            # The window ending inside a month, and ending on a month's last day (the gateway then sends its
+            # whole-days statement without the part after the whole months).
+            month_end = (date.fromisoformat(last_day).replace(day=1) - timedelta(days=1)).isoformat()
             for partner in sample.partners:
-                variables = {"id": partner.global_id, "from": first_day, "to": last_day}
                 caller = principal(Role.PARTNER, partner=partner.mpn_id)
-                gateway = await api.data(operations.PARTNER_ATTRIBUTED_USAGE, variables, as_=caller)
-                body = {**variables, "partnerMpnId": partner.mpn_id}
-                assert await floor_usage.partner_usage(connection, body) == gateway
-                compared += bool(gateway["node"]["attributedUsage"])
+                for to in (last_day, month_end):
+                    variables = {"id": partner.global_id, "from": first_day, "to": to}
+                    gateway = await api.data(operations.PARTNER_ATTRIBUTED_USAGE, variables, as_=caller)
+                    body = {**variables, "partnerMpnId": partner.mpn_id}
+                    assert await floor_usage.partner_usage(connection, body) == gateway
+                    compared += bool(gateway["node"]["attributedUsage"]) and to == last_day
         finally:
             await connection.close()
         assert compared == len(sample.subscriptions) + len(sample.partners)
