@@ -41,26 +41,30 @@ from bench.floor_scope import SCOPE_PARTNER, SCOPE_TENANT, scope_id
 TENANT_NODE = "SELECT tenants.id FROM tenants WHERE tenants.id IN ($2::UUID) AND tenants.id = $1::UUID"
 PARTNER_NODE = "SELECT partners.id FROM partners WHERE partners.id IN ($2::UUID) AND partners.id = $1::UUID"
 
-# (2) _plain_sums: the whole months of the window from the monthly rollups...
+# (2) _plain_sums through the tenant's usage loader (a set of one tenant, so grouped by tenant too): the whole
+# months of the window from the monthly rollups...
 TENANT_MONTHLY = """
-SELECT usage_monthly_rollups.month AS month, usage_monthly_rollups.service_name AS service,
-usage_monthly_rollups.currency, sum(usage_monthly_rollups.quantity) AS quantity,
-sum(usage_monthly_rollups.amount) AS amount, sum(usage_monthly_rollups.record_count) AS record_count
-FROM usage_monthly_rollups
-WHERE usage_monthly_rollups.month BETWEEN $1::DATE AND $2::DATE AND usage_monthly_rollups.subscription_id IN
-(SELECT subscriptions.id FROM subscriptions WHERE subscriptions.tenant_id = $3::UUID)
-GROUP BY usage_monthly_rollups.month, usage_monthly_rollups.service_name, usage_monthly_rollups.currency
+SELECT usage_monthly_rollups.month AS month, usage_monthly_rollups.service_name AS service, subscriptions.tenant_id
+AS tenant_id, usage_monthly_rollups.currency, sum(usage_monthly_rollups.quantity) AS quantity,
+sum(usage_monthly_rollups.amount) AS amount, sum(usage_monthly_rollups.record_count) AS record_count FROM
+usage_monthly_rollups JOIN subscriptions ON subscriptions.id = usage_monthly_rollups.subscription_id WHERE
+usage_monthly_rollups.month BETWEEN $1::DATE AND $2::DATE AND usage_monthly_rollups.subscription_id IN (SELECT
+subscriptions.id FROM subscriptions WHERE subscriptions.tenant_id = $3::UUID) AND
+usage_monthly_rollups.subscription_id IN (SELECT subscriptions.id FROM subscriptions WHERE subscriptions.tenant_id
+IN ($4::UUID)) GROUP BY usage_monthly_rollups.month, usage_monthly_rollups.service_name, subscriptions.tenant_id,
+usage_monthly_rollups.currency
 """
 # ...and each range of leftover days (before the first whole month, after the last) from the daily rollups.
 TENANT_DAILY = """
 SELECT CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE) AS month,
-usage_daily_rollups.service_name AS service, usage_daily_rollups.currency,
+usage_daily_rollups.service_name AS service, subscriptions.tenant_id AS tenant_id, usage_daily_rollups.currency,
 sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
-sum(usage_daily_rollups.record_count) AS record_count
-FROM usage_daily_rollups
-WHERE usage_daily_rollups.usage_date BETWEEN $2::DATE AND $3::DATE AND usage_daily_rollups.subscription_id IN
-(SELECT subscriptions.id FROM subscriptions WHERE subscriptions.tenant_id = $4::UUID)
-GROUP BY CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE), usage_daily_rollups.service_name,
+sum(usage_daily_rollups.record_count) AS record_count FROM usage_daily_rollups JOIN subscriptions ON
+subscriptions.id = usage_daily_rollups.subscription_id WHERE usage_daily_rollups.usage_date BETWEEN $2::DATE AND
+$3::DATE AND usage_daily_rollups.subscription_id IN (SELECT subscriptions.id FROM subscriptions WHERE
+subscriptions.tenant_id = $4::UUID) AND usage_daily_rollups.subscription_id IN (SELECT subscriptions.id FROM
+subscriptions WHERE subscriptions.tenant_id IN ($5::UUID)) GROUP BY CAST(date_trunc($1::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE), usage_daily_rollups.service_name, subscriptions.tenant_id,
 usage_daily_rollups.currency
 """
 
@@ -407,10 +411,10 @@ async def tenant_usage(connection: asyncpg.Connection, body: dict[str, Any]) -> 
         month_first, month_last = months
         leftovers = ((first, month_first - timedelta(days=1)), (_add_months(month_last, 1), last))
         daily_ranges = [(start, end) for start, end in leftovers if start <= end]
-        for row in await connection.fetch(TENANT_MONTHLY, month_first, month_last, tenant_id):
+        for row in await connection.fetch(TENANT_MONTHLY, month_first, month_last, tenant_id, tenant_id):
             _add(sums, (row["month"], row["service"], row["currency"]), row["quantity"], row["amount"])
     for start, end in daily_ranges:
-        for row in await connection.fetch(TENANT_DAILY, "month", start, end, tenant_id):
+        for row in await connection.fetch(TENANT_DAILY, "month", start, end, tenant_id, tenant_id):
             _add(sums, (row["month"], row["service"], row["currency"]), row["quantity"], row["amount"])
     usage = [
         {"month": month.isoformat(), "service": service, "currency": currency, "quantity": f"{q:f}", "amount": f"{a:f}"}

@@ -87,7 +87,9 @@ def test_capture_finds_the_floor_statements_in_the_gateway_log() -> None:
 
 
 def test_capture_names_a_floor_statement_the_gateway_no_longer_sends() -> None:
-    changed = floor_usage.TENANT_DAILY.replace("BETWEEN $2::DATE AND $3::DATE", ">= $2::DATE AND <= $3::DATE")
+    daily = capture.normalize(floor_usage.TENANT_DAILY)
+    changed = daily.replace("BETWEEN $2::DATE AND $3::DATE", ">= $2::DATE AND <= $3::DATE")
+    assert changed != daily
     log = _LOG.format(monthly=floor_usage.TENANT_MONTHLY.strip(), daily=changed.strip())
     assert capture.stale(log, ["tenant_usage", "partner_usage"]) == {
         "tenant_usage": ["TENANT_DAILY"],
