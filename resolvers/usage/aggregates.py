@@ -20,9 +20,10 @@ Sets of parents: a filter may name several subscriptions, tenants or partners at
 `tenant_ids`, `partner_ids`, for the DataLoaders of the nested usage fields); the rows are then grouped by that
 parent too, so by_parent.py can split them into what each parent's own query returns.
 
-Sums come from the monthly rollups for the whole months of the window (for partner rows: the months the
-association also covers whole) and from the daily rollups for the rest (and for DAY grouping). Raw
-usage_records are never read.
+Sums come from the monthly rollups for the months of the window's month span (month_span.py: its whole
+months, and an edge month mostly inside it, less the daily rows of its days outside; for partner rows only
+the months the association also covers whole) and from the daily rollups for the rest (and for DAY
+grouping). Raw usage_records are never read.
 """
 
 from __future__ import annotations
