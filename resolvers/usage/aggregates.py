@@ -505,7 +505,7 @@ async def _add_boundary_days(
             day=row.usage_date,
             service=row.service_name,
             subscription_id=row.subscription_id,
-            tenant_id=row._mapping.get("tenant_id"),
+            tenant_id=row.tenant_id if GroupBy.TENANT in groups else None,  # selected only then
             partner_id=row.partner_id,
             association_type=row.type,
             currency=row.currency,
