@@ -95,6 +95,7 @@ PARENT_IDS = {GroupBy.SUBSCRIPTION: SUBSCRIPTIONS, GroupBy.TENANT: TENANTS, Grou
 quantities = st.integers(0, 10**10).map(lambda units: Decimal(units).scaleb(-6))
 amounts = st.integers(-(10**9), 10**11).map(lambda units: Decimal(units).scaleb(-6))
 instants = st.one_of(
+    st.sampled_from([-19 * 86_400, 9 * 86_400, 40 * 86_400]),  # 1 February, March, April: whole months
     st.integers(-3, DAYS + 3).map(lambda day: day * 86_400),
     st.integers(-3, DAYS + 3).map(lambda day: day * 86_400 + 43_200),
     st.integers(-3 * 86_400, (DAYS + 3) * 86_400),
@@ -417,6 +418,10 @@ def test_associations_starting_or_ending_at_month_edges_equal_the_naive_sums(dat
         AggregateFilter(FIRST_DAY, FIRST_DAY + timedelta(days=DAYS - 1)),
         AggregateFilter(date(2026, 3, 1), date(2026, 3, 31)),
         AggregateFilter(date(2026, 3, 1), date(2026, 4, 30)),
+        # Months mostly inside the window: their monthly rows less the days outside it (month_span.py).
+        AggregateFilter(date(2026, 3, 1), date(2026, 3, 25)),
+        AggregateFilter(date(2026, 2, 20), date(2026, 4, 12)),
+        AggregateFilter(date(2026, 3, 4), date(2026, 3, 30)),
     ]
     checks = [
         Query(window, frozenset(groups), scope)

@@ -20,16 +20,17 @@ Sets of parents: a filter may name several subscriptions, tenants or partners at
 `tenant_ids`, `partner_ids`, for the DataLoaders of the nested usage fields); the rows are then grouped by that
 parent too, so by_parent.py can split them into what each parent's own query returns.
 
-Sums come from the monthly rollups for the whole months of the window (for partner rows: the months the
-association also covers whole) and from the daily rollups for the rest (and for DAY grouping). Raw
-usage_records are never read.
+Sums come from the monthly rollups for the months of the window's month span (month_span.py: its whole
+months, and an edge month mostly inside it, less the daily rows of its days outside; for partner rows only
+the months the association also covers whole) and from the daily rollups for the rest (and for DAY
+grouping). Raw usage_records are never read.
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -37,6 +38,7 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Table, and_, func, not_, or_, select, true, union_all
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -54,6 +56,7 @@ from resolvers.usage.attribution import (
     whole_month_condition,
 )
 from resolvers.usage.currencies import present
+from resolvers.usage.month_span import MonthSpan, month_span
 from resolvers.usage.rollups import DAILY, MONTHLY, month_start
 from resolvers.usage.validation import FieldProblem, UsageInputError
 
@@ -191,7 +194,9 @@ async def usage_aggregates(
         await _attributed_sums(session, dialect, narrowed, groups, sums)
     else:
         await _plain_sums(session, dialect, narrowed, groups, sums)
-    return [_row(key, value, partner_scoped) for key, value in sorted(sums.items(), key=_sort_key)]
+    # A group whose days all lay outside the window (a monthly row less those days) has no record left.
+    kept = [(key, value) for key, value in sums.items() if value.record_count]
+    return [_row(key, value, partner_scoped) for key, value in sorted(kept, key=_sort_key)]
 
 
 def check_window(filter: AggregateFilter, group_by: Sequence[GroupBy]) -> None:
@@ -254,15 +259,6 @@ def _replace(filter: AggregateFilter, **changes: Any) -> AggregateFilter:
     return AggregateFilter(**(values | changes))
 
 
-def _whole_months(first: date, last: date) -> tuple[date, date] | None:
-    """The first days of the first and last months lying wholly inside [first, last], if any."""
-    start = first if first.day == 1 else add_months(first.replace(day=1), 1)
-    end_exclusive = (last + timedelta(days=1)).replace(day=1)
-    if start >= end_exclusive:
-        return None
-    return start, add_months(end_exclusive, -1)
-
-
 def _subscription_conditions(table: Table, filter: AggregateFilter) -> list[ColumnElement[bool]]:
     """The filter's subscription, tenant and service conditions on `table` (a rollup or the associations)."""
     conditions: list[ColumnElement[bool]] = []
@@ -304,8 +300,11 @@ def _summing(
     groups: frozenset[GroupBy],
     *,
     association: ColumnElement[bool] | None = None,
+    sign: int = 1,
 ) -> Select[Any]:
-    """SUM the rollup `table` by `keys` and currency; joined to the associations on `association` if given."""
+    """SUM the rollup `table` by `keys` and currency; joined to the associations on `association` if given.
+
+    With sign=-1 the sums are negated: days subtracted from a monthly row (see month_span.py)."""
     source: Any = table
     extra: list[ColumnElement[Any]] = []
     if association is not None:
@@ -317,13 +316,17 @@ def _summing(
     return (
         select(
             *group,
-            func.sum(table.c.quantity).label("quantity"),
-            func.sum(table.c.amount).label("amount"),
-            func.sum(table.c.record_count).label("record_count"),
+            _signed(sign, func.sum(table.c.quantity)).label("quantity"),
+            _signed(sign, func.sum(table.c.amount)).label("amount"),
+            _signed(sign, func.sum(table.c.record_count)).label("record_count"),
         )
         .select_from(source)
         .group_by(*group)
     )
+
+
+def _signed(sign: int, total: ColumnElement[Any]) -> ColumnElement[Any]:
+    return total if sign > 0 else -total
 
 
 async def _plain_sums(
@@ -333,25 +336,23 @@ async def _plain_sums(
     groups: frozenset[GroupBy],
     sums: dict[_Key, _Sums],
 ) -> None:
-    first, last = filter.date_from, filter.date_to
-    daily_ranges = [(first, last)]
-    months = None if GroupBy.DAY in groups else _whole_months(first, last)
-    if months is not None:
-        month_first, month_last = months
-        daily_ranges = [
-            (start, end)
-            for start, end in ((first, month_first - timedelta(days=1)), (add_months(month_last, 1), last))
-            if start <= end
-        ]
+    span = None if GroupBy.DAY in groups else month_span(filter.date_from, filter.date_to)
+    # (days, sign) read from the daily rollup: the whole window, or the span's edges added and outside subtracted.
+    daily_ranges = [((filter.date_from, filter.date_to), 1)]
+    if span is not None:
+        daily_ranges = [(days, 1) for days in span.edges] + [(days, -1) for days in span.outside]
         query = _summing(MONTHLY, _group_columns(dialect, MONTHLY, groups), groups).where(
-            MONTHLY.c.month.between(month_first, month_last), *_subscription_conditions(MONTHLY, filter)
+            MONTHLY.c.month.between(span.first_month, span.last_month), *_subscription_conditions(MONTHLY, filter)
         )
         _add_rows(await session.execute(query), sums)
-    for start, end in daily_ranges:
-        query = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups).where(
+    parts = [
+        _summing(DAILY, _group_columns(dialect, DAILY, groups), groups, sign=sign).where(
             DAILY.c.usage_date.between(start, end), *_subscription_conditions(DAILY, filter)
         )
-        _add_rows(await session.execute(query), sums)
+        for (start, end), sign in daily_ranges
+    ]
+    if parts:
+        _add_rows(await session.execute(union_all(*parts) if len(parts) > 1 else parts[0]), sums)
 
 
 def _association_conditions(filter: AggregateFilter) -> list[ColumnElement[bool]]:
@@ -384,10 +385,10 @@ async def _attributed_sums(
         *_subscription_conditions(DAILY, filter),
         *associations,
     ]
-    months = None if GroupBy.DAY in groups else _whole_months(filter.date_from, filter.date_to)
-    if months is not None:
-        # Months inside the window that the association covers whole: one monthly rollup row each...
-        first_month, last_month = months
+    span = None if GroupBy.DAY in groups else month_span(filter.date_from, filter.date_to)
+    subtracted: list[Select[Any]] = []
+    if span is not None:
+        # Months of the span that the association covers whole: one monthly rollup row each...
         covers_whole_month = and_(
             ASSOCIATIONS.c.subscription_id == MONTHLY.c.subscription_id,
             whole_month_condition(dialect, MONTHLY.c.month, valid_from, valid_to),
@@ -395,15 +396,27 @@ async def _attributed_sums(
         monthly = _summing(
             MONTHLY, _group_columns(dialect, MONTHLY, groups), groups, association=covers_whole_month
         ).where(
-            MONTHLY.c.month.between(first_month, last_month),
+            MONTHLY.c.month.between(span.first_month, span.last_month),
             *_subscription_conditions(MONTHLY, filter),
             *associations,
         )
         _add_rows(await session.execute(monthly), sums, attributed=True)
-        # ...and their days are left out of the daily sum below.
+        # ...less their days outside the window (whole days too: the association covers their month)...
         day_month = month_start(dialect, DAILY.c.usage_date)
+        covers_day_month = and_(
+            ASSOCIATIONS.c.subscription_id == DAILY.c.subscription_id,
+            whole_month_condition(dialect, day_month, valid_from, valid_to),
+        )
+        outside = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_day_month, sign=-1)
+        subtracted = [
+            outside.where(
+                DAILY.c.usage_date.between(start, end), *_subscription_conditions(DAILY, filter), *associations
+            )
+            for start, end in span.outside
+        ]
+        # ...and their days inside the window are left out of the daily sum below.
         counted_monthly = and_(
-            day_month.between(first_month, last_month),
+            day_month.between(span.first_month, span.last_month),
             whole_month_condition(dialect, day_month, valid_from, valid_to),
         )
         daily_conditions.append(not_(counted_monthly))
@@ -413,29 +426,28 @@ async def _attributed_sums(
         full_day_condition(dialect, DAILY.c.usage_date, valid_from, valid_to),
     )
     whole_days = _summing(DAILY, _group_columns(dialect, DAILY, groups), groups, association=covers_whole_day)
-    parts = [whole_days.where(*daily_conditions, part) for part in _daily_parts(dialect, months, filter)]
+    parts = [whole_days.where(*daily_conditions, part) for part in _daily_parts(dialect, span, filter)]
+    parts += subtracted
     # Several parts may yield the same group: _add_rows adds them up.
     _add_rows(await session.execute(union_all(*parts) if len(parts) > 1 else parts[0]), sums, attributed=True)
     await _add_boundary_days(session, dialect, filter, groups, associations, sums)
 
 
-def _daily_parts(dialect: str, months: tuple[date, date] | None, filter: AggregateFilter) -> list[ColumnElement[bool]]:
+def _daily_parts(dialect: str, span: MonthSpan | None, filter: AggregateFilter) -> list[ColumnElement[bool]]:
     """Day ranges that split the daily whole-day sum into parts each read as one index range per association.
 
-    Without whole months every day of the window may be needed. With them, a day inside the whole months is
+    Without a month span every day of the window may be needed. With one, a day inside the span's months is
     needed only when its association does not cover its month whole, which can happen only in the month of
     the association's first whole day or of its last one: every month between is covered whole. So the parts
-    are the window's days before and after the whole months (fixed ranges), and, per association, the days of
-    those two months inside the whole months (ranges computed from the association's row, which PostgreSQL
-    uses as index bounds in the join instead of reading the association's whole window and filtering most
-    of it away). The parts never overlap, so no day is counted twice; the exact conditions still apply in
-    each part.
+    are the window's days outside the span's months (fixed ranges), and, per association, the days of those
+    two months inside the span (ranges computed from the association's row, which PostgreSQL uses as index
+    bounds in the join instead of reading the association's whole window and filtering most of it away). The
+    parts never overlap, so no day is counted twice; the exact conditions still apply in each part.
     """
     usage_date = DAILY.c.usage_date
-    if months is None:
+    if span is None:
         return [true()]
-    first_month, last_month = months
-    inside_start, inside_end = first_month, add_months(last_month, 1) - timedelta(days=1)
+    inside_start, inside_end = span.inside
     parts: list[ColumnElement[bool]] = []
     if filter.date_from < inside_start:
         parts.append(usage_date < inside_start)
@@ -493,7 +505,7 @@ async def _add_boundary_days(
             day=row.usage_date,
             service=row.service_name,
             subscription_id=row.subscription_id,
-            tenant_id=row._mapping.get("tenant_id"),
+            tenant_id=row.tenant_id if GroupBy.TENANT in groups else None,  # selected only then
             partner_id=row.partner_id,
             association_type=row.type,
             currency=row.currency,
@@ -567,26 +579,26 @@ def _key(groups: frozenset[GroupBy], **values: Any) -> _Key:
     )
 
 
-def _add_rows(result: Iterable[Any], sums: dict[_Key, _Sums], *, attributed: bool = False) -> None:
+# The labels of the grouping key in a summing SELECT, in _Key's order; a query selects only those it groups by.
+_KEY_LABELS = ("month", "day", "service", "subscription_id", "tenant_id", "partner_id", "association_type")
+_SUMS_LABELS = ("currency", "quantity", "amount", "record_count")
+
+
+def _add_rows(result: Result[Any], sums: dict[_Key, _Sums], *, attributed: bool = False) -> None:
+    # Positions looked up once per result: asking each row for a label it lacks costs an exception inside
+    # SQLAlchemy, which was most of the Python time of a 12-month partner query.
+    labels = list(result.keys())
+    positions = [labels.index(label) if label in labels else None for label in _KEY_LABELS]
+    currency, quantity, amount, count = (labels.index(label) for label in _SUMS_LABELS)
     for row in result:
-        mapping = row._mapping
-        key: _Key = (
-            mapping.get("month"),
-            mapping.get("day"),
-            mapping.get("service"),
-            mapping.get("subscription_id"),
-            mapping.get("tenant_id"),
-            mapping.get("partner_id"),
-            mapping.get("association_type"),
-            mapping["currency"],
-        )
+        key: _Key = (*(None if at is None else row[at] for at in positions), row[currency])
         target = sums.setdefault(key, _Sums())
-        target.quantity += row.quantity
-        target.amount += row.amount
-        target.record_count += int(row.record_count)
+        target.quantity += row[quantity]
+        target.amount += row[amount]
+        target.record_count += int(row[count])
         if attributed:
-            target.attributed_quantity_units += _micro(row.quantity) * DAY_SECONDS
-            target.attributed_amount_units += _micro(row.amount) * DAY_SECONDS
+            target.attributed_quantity_units += _micro(row[quantity]) * DAY_SECONDS
+            target.attributed_amount_units += _micro(row[amount]) * DAY_SECONDS
 
 
 def _row(key: _Key, sums: _Sums, partner_scoped: bool) -> AggregateRow:
