@@ -8,9 +8,10 @@ in them. After a change to resolvers/usage/aggregates.py, paste the new statemen
 of one parameter per id, `IN ($9::UUID, ...)`, becomes `{ids:B:K}`: see floor_usage.expand). The harness runs the
 same comparison on its check step's log and stops when the floor has gone stale.
 
-Op (1)'s usage statements depend on the shape of the current month's window (with a whole month on the month's
-last day, without one on the other days): its request is also sent with the other shape's window (the previous
-month whole, or the first day alone), so both sets are checked whatever the day.
+The usage statements depend on the shape of the window (how its last month is read: whole from the monthly rollup,
+from it less the days outside the window, or day by day; resolvers/usage/month_span.py), which changes with the
+day: each usage request is also sent with windows of every shape a month back, so all are checked whatever the
+day.
 """
 
 from __future__ import annotations
@@ -52,13 +53,14 @@ def statements(log: str) -> list[str]:
 
 
 def mirrored(key: str, window: tuple[date, date] | None = None) -> dict[str, str]:
-    """The floor statements of read `key`; ops (1) and (5) for their usage window (by default today's)."""
+    """The floor statements of read `key`; the usage reads' for their window (by default today's)."""
     if key == "attributed":
         first, last = window or tuple(date.fromisoformat(day) for day in operations.current_month())
         return floor.attributed_mirrored(first, last)
-    if key == "partner_usage":
+    if key in ("partner_usage", "tenant_usage"):
         first, last = window or tuple(date.fromisoformat(day) for day in operations.twelve_months())
-        return floor_usage.partner_mirrored(first, last)
+        by_window = floor_usage.partner_mirrored if key == "partner_usage" else floor_usage.tenant_mirrored
+        return by_window(first, last)
     return floor_usage.MIRRORED.get(key, {})
 
 
@@ -80,11 +82,20 @@ def stale(log: str, keys: list[str], window: tuple[date, date] | None = None) ->
     return missing
 
 
-def other_window(month_start: date, today: date) -> tuple[date, date]:
-    """A window of op (1)'s other shape: the previous month whole when today's has none, else the first day."""
-    if floor_usage.whole_months(month_start, today) is None:
-        return (month_start - timedelta(days=1)).replace(day=1), month_start - timedelta(days=1)
-    return month_start, month_start
+def other_windows(key: str, first: date, last: date) -> list[tuple[date, date]]:
+    """Windows of every other shape of read `key`'s usage SQL (see floor_usage.month_span), a month back.
+
+    The last month read whole, mostly inside the window (its days outside subtracted), or mostly outside (read
+    day by day); op (1)'s window is that one month, the others start a year before it.
+    """
+    month = (
+        (first - timedelta(days=1)).replace(day=1)
+        if key == "attributed"
+        else (last.replace(day=1) - timedelta(days=1)).replace(day=1)
+    )
+    ends = [(month + timedelta(days=32)).replace(day=1) - timedelta(days=1), month + timedelta(days=19), month]
+    start = month if key == "attributed" else first
+    return [(start, end) for end in ends]
 
 
 def main() -> int:
@@ -119,15 +130,14 @@ def main() -> int:
         ):
             operation = build(sample, issuer)
             requests.append((operation.key, operation.graphql[0], None))
-            if operation.key == "attributed":
-                variables = orjson.loads(operation.graphql[0].body)["variables"]
-                month_start, today = date.fromisoformat(variables["monthStart"]), date.fromisoformat(variables["today"])
-                other = other_window(month_start, today)
-                changed = {**variables, "monthStart": other[0].isoformat(), "today": other[1].isoformat()}
+            variables = orjson.loads(operation.graphql[0].body)["variables"]
+            names = ("monthStart", "today") if operation.key == "attributed" else ("from", "to")
+            first, last = (date.fromisoformat(variables[name]) for name in names)
+            for other in other_windows(operation.key, first, last):
+                changed = {**variables, names[0]: other[0].isoformat(), names[1]: other[1].isoformat()}
                 body = orjson.dumps({"query": operation.document, "variables": changed})
-                requests.append(
-                    (operation.key, operations.Request("/graphql", body, operation.graphql[0].token), other)
-                )
+                request = operations.Request("/graphql", body, operation.graphql[0].token)
+                requests.append((operation.key, request, other))
         for key, request, window in requests:
             before = log_path.stat().st_size
             check.statements_of(gateway.base_url, request)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -67,6 +68,11 @@ subscriptions WHERE subscriptions.tenant_id IN ($5::UUID)) GROUP BY CAST(date_tr
 usage_daily_rollups.usage_date) AS DATE), usage_daily_rollups.service_name, subscriptions.tenant_id,
 usage_daily_rollups.currency
 """
+
+# ...less, for a month mostly inside the window (month_span), its days outside the window (the same statement, sums
+# negated). The window is read as one of them at most: it starts on the first of a month, so only its last month
+# can be partly covered.
+TENANT_DAILY_SUBTRACTED = TENANT_DAILY.replace("sum(", "-sum(")
 
 # (5) _attributed_sums through the partner's usage loader (a set of one partner: `partner_id IN ($n::UUID)`).
 # Captured from the gateway at 8b359e0, 2026-11-30. Months the association covers whole, from the monthly rollups...
@@ -164,6 +170,67 @@ def _partner_whole_days(after: bool) -> str:
 
 PARTNER_WHOLE_DAYS = _partner_whole_days(after=True)
 PARTNER_WHOLE_DAYS_TO_MONTH_END = _partner_whole_days(after=False)
+# When the window's last month is mostly inside it, that month is read from the monthly rollup too, less its days
+# outside the window (a last part with negated sums; captured at 2d5f188, 2026-11-30).
+PARTNER_WHOLE_DAYS_LESS_OUTSIDE = """
+SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE) AS month, usage_daily_rollups.currency,
+sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
+sum(usage_daily_rollups.record_count) AS record_count FROM usage_daily_rollups JOIN partner_associations ON
+partner_associations.subscription_id = usage_daily_rollups.subscription_id AND usage_daily_rollups.usage_date >
+CAST(timezone($2::VARCHAR, partner_associations.valid_from) - $3::INTERVAL AS DATE) AND
+(partner_associations.valid_to IS NULL OR usage_daily_rollups.usage_date < CAST(timezone($4::VARCHAR,
+partner_associations.valid_to) AS DATE)) WHERE usage_daily_rollups.usage_date BETWEEN $5::DATE AND $6::DATE AND
+partner_associations.valid_from < $7::TIMESTAMP WITH TIME ZONE AND (partner_associations.valid_to IS NULL OR
+partner_associations.valid_to > $8::TIMESTAMP WITH TIME ZONE) AND partner_associations.partner_id = $9::UUID AND
+partner_associations.partner_id IN ($31::UUID) AND NOT (CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) BETWEEN $11::DATE AND $12::DATE AND CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) > CAST(timezone($13::VARCHAR, partner_associations.valid_from) -
+$14::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR CAST(CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE) <= CAST(timezone($15::VARCHAR,
+partner_associations.valid_to) AS DATE))) AND usage_daily_rollups.usage_date BETWEEN $16::DATE AND $17::DATE AND
+usage_daily_rollups.usage_date >= CAST(date_trunc($18::VARCHAR, (timezone($19::VARCHAR,
+partner_associations.valid_from) - $20::INTERVAL) + $21::INTERVAL) AS DATE) AND usage_daily_rollups.usage_date <
+CAST(CAST(date_trunc($18::VARCHAR, (timezone($19::VARCHAR, partner_associations.valid_from) - $20::INTERVAL) +
+$21::INTERVAL) AS DATE) + interval '1 month' AS DATE) GROUP BY partner_associations.partner_id,
+partner_associations.type, CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE),
+usage_daily_rollups.currency UNION ALL SELECT partner_associations.partner_id AS partner_id,
+partner_associations.type AS association_type, CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE)
+AS month, usage_daily_rollups.currency, sum(usage_daily_rollups.quantity) AS quantity,
+sum(usage_daily_rollups.amount) AS amount, sum(usage_daily_rollups.record_count) AS record_count FROM
+usage_daily_rollups JOIN partner_associations ON partner_associations.subscription_id =
+usage_daily_rollups.subscription_id AND usage_daily_rollups.usage_date > CAST(timezone($2::VARCHAR,
+partner_associations.valid_from) - $3::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR
+usage_daily_rollups.usage_date < CAST(timezone($4::VARCHAR, partner_associations.valid_to) AS DATE)) WHERE
+usage_daily_rollups.usage_date BETWEEN $5::DATE AND $6::DATE AND partner_associations.valid_from < $7::TIMESTAMP
+WITH TIME ZONE AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $8::TIMESTAMP WITH TIME
+ZONE) AND partner_associations.partner_id = $9::UUID AND partner_associations.partner_id IN ($31::UUID) AND NOT
+(CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) BETWEEN $11::DATE AND $12::DATE AND
+CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) > CAST(timezone($13::VARCHAR,
+partner_associations.valid_from) - $14::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR
+CAST(CAST(date_trunc($10::VARCHAR, usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE) <=
+CAST(timezone($15::VARCHAR, partner_associations.valid_to) AS DATE))) AND usage_daily_rollups.usage_date BETWEEN
+$16::DATE AND $17::DATE AND usage_daily_rollups.usage_date >= CAST(date_trunc($22::VARCHAR, timezone($23::VARCHAR,
+partner_associations.valid_to) - $24::INTERVAL) AS DATE) AND usage_daily_rollups.usage_date <
+CAST(CAST(date_trunc($22::VARCHAR, timezone($23::VARCHAR, partner_associations.valid_to) - $24::INTERVAL) AS DATE) +
+interval '1 month' AS DATE) AND CAST(date_trunc($22::VARCHAR, timezone($23::VARCHAR, partner_associations.valid_to)
+- $24::INTERVAL) AS DATE) > CAST(date_trunc($18::VARCHAR, (timezone($19::VARCHAR, partner_associations.valid_from) -
+$20::INTERVAL) + $21::INTERVAL) AS DATE) GROUP BY partner_associations.partner_id, partner_associations.type,
+CAST(date_trunc($1::VARCHAR, usage_daily_rollups.usage_date) AS DATE), usage_daily_rollups.currency UNION ALL SELECT
+partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+CAST(date_trunc($25::VARCHAR, usage_daily_rollups.usage_date) AS DATE) AS month, usage_daily_rollups.currency,
+-sum(usage_daily_rollups.quantity) AS quantity, -sum(usage_daily_rollups.amount) AS amount,
+-sum(usage_daily_rollups.record_count) AS record_count FROM usage_daily_rollups JOIN partner_associations ON
+partner_associations.subscription_id = usage_daily_rollups.subscription_id AND CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) > CAST(timezone($26::VARCHAR, partner_associations.valid_from) -
+$27::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR CAST(CAST(date_trunc($10::VARCHAR,
+usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE) <= CAST(timezone($28::VARCHAR,
+partner_associations.valid_to) AS DATE)) WHERE usage_daily_rollups.usage_date BETWEEN $29::DATE AND $30::DATE AND
+partner_associations.valid_from < $7::TIMESTAMP WITH TIME ZONE AND (partner_associations.valid_to IS NULL OR
+partner_associations.valid_to > $8::TIMESTAMP WITH TIME ZONE) AND partner_associations.partner_id = $9::UUID AND
+partner_associations.partner_id IN ($31::UUID) GROUP BY partner_associations.partner_id, partner_associations.type,
+CAST(date_trunc($25::VARCHAR, usage_daily_rollups.usage_date) AS DATE), usage_daily_rollups.currency
+"""
 # ...and the daily rollups of each association's first day, and of its last day when that is another day, counted
 # in seconds here (_add_boundary_days).
 PARTNER_BOUNDARY_DAYS = """
@@ -253,7 +320,68 @@ SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH = (
     + "UNION ALL"
     + _SUBSCRIPTIONS_WHOLE_DAYS_PART.replace("{part}", _LAST_WHOLE_DAY_MONTH.strip())
 )
-# Without a whole month (every other day of the month), one statement sums the whole days.
+# A month mostly inside the window (month_span) is read whole from the monthly rollup too, less its days outside
+# the window: a third part with negated sums (captured at 2d5f188, 2026-11-30).
+SUBSCRIPTIONS_WHOLE_DAYS_LESS_OUTSIDE = """
+SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+usage_daily_rollups.subscription_id AS subscription_id, usage_daily_rollups.currency,
+sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
+sum(usage_daily_rollups.record_count) AS record_count FROM usage_daily_rollups JOIN partner_associations ON
+partner_associations.subscription_id = usage_daily_rollups.subscription_id AND usage_daily_rollups.usage_date >
+CAST(timezone($1::VARCHAR, partner_associations.valid_from) - $2::INTERVAL AS DATE) AND
+(partner_associations.valid_to IS NULL OR usage_daily_rollups.usage_date < CAST(timezone($3::VARCHAR,
+partner_associations.valid_to) AS DATE)) WHERE usage_daily_rollups.usage_date BETWEEN $4::DATE AND $5::DATE AND
+usage_daily_rollups.subscription_id IN ({ids:29:0}) AND partner_associations.valid_from < $6::TIMESTAMP WITH TIME
+ZONE AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $7::TIMESTAMP WITH TIME ZONE) AND
+partner_associations.partner_id = $8::UUID AND partner_associations.subscription_id IN ({ids:29:1}) AND NOT
+(CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE) BETWEEN $10::DATE AND $11::DATE AND
+CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE) > CAST(timezone($12::VARCHAR,
+partner_associations.valid_from) - $13::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR
+CAST(CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE) <=
+CAST(timezone($14::VARCHAR, partner_associations.valid_to) AS DATE))) AND usage_daily_rollups.usage_date BETWEEN
+$15::DATE AND $16::DATE AND usage_daily_rollups.usage_date >= CAST(date_trunc($17::VARCHAR, (timezone($18::VARCHAR,
+partner_associations.valid_from) - $19::INTERVAL) + $20::INTERVAL) AS DATE) AND usage_daily_rollups.usage_date <
+CAST(CAST(date_trunc($17::VARCHAR, (timezone($18::VARCHAR, partner_associations.valid_from) - $19::INTERVAL) +
+$20::INTERVAL) AS DATE) + interval '1 month' AS DATE) GROUP BY partner_associations.partner_id,
+partner_associations.type, usage_daily_rollups.subscription_id, usage_daily_rollups.currency UNION ALL SELECT
+partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
+usage_daily_rollups.subscription_id AS subscription_id, usage_daily_rollups.currency,
+sum(usage_daily_rollups.quantity) AS quantity, sum(usage_daily_rollups.amount) AS amount,
+sum(usage_daily_rollups.record_count) AS record_count FROM usage_daily_rollups JOIN partner_associations ON
+partner_associations.subscription_id = usage_daily_rollups.subscription_id AND usage_daily_rollups.usage_date >
+CAST(timezone($1::VARCHAR, partner_associations.valid_from) - $2::INTERVAL AS DATE) AND
+(partner_associations.valid_to IS NULL OR usage_daily_rollups.usage_date < CAST(timezone($3::VARCHAR,
+partner_associations.valid_to) AS DATE)) WHERE usage_daily_rollups.usage_date BETWEEN $4::DATE AND $5::DATE AND
+usage_daily_rollups.subscription_id IN ({ids:29:0}) AND partner_associations.valid_from < $6::TIMESTAMP WITH TIME
+ZONE AND (partner_associations.valid_to IS NULL OR partner_associations.valid_to > $7::TIMESTAMP WITH TIME ZONE) AND
+partner_associations.partner_id = $8::UUID AND partner_associations.subscription_id IN ({ids:29:1}) AND NOT
+(CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE) BETWEEN $10::DATE AND $11::DATE AND
+CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE) > CAST(timezone($12::VARCHAR,
+partner_associations.valid_from) - $13::INTERVAL AS DATE) AND (partner_associations.valid_to IS NULL OR
+CAST(CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE) + interval '1 month' AS DATE) <=
+CAST(timezone($14::VARCHAR, partner_associations.valid_to) AS DATE))) AND usage_daily_rollups.usage_date BETWEEN
+$15::DATE AND $16::DATE AND usage_daily_rollups.usage_date >= CAST(date_trunc($21::VARCHAR, timezone($22::VARCHAR,
+partner_associations.valid_to) - $23::INTERVAL) AS DATE) AND usage_daily_rollups.usage_date <
+CAST(CAST(date_trunc($21::VARCHAR, timezone($22::VARCHAR, partner_associations.valid_to) - $23::INTERVAL) AS DATE) +
+interval '1 month' AS DATE) AND CAST(date_trunc($21::VARCHAR, timezone($22::VARCHAR, partner_associations.valid_to)
+- $23::INTERVAL) AS DATE) > CAST(date_trunc($17::VARCHAR, (timezone($18::VARCHAR, partner_associations.valid_from) -
+$19::INTERVAL) + $20::INTERVAL) AS DATE) GROUP BY partner_associations.partner_id, partner_associations.type,
+usage_daily_rollups.subscription_id, usage_daily_rollups.currency UNION ALL SELECT partner_associations.partner_id
+AS partner_id, partner_associations.type AS association_type, usage_daily_rollups.subscription_id AS
+subscription_id, usage_daily_rollups.currency, -sum(usage_daily_rollups.quantity) AS quantity,
+-sum(usage_daily_rollups.amount) AS amount, -sum(usage_daily_rollups.record_count) AS record_count FROM
+usage_daily_rollups JOIN partner_associations ON partner_associations.subscription_id =
+usage_daily_rollups.subscription_id AND CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE) >
+CAST(timezone($24::VARCHAR, partner_associations.valid_from) - $25::INTERVAL AS DATE) AND
+(partner_associations.valid_to IS NULL OR CAST(CAST(date_trunc($9::VARCHAR, usage_daily_rollups.usage_date) AS DATE)
++ interval '1 month' AS DATE) <= CAST(timezone($26::VARCHAR, partner_associations.valid_to) AS DATE)) WHERE
+usage_daily_rollups.usage_date BETWEEN $27::DATE AND $28::DATE AND usage_daily_rollups.subscription_id IN
+({ids:29:2}) AND partner_associations.valid_from < $6::TIMESTAMP WITH TIME ZONE AND (partner_associations.valid_to
+IS NULL OR partner_associations.valid_to > $7::TIMESTAMP WITH TIME ZONE) AND partner_associations.partner_id =
+$8::UUID AND partner_associations.subscription_id IN ({ids:29:1}) GROUP BY partner_associations.partner_id,
+partner_associations.type, usage_daily_rollups.subscription_id, usage_daily_rollups.currency
+"""
+# Without a month span (the month mostly still to come), one statement sums the whole days.
 SUBSCRIPTIONS_WHOLE_DAYS = """
 SELECT partner_associations.partner_id AS partner_id, partner_associations.type AS association_type,
 usage_daily_rollups.subscription_id AS subscription_id, usage_daily_rollups.currency,
@@ -311,25 +439,46 @@ MIRRORED = {
 }
 
 
+def tenant_mirrored(first: date, last: date) -> dict[str, str]:
+    """Op (2)'s statements for the window [first, last] (a daily part adds or subtracts days, or there is none)."""
+    span = month_span(first, last)
+    if span is None:
+        return {"TENANT_DAILY": TENANT_DAILY}
+    daily = {"TENANT_DAILY": TENANT_DAILY} if span.edges else {}
+    if span.outside:
+        daily = {"TENANT_DAILY_SUBTRACTED": TENANT_DAILY_SUBTRACTED}
+    return {"TENANT_MONTHLY": TENANT_MONTHLY, **daily}
+
+
+def _partner_whole_days_for(span: MonthSpan) -> tuple[str, str]:
+    if span.outside:
+        return "PARTNER_WHOLE_DAYS_LESS_OUTSIDE", PARTNER_WHOLE_DAYS_LESS_OUTSIDE
+    if span.edges:
+        return "PARTNER_WHOLE_DAYS", PARTNER_WHOLE_DAYS
+    return "PARTNER_WHOLE_DAYS_TO_MONTH_END", PARTNER_WHOLE_DAYS_TO_MONTH_END
+
+
 def partner_mirrored(first: date, last: date) -> dict[str, str]:
-    """Op (5)'s statements for the window [first, last]: without the part after the whole months when it ends
-    on a month's last day."""
-    if (last + _ONE_DAY).day != 1:
-        return MIRRORED["partner_usage"]
-    return {**MIRRORED["partner_usage"], "PARTNER_WHOLE_DAYS": PARTNER_WHOLE_DAYS_TO_MONTH_END}
+    """Op (5)'s statements for the window [first, last], whose whole-days statement depends on the last month."""
+    span = _partner_span(first, last)
+    name, whole_days = _partner_whole_days_for(span)
+    return {"PARTNER_MONTHLY": PARTNER_MONTHLY, name: whole_days, "PARTNER_BOUNDARY_DAYS": PARTNER_BOUNDARY_DAYS}
+
+
+def _subscriptions_whole_days_for(span: MonthSpan | None) -> dict[str, str]:
+    if span is None:
+        return {"SUBSCRIPTIONS_WHOLE_DAYS": SUBSCRIPTIONS_WHOLE_DAYS}
+    if span.outside:
+        return {"SUBSCRIPTIONS_WHOLE_DAYS_LESS_OUTSIDE": SUBSCRIPTIONS_WHOLE_DAYS_LESS_OUTSIDE}
+    return {"SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH": SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH}
 
 
 def subscriptions_mirrored(first: date, last: date) -> dict[str, str]:
     """The statements of op (1)'s nested usage for the window [first, last] (which depend on its shape)."""
-    whole_days = (
-        {"SUBSCRIPTIONS_WHOLE_DAYS": SUBSCRIPTIONS_WHOLE_DAYS}
-        if whole_months(first, last) is None
-        else {
-            "SUBSCRIPTIONS_MONTHLY": SUBSCRIPTIONS_MONTHLY,
-            "SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH": SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH,
-        }
-    )
-    return {**whole_days, "SUBSCRIPTIONS_BOUNDARY_DAYS": SUBSCRIPTIONS_BOUNDARY_DAYS}
+    span = _subscriptions_span(first, last)
+    monthly = {} if span is None else {"SUBSCRIPTIONS_MONTHLY": SUBSCRIPTIONS_MONTHLY}
+    whole_days = _subscriptions_whole_days_for(span)
+    return {**monthly, **whole_days, "SUBSCRIPTIONS_BOUNDARY_DAYS": SUBSCRIPTIONS_BOUNDARY_DAYS}
 
 
 _ID_LIST = re.compile(r"\{ids:(\d+):(\d+)\}")
@@ -365,13 +514,66 @@ def _add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def whole_months(first: date, last: date) -> tuple[date, date] | None:
-    """First days of the first and last months lying wholly inside [first, last], if any (as the gateway)."""
-    start = first if first.day == 1 else _add_months(first, 1)
-    end_exclusive = (last + timedelta(days=1)).replace(day=1)
-    if start >= end_exclusive:
-        return None
-    return start, _add_months(end_exclusive, -1)
+def _month_end(month: date) -> date:
+    return _add_months(month, 1) - _ONE_DAY
+
+
+@dataclass(frozen=True)
+class MonthSpan:
+    """As resolvers/usage/month_span.py: months read from the monthly rollup, their days outside the window
+    (subtracted) and the window's days outside them (added), each as (first, last) days."""
+
+    first_month: date
+    last_month: date
+    outside: tuple[tuple[date, date], ...]
+    edges: tuple[tuple[date, date], ...]
+    inside: tuple[date, date]
+
+
+def month_span(first: date, last: date) -> MonthSpan | None:
+    """How the gateway reads [first, last]: a month mostly inside the window (more days inside than outside) is
+    read from the monthly rollup less its days outside; None when no month is."""
+    first_month, last_month = first.replace(day=1), last.replace(day=1)
+    outside: list[tuple[date, date]] = []
+    edges: list[tuple[date, date]] = []
+    if first_month == last_month:
+        if (first - first_month).days + (_month_end(last_month) - last).days >= (last - first).days + 1:
+            return None
+        outside = [(first_month, first - _ONE_DAY), (last + _ONE_DAY, _month_end(last_month))]
+    else:
+        if (first - first_month).days >= (_month_end(first_month) - first).days + 1:
+            edges.append((first, _month_end(first_month)))
+            first_month = _add_months(first_month, 1)
+        else:
+            outside.append((first_month, first - _ONE_DAY))
+        if (_month_end(last_month) - last).days >= (last - last_month).days + 1:
+            edges.append((last_month, last))
+            last_month = _add_months(last_month, -1)
+        else:
+            outside.append((last + _ONE_DAY, _month_end(last_month)))
+        if first_month > last_month:
+            return None
+    inside = (max(first, first_month), min(last, _month_end(last_month)))
+    keep = (
+        [(start, end) for start, end in outside if start <= end],
+        [(start, end) for start, end in edges if start <= end],
+    )
+    return MonthSpan(first_month, last_month, tuple(keep[0]), tuple(keep[1]), inside)
+
+
+def _partner_span(first: date, last: date) -> MonthSpan:
+    """Op (5)'s window: from the first of a month, and at least one month read from the monthly rollup."""
+    span = month_span(first, last)
+    if first.day != 1 or span is None:
+        raise ValueError("the partner usage floor mirrors windows from the first of a month holding a whole month")
+    return span
+
+
+def _subscriptions_span(first: date, last: date) -> MonthSpan | None:
+    """Op (1)'s window: from the first of a month to a day of the same month."""
+    if first.day != 1 or last.replace(day=1) != first:
+        raise ValueError("the attributed subscriptions floor mirrors a window from the first of a month to a day of it")
+    return month_span(first, last)
 
 
 def _day_start(day: date) -> datetime:
@@ -387,14 +589,16 @@ def seconds_active(day: date, valid_from: datetime, valid_to: datetime | None) -
     return max(0, int((end - start).total_seconds()))
 
 
-def _add(sums: dict[tuple[Any, ...], list[Decimal]], key: tuple[Any, ...], quantity: Decimal, amount: Decimal) -> None:
+def _add(sums: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], row: asyncpg.Record) -> None:
+    """Add a rollup or SUM row's quantity, amount and record count (negative for subtracted days) to `key`."""
     total = sums.get(key)
     if total is None:
         # Decimal(0) + x, as the gateway starts its sums: the same exponent, so the same rendering.
-        sums[key] = [Decimal(0) + quantity, Decimal(0) + amount]
+        sums[key] = [Decimal(0) + row["quantity"], Decimal(0) + row["amount"], int(row["record_count"])]
     else:
-        total[0] += quantity
-        total[1] += amount
+        total[0] += row["quantity"]
+        total[1] += row["amount"]
+        total[2] += int(row["record_count"])
 
 
 async def tenant_usage(connection: asyncpg.Connection, body: dict[str, Any]) -> dict[str, Any]:
@@ -404,21 +608,23 @@ async def tenant_usage(connection: asyncpg.Connection, body: dict[str, Any]) -> 
     caller_tenant = await scope_id(connection, SCOPE_TENANT, uuid.UUID(body["tenantExternalId"]))
     if tenant_id is None or await connection.fetchval(TENANT_NODE, caller_tenant, tenant_id) is None:
         return {"tenant": None}
-    sums: dict[tuple[Any, ...], list[Decimal]] = {}
-    daily_ranges = [(first, last)]
-    months = whole_months(first, last)
-    if months is not None:
-        month_first, month_last = months
-        leftovers = ((first, month_first - timedelta(days=1)), (_add_months(month_last, 1), last))
-        daily_ranges = [(start, end) for start, end in leftovers if start <= end]
-        for row in await connection.fetch(TENANT_MONTHLY, month_first, month_last, tenant_id, tenant_id):
-            _add(sums, (row["month"], row["service"], row["currency"]), row["quantity"], row["amount"])
-    for start, end in daily_ranges:
-        for row in await connection.fetch(TENANT_DAILY, "month", start, end, tenant_id, tenant_id):
-            _add(sums, (row["month"], row["service"], row["currency"]), row["quantity"], row["amount"])
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    span = month_span(first, last)
+    daily = [(TENANT_DAILY, (first, last))]
+    if span is not None:
+        daily = [(TENANT_DAILY, days) for days in span.edges] + [(TENANT_DAILY_SUBTRACTED, d) for d in span.outside]
+        if len(daily) > 1:
+            raise ValueError("the tenant usage floor mirrors windows read with one daily part at most")
+        for row in await connection.fetch(TENANT_MONTHLY, span.first_month, span.last_month, tenant_id, tenant_id):
+            _add(sums, (row["month"], row["service"], row["currency"]), row)
+    for statement, (start, end) in daily:
+        for row in await connection.fetch(statement, "month", start, end, tenant_id, tenant_id):
+            _add(sums, (row["month"], row["service"], row["currency"]), row)
+    # A group whose days all lay outside the window (a monthly row less those days) has no record left.
+    sums = {key: total for key, total in sums.items() if total[2]}
     usage = [
         {"month": month.isoformat(), "service": service, "currency": currency, "quantity": f"{q:f}", "amount": f"{a:f}"}
-        for (month, service, currency), (q, a) in sorted(sums.items(), key=lambda item: _text_key(item[0]))
+        for (month, service, currency), (q, a, _) in sorted(sums.items(), key=lambda item: _text_key(item[0]))
     ]
     return {"tenant": {"usage": usage}}
 
@@ -431,28 +637,25 @@ async def partner_usage(connection: asyncpg.Connection, body: dict[str, Any]) ->
     caller_partner = await scope_id(connection, SCOPE_PARTNER, body["partnerMpnId"])
     if partner_id is None or await connection.fetchval(PARTNER_NODE, caller_partner, partner_id) is None:
         return {"node": None}
-    months = whole_months(first, last)
-    if months is None:
-        # The gateway sends other statements for a window without a whole month; the benchmark's has eleven.
-        raise ValueError("the partner usage floor mirrors windows holding at least one whole month")
-    month_first, month_last = months
-    window_start, window_end = _day_start(first), _day_start(last + timedelta(days=1))
-    sums: dict[tuple[Any, ...], list[Decimal]] = {}
+    span = _partner_span(first, last)
+    window_start, window_end = _day_start(first), _day_start(last + _ONE_DAY)
+    sums: dict[tuple[Any, ...], list[Any]] = {}
     monthly = await connection.fetch(
         PARTNER_MONTHLY,
-        "UTC", _ONE_SECOND, "UTC", month_first, month_last, window_end, window_start, partner_id, partner_id,
+        "UTC", _ONE_SECOND, "UTC", span.first_month, span.last_month, window_end, window_start, partner_id, partner_id,
     )  # fmt: skip
-    inside_end = _add_months(month_last, 1) - _ONE_DAY
-    after = [inside_end] if inside_end < last else []
+    # The part after the span's months (its leftover days) or the part subtracting its days outside the window.
+    after = [span.inside[1]] if span.edges else []
+    outside = ["UTC", _ONE_SECOND, "UTC", *span.outside[0]] if span.outside else []
     whole_days = await connection.fetch(
-        PARTNER_WHOLE_DAYS if after else PARTNER_WHOLE_DAYS_TO_MONTH_END,
+        _partner_whole_days_for(span)[1],
         "month", "UTC", _ONE_SECOND, "UTC", first, last, window_end, window_start, partner_id,
-        "month", month_first, month_last, "UTC", _ONE_SECOND, "UTC", *after, month_first, inside_end,
-        "month", "UTC", _ONE_SECOND, _ONE_DAY, "month", "UTC", _ONE_DAY, partner_id,
+        "month", span.first_month, span.last_month, "UTC", _ONE_SECOND, "UTC", *after, *span.inside,
+        "month", "UTC", _ONE_SECOND, _ONE_DAY, "month", "UTC", _ONE_DAY,
+        *(["month", *outside] if outside else []), partner_id,
     )  # fmt: skip
     for row in (*monthly, *whole_days):
-        key = (row["month"], row["partner_id"], row["association_type"], row["currency"])
-        _add(sums, key, row["quantity"], row["amount"])
+        _add(sums, (row["month"], row["partner_id"], row["association_type"], row["currency"]), row)
     # A rollup row reached by two intervals of one partner and type on the same day counts once.
     partial: dict[tuple[Any, ...], asyncpg.Record] = {}
     for row in await connection.fetch(
@@ -462,11 +665,11 @@ async def partner_usage(connection: asyncpg.Connection, body: dict[str, Any]) ->
             key = (row["subscription_id"], row["usage_date"], row["service_name"], row["currency"])
             partial.setdefault((*key, row["partner_id"], row["type"]), row)
     for row in partial.values():
-        key = (row["usage_date"].replace(day=1), row["partner_id"], row["type"], row["currency"])
-        _add(sums, key, row["quantity"], row["amount"])
+        _add(sums, (row["usage_date"].replace(day=1), row["partner_id"], row["type"], row["currency"]), row)
+    sums = {key: total for key, total in sums.items() if total[2]}  # as the gateway: no records, no row
     usage = [
         {"month": month.isoformat(), "currency": currency, "quantity": f"{q:f}", "amount": f"{a:f}"}
-        for (month, _, _, currency), (q, a) in sorted(sums.items(), key=lambda item: _text_key(item[0]))
+        for (month, _, _, currency), (q, a, _) in sorted(sums.items(), key=lambda item: _text_key(item[0]))
     ]
     return {"node": {"attributedUsage": usage}}
 
@@ -488,37 +691,38 @@ async def subscription_usage(
 ) -> dict[uuid.UUID, list[dict[str, Any]]]:
     """`usage(from: first, to: last, groupBy: []) { currency attribution { amount } }` of each subscription in
     `ids` for the partner `partner_id`: rows per association type and currency, in the gateway's order."""
-    if first.day != 1:
-        raise ValueError("the attributed subscriptions floor mirrors windows starting on the first of a month")
+    span = _subscriptions_span(first, last)
     ids = sorted(ids)  # as the gateway binds its set of parents
     count = len(ids)
     window_start, window_end = _day_start(first), _day_start(last + _ONE_DAY)
-    # (subscription, partner, association type, currency) -> attributed micro-units x seconds
-    units: dict[tuple[Any, ...], int] = {}
+    # (subscription, partner, association type, currency) -> [attributed micro-units x seconds, record count]
+    units: dict[tuple[Any, ...], list[int]] = {}
     whole: list[asyncpg.Record] = []
-    months = whole_months(first, last)
-    if months is None:
+    if span is None:
         whole += await connection.fetch(
             expand(SUBSCRIPTIONS_WHOLE_DAYS, count),
             "UTC", _ONE_SECOND, "UTC", first, last, window_end, window_start, partner_id, *ids, *ids,
         )  # fmt: skip
     else:
-        month_first, month_last = months
-        if (month_first, _add_months(month_last, 1) - _ONE_DAY) != (first, last):
-            raise ValueError("the attributed subscriptions floor mirrors a month's window, whole or up to a day")
         whole += await connection.fetch(
             expand(SUBSCRIPTIONS_MONTHLY, count),
-            "UTC", _ONE_SECOND, "UTC", month_first, month_last, window_end, window_start, partner_id, *ids, *ids,
+            "UTC", _ONE_SECOND, "UTC", span.first_month, span.last_month, window_end, window_start, partner_id,
+            *ids, *ids,
         )  # fmt: skip
+        ((_, statement),) = _subscriptions_whole_days_for(span).items()
+        outside = ["UTC", _ONE_SECOND, "UTC", *span.outside[0]] if span.outside else []
         whole += await connection.fetch(
-            expand(SUBSCRIPTIONS_WHOLE_DAYS_IN_MONTH, count),
+            expand(statement, count),
             "UTC", _ONE_SECOND, "UTC", first, last, window_end, window_start, partner_id,
-            "month", month_first, month_last, "UTC", _ONE_SECOND, "UTC", first, last,
-            "month", "UTC", _ONE_SECOND, _ONE_DAY, "month", "UTC", _ONE_DAY, *ids, *ids,
+            "month", span.first_month, span.last_month, "UTC", _ONE_SECOND, "UTC", *span.inside,
+            "month", "UTC", _ONE_SECOND, _ONE_DAY, "month", "UTC", _ONE_DAY, *outside,
+            *ids, *ids, *(ids if outside else []),
         )  # fmt: skip
     for row in whole:
         key = (row["subscription_id"], row["partner_id"], row["association_type"], row["currency"])
-        units[key] = units.get(key, 0) + _micro(row["amount"]) * DAY_SECONDS
+        total = units.setdefault(key, [0, 0])
+        total[0] += _micro(row["amount"]) * DAY_SECONDS
+        total[1] += int(row["record_count"])
     # A rollup row on a day two intervals of one partner and type touch: their seconds add up.
     shares: dict[tuple[Any, ...], list[Any]] = {}
     for row in await connection.fetch(
@@ -530,11 +734,13 @@ async def subscription_usage(
             rollup = (row["subscription_id"], row["usage_date"], row["service_name"], row["currency"])
             shares.setdefault((*rollup, row["partner_id"], row["type"]), [row, 0])[1] += seconds
     for row, seconds in shares.values():
-        key = (row["subscription_id"], row["partner_id"], row["type"], row["currency"])
-        units[key] = units.get(key, 0) + _micro(row["amount"]) * seconds
+        total = units.setdefault((row["subscription_id"], row["partner_id"], row["type"], row["currency"]), [0, 0])
+        total[0] += _micro(row["amount"]) * seconds
+        total[1] += int(row["record_count"])
     usage: dict[uuid.UUID, list[dict[str, Any]]] = {subscription_id: [] for subscription_id in ids}
-    for (subscription_id, _, _, currency), total in sorted(units.items(), key=lambda item: _text_key(item[0])):
-        usage[subscription_id].append({"currency": currency, "attribution": {"amount": present(total, currency)}})
+    for (subscription_id, _, _, currency), (amount, records) in sorted(units.items(), key=lambda i: _text_key(i[0])):
+        if records:  # as the gateway: a group left with no record (all its days outside the window) is no row
+            usage[subscription_id].append({"currency": currency, "attribution": {"amount": present(amount, currency)}})
     return usage
 
 

@@ -22,19 +22,26 @@ from bench import capture, dataset, floor, floor_usage, operations
 from db.engine import Database
 from db.seed.catalog import COUNTRY_CURRENCY
 from db.seed.synthetic import SyntheticSpec, load_synthetic
-from resolvers.usage.aggregates import _whole_months
 from resolvers.usage.attribution import DAY_SECONDS, seconds_active
 from resolvers.usage.currencies import minor_units, present
+from resolvers.usage.month_span import month_span
 from tests import databases
 from tests.api import Api, principal
 
 
-def test_whole_months_split_the_window_as_the_gateway_does() -> None:
+def test_month_span_splits_the_window_as_the_gateway_does() -> None:
     rng = random.Random(7)
-    for _ in range(2_000):
+    for _ in range(4_000):
         first = date(2025, 1, 1) + timedelta(days=rng.randrange(700))
-        last = first + timedelta(days=rng.randrange(800))
-        assert floor_usage.whole_months(first, last) == _whole_months(first, last), (first, last)
+        last = first + timedelta(days=rng.randrange(800 if rng.random() < 0.5 else 62))
+        gateway, floor_span = month_span(first, last), floor_usage.month_span(first, last)
+        if gateway is None:
+            assert floor_span is None, (first, last)
+            continue
+        assert floor_span is not None, (first, last)
+        expected = (gateway.first_month, gateway.last_month, gateway.outside, gateway.edges, gateway.inside)
+        got = (floor_span.first_month, floor_span.last_month, floor_span.outside, floor_span.edges, floor_span.inside)
+        assert got == expected, (first, last)
 
 
 def test_seconds_active_counts_as_the_gateway_does() -> None:
@@ -77,13 +84,17 @@ INFO:     Shutting down
 """
 
 
+# A window whose last month is read day by day (mostly outside it): the statements these log lines hold.
+_LAST_MONTH_DAILY = (date(2025, 1, 1), date(2025, 12, 10))
+
+
 def test_capture_finds_the_floor_statements_in_the_gateway_log() -> None:
     log = _LOG.format(monthly=floor_usage.TENANT_MONTHLY.strip(), daily=floor_usage.TENANT_DAILY.strip())
     assert capture.statements(log) == [
         capture.normalize(floor_usage.TENANT_MONTHLY),
         capture.normalize(floor_usage.TENANT_DAILY),
     ]
-    assert capture.stale(log, ["tenant_usage"]) == {}
+    assert capture.stale(log, ["tenant_usage"], _LAST_MONTH_DAILY) == {}
 
 
 def test_capture_names_a_floor_statement_the_gateway_no_longer_sends() -> None:
@@ -91,7 +102,7 @@ def test_capture_names_a_floor_statement_the_gateway_no_longer_sends() -> None:
     changed = daily.replace("BETWEEN $2::DATE AND $3::DATE", ">= $2::DATE AND <= $3::DATE")
     assert changed != daily
     log = _LOG.format(monthly=floor_usage.TENANT_MONTHLY.strip(), daily=changed.strip())
-    assert capture.stale(log, ["tenant_usage", "partner_usage"]) == {
+    assert capture.stale(log, ["tenant_usage", "partner_usage"], _LAST_MONTH_DAILY) == {
         "tenant_usage": ["TENANT_DAILY"],
         "partner_usage": ["PARTNER_MONTHLY", "PARTNER_WHOLE_DAYS", "PARTNER_BOUNDARY_DAYS"],
     }
@@ -111,43 +122,46 @@ class TestFloorAnswersAsTheGateway:
         url = database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         sample = await dataset.sample(url, random.Random(1))
         first_day, last_day = operations.twelve_months()
+        # Today's window and windows ending a month back whose last month is read whole, less its days outside
+        # the window, and day by day (month_span): every shape of the usage SQL, whatever the day.
+        month = (date.fromisoformat(last_day).replace(day=1) - timedelta(days=1)).replace(day=1)
+        ends = [(month + timedelta(days=32)).replace(day=1) - timedelta(days=1), month + timedelta(days=19), month]
+        windows = [(first_day, last_day), *((first_day, end.isoformat()) for end in ends)]
         connection = await asyncpg.connect(url)
         try:
             compared = 0
             for subscription in sample.subscriptions:
-                variables: dict[str, Any] = {"id": subscription.tenant_global_id, "from": first_day, "to": last_day}
                 owner = principal(Role.OWNER, tenant=subscription.tenant_external_id)
-                gateway = await api.data(operations.TENANT_USAGE, variables, as_=owner)
-                body = {**variables, "tenantExternalId": str(subscription.tenant_external_id)}
-                assert await floor_usage.tenant_usage(connection, body) == gateway
-                compared += bool(gateway["tenant"]["usage"])
-            # The window ending inside a month, and ending on a month's last day (the gateway then sends its
-            # whole-days statement without the part after the whole months).
-            month_end = (date.fromisoformat(last_day).replace(day=1) - timedelta(days=1)).isoformat()
+                for start, end in windows:
+                    variables: dict[str, Any] = {"id": subscription.tenant_global_id, "from": start, "to": end}
+                    gateway = await api.data(operations.TENANT_USAGE, variables, as_=owner)
+                    body = {**variables, "tenantExternalId": str(subscription.tenant_external_id)}
+                    assert await floor_usage.tenant_usage(connection, body) == gateway, variables
+                    compared += bool(gateway["tenant"]["usage"]) and end == last_day
             for partner in sample.partners:
                 caller = principal(Role.PARTNER, partner=partner.mpn_id)
-                for to in (last_day, month_end):
-                    variables = {"id": partner.global_id, "from": first_day, "to": to}
+                for start, end in windows:
+                    variables = {"id": partner.global_id, "from": start, "to": end}
                     gateway = await api.data(operations.PARTNER_ATTRIBUTED_USAGE, variables, as_=caller)
                     body = {**variables, "partnerMpnId": partner.mpn_id}
-                    assert await floor_usage.partner_usage(connection, body) == gateway
-                    compared += bool(gateway["node"]["attributedUsage"]) and to == last_day
+                    assert await floor_usage.partner_usage(connection, body) == gateway, variables
+                    compared += bool(gateway["node"]["attributedUsage"]) and end == last_day
         finally:
             await connection.close()
         assert compared == len(sample.subscriptions) + len(sample.partners)
 
     async def test_attributed_subscriptions(self, api: Api, database: Database) -> None:
-        # Op (1) with its nested current-month usage, in both window shapes whatever today is: the current
-        # month up to today, the previous month whole (monthly rollups and the whole-day parts) and a first day
-        # alone (no whole month).
+        # Op (1) with its nested current-month usage, in every window shape whatever today is.
         yesterday = datetime.now(UTC).date() - timedelta(days=1)
         spec = SyntheticSpec(tenants=4, subscriptions_per_tenant=3, partners=3, days=400, end_date=yesterday)
         await load_synthetic(database, spec)
         url = database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         sample = await dataset.sample(url, random.Random(1))
         month_start, today = (date.fromisoformat(day) for day in operations.current_month())
-        previous_month = ((month_start - timedelta(days=1)).replace(day=1), month_start - timedelta(days=1))
-        windows = [(month_start, today), previous_month, (previous_month[0], previous_month[0])]
+        # The previous month: whole, to its 20th (the rest subtracted from its monthly row), its first day alone.
+        previous = (month_start - timedelta(days=1)).replace(day=1)
+        ends = [month_start - timedelta(days=1), previous + timedelta(days=19), previous]
+        windows = [(month_start, today), *((previous, end) for end in ends)]
         connection = await asyncpg.connect(url)
         amounts = 0
         try:
