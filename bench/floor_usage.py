@@ -8,8 +8,11 @@ parameters, 'month', 'UTC' and the one-second interval). Two statements are simp
 are: the caller-scope lookup (the gateway's wraps it in a SELECT of placeholders) and the node lookup (the
 gateway loads every column of the row; the floor only needs to know the row is visible).
 
-The Python here is what the answer needs and nothing more: the window split into whole months and leftover
-days, Decimal sums keyed as the gateway keys them, and for (5) the seconds each association was in effect on
+The Python here is what the answer needs and nothing more: the window split as the gateway splits it (a copy of
+resolvers/usage/month_span.py: months from the monthly rollups, less the days outside the window of a month mostly
+inside it, and the other days from the daily rollups; which statements are sent depends on that shape, so each
+read has one per shape and `*_mirrored` names them for a window), Decimal sums keyed as the gateway keys them
+(a group left with no record is no row), and for (5) the seconds each association was in effect on
 its first and last day (a partially covered day counts in quantity and amount, a day it only touches at
 midnight does not). Op (5)'s document does not select `attribution`, so the exact attributed fractions the
 gateway computes for every row regardless are not computed here: that is part of the gap the ratio measures.
