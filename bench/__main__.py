@@ -288,7 +288,7 @@ def _statements_by_page(dev: Server, sample: dataset.Sample, issuer: TokenIssuer
     by_page: dict[str, int] = {}
     for first in (1, 10, 50):
         request = operations.attributed_subscriptions(dataset.Sample([partner], []), issuer, first=first).graphql[0]
-        by_page[str(first)] = check.statements_of(dev.base_url, request)[0]
+        by_page[str(first)] = check.steady_statements(dev.base_url, request)[0]
     return by_page
 
 

@@ -46,14 +46,14 @@ def compare(operation: Operation, gateway_url: str, floor_url: str) -> Checked:
     if not operation.floor:
         # No floor endpoint: the gateway's answers must still be error-free and not empty.
         for graphql in operation.graphql[:CHECKED_PER_OPERATION]:
-            _, headers, answer = post(gateway_url, graphql)
+            _, _, answer = post(gateway_url, graphql)
             if answer.get("errors") or not _has_rows(answer.get("data")):
                 raise CheckFailed(f"{operation.key}: gateway answered {answer}")
-            statements.append(int({k.lower(): v for k, v in headers.items()}[STATEMENTS_HEADER]))
+            statements.append(steady_statements(gateway_url, graphql)[0])
         return Checked(operation.key, 0, statements)
     pairs = list(zip(operation.graphql, operation.floor, strict=True))[:CHECKED_PER_OPERATION]
     for graphql, floor in pairs:
-        _, headers, answer = post(gateway_url, graphql)
+        _, _, answer = post(gateway_url, graphql)
         if answer.get("errors"):
             raise CheckFailed(f"{operation.key}: gateway answered errors {answer['errors']}")
         _, _, floor_answer = post(floor_url, floor)
@@ -62,8 +62,18 @@ def compare(operation: Operation, gateway_url: str, floor_url: str) -> Checked:
                 f"{operation.key}: gateway and floor differ\n"
                 f"  gateway {answer['data']}\n  floor   {floor_answer['data']}"
             )
-        statements.append(int({k.lower(): v for k, v in headers.items()}[STATEMENTS_HEADER]))
+        statements.append(steady_statements(gateway_url, graphql)[0])
     return Checked(operation.key, len(pairs), statements)
+
+
+def steady_statements(base_url: str, request: Request, body: bytes | None = None) -> tuple[int, Any]:
+    """The statements of `request` once the gateway knows the caller: the fewest of three sends.
+
+    A worker looks up a caller's tenant or partner id the first time it sees the token and remembers it
+    (auth/scope.py), so that first request sends one statement more. The measured servers run two workers, so
+    at most two of three sends can be a worker's first: the fewest is the steady state the load measures.
+    """
+    return min((statements_of(base_url, request, body) for _ in range(3)), key=lambda counted: counted[0])
 
 
 def statements_of(base_url: str, request: Request, body: bytes | None = None) -> tuple[int, Any]:
