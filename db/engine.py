@@ -131,9 +131,12 @@ class RequestDatabase(Database):
     each meant a pool checkout each. Here the first read opens the session and later ones reuse it, one at a time
     (a lock: asyncpg runs one statement per connection, and concurrent fields would otherwise interleave). Each
     read ends by emptying the identity map, so rows come back detached and fresh, exactly as from a session of
-    their own; a read that fails drops the session, so the next one starts on a healthy connection. Writes still
-    take a transaction of their own. `close()` (the view calls it when the response is ready) returns the
-    connection to the pool.
+    their own; a read that fails drops the session, so the next one starts on a healthy connection. `close()` (the
+    view calls it when the response is ready) returns the connection to the pool.
+
+    A write takes a transaction of its own, on a connection of its own, and gives the read connection back first:
+    a request never waits for a connection while holding one, so a burst of writers larger than the pool queues
+    instead of deadlocking (each holding a read connection while waiting for a write connection).
     """
 
     def __init__(self, database: Database) -> None:
