@@ -171,10 +171,15 @@ class Loaders:
     def __init__(self, database: Database, scope: CallerScope) -> None:
         self.scope = scope
         self._database = database
+        self._visibility: dict[Entity, Visibility] = {}
 
-    @functools.cache  # noqa: B019 (one Loaders per request: the cache dies with it)
     def see(self, entity: Entity) -> Visibility:
-        return visibility(entity, self.scope)
+        # Remembered on the instance, not with functools.cache on the method: that cache lives on the class, so it
+        # kept every request's Loaders (and through them its futures and rows) alive for the life of the process.
+        found = self._visibility.get(entity)
+        if found is None:
+            found = self._visibility[entity] = visibility(entity, self.scope)
+        return found
 
     @cached_property
     def tenant(self) -> DataLoader[uuid.UUID, Tenant | None]:
