@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,8 +30,15 @@ def create_app(
     database: Database | None = None,
     authenticator: Authenticator | None = None,
     schema: strawberry.Schema | None = None,
+    *,
+    freeze_heap_at_startup: bool = False,
 ) -> Starlette:
-    """`schema` replaces the API's schema (tests of the HTTP layer use small schemas of their own)."""
+    """`schema` replaces the API's schema (tests of the HTTP layer use small schemas of their own).
+
+    `freeze_heap_at_startup` (what `serve` asks for) moves everything allocated before the first request out of
+    the cyclic collector's generations (`gc.freeze()`): the schema, the compiled statements and the libraries live as
+    long as the process, and a full collection no longer walks them. Issue 13 measured read (1)'s cyclic GC at
+    6-10 ms per request before and 1.4 ms after."""
     settings = settings or load_settings()
     # Before anything else: a gateway that cannot validate tokens must not start (SettingsError, one line).
     authenticator = authenticator or Authenticator.from_settings(settings)
@@ -48,6 +56,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if freeze_heap_at_startup:
+            gc.collect()
+            gc.freeze()
         yield
         await authenticator.aclose()
         if rate_limiter is not None:
@@ -81,3 +92,8 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     return app
+
+
+def create_served_app() -> Starlette:
+    """The application as `serve` runs it in each worker process (uvicorn's factory)."""
+    return create_app(freeze_heap_at_startup=True)

@@ -11,6 +11,7 @@ from collections import Counter
 
 from auth.principal import Role
 from db.engine import Database
+from gateway.settings import load_settings
 from resolvers.loaders import Loaders
 from resolvers.usage.loaders import UsageLoaders
 from tests.api import Api, principal
@@ -57,3 +58,20 @@ async def test_a_long_run_of_reads_does_not_grow_the_object_count(api: Api, data
     grown = len(gc.get_objects()) - before
     # Each leaked request kept about 500 tracked objects; 200 requests that leak nothing stay within noise.
     assert grown < 2_000, f"{grown} more GC-tracked objects after 200 requests"
+
+
+async def test_a_served_worker_freezes_its_startup_heap(database: Database) -> None:
+    """What `serve` runs moves the start-up heap out of the collector's reach; tests' apps do not."""
+    from gateway.app import create_app
+    from tests.api import _VAR_DIR
+
+    settings = load_settings(database_url=database.engine.url.render_as_string(hide_password=False), var_dir=_VAR_DIR)
+    try:
+        plain = create_app(settings, database)
+        async with plain.router.lifespan_context(plain):
+            assert gc.get_freeze_count() == 0
+        served = create_app(settings, database, freeze_heap_at_startup=True)
+        async with served.router.lifespan_context(served):
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

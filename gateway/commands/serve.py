@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
 def serve(host: str, port: int, *, workers: int = 1, reload: bool = False) -> None:
     uvicorn.run(
-        "gateway.app:create_app",
+        "gateway.app:create_served_app",
         factory=True,
         host=host,
         port=port,
