@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -115,6 +116,37 @@ async def test_node_lookup_is_one_statement_for_a_platform_admin(api: Api, datab
         )
     assert data["node"]["displayName"] == tenant.display_name
     assert counter.count == 1
+
+
+@pytest.mark.parametrize("count", [2, 100])
+async def test_nodes_cost_one_statement_per_type_whatever_the_number_of_ids(
+    api: Api, database: Database, count: int
+) -> None:
+    """`nodes(ids:)` batches per type: tenants, subscriptions and a few unknown ids mixed, in the order asked."""
+    from schema import global_id
+
+    async with database.write() as session:
+        tenants = [factories.tenant() for _ in range(count // 2)]
+        await factories.add_flushed(session, *tenants)
+        subscriptions = [factories.subscription(tenants[0]) for _ in range(count // 2)]
+        await factories.add_flushed(session, *subscriptions)
+    ids = [global_id.encode("Tenant", tenant.id) for tenant in tenants]
+    ids += [global_id.encode("Subscription", sub.id) for sub in subscriptions]
+    ids.insert(1, global_id.encode("Tenant", uuid.uuid4()))  # unknown: null in its place
+    ids.insert(3, global_id.encode("NoSuchType", uuid.uuid4()))  # a type that has no nodes: null, no statement
+    ids = ids[:100]
+    document = """query($ids: [ID!]!) { nodes(ids: $ids) { id
+      ... on Tenant { displayName } ... on Subscription { displayName } } }"""
+    admin = principal(Role.PLATFORM_ADMIN)
+
+    await api.data(document, {"ids": ids[:1]}, as_=admin)
+    async with api.counting() as counter:
+        data = await api.data(document, {"ids": ids}, as_=admin)
+
+    assert [node["id"] if node else None for node in data["nodes"]] == [
+        None if index in (1, 3) else node_id for index, node_id in enumerate(ids)
+    ]
+    assert counter.count == 2, counter.statements  # one for the tenants, one for the subscriptions
 
 
 # Nested usage: two windows per parent (a month through the monthly rollup, and three months by month and
