@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=5_000, ge=0)
     parse_cache_size: int = Field(default=512, ge=1)
     validation_cache_size: int = Field(default=512, ge=1)
+    # Queries the compiler knows are served by one SQL statement on PostgreSQL (resolvers/compiled/).
+    compiled_reads: bool = True
+    compiled_plan_cache_size: int = Field(default=1024, ge=1)
     # Production turns introspection off unless this is set; development always allows it.
     introspection_in_production: bool = False
     # Tuples, not lists: settings are hashed (schema.root caches the schema per settings).

@@ -24,3 +24,5 @@ class RequestContext:
     principal: Principal | None = None
     # Per-request caches (DataLoaders, resolved caller scope): created on first use, dropped with the request.
     cache: dict[str, Any] = field(default_factory=dict)
+    # Which path answered a query: "interpreted" (the resolvers) or "compiled" (resolvers/compiled/). Logged only.
+    execution_path: str = "interpreted"

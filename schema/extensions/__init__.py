@@ -19,7 +19,10 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
 from gateway.persisted import Manifest
+from resolvers.compiled.runner import CompiledReads
+from schema import global_id
 from schema.extensions.caching import CachedValidation, DocumentParserCache
+from schema.extensions.compiled_reads import CompiledReadsExtension
 from schema.extensions.cost import CostLimit
 from schema.extensions.deadline import ExecutionDeadline
 from schema.extensions.error_codes import ErrorCodes
@@ -73,6 +76,9 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
     ]
     if settings.rate_limit_enabled:
         extensions.append(RateLimit)
+    if settings.compiled_reads:
+        reads = CompiledReads(global_id.decode_any, maxsize=settings.compiled_plan_cache_size)
+        extensions.append(partial(CompiledReadsExtension, reads=reads, seconds=settings.request_timeout_seconds))
     # Last among the `on_execute` hooks: Strawberry does not exit hooks entered before one that raises, and an
     # armed deadline left behind would cancel its task later. Cost and rate limit refuse before it is armed.
     extensions.append(partial(ExecutionDeadline, seconds=settings.request_timeout_seconds))

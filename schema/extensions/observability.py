@@ -67,5 +67,6 @@ class Observability(SchemaExtension):
                 "duration_ms": round(duration * 1000, 3),
                 "sql_statements": statements,
                 "cost": report.requested if report is not None else None,
+                "execution": getattr(context.context, "execution_path", None),
             },
         )

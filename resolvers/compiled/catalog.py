@@ -1,0 +1,153 @@
+"""What the compiler knows of the schema: each compilable object type, its table, and how each field becomes SQL.
+
+A field missing here is simply not compilable: a document that selects it runs on the interpreter. Each entry says
+what the interpreter's resolver returns, in SQL terms; the differential test (tests/test_compiled_reads.py) holds
+the two to the same answer.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import ColumnElement, TableClause, and_, literal_column
+
+from auth.policy import Entity
+from db.association import PartnerAssociation
+from db.enums import AssociationType
+from db.partner import Partner
+from db.subscription import Subscription
+from db.tenant import Tenant
+
+
+class Kind(enum.Enum):
+    """How a column's value is written as the JSON the interpreter's scalar serializers produce."""
+
+    STRING = "STRING"  # also ints, booleans and enums (stored by name): PostgreSQL's JSON is already right
+    DATETIME = "DATETIME"  # ISO 8601 in UTC with "Z", microseconds only when there are some
+    DATE = "DATE"
+    UUID = "UUID"  # the dashed lower-case text
+    GLOBAL_ID = "GLOBAL_ID"  # the Relay id of the row's own type
+    IS_NULL = "IS_NULL"  # a boolean: the column holds no value (PartnerAssociation.isActive)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind = Kind.STRING
+
+
+@dataclass(frozen=True)
+class ToOne:
+    """A related object: `condition(child, parent)` picks at most one child row; `required` means the interpreter's
+    field is non-null (it raises NOT_FOUND when the row is out of reach, which the compiled path leaves to it)."""
+
+    target: str
+    condition: Callable[[Any, Any], ColumnElement[bool]]
+    required: bool
+
+
+Field = Column | ToOne
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    name: str
+    table: TableClause
+    entity: Entity
+    fields: Mapping[str, Field]
+
+
+def _by_id(fk: str) -> Callable[[Any, Any], ColumnElement[bool]]:
+    def condition(child: Any, parent: Any) -> ColumnElement[bool]:
+        return child.c.id == parent.c[fk]  # type: ignore[no-any-return]
+
+    return condition
+
+
+def _active_dpor(child: Any, parent: Any) -> ColumnElement[bool]:
+    return and_(
+        child.c.subscription_id == parent.c.id,
+        child.c.type == literal_column(f"'{AssociationType.DIGITAL_PARTNER_OF_RECORD.value}'"),
+        child.c.valid_to.is_(None),
+    )
+
+
+def _frozen(fields: dict[str, Field]) -> Mapping[str, Field]:
+    return MappingProxyType({"id": Column("id", Kind.GLOBAL_ID), **fields})
+
+
+TYPES: Mapping[str, ObjectType] = MappingProxyType(
+    {
+        "Subscription": ObjectType(
+            "Subscription",
+            Subscription.__table__,  # type: ignore[arg-type]
+            Entity.SUBSCRIPTION,
+            _frozen(
+                {
+                    "externalId": Column("external_id"),
+                    "offer": Column("offer"),
+                    "displayName": Column("display_name"),
+                    "status": Column("status"),
+                    "createdAt": Column("created_at", Kind.DATETIME),
+                    "version": Column("version"),
+                    "usageDataAsOf": Column("usage_data_as_of", Kind.DATE),
+                    "tenant": ToOne("Tenant", _by_id("tenant_id"), required=True),
+                    "digitalPartnerOfRecord": ToOne("PartnerAssociation", _active_dpor, required=False),
+                }
+            ),
+        ),
+        "Tenant": ObjectType(
+            "Tenant",
+            Tenant.__table__,  # type: ignore[arg-type]
+            Entity.TENANT,
+            _frozen(
+                {
+                    "externalId": Column("external_id", Kind.UUID),
+                    "displayName": Column("display_name"),
+                    "countryCode": Column("country_code"),
+                    "status": Column("status"),
+                    "createdAt": Column("created_at", Kind.DATETIME),
+                    "updatedAt": Column("updated_at", Kind.DATETIME),
+                    "primaryDomain": Column("primary_domain"),
+                }
+            ),
+        ),
+        "Partner": ObjectType(
+            "Partner",
+            Partner.__table__,  # type: ignore[arg-type]
+            Entity.PARTNER,
+            _frozen(
+                {
+                    "mpnId": Column("mpn_id"),
+                    "name": Column("name"),
+                    "countryCode": Column("country_code"),
+                    "createdAt": Column("created_at", Kind.DATETIME),
+                }
+            ),
+        ),
+        # createdBy / endedBy are left to the interpreter: who may see an actor's subject depends on the row.
+        "PartnerAssociation": ObjectType(
+            "PartnerAssociation",
+            PartnerAssociation.__table__,  # type: ignore[arg-type]
+            Entity.PARTNER_ASSOCIATION,
+            _frozen(
+                {
+                    "type": Column("type"),
+                    "validFrom": Column("valid_from", Kind.DATETIME),
+                    "validTo": Column("valid_to", Kind.DATETIME),
+                    "endReason": Column("end_reason"),
+                    "isActive": Column("valid_to", Kind.IS_NULL),
+                    "subscription": ToOne("Subscription", _by_id("subscription_id"), required=True),
+                    "partner": ToOne("Partner", _by_id("partner_id"), required=True),
+                }
+            ),
+        ),
+    }
+)
+
+# Interfaces every compilable type implements (for `... on Node` fragments).
+INTERFACES = frozenset({"Node"})

@@ -1,0 +1,124 @@
+"""Serving a query from its compiled plan: look the plan up (or build it), bind the caller's ids and the request's
+root ids, run the one statement, and hand back the `data` JSON text PostgreSQL built.
+
+`None` means "use the interpreter": the document or its variables are outside what the compiler knows, the caller
+has no scope to compile for, the statement failed, or the answer holds `MISSING` (an error only the interpreter
+words). Falling back is always correct; it only costs time.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import DocumentNode, FragmentDefinitionNode, GraphQLSchema, OperationType, get_operation_ast
+from graphql.execution.values import get_variable_values
+from sqlalchemy.exc import SQLAlchemyError
+
+from auth.row_filters import Known, parameters
+from auth.scope import CallerScope
+from db.engine import Database
+from resolvers.compiled.planner import MISSING, CallerShape, DecodeId, NotCompilable, Plan, plan, plan_inputs
+
+logger = logging.getLogger("dpor.compiled")
+
+PlanKey = tuple[str, str | None, CallerShape, tuple[tuple[str, object], ...]]
+
+
+class _Plans:
+    """Plans (or the knowledge that there is none) by key, least recently used first out."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._plans: OrderedDict[PlanKey, Plan | None] = OrderedDict()
+
+    def get(self, key: PlanKey) -> tuple[bool, Plan | None]:
+        if key not in self._plans:
+            return False, None
+        self._plans.move_to_end(key)
+        return True, self._plans[key]
+
+    def put(self, key: PlanKey, found: Plan | None) -> None:
+        self._plans[key] = found
+        if len(self._plans) > self.maxsize:
+            self._plans.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the compiled path needs of a validated request."""
+
+    schema: GraphQLSchema
+    document: DocumentNode
+    operation_name: str | None
+    variables: Mapping[str, Any] | None
+
+
+class CompiledReads:
+    """One per process (per schema): its plan cache is shared by every request."""
+
+    def __init__(self, decode_id: DecodeId, *, maxsize: int = 1024) -> None:
+        self._decode_id = decode_id
+        self._plans = _Plans(maxsize)
+
+    def plan_for(self, request: Operation, scope: CallerScope) -> tuple[Plan, Mapping[str, Any]] | None:
+        """The plan and the coerced variables, or None when this request needs the interpreter."""
+        operation = get_operation_ast(request.document, request.operation_name)
+        if operation is None or operation.operation is not OperationType.QUERY or request.document.loc is None:
+            return None
+        coerced = get_variable_values(
+            request.schema, operation.variable_definitions or (), dict(request.variables or {})
+        )
+        if isinstance(coerced, list):  # the interpreter words variable errors
+            return None
+        variables = coerced.coerced
+        caller = CallerShape(scope.roles, Known(scope.tenant_id is not None, scope.partner_id is not None))
+        key = (
+            request.document.loc.source.body,
+            request.operation_name,
+            caller,
+            plan_inputs(variables, self._decode_id),
+        )
+        known, found = self._plans.get(key)
+        if not known:
+            fragments = {
+                definition.name.value: definition
+                for definition in request.document.definitions
+                if isinstance(definition, FragmentDefinitionNode)
+            }
+            try:
+                found = plan(operation, fragments, variables, caller, self._decode_id)
+            except NotCompilable:
+                found = None
+            except Exception:  # a planner bug must not fail a request the interpreter can answer: say it loudly
+                logger.exception("compiling a query failed; it runs on the interpreter")
+                found = None
+            self._plans.put(key, found)
+        return (found, variables) if found is not None else None
+
+    async def data_text(self, database: Database, request: Operation, scope: CallerScope) -> str | None:
+        """The response's `data` as JSON text, or None to let the interpreter answer."""
+        if database.dialect != "postgresql":
+            return None
+        planned = self.plan_for(request, scope)
+        if planned is None:
+            return None
+        found, variables = planned
+        values: dict[str, Any] = dict(parameters(scope))
+        for root in found.roots:
+            values[root.parameter] = self._row_id(root.value(variables))
+        try:
+            async with database.read() as session:
+                connection = await session.connection()
+                result = await connection.exec_driver_sql(found.sql, found.arguments(values))
+                text: str = result.scalar_one()
+        except SQLAlchemyError:  # the interpreter meets the same failure and words it as it always does
+            return None
+        return None if MISSING in text else text
+
+    def _row_id(self, value: str) -> uuid.UUID:
+        return self._decode_id(value)[1]

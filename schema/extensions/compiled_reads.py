@@ -1,0 +1,63 @@
+"""Serve a query from one compiled SQL statement when the compiler knows the document (resolvers/compiled/).
+
+Placed after the cost check and the rate limit (a refused operation compiles nothing) and before the execution
+deadline: a hook that raises on entry leaves the hooks entered before it unexited, so this one keeps its own time
+bound and refuses with the deadline's own TIMEOUT before that deadline is armed. When it answers, Strawberry skips
+execution (`execution_context.result` is set); otherwise the interpreter runs as if this hook were not there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import orjson
+from graphql import ExecutionResult
+from strawberry.extensions import SchemaExtension
+
+from resolvers.caller import caller_scope
+from resolvers.compiled.runner import CompiledReads, Operation
+from resolvers.context import RequestContext
+from resolvers.errors import Unauthenticated
+from schema.extensions.errors import Code, limit_error
+
+
+class CompiledReadsExtension(SchemaExtension):
+    def __init__(self, *, reads: CompiledReads, seconds: float) -> None:
+        self.reads = reads
+        self.seconds = seconds
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        if isinstance(context, RequestContext) and execution.graphql_document is not None:
+            try:
+                async with asyncio.timeout(self.seconds):
+                    text = await self._compiled(context)
+            except TimeoutError:
+                raise limit_error(
+                    f"The operation did not finish within {self.seconds:g} s and was cancelled.",
+                    Code.TIMEOUT,
+                    "requestTimeoutSeconds",
+                    self.seconds,
+                ) from None
+            if text is not None:
+                execution.result = ExecutionResult(data=orjson.loads(text))
+                context.execution_path = "compiled"
+        yield
+
+    async def _compiled(self, context: RequestContext) -> str | None:
+        execution = self.execution_context
+        if context.database.dialect != "postgresql":
+            return None
+        try:
+            scope = await caller_scope(context)
+        except Unauthenticated:
+            return None
+        request = Operation(
+            execution.schema._schema,
+            execution.graphql_document,  # type: ignore[arg-type]
+            execution.operation_name,
+            execution.variables,
+        )
+        return await self.reads.data_text(context.database, request, scope)

@@ -1,0 +1,267 @@
+"""The compiled path is the interpreter's twin: for generated documents, as every caller, the two give the same bytes.
+
+Documents are drawn over the compiler's catalog (resolvers/compiled/catalog.py) and a little beyond it (fields and
+ids the compiler does not know), with aliases, repeated keys, inline and named fragments, `@skip`/`@include` from
+literals and variables, and ids of every type, the caller's and everyone else's, plus junk. Each document goes to
+two gateways over the same PostgreSQL database, one with compiled reads and one without, and the answers must be
+equal byte for byte after a parse-and-dump that keeps key order (orjson keeps it): `data`, `errors` and
+`extensions` alike. A document the compiler refuses still answers, from the interpreter.
+
+Examples per run: DPOR_TEST_COMPILED_EXAMPLES (default 2,000).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from auth.principal import Principal, Role
+from db.engine import Database
+from db.enums import AssociationEndReason, AssociationType
+from db.seed.demo import DEMO_DELEGATED_PARTNER_MPN_ID, DEMO_OWNER_TENANT_EXTERNAL_ID, DEMO_PARTNER_MPN_ID, load_demo
+from resolvers.compiled.catalog import TYPES, Column, ToOne
+from schema.extensions.compiled_reads import CompiledReadsExtension
+from tests import databases, factories
+from tests.api import Api, principal, token_for
+from tests.resilience_support import WorldIds, gateway, world_ids
+
+EXAMPLES = int(os.environ.get("DPOR_TEST_COMPILED_EXAMPLES", "2000"))
+
+CALLERS: list[Principal] = [
+    principal(Role.OWNER, tenant=DEMO_OWNER_TENANT_EXTERNAL_ID),
+    principal(Role.SERVICE_ADMIN, tenant=DEMO_OWNER_TENANT_EXTERNAL_ID),
+    principal(Role.CO_ADMIN, tenant=DEMO_OWNER_TENANT_EXTERNAL_ID),
+    principal(Role.DELEGATED_ADMIN, tenant=DEMO_OWNER_TENANT_EXTERNAL_ID, partner=DEMO_DELEGATED_PARTNER_MPN_ID),
+    principal(Role.PARTNER, partner=DEMO_PARTNER_MPN_ID),
+    principal(Role.PLATFORM_ADMIN),
+    principal(Role.USAGE_INGEST),
+    # Two roles at once: a field rule must hold for the row in hand under each of them.
+    principal(Role.OWNER, Role.PARTNER, tenant=DEMO_OWNER_TENANT_EXTERNAL_ID, partner=DEMO_PARTNER_MPN_ID),
+]
+
+# Fields beyond the catalog, so that refusals and the fall-back are exercised too.
+OUTSIDE_THE_CATALOG = {
+    "Subscription": ["partnerAssociations { type }", "associationHistory(first: 2) { totalCount }"],
+    "Tenant": ["subscriptions(first: 2) { totalCount }", "contacts(first: 1) { totalCount }"],
+    "Partner": [],
+    "PartnerAssociation": ["createdBy", "endedBy"],
+}
+ROOTS = {"node": None, "subscription": "Subscription", "tenant": "Tenant", "partner": "Partner"}
+JUNK_IDS = ["", "x", "VGVuYW50Om5vcGU=", "U3Vic2NyaXB0aW9uOjEyMw=="]
+
+
+@dataclass
+class Document:
+    text: str
+    variables: dict[str, Any]
+
+
+class _Writer:
+    """Builds one document from Hypothesis draws: selections, fragments and variables."""
+
+    def __init__(self, draw: st.DrawFn, world: WorldIds, visible: dict[str, list[str]]) -> None:
+        self.draw = draw
+        self.world = world
+        self.visible = visible
+        self.fragments: dict[str, str] = {}
+        self.variables: dict[str, Any] = {}
+        self.definitions: list[str] = []
+        self.roots = 0
+
+    def variable(self, graphql_type: str, value: Any) -> str:
+        name = f"v{len(self.variables)}"
+        self.variables[name] = value
+        self.definitions.append(f"${name}: {graphql_type}")
+        return f"${name}"
+
+    def directive(self) -> str:
+        kind = self.draw(st.sampled_from(["", "", "", "skip", "include"]))
+        if not kind:
+            return ""
+        condition = self.draw(st.booleans())
+        if self.draw(st.booleans()):
+            return f" @{kind}(if: {self.variable('Boolean!', condition)})"
+        return f" @{kind}(if: {'true' if condition else 'false'})"
+
+    def selection(self, type_name: str, depth: int) -> str:
+        object_type = TYPES[type_name]
+        names = sorted(object_type.fields)
+        chosen = self.draw(st.lists(st.sampled_from([*names, "__typename"]), min_size=1, max_size=6))
+        parts = []
+        for name in chosen:
+            field = object_type.fields.get(name)
+            # No alias, the field's own name (keys merge), or a fresh one: never two fields under one key.
+            alias = self.draw(st.sampled_from(["", "", f"{name}: ", f"{name}{len(parts)}: "]))
+            if isinstance(field, ToOne):
+                if depth == 0:
+                    continue
+                parts.append(f"{alias}{name}{self.directive()} {{ {self.selection(field.target, depth - 1)} }}")
+            else:
+                assert field is None or isinstance(field, Column)
+                parts.append(f"{alias}{name}{self.directive()}")
+        if self.draw(st.integers(0, 9)) == 0 and OUTSIDE_THE_CATALOG[type_name]:
+            parts.append(self.draw(st.sampled_from(OUTSIDE_THE_CATALOG[type_name])))
+        wrapping = self.draw(st.sampled_from(["plain", "plain", "inline", "node", "other", "named"]))
+        body = " ".join(parts) or "__typename"
+        if wrapping == "inline":
+            return f"id ... on {type_name}{self.directive()} {{ {body} }}"
+        if wrapping == "node":
+            return f"... on Node {{ id }} {body}"
+        if wrapping == "other":
+            other = self.draw(st.sampled_from(sorted(set(TYPES) - {type_name})))
+            return f"{body} ... on Node {{ ... on {other} {{ id }} }}"
+        if wrapping == "named":
+            name = f"F{len(self.fragments)}"
+            self.fragments[name] = f"fragment {name} on {type_name} {{ {body} }}"
+            return f"...{name} __typename"
+        return body
+
+    def root(self) -> str:
+        field = self.draw(st.sampled_from([*ROOTS, "__typename"]))
+        if field == "__typename":
+            return "__typename"
+        expected = ROOTS[field]
+        # Mostly what the caller can see (a portal sends back the ids it was given), else anything at all.
+        if expected is None:
+            reachable = [node_id for ids in self.visible.values() for node_id in ids]
+            anything = self.world.all() + JUNK_IDS
+        else:
+            reachable, anything = self.visible.get(expected, []), self.world.by_type[expected] + JUNK_IDS
+        pool = reachable if reachable and self.draw(st.integers(0, 4)) else anything
+        node_id = self.draw(st.sampled_from(pool))
+        argument = self.variable("ID!", node_id) if self.draw(st.booleans()) else orjson.dumps(node_id).decode()
+        self.roots += 1
+        # The first root may go unaliased; the others always get their own key (no conflicting arguments).
+        alias = self.draw(st.sampled_from(["", f"r{self.roots}: "])) if self.roots == 1 else f"r{self.roots}: "
+        if expected is None:
+            type_name = self.draw(st.sampled_from(sorted(TYPES)))
+            inner = f"id ... on {type_name} {{ {self.selection(type_name, 2)} }}"
+        else:
+            inner = self.selection(expected, 2)
+        return f"{alias}{field}(id: {argument}){self.directive()} {{ {inner} }}"
+
+    def document(self) -> Document:
+        roots = [self.root() for _ in range(self.draw(st.integers(1, 3)))]
+        header = f"query Q({', '.join(self.definitions)})" if self.definitions else "query Q"
+        text = " ".join([f"{header} {{ {' '.join(roots)} }}", *self.fragments.values()])
+        return Document(text, self.variables)
+
+
+@st.composite
+def documents(draw: st.DrawFn, world: WorldIds, visible: dict[str, list[str]]) -> Document:
+    return _Writer(draw, world, visible).document()
+
+
+async def _visible_ids(api: Api, world: WorldIds, caller: Principal) -> dict[str, list[str]]:
+    """The global ids `node` answers for this caller, by type (asked of the interpreter)."""
+    visible: dict[str, list[str]] = {}
+    for type_name, ids in world.by_type.items():
+        for start in range(0, len(ids), 100):
+            body = await api.execute(
+                "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids[start : start + 100]}, as_=caller
+            )
+            found = [node["id"] for node in (body.get("data") or {}).get("nodes") or [] if node]
+            visible.setdefault(type_name, []).extend(found)
+    return visible
+
+
+async def _extra_history(database: Database) -> None:
+    """Histories the demo lacks: ended DPORs with sub-second and far-past instants, a tenant created at a
+    microsecond, a subscription never reported."""
+    old = datetime(1970, 1, 1, tzinfo=UTC)
+    async with database.write() as session:
+        tenant = factories.tenant(created_at=datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC))
+        first, second = factories.partner(), factories.partner()
+        await factories.add_flushed(session, tenant, first, second)
+        subscription = factories.subscription(tenant)
+        await factories.add_flushed(session, subscription)
+        session.add(
+            factories.association(
+                subscription,
+                first,
+                valid_from=old,
+                valid_to=old + timedelta(days=400, seconds=1),
+                end_reason=AssociationEndReason.REPLACED,
+                ended_by="someone",
+            )
+        )
+        session.add(factories.association(subscription, second, valid_from=old + timedelta(days=400, seconds=1)))
+        session.add(factories.association(subscription, first, type=AssociationType.TRANSACTING_PARTNER))
+
+
+def _canonical(body: bytes) -> bytes:
+    return orjson.dumps(orjson.loads(body))
+
+
+async def _send(api: Api, document: Document, caller: Principal) -> bytes:
+    response = await api.client.post(
+        "/graphql",
+        json={"query": document.text, "variables": document.variables, "operationName": "Q"},
+        headers={"authorization": f"Bearer {token_for(api.settings, caller)}"},
+    )
+    return f"{response.status_code} ".encode() + _canonical(response.content)
+
+
+@dataclass
+class Twins:
+    """The same database behind two gateways, and how the compiled one served each request."""
+
+    ids: WorldIds
+    compiled: Api
+    interpreted: Api
+    served: Counter[str]
+    visible: dict[int, dict[str, list[str]]]
+
+
+class TestCompiledReads:
+    # Collected only when a PostgreSQL server is configured (SQLite always uses the interpreter).
+    __test__ = "postgresql" in databases.backends()
+    pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+    @pytest.fixture
+    async def twins(self, database: Database, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Twins]:
+        """Lives across the examples of the test; on teardown, reports (and checks) the share that compiled."""
+        await load_demo(database)
+        await _extra_history(database)
+        served: Counter[str] = Counter()
+        compile_one = CompiledReadsExtension._compiled
+
+        async def counted(self: CompiledReadsExtension, context: Any) -> str | None:
+            text = await compile_one(self, context)
+            served["compiled" if text is not None else "interpreted"] += 1
+            return text
+
+        monkeypatch.setattr(CompiledReadsExtension, "_compiled", counted)
+        async with gateway(database) as compiled, gateway(database, compiled_reads=False) as interpreted:
+            ids = await world_ids(database)
+            visible = {index: await _visible_ids(interpreted, ids, caller) for index, caller in enumerate(CALLERS)}
+            yield Twins(ids, compiled, interpreted, served, visible)
+        total = sum(served.values())
+        print(f"\ncompiled reads: {served['compiled']} of {total} generated requests compiled")
+        # The generator aims at the catalog and most callers reach what it names: most requests compile.
+        assert served["compiled"] > 0.3 * total, served
+
+    @seed(0)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=st.data())
+    async def test_compiled_answers_equal_the_interpreters(self, twins: Twins, data: st.DataObject) -> None:
+        index = data.draw(st.integers(0, len(CALLERS) - 1), label="caller")
+        caller = CALLERS[index]
+        document = data.draw(documents(twins.ids, twins.visible[index]), label="document")
+        ours = await _send(twins.compiled, document, caller)
+        reference = await _send(twins.interpreted, document, caller)
+        assert ours == reference, f"{sorted(caller.roles)} {document}"
