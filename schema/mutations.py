@@ -18,10 +18,10 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from db.association import PartnerAssociation as AssociationRow
-from db.subscription import Subscription as SubscriptionRow
 from resolvers import associations, ingest, provisioning, validation
-from resolvers.caller import caller_scope
+from resolvers.caller import caller_scope, loaders_of
 from resolvers.context import RequestContext
+from resolvers.errors import NotFound
 from resolvers.idempotency import check_key
 from resolvers.transaction import in_transaction
 from resolvers.usage import validation as usage_validation
@@ -102,15 +102,22 @@ class PartnerAssociationChangePayload:
 async def _change_payload(
     info: Info[RequestContext, None], change: associations.AssociationChange
 ) -> PartnerAssociationChangePayload:
-    async with info.context.database.read() as session:
-        subscription = await session.get(SubscriptionRow, uuid.UUID(change.subscription_id))
-        ids = [uuid.UUID(i) for i in (change.association_id, change.previous_association_id) if i]
-        rows = {row.id.hex: row for row in await _associations(session, ids)}
-    assert subscription is not None  # it was locked and changed in the transaction that just committed
-    current = rows.get(change.association_id or "")
-    previous = rows.get(change.previous_association_id or "")
+    """The payload of what the transaction wrote (or, on a replay, what the first request wrote).
+
+    The subscription is read through the caller's row filters (DataLoader) for its other fields; its version and
+    the association rows are the ones recorded in the change, never re-read: a writer committing right after ours
+    must not show through, and a replay must answer what the first request did.
+    """
+    loaders = await loaders_of(info.context)
+    row = await loaders.subscription.load(uuid.UUID(change.subscription_id))
+    if row is None:
+        raise NotFound("subscription")  # out of the caller's reach since the change (e.g. its delegation ended)
+    subscription = Subscription.from_row(row)
+    if change.subscription_version is not None:
+        subscription.version = change.subscription_version
+    current, previous = await _changed_associations(info, change)
     return PartnerAssociationChangePayload(
-        subscription=Subscription.from_row(subscription),
+        subscription=subscription,
         association=PartnerAssociation.from_row(current) if current else None,
         previous_association=PartnerAssociation.from_row(previous) if previous else None,
         changed=change.changed,
@@ -118,12 +125,20 @@ async def _change_payload(
     )
 
 
-async def _associations(session: AsyncSession, ids: list[uuid.UUID]) -> list[AssociationRow]:
-    from sqlalchemy import select
-
-    if not ids:
-        return []
-    return list((await session.scalars(select(AssociationRow).where(AssociationRow.id.in_(ids)))).all())
+async def _changed_associations(
+    info: Info[RequestContext, None], change: associations.AssociationChange
+) -> tuple[AssociationRow | None, AssociationRow | None]:
+    """The association rows as written; for a result stored before rows were recorded, as they are now."""
+    if change.subscription_version is not None:
+        return tuple(  # type: ignore[return-value]
+            associations.as_written(snapshot) if snapshot else None
+            for snapshot in (change.association, change.previous_association)
+        )
+    loaders = await loaders_of(info.context)
+    found = []
+    for association_id in (change.association_id, change.previous_association_id):
+        found.append(await loaders.association.load(uuid.UUID(association_id)) if association_id else None)
+    return found[0], found[1]
 
 
 # Provisioning --------------------------------------------------------------------------------------------------
