@@ -80,7 +80,11 @@ def written(association: PartnerAssociation | None) -> dict[str, Any] | None:
         "valid_from": association.valid_from.isoformat(),
         "valid_to": association.valid_to.isoformat() if association.valid_to else None,
         "created_by": association.created_by,
+        "created_by_role": association.created_by_role,
+        "created_by_client_id": association.created_by_client_id,
         "ended_by": association.ended_by,
+        "ended_by_role": association.ended_by_role,
+        "ended_by_client_id": association.ended_by_client_id,
         "end_reason": association.end_reason.value if association.end_reason else None,
     }
 
@@ -95,7 +99,11 @@ def as_written(snapshot: dict[str, Any]) -> PartnerAssociation:
         valid_from=datetime.fromisoformat(snapshot["valid_from"]),
         valid_to=datetime.fromisoformat(snapshot["valid_to"]) if snapshot["valid_to"] else None,
         created_by=snapshot["created_by"],
+        created_by_role=snapshot.get("created_by_role"),
+        created_by_client_id=snapshot.get("created_by_client_id"),
         ended_by=snapshot["ended_by"],
+        ended_by_role=snapshot.get("ended_by_role"),
+        ended_by_client_id=snapshot.get("ended_by_client_id"),
         end_reason=AssociationEndReason(snapshot["end_reason"]) if snapshot["end_reason"] else None,
     )
 
@@ -195,11 +203,22 @@ async def _active(
     return await session.scalar(statement.with_for_update())
 
 
-def end(association: PartnerAssociation, at: datetime, by: str, reason: AssociationEndReason) -> None:
+def end(association: PartnerAssociation, at: datetime, by: Actor, reason: AssociationEndReason) -> None:
     # Never before it started: a row replaced within its first second becomes the empty interval [t, t).
     association.valid_to = max(at, association.valid_from)
-    association.ended_by = by
+    association.ended_by = by.subject
+    association.ended_by_role = by.role.value
+    association.ended_by_client_id = by.client_id
     association.end_reason = reason
+
+
+def started_by(actor: Actor) -> dict[str, Any]:
+    """The actor columns of a new association row."""
+    return {
+        "created_by": actor.subject,
+        "created_by_role": actor.role.value,
+        "created_by_client_id": actor.client_id,
+    }
 
 
 def _snapshot(association: PartnerAssociation | None) -> dict[str, Any] | None:
@@ -289,7 +308,7 @@ async def set_digital_partner_of_record(
         before = _snapshot(current)  # before `end` changes it
         at = now_in_seconds()
         if current is not None:
-            end(current, at, actor.subject, AssociationEndReason.REPLACED)
+            end(current, at, actor, AssociationEndReason.REPLACED)
             await session.flush()  # the old row must be inactive before the new one meets the unique index
         new = PartnerAssociation(
             id=new_id(),
@@ -297,7 +316,7 @@ async def set_digital_partner_of_record(
             partner_id=args.partner_id,
             type=AssociationType.DIGITAL_PARTNER_OF_RECORD,
             valid_from=at,
-            created_by=actor.subject,
+            **started_by(actor),
         )
         session.add(new)
         _record_change(
@@ -332,7 +351,7 @@ async def remove_digital_partner_of_record(
         if current is None:
             return _result(subscription, None, None, False, "the subscription has no Digital Partner of Record")
         before = _snapshot(current)  # before `end` changes it
-        end(current, now_in_seconds(), actor.subject, AssociationEndReason.REMOVED_BY_OWNER)
+        end(current, now_in_seconds(), actor, AssociationEndReason.REMOVED_BY_OWNER)
         _record_change(
             session,
             actor,
@@ -375,7 +394,7 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
             partner_id=args.partner_id,
             type=args.type,
             valid_from=now_in_seconds(),
-            created_by=actor.subject,
+            **started_by(actor),
         )
         session.add(new)
         _record_change(
@@ -425,7 +444,7 @@ async def unlink_partner(
         if association.valid_to is not None:
             return _result(subscription, None, association, False, "the association had already ended")
         before = _snapshot(association)
-        end(association, now_in_seconds(), actor.subject, AssociationEndReason.UNLINKED)
+        end(association, now_in_seconds(), actor, AssociationEndReason.UNLINKED)
         _record_change(
             session,
             actor,

@@ -255,7 +255,7 @@ async def set_subscription_status(
             )
         ).all()
         for association in active:
-            end(association, at, actor.subject, AssociationEndReason.SUBSCRIPTION_DELETED)
+            end(association, at, actor, AssociationEndReason.SUBSCRIPTION_DELETED)
             ended.append(global_id.encode("PartnerAssociation", association.id))
         if active:
             subscription.version += 1
@@ -364,7 +364,7 @@ async def end_delegated_admin_relationship(
         else []
     )
     for link in links:
-        end(link, at, actor.subject, AssociationEndReason.DELEGATION_ENDED)
+        end(link, at, actor, AssociationEndReason.DELEGATION_ENDED)
     for subscription in subscriptions:
         subscription.version += 1
     await session.flush()
