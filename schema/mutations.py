@@ -39,7 +39,15 @@ from schema.usage import bad_usage_input
 
 T = TypeVar("T")
 
-_VERSION = "The subscription's `version` as last read; a mismatch is CONFLICT and nothing is written."
+_VERSION = (
+    "The subscription's `version` as last read. Any mismatch is CONFLICT and nothing is written, also when the request"
+    " would have changed nothing (e.g. naming the partner that already is the DPOR)."
+)
+# Shared by the association mutations' descriptions: the status rule in auth.policy.
+_ACTIVE_ONLY = (
+    " Refused with NOT_ACTIVE while the tenant is SUSPENDED or DELETED or the subscription is not ACTIVE (reads still"
+    " work). A subscription or association outside the caller's reach is NOT_FOUND, exactly as one that does not exist."
+)
 _KEY = (
     "Optional idempotency key (1-128 characters): the same key and input from the same caller returns the first"
     " result and writes nothing; the same key with another input is CONFLICT."
@@ -86,14 +94,20 @@ class UnlinkPartnerInput:
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
-@strawberry.type(description="The result of a partner association change.")
+@strawberry.type(
+    description="The result of a partner association change, as its transaction wrote it. A replayed idempotency"
+    " key returns the first request's result as recorded."
+)
 class PartnerAssociationChangePayload:
-    subscription: Subscription = strawberry.field(description="The subscription after the change (new version).")
+    subscription: Subscription = strawberry.field(
+        description="The subscription; its `version` is the one this change wrote (a replay: the first request's),"
+        " never a later writer's."
+    )
     association: PartnerAssociation | None = strawberry.field(
-        description="The association now in effect (the new or unchanged one), or null when none is."
+        description="The association now in effect (the new or unchanged one) as this change left it, or null."
     )
     previous_association: PartnerAssociation | None = strawberry.field(
-        description="The association this change ended, if any."
+        description="The association this change ended, if any, as this change left it."
     )
     changed: bool = strawberry.field(description="False when the request changed nothing (see message).")
     message: str = strawberry.field(description="What happened, in words.")
@@ -275,7 +289,7 @@ class Mutation:
     @strawberry.mutation(
         permission_classes=GUARDED,
         description="Attach or replace the Digital Partner of Record (tenant OWNER only). The previous DPOR ends with"
-        " REPLACED at the instant the new one starts (server time, no backdating).",
+        " REPLACED at the instant the new one starts (server time, no backdating)." + _ACTIVE_ONLY,
     )
     async def set_digital_partner_of_record(
         self, info: Info[RequestContext, None], input: Annotated[SetDigitalPartnerOfRecordInput, MutationInput]
@@ -292,7 +306,8 @@ class Mutation:
 
     @strawberry.mutation(
         permission_classes=GUARDED,
-        description="Remove the Digital Partner of Record (tenant OWNER only); it ends with REMOVED_BY_OWNER.",
+        description="Remove the Digital Partner of Record (tenant OWNER only); it ends with REMOVED_BY_OWNER."
+        + _ACTIVE_ONLY,
     )
     async def remove_digital_partner_of_record(
         self, info: Info[RequestContext, None], input: Annotated[RemoveDigitalPartnerOfRecordInput, MutationInput]
@@ -311,7 +326,7 @@ class Mutation:
     @strawberry.mutation(
         permission_classes=GUARDED,
         description="Link a partner with another association type (OWNER, SERVICE_ADMIN; a DELEGATED_ADMIN only a"
-        " PARTNER_ADMIN_LINK naming its own partner).",
+        " PARTNER_ADMIN_LINK naming its own partner)." + _ACTIVE_ONLY,
     )
     async def link_partner(
         self, info: Info[RequestContext, None], input: Annotated[LinkPartnerInput, MutationInput]
@@ -328,7 +343,8 @@ class Mutation:
         return await _change_payload(info, change)
 
     @strawberry.mutation(
-        permission_classes=GUARDED, description="End a non-DPOR association with UNLINKED (same roles as linkPartner)."
+        permission_classes=GUARDED,
+        description="End a non-DPOR association with UNLINKED (same roles as linkPartner)." + _ACTIVE_ONLY,
     )
     async def unlink_partner(
         self, info: Info[RequestContext, None], input: Annotated[UnlinkPartnerInput, MutationInput]
