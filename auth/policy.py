@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from auth.principal import Role
+from db.enums import SubscriptionStatus, TenantStatus
 
 
 class Entity(enum.Enum):
@@ -238,3 +239,25 @@ def permitted_operations(roles: Iterable[Role]) -> list[str]:
     """Operations at least one of the roles may perform (for `viewer.permissions`)."""
     held = set(roles)
     return [name for name, operation in OPERATIONS.items() if held & set(operation.grants)]
+
+
+# Association changes need a live target (issue 10). While a tenant is SUSPENDED or DELETED, or a subscription is not
+# ACTIVE, its partners stay as they are: these operations are refused with NOT_ACTIVE (after the reach check, so a
+# foreign target is still NOT_FOUND); reads still work, and ending a delegated admin relationship (revoking a
+# partner's access) stays possible.
+CHANGES_NEED_ACTIVE_TARGET: frozenset[str] = frozenset(
+    {"setDigitalPartnerOfRecord", "removeDigitalPartnerOfRecord", "linkPartner", "unlinkPartner"}
+)
+CHANGEABLE_TENANT_STATUSES: frozenset[TenantStatus] = frozenset({TenantStatus.ACTIVE})
+CHANGEABLE_SUBSCRIPTION_STATUSES: frozenset[SubscriptionStatus] = frozenset({SubscriptionStatus.ACTIVE})
+
+# Fields naming people (token subjects of the tenant's users), readable only by a caller whose row filter on the
+# entity reaches the row's own tenant: the tenant's admins and platform admins, as for its audit log. Decided per
+# row, not per role, so a caller who is a tenant admin elsewhere (or a partner) never reads another tenant's users.
+# Everyone who reads the row reads the actor's role and client instead (createdByRole, createdByClientId, ...).
+TENANT_PERSONAL_FIELDS: Mapping[tuple[str, str], Entity] = _frozen(
+    {
+        ("PartnerAssociation", "createdBy"): Entity.AUDIT_EVENT,
+        ("PartnerAssociation", "endedBy"): Entity.AUDIT_EVENT,
+    }
+)

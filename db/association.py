@@ -67,6 +67,12 @@ class PartnerAssociation(Base):
     # Actors are token subjects: who acted is kept even if the identity provider later forgets them.
     created_by: Mapped[str] = mapped_column(String(256))
     ended_by: Mapped[str | None] = mapped_column(String(256))
+    # The role the actor acted in and its OAuth client: what a caller outside the tenant may know of the actor (a
+    # subject may be an e-mail address). Null on rows written before revision 0003 and on bulk-loaded rows.
+    created_by_role: Mapped[str | None] = mapped_column(String(32))
+    created_by_client_id: Mapped[str | None] = mapped_column(String(256))
+    ended_by_role: Mapped[str | None] = mapped_column(String(32))
+    ended_by_client_id: Mapped[str | None] = mapped_column(String(256))
     end_reason: Mapped[AssociationEndReason | None] = mapped_column(
         enum_column(AssociationEndReason, "association_end_reason")
     )

@@ -3,10 +3,16 @@
 Every change runs in one write transaction that:
 1. locks the subscription row (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the
    write lock), so concurrent changes to one subscription are serialized;
-2. replays or refuses a repeated idempotency key;
-3. checks expectedVersion against the locked row (a mismatch is CONFLICT and writes nothing);
-4. ends the old row and starts the new one at the same server instant (no backdating), bumps the version, and
-   writes the audit event.
+2. checks that the target is in the caller's reach before revealing anything about it (a foreign id and an id that
+   does not exist answer the same NOT_FOUND);
+3. replays or refuses a repeated idempotency key;
+4. refuses a change on a tenant or subscription that is not ACTIVE (NOT_ACTIVE, auth.policy);
+5. checks expectedVersion against the locked row: any mismatch is CONFLICT and writes nothing, even when the request
+   would have changed nothing;
+6. ends the old row and starts the new one at the same server instant (no backdating), bumps the version, and
+   writes the audit event, whose `before` is taken before anything changes and whose ids are global ids.
+The result records what the transaction wrote (the version and the association rows as written), so the payload
+never shows a later writer's state and a replay answers exactly what the first request did.
 The partial unique index on active DPORs stays as the backstop; its violation surfaces as CONFLICT.
 """
 
@@ -21,30 +27,104 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.policy import (
+    CHANGEABLE_SUBSCRIPTION_STATUSES,
+    CHANGEABLE_TENANT_STATUSES,
+    CHANGES_NEED_ACTIVE_TARGET,
+)
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.base import new_id
-from db.enums import AssociationEndReason, AssociationType, SubscriptionStatus
+from db.enums import AssociationEndReason, AssociationType
 from db.partner import Partner
 from db.subscription import Subscription
-from resolvers import audit, idempotency
+from db.tenant import Tenant
+from resolvers import audit, global_id, idempotency
 from resolvers.authorize import Actor, acting_grant, granted, require_condition
-from resolvers.errors import BadUserInput, Conflict, NotFound
+from resolvers.errors import BadUserInput, Conflict, NotActive, NotFound
 
 
 @dataclass(frozen=True)
 class AssociationChange:
-    """What a mutation did; stored as the idempotent result and turned into the payload."""
+    """What a mutation did, as its transaction wrote it; stored as the idempotent result and turned into the payload.
+
+    `subscription_version` and the association snapshots (`written`) are the state at commit of this transaction,
+    not re-read afterwards: a later writer cannot show through, and a replay answers what the first request did.
+    """
 
     subscription_id: str
     association_id: str | None
     previous_association_id: str | None
     changed: bool
     message: str
+    # None only in results stored before versions were recorded (the payload then reads the current state).
+    subscription_version: int | None = None
+    association: dict[str, Any] | None = None
+    previous_association: dict[str, Any] | None = None
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> AssociationChange:
-        return cls(**stored)
+        known = {name: stored[name] for name in cls.__dataclass_fields__ if name in stored}
+        return cls(**known)
+
+
+def written(association: PartnerAssociation | None) -> dict[str, Any] | None:
+    """A row's columns as this transaction leaves them (JSON-safe, for the idempotency record)."""
+    if association is None:
+        return None
+    return {
+        "id": association.id.hex,
+        "subscription_id": association.subscription_id.hex,
+        "partner_id": association.partner_id.hex,
+        "type": association.type.value,
+        "valid_from": association.valid_from.isoformat(),
+        "valid_to": association.valid_to.isoformat() if association.valid_to else None,
+        "created_by": association.created_by,
+        "created_by_role": association.created_by_role,
+        "created_by_client_id": association.created_by_client_id,
+        "ended_by": association.ended_by,
+        "ended_by_role": association.ended_by_role,
+        "ended_by_client_id": association.ended_by_client_id,
+        "end_reason": association.end_reason.value if association.end_reason else None,
+    }
+
+
+def as_written(snapshot: dict[str, Any]) -> PartnerAssociation:
+    """A detached row holding a `written` snapshot, for the payload (never added to a session)."""
+    return PartnerAssociation(
+        id=uuid.UUID(snapshot["id"]),
+        subscription_id=uuid.UUID(snapshot["subscription_id"]),
+        partner_id=uuid.UUID(snapshot["partner_id"]),
+        type=AssociationType(snapshot["type"]),
+        valid_from=datetime.fromisoformat(snapshot["valid_from"]),
+        valid_to=datetime.fromisoformat(snapshot["valid_to"]) if snapshot["valid_to"] else None,
+        created_by=snapshot["created_by"],
+        created_by_role=snapshot.get("created_by_role"),
+        created_by_client_id=snapshot.get("created_by_client_id"),
+        ended_by=snapshot["ended_by"],
+        ended_by_role=snapshot.get("ended_by_role"),
+        ended_by_client_id=snapshot.get("ended_by_client_id"),
+        end_reason=AssociationEndReason(snapshot["end_reason"]) if snapshot["end_reason"] else None,
+    )
+
+
+def _result(
+    subscription: Subscription,
+    current: PartnerAssociation | None,
+    previous: PartnerAssociation | None,
+    changed: bool,
+    message: str,
+) -> AssociationChange:
+    return AssociationChange(
+        subscription_id=subscription.id.hex,
+        association_id=current.id.hex if current else None,
+        previous_association_id=previous.id.hex if previous else None,
+        changed=changed,
+        message=message,
+        subscription_version=subscription.version,
+        association=written(current),
+        previous_association=written(previous),
+    )
 
 
 def now_in_seconds() -> datetime:
@@ -81,9 +161,23 @@ def _check_version(subscription: Subscription, expected: int) -> None:
         )
 
 
-def _require_live(subscription: Subscription) -> None:
-    if subscription.status is SubscriptionStatus.DELETED:
-        raise BadUserInput("the subscription is deleted", field="subscriptionId")
+async def _require_active(session: AsyncSession, operation: str, subscription: Subscription) -> None:
+    """auth.policy: association changes need an ACTIVE tenant and an ACTIVE subscription; reads are unaffected."""
+    if operation not in CHANGES_NEED_ACTIVE_TARGET:
+        return
+    tenant = await session.get(Tenant, subscription.tenant_id)
+    assert tenant is not None  # a subscription's tenant is a foreign key, never deleted
+    if tenant.status not in CHANGEABLE_TENANT_STATUSES:
+        raise NotActive(
+            f"the tenant is {tenant.status.value}: its partner associations cannot change",
+            tenantStatus=tenant.status.value,
+        )
+    if subscription.status not in CHANGEABLE_SUBSCRIPTION_STATUSES:
+        raise NotActive(
+            f"the subscription is {subscription.status.value}: its partner associations cannot change",
+            field="subscriptionId",
+            subscriptionStatus=subscription.status.value,
+        )
 
 
 async def _require_partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
@@ -109,19 +203,31 @@ async def _active(
     return await session.scalar(statement.with_for_update())
 
 
-def end(association: PartnerAssociation, at: datetime, by: str, reason: AssociationEndReason) -> None:
+def end(association: PartnerAssociation, at: datetime, by: Actor, reason: AssociationEndReason) -> None:
     # Never before it started: a row replaced within its first second becomes the empty interval [t, t).
     association.valid_to = max(at, association.valid_from)
-    association.ended_by = by
+    association.ended_by = by.subject
+    association.ended_by_role = by.role.value
+    association.ended_by_client_id = by.client_id
     association.end_reason = reason
 
 
+def started_by(actor: Actor) -> dict[str, Any]:
+    """The actor columns of a new association row."""
+    return {
+        "created_by": actor.subject,
+        "created_by_role": actor.role.value,
+        "created_by_client_id": actor.client_id,
+    }
+
+
 def _snapshot(association: PartnerAssociation | None) -> dict[str, Any] | None:
+    """An association in an audit event, with the global ids the API speaks (`node(id:)` accepts them)."""
     if association is None:
         return None
     return {
-        "associationId": association.id.hex,
-        "partnerId": association.partner_id.hex,
+        "associationId": global_id.encode("PartnerAssociation", association.id),
+        "partnerId": global_id.encode("Partner", association.partner_id),
         "type": association.type.value,
         "validFrom": association.valid_from.isoformat(),
         "validTo": association.valid_to.isoformat() if association.valid_to else None,
@@ -129,13 +235,24 @@ def _snapshot(association: PartnerAssociation | None) -> dict[str, Any] | None:
 
 
 async def _once(
-    session: AsyncSession, actor: Actor, operation: str, args: Any, apply: Callable[[], Awaitable[AssociationChange]]
+    session: AsyncSession,
+    actor: Actor,
+    operation: str,
+    subscription: Subscription,
+    args: Any,
+    apply: Callable[[], Awaitable[AssociationChange]],
 ) -> AssociationChange:
-    """Runs `apply` once per idempotency key: a repeated key with the same input replays the stored result."""
+    """Runs `apply` once per idempotency key: a repeated key with the same input replays the stored result.
+
+    A first run checks the target's status, then expectedVersion, before `apply` decides anything: a stale version
+    is CONFLICT even when the request would have changed nothing (the schema promises CONFLICT on any mismatch).
+    """
     key: str | None = args.idempotency_key
     fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
     if (stored := await idempotency.replay(session, actor.subject, key, fingerprint)) is not None:
         return AssociationChange.from_stored(stored)
+    await _require_active(session, operation, subscription)
+    _check_version(subscription, args.expected_version)
     result = await apply()
     idempotency.remember(session, actor.subject, key, operation, fingerprint, asdict(result))
     await session.flush()
@@ -183,17 +300,15 @@ async def set_digital_partner_of_record(
     subscription, actor, _ = await _target(session, scope, operation, args.subscription_id, request_id)
 
     async def apply() -> AssociationChange:
-        _require_live(subscription)
         await _require_partner(session, args.partner_id)
         current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
         if current is not None and current.partner_id == args.partner_id:
-            # Naming the partner that already is the DPOR changes nothing, whatever version the caller saw.
-            message = "the partner already is the Digital Partner of Record"
-            return AssociationChange(subscription.id.hex, current.id.hex, None, False, message)
-        _check_version(subscription, args.expected_version)
+            # Naming the partner that already is the DPOR (at the current version) changes nothing.
+            return _result(subscription, current, None, False, "the partner already is the Digital Partner of Record")
+        before = _snapshot(current)  # before `end` changes it
         at = now_in_seconds()
         if current is not None:
-            end(current, at, actor.subject, AssociationEndReason.REPLACED)
+            end(current, at, actor, AssociationEndReason.REPLACED)
             await session.flush()  # the old row must be inactive before the new one meets the unique index
         new = PartnerAssociation(
             id=new_id(),
@@ -201,7 +316,7 @@ async def set_digital_partner_of_record(
             partner_id=args.partner_id,
             type=AssociationType.DIGITAL_PARTNER_OF_RECORD,
             valid_from=at,
-            created_by=actor.subject,
+            **started_by(actor),
         )
         session.add(new)
         _record_change(
@@ -210,13 +325,12 @@ async def set_digital_partner_of_record(
             operation,
             subscription,
             target=("Subscription", subscription.id),
-            before={"digitalPartnerOfRecord": _snapshot(current)},
+            before={"digitalPartnerOfRecord": before},
             after={"digitalPartnerOfRecord": _snapshot(new)},
         )
-        previous = current.id.hex if current else None
-        return AssociationChange(subscription.id.hex, new.id.hex, previous, True, "replaced" if current else "set")
+        return _result(subscription, new, current, True, "replaced" if current else "set")
 
-    return await _once(session, actor, operation, args, apply)
+    return await _once(session, actor, operation, subscription, args, apply)
 
 
 @dataclass(frozen=True)
@@ -235,22 +349,21 @@ async def remove_digital_partner_of_record(
     async def apply() -> AssociationChange:
         current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
         if current is None:
-            message = "the subscription has no Digital Partner of Record"
-            return AssociationChange(subscription.id.hex, None, None, False, message)
-        _check_version(subscription, args.expected_version)
-        end(current, now_in_seconds(), actor.subject, AssociationEndReason.REMOVED_BY_OWNER)
+            return _result(subscription, None, None, False, "the subscription has no Digital Partner of Record")
+        before = _snapshot(current)  # before `end` changes it
+        end(current, now_in_seconds(), actor, AssociationEndReason.REMOVED_BY_OWNER)
         _record_change(
             session,
             actor,
             operation,
             subscription,
             target=("Subscription", subscription.id),
-            before={"digitalPartnerOfRecord": _snapshot(current)},
+            before={"digitalPartnerOfRecord": before},
             after={"digitalPartnerOfRecord": None},
         )
-        return AssociationChange(subscription.id.hex, None, current.id.hex, True, "removed")
+        return _result(subscription, None, current, True, "removed")
 
-    return await _once(session, actor, operation, args, apply)
+    return await _once(session, actor, operation, subscription, args, apply)
 
 
 @dataclass(frozen=True)
@@ -271,20 +384,17 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
     require_condition(grant, is_admin_link=is_admin_link, partner_id=args.partner_id, scope=scope)
 
     async def apply() -> AssociationChange:
-        _require_live(subscription)
         await _require_partner(session, args.partner_id)
         existing = await _active(session, subscription.id, args.type, args.partner_id)
         if existing is not None:
-            message = "the partner already holds this association"
-            return AssociationChange(subscription.id.hex, existing.id.hex, None, False, message)
-        _check_version(subscription, args.expected_version)
+            return _result(subscription, existing, None, False, "the partner already holds this association")
         new = PartnerAssociation(
             id=new_id(),
             subscription_id=subscription.id,
             partner_id=args.partner_id,
             type=args.type,
             valid_from=now_in_seconds(),
-            created_by=actor.subject,
+            **started_by(actor),
         )
         session.add(new)
         _record_change(
@@ -296,9 +406,9 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
             before=None,
             after={"association": _snapshot(new)},
         )
-        return AssociationChange(subscription.id.hex, new.id.hex, None, True, "linked")
+        return _result(subscription, new, None, True, "linked")
 
-    return await _once(session, actor, operation, args, apply)
+    return await _once(session, actor, operation, subscription, args, apply)
 
 
 @dataclass(frozen=True)
@@ -312,10 +422,17 @@ async def unlink_partner(
     session: AsyncSession, scope: CallerScope, request_id: str, args: UnlinkArgs
 ) -> AssociationChange:
     operation = "unlinkPartner"
-    granted(operation, scope)  # FORBIDDEN before any lookup
+    held = granted(operation, scope)  # FORBIDDEN before any lookup
     association = await session.get(PartnerAssociation, args.association_id)
-    if association is None:
+    # Reach first, one answer: an association of another tenant is exactly as not found as one that never existed.
+    tenant_id = None
+    if association is not None:
+        tenant_id = await session.scalar(
+            select(Subscription.tenant_id).where(Subscription.id == association.subscription_id)
+        )
+    if association is None or tenant_id is None:
         raise NotFound("partner association")
+    acting_grant(held, scope, tenant_id, "partner association")
     subscription, actor, grant = await _target(session, scope, operation, association.subscription_id, request_id)
     if association.type is AssociationType.DIGITAL_PARTNER_OF_RECORD:
         raise BadUserInput("use removeDigitalPartnerOfRecord for the Digital Partner of Record", field="associationId")
@@ -325,11 +442,9 @@ async def unlink_partner(
     async def apply() -> AssociationChange:
         await session.refresh(association, with_for_update=True)
         if association.valid_to is not None:
-            message = "the association had already ended"
-            return AssociationChange(subscription.id.hex, None, association.id.hex, False, message)
-        _check_version(subscription, args.expected_version)
+            return _result(subscription, None, association, False, "the association had already ended")
         before = _snapshot(association)
-        end(association, now_in_seconds(), actor.subject, AssociationEndReason.UNLINKED)
+        end(association, now_in_seconds(), actor, AssociationEndReason.UNLINKED)
         _record_change(
             session,
             actor,
@@ -339,6 +454,6 @@ async def unlink_partner(
             before={"association": before},
             after={"association": _snapshot(association)},
         )
-        return AssociationChange(subscription.id.hex, None, association.id.hex, True, "unlinked")
+        return _result(subscription, None, association, True, "unlinked")
 
-    return await _once(session, actor, operation, args, apply)
+    return await _once(session, actor, operation, subscription, args, apply)

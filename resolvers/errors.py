@@ -54,6 +54,12 @@ class Conflict(GatewayError):
     code = "CONFLICT"
 
 
+class NotActive(GatewayError):
+    """The target exists and is in reach, but its tenant or subscription is not ACTIVE (auth.policy)."""
+
+    code = "NOT_ACTIVE"
+
+
 class RateLimited(GatewayError):
     code = "RATE_LIMITED"
 
@@ -64,5 +70,6 @@ EXPECTED_ERRORS: tuple[type[GatewayError], ...] = (
     NotFound,
     BadUserInput,
     Conflict,
+    NotActive,
     RateLimited,
 )

@@ -29,7 +29,7 @@ from db.enums import (
 from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
-from resolvers import audit
+from resolvers import audit, global_id
 from resolvers.associations import end, now_in_seconds
 from resolvers.authorize import Actor, acting_grant, granted
 from resolvers.errors import BadUserInput, Conflict, NotFound
@@ -255,8 +255,8 @@ async def set_subscription_status(
             )
         ).all()
         for association in active:
-            end(association, at, actor.subject, AssociationEndReason.SUBSCRIPTION_DELETED)
-            ended.append(association.id.hex)
+            end(association, at, actor, AssociationEndReason.SUBSCRIPTION_DELETED)
+            ended.append(global_id.encode("PartnerAssociation", association.id))
         if active:
             subscription.version += 1
     subscription.status = args.status
@@ -308,7 +308,7 @@ async def create_delegated_admin_relationship(
         target_type="DelegatedAdminRelationship",
         target_id=relationship.id,
         tenant_id=tenant.id,
-        after={"partnerId": args.partner_id.hex},
+        after={"partnerId": global_id.encode("Partner", args.partner_id)},
     )
     return relationship
 
@@ -364,7 +364,7 @@ async def end_delegated_admin_relationship(
         else []
     )
     for link in links:
-        end(link, at, actor.subject, AssociationEndReason.DELEGATION_ENDED)
+        end(link, at, actor, AssociationEndReason.DELEGATION_ENDED)
     for subscription in subscriptions:
         subscription.version += 1
     await session.flush()
@@ -376,6 +376,9 @@ async def end_delegated_admin_relationship(
         target_id=relationship.id,
         tenant_id=relationship.tenant_id,
         before={"status": "ACTIVE"},
-        after={"status": "ENDED", "endedAdminLinks": [link.id.hex for link in links]},
+        after={
+            "status": "ENDED",
+            "endedAdminLinks": [global_id.encode("PartnerAssociation", link.id) for link in links],
+        },
     )
     return relationship

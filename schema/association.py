@@ -16,6 +16,7 @@ from resolvers.errors import NotFound
 from schema import global_id
 from schema.enums import AssociationEndReason, AssociationType
 from schema.node import Node
+from schema.permissions import require_tenant_personal_field
 
 if TYPE_CHECKING:
     from schema.partner import Partner
@@ -36,8 +37,21 @@ class PartnerAssociation(Node):
     valid_to: datetime | None = strawberry.field(
         description="End of the association (UTC, exclusive); null while active."
     )
-    created_by: str = strawberry.field(description="Subject of the caller who started the association.")
-    ended_by: str | None = strawberry.field(description="Subject of the caller who ended it; null while active.")
+    created_by_subject: strawberry.Private[str]
+    ended_by_subject: strawberry.Private[str | None]
+    created_by_role: str | None = strawberry.field(
+        description="The role the caller who started the association acted in (e.g. OWNER); readable by everyone who"
+        " reads the association. Null on rows recorded before roles were."
+    )
+    created_by_client_id: str | None = strawberry.field(
+        description="OAuth client id of the application that started the association, if recorded."
+    )
+    ended_by_role: str | None = strawberry.field(
+        description="The role the caller who ended the association acted in; null while active (or not recorded)."
+    )
+    ended_by_client_id: str | None = strawberry.field(
+        description="OAuth client id of the application that ended the association, if any."
+    )
     end_reason: AssociationEndReason | None = strawberry.field(description="Why it ended; null while active.")
 
     @classmethod
@@ -49,10 +63,31 @@ class PartnerAssociation(Node):
             type=row.type,
             valid_from=row.valid_from,
             valid_to=row.valid_to,
-            created_by=row.created_by,
-            ended_by=row.ended_by,
+            created_by_subject=row.created_by,
+            ended_by_subject=row.ended_by,
+            created_by_role=row.created_by_role,
+            created_by_client_id=row.created_by_client_id,
+            ended_by_role=row.ended_by_role,
+            ended_by_client_id=row.ended_by_client_id,
             end_reason=row.end_reason,
         )
+
+    @strawberry.field(
+        description="Token subject of the caller who started the association (personal data: it may be an e-mail"
+        " address). Only the tenant's own admins and platform admins read it; anyone else gets FORBIDDEN on this"
+        " field and reads createdByRole and createdByClientId instead."
+    )
+    async def created_by(self, info: Info[RequestContext, None]) -> str | None:
+        await require_tenant_personal_field(info, self.subscription_id)
+        return self.created_by_subject
+
+    @strawberry.field(
+        description="Token subject of the caller who ended the association; null while active. Readable as"
+        " createdBy is (others read endedByRole and endedByClientId)."
+    )
+    async def ended_by(self, info: Info[RequestContext, None]) -> str | None:
+        await require_tenant_personal_field(info, self.subscription_id)
+        return self.ended_by_subject
 
     @strawberry.field(description="Whether the association is in effect now (validTo is null).")
     def is_active(self) -> bool:

@@ -26,8 +26,13 @@ class AuditEvent(Node):
     target_id: strawberry.ID = strawberry.field(description="Global ID of the object acted on.")
     tenant_id: strawberry.ID | None = strawberry.field(description="Global ID of the tenant concerned, if any.")
     subscription_id: strawberry.ID | None = strawberry.field(description="Global ID of the subscription, if any.")
-    before: JSON | None = strawberry.field(description="The object's relevant state before the change.")
-    after: JSON | None = strawberry.field(description="The object's relevant state after the change.")
+    before: JSON | None = strawberry.field(
+        description="The object's relevant state before the change (taken before anything changed). Ids in it are"
+        " global ids, as node(id:) takes them (events recorded before 2026-12-01 may hold internal hex ids)."
+    )
+    after: JSON | None = strawberry.field(
+        description="The object's relevant state after the change; ids are global ids, as in `before`."
+    )
 
     @classmethod
     def from_row(cls, row: AuditRow) -> AuditEvent:

@@ -1,4 +1,6 @@
-"""How GraphQL errors are logged: expected ones (typed, with a code) at INFO, anything else at ERROR.
+"""The gateway's Schema class: how GraphQL errors are logged, and how the SDL is printed.
+
+Errors: expected ones (typed, with a code) are logged at INFO, anything else at ERROR.
 
 Error *responses* (codes, masking) are shaped by the extensions in schema/extensions; this only decides what the
 log says, always with the request id so a caller's report can be matched to the log line.
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSchema
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import GatewayError
@@ -35,7 +37,30 @@ def is_expected(error: GraphQLError) -> bool:
     return bool(error.extensions and error.extensions.get("code") == "FORBIDDEN")
 
 
+def schema_definition(schema: GraphQLSchema) -> str:
+    """The `schema { ... }` block naming the root operation types.
+
+    graphql-core and Strawberry omit it when the roots are named Query/Mutation/Subscription, and SDL readers then
+    take any type named `Subscription` as the subscription root. Ours is a domain type (a tenant's subscription) and
+    the API has no subscription operations, so the block is always printed and names only the real roots.
+    """
+    roots = [
+        ("query", schema.query_type),
+        ("mutation", schema.mutation_type),
+        ("subscription", schema.subscription_type),
+    ]
+    lines = [f"  {operation}: {root.name}" for operation, root in roots if root is not None]
+    return "schema {\n" + "\n".join(lines) + "\n}"
+
+
 class GatewaySchema(strawberry.Schema):
+    def as_str(self) -> str:
+        """The SDL, always with its schema definition (see `schema_definition`)."""
+        printed = super().as_str()
+        if printed.startswith("schema ") or "\n\nschema " in printed:
+            return printed
+        return schema_definition(self._schema) + "\n\n" + printed
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         request_id = _request_id(execution_context)
         for error in errors:

@@ -18,10 +18,10 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from db.association import PartnerAssociation as AssociationRow
-from db.subscription import Subscription as SubscriptionRow
 from resolvers import associations, ingest, provisioning, validation
-from resolvers.caller import caller_scope
+from resolvers.caller import caller_scope, loaders_of
 from resolvers.context import RequestContext
+from resolvers.errors import NotFound
 from resolvers.idempotency import check_key
 from resolvers.transaction import in_transaction
 from resolvers.usage import validation as usage_validation
@@ -39,7 +39,15 @@ from schema.usage import bad_usage_input
 
 T = TypeVar("T")
 
-_VERSION = "The subscription's `version` as last read; a mismatch is CONFLICT and nothing is written."
+_VERSION = (
+    "The subscription's `version` as last read. Any mismatch is CONFLICT and nothing is written, also when the request"
+    " would have changed nothing (e.g. naming the partner that already is the DPOR)."
+)
+# Shared by the association mutations' descriptions: the status rule in auth.policy.
+_ACTIVE_ONLY = (
+    " Refused with NOT_ACTIVE while the tenant is SUSPENDED or DELETED or the subscription is not ACTIVE (reads still"
+    " work). A subscription or association outside the caller's reach is NOT_FOUND, exactly as one that does not exist."
+)
 _KEY = (
     "Optional idempotency key (1-128 characters): the same key and input from the same caller returns the first"
     " result and writes nothing; the same key with another input is CONFLICT."
@@ -86,14 +94,20 @@ class UnlinkPartnerInput:
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
 
-@strawberry.type(description="The result of a partner association change.")
+@strawberry.type(
+    description="The result of a partner association change, as its transaction wrote it. A replayed idempotency"
+    " key returns the first request's result as recorded."
+)
 class PartnerAssociationChangePayload:
-    subscription: Subscription = strawberry.field(description="The subscription after the change (new version).")
+    subscription: Subscription = strawberry.field(
+        description="The subscription; its `version` is the one this change wrote (a replay: the first request's),"
+        " never a later writer's."
+    )
     association: PartnerAssociation | None = strawberry.field(
-        description="The association now in effect (the new or unchanged one), or null when none is."
+        description="The association now in effect (the new or unchanged one) as this change left it, or null."
     )
     previous_association: PartnerAssociation | None = strawberry.field(
-        description="The association this change ended, if any."
+        description="The association this change ended, if any, as this change left it."
     )
     changed: bool = strawberry.field(description="False when the request changed nothing (see message).")
     message: str = strawberry.field(description="What happened, in words.")
@@ -102,15 +116,22 @@ class PartnerAssociationChangePayload:
 async def _change_payload(
     info: Info[RequestContext, None], change: associations.AssociationChange
 ) -> PartnerAssociationChangePayload:
-    async with info.context.database.read() as session:
-        subscription = await session.get(SubscriptionRow, uuid.UUID(change.subscription_id))
-        ids = [uuid.UUID(i) for i in (change.association_id, change.previous_association_id) if i]
-        rows = {row.id.hex: row for row in await _associations(session, ids)}
-    assert subscription is not None  # it was locked and changed in the transaction that just committed
-    current = rows.get(change.association_id or "")
-    previous = rows.get(change.previous_association_id or "")
+    """The payload of what the transaction wrote (or, on a replay, what the first request wrote).
+
+    The subscription is read through the caller's row filters (DataLoader) for its other fields; its version and
+    the association rows are the ones recorded in the change, never re-read: a writer committing right after ours
+    must not show through, and a replay must answer what the first request did.
+    """
+    loaders = await loaders_of(info.context)
+    row = await loaders.subscription.load(uuid.UUID(change.subscription_id))
+    if row is None:
+        raise NotFound("subscription")  # out of the caller's reach since the change (e.g. its delegation ended)
+    subscription = Subscription.from_row(row)
+    if change.subscription_version is not None:
+        subscription.version = change.subscription_version
+    current, previous = await _changed_associations(info, change)
     return PartnerAssociationChangePayload(
-        subscription=Subscription.from_row(subscription),
+        subscription=subscription,
         association=PartnerAssociation.from_row(current) if current else None,
         previous_association=PartnerAssociation.from_row(previous) if previous else None,
         changed=change.changed,
@@ -118,12 +139,20 @@ async def _change_payload(
     )
 
 
-async def _associations(session: AsyncSession, ids: list[uuid.UUID]) -> list[AssociationRow]:
-    from sqlalchemy import select
-
-    if not ids:
-        return []
-    return list((await session.scalars(select(AssociationRow).where(AssociationRow.id.in_(ids)))).all())
+async def _changed_associations(
+    info: Info[RequestContext, None], change: associations.AssociationChange
+) -> tuple[AssociationRow | None, AssociationRow | None]:
+    """The association rows as written; for a result stored before rows were recorded, as they are now."""
+    if change.subscription_version is not None:
+        return tuple(  # type: ignore[return-value]
+            associations.as_written(snapshot) if snapshot else None
+            for snapshot in (change.association, change.previous_association)
+        )
+    loaders = await loaders_of(info.context)
+    found = []
+    for association_id in (change.association_id, change.previous_association_id):
+        found.append(await loaders.association.load(uuid.UUID(association_id)) if association_id else None)
+    return found[0], found[1]
 
 
 # Provisioning --------------------------------------------------------------------------------------------------
@@ -260,7 +289,7 @@ class Mutation:
     @strawberry.mutation(
         permission_classes=GUARDED,
         description="Attach or replace the Digital Partner of Record (tenant OWNER only). The previous DPOR ends with"
-        " REPLACED at the instant the new one starts (server time, no backdating).",
+        " REPLACED at the instant the new one starts (server time, no backdating)." + _ACTIVE_ONLY,
     )
     async def set_digital_partner_of_record(
         self, info: Info[RequestContext, None], input: Annotated[SetDigitalPartnerOfRecordInput, MutationInput]
@@ -277,7 +306,8 @@ class Mutation:
 
     @strawberry.mutation(
         permission_classes=GUARDED,
-        description="Remove the Digital Partner of Record (tenant OWNER only); it ends with REMOVED_BY_OWNER.",
+        description="Remove the Digital Partner of Record (tenant OWNER only); it ends with REMOVED_BY_OWNER."
+        + _ACTIVE_ONLY,
     )
     async def remove_digital_partner_of_record(
         self, info: Info[RequestContext, None], input: Annotated[RemoveDigitalPartnerOfRecordInput, MutationInput]
@@ -296,7 +326,7 @@ class Mutation:
     @strawberry.mutation(
         permission_classes=GUARDED,
         description="Link a partner with another association type (OWNER, SERVICE_ADMIN; a DELEGATED_ADMIN only a"
-        " PARTNER_ADMIN_LINK naming its own partner).",
+        " PARTNER_ADMIN_LINK naming its own partner)." + _ACTIVE_ONLY,
     )
     async def link_partner(
         self, info: Info[RequestContext, None], input: Annotated[LinkPartnerInput, MutationInput]
@@ -313,7 +343,8 @@ class Mutation:
         return await _change_payload(info, change)
 
     @strawberry.mutation(
-        permission_classes=GUARDED, description="End a non-DPOR association with UNLINKED (same roles as linkPartner)."
+        permission_classes=GUARDED,
+        description="End a non-DPOR association with UNLINKED (same roles as linkPartner)." + _ACTIVE_ONLY,
     )
     async def unlink_partner(
         self, info: Info[RequestContext, None], input: Annotated[UnlinkPartnerInput, MutationInput]

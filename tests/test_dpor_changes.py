@@ -77,10 +77,22 @@ async def test_naming_the_current_dpor_changes_nothing_and_says_so(api: Api, dat
     tenant, sub, (first,) = await _subscription_with_partners(database, 1)
     owner = principal(Role.OWNER, tenant=tenant.external_id)
     await api.data(SET_DPOR, _set(sub, first, 1), as_=owner)
-    again = (await api.data(SET_DPOR, _set(sub, first, 1), as_=owner))["setDigitalPartnerOfRecord"]
+    again = (await api.data(SET_DPOR, _set(sub, first, 2), as_=owner))["setDigitalPartnerOfRecord"]
     assert again["changed"] is False
     assert again["subscription"]["version"] == 2
     assert await _counts(database, sub) == (1, 1, 1, 2)
+
+
+async def test_a_stale_version_naming_the_current_dpor_is_still_conflict(api: Api, database: Database) -> None:
+    """The schema promises CONFLICT on any expectedVersion mismatch, also when the request would change nothing."""
+    tenant, sub, (first, second) = await _subscription_with_partners(database, 2)
+    owner = principal(Role.OWNER, tenant=tenant.external_id)
+    await api.data(SET_DPOR, _set(sub, first, 1), as_=owner)  # version 2
+    await api.data(SET_DPOR, _set(sub, second, 2), as_=owner)  # version 3: `second` is the DPOR
+    body = await api.execute(SET_DPOR, _set(sub, second, 2), as_=owner)
+    assert error_codes(body) == ["CONFLICT"]
+    assert body["errors"][0]["extensions"]["currentVersion"] == 3
+    assert await _counts(database, sub) == (1, 2, 2, 3)
 
 
 async def test_idempotency_key_replays_the_first_result(api: Api, database: Database) -> None:

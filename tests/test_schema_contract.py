@@ -38,3 +38,17 @@ def test_every_type_field_and_argument_has_a_description() -> None:
         if isinstance(graphql_type, GraphQLEnumType):
             continue
     assert missing == [], missing
+
+
+def test_sdl_readers_see_only_the_real_root_operation_types() -> None:
+    """Without an explicit schema block, SDL tools take the domain type `Subscription` as the subscription root
+    and accept operations the server rejects (`subscription Bogus { externalId }`)."""
+    from graphql import build_schema as build_from_sdl
+    from graphql import parse, validate
+
+    exported = build_from_sdl(SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert exported.query_type is not None and exported.query_type.name == "Query"
+    assert exported.mutation_type is not None and exported.mutation_type.name == "Mutation"
+    assert exported.subscription_type is None
+    assert validate(exported, parse("subscription Bogus { externalId }")) != []
+    assert build_from_sdl(current_sdl()).subscription_type is None

@@ -11,7 +11,7 @@ We chose one code per limit over a single OPERATION_LIMIT_EXCEEDED: clients and 
 codes, and "too deep" calls for a different fix than "rate limited".
 
 Project-wide codes (shared with the resolvers' typed errors): UNAUTHENTICATED, FORBIDDEN, NOT_FOUND,
-BAD_USER_INPUT, CONFLICT, RATE_LIMITED, INTERNAL.
+BAD_USER_INPUT, CONFLICT, NOT_ACTIVE, RATE_LIMITED, INTERNAL.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class Code(enum.StrEnum):
     NOT_FOUND = "NOT_FOUND"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     CONFLICT = "CONFLICT"
+    # An association change on a tenant or subscription that is not ACTIVE (reads still work).
+    NOT_ACTIVE = "NOT_ACTIVE"
     RATE_LIMITED = "RATE_LIMITED"
     INTERNAL = "INTERNAL"
     # The document could not be parsed, or is not valid against the schema.
