@@ -21,13 +21,10 @@ from db import migrations
 from gateway.app import create_app
 from gateway.settings import load_settings
 from tests import databases
-from tests.browser.chromium import find_chromium, open_page
+from tests.browser.chromium import CHROMIUM_MISSING, find_chromium, open_page
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not installed (tests/browser/install-chromium.sh installs it as root on Debian)",
-)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=CHROMIUM_MISSING)
 
 SHARED_QUERY = "query Who {\n  viewer {\n    subject\n    roles\n  }\n}"
 EDITED_QUERY = "query Again {\n  viewer {\n    subject\n  }\n}"

@@ -24,11 +24,12 @@ from websockets.asyncio.client import ClientConnection, connect
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 START_TIMEOUT_S = 20.0
+CHROMIUM_MISSING = "chromium is not installed (tests/browser/install-chromium.sh installs it, as root on Debian)"
 
 
 def find_chromium() -> str | None:
-    """DPOR_CHROMIUM, else Debian's chromium."""
-    for candidate in (os.environ.get("DPOR_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+    """CHROMIUM_PATH, else Debian's chromium."""
+    for candidate in (os.environ.get("CHROMIUM_PATH"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None

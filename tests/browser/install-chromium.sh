@@ -4,7 +4,7 @@
 # test then skips with the same reason. Never fails the caller (CI goes on; the test reports the outcome).
 set -uo pipefail
 
-for candidate in "${DPOR_CHROMIUM:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
+for candidate in "${CHROMIUM_PATH:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
   if [ -n "$candidate" ] && [ -x "$candidate" ]; then
     echo "chromium: $candidate ($("$candidate" --version 2>/dev/null || echo 'version unknown'))"
     exit 0
