@@ -21,8 +21,8 @@ import html
 import json
 from collections.abc import Collection
 from pathlib import Path
-from urllib.parse import parse_qsl
 
+from starlette.datastructures import Headers, QueryParams
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -58,12 +58,13 @@ def is_visit(method: str, accept: str, parameters: Collection[str]) -> bool:
 
 
 def is_visit_scope(scope: Scope) -> bool:
-    """`is_visit` for an ASGI scope (what the bearer middleware sees)."""
+    """`is_visit` for an ASGI scope (what the bearer middleware sees). Read with Starlette's own Headers and
+    QueryParams, exactly as the view's request reads them (a repeated Accept header counts by its first value in
+    both), so the middleware never lets through without a token a request the view would execute."""
     if scope["type"] != "http":
         return False
-    accept = ", ".join(value.decode("latin-1") for name, value in scope["headers"] if name == b"accept")
-    parameters = {name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)}
-    return is_visit(scope["method"], accept, parameters)
+    accept = Headers(scope=scope).get("accept", "")
+    return is_visit(scope["method"], accept, QueryParams(scope["query_string"]))
 
 
 def assets() -> StaticFiles:

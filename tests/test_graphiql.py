@@ -61,6 +61,18 @@ async def test_api_clients_still_send_queries_over_get_and_still_need_a_token(tm
         assert_refused(refused, 401, None)
 
 
+async def test_a_repeated_accept_header_is_read_the_same_by_the_middleware_and_the_view(tmp_path: Path) -> None:
+    """The middleware lets a visit through without a token and the view answers it with the page: they must agree
+    on what a visit is, or an operation would run without a token."""
+    url = "/graphql?query=%7B__typename%7D"
+    async with client(gateway(dev_settings(tmp_path))) as http:
+        json_first = await http.get(url, headers=[("accept", "application/json"), ("accept", "text/html")])
+        html_first = await http.get(url, headers=[("accept", "text/html"), ("accept", "application/json")])
+    assert_refused(json_first, 401, None)
+    assert html_first.status_code == 200
+    assert html_first.headers["content-type"].startswith("text/html")
+
+
 async def test_the_page_names_no_other_origin_and_pins_every_asset(tmp_path: Path) -> None:
     async with client(gateway(dev_settings(tmp_path))) as http:
         page = await http.get("/graphql", headers={"accept": BROWSER_ACCEPT})
