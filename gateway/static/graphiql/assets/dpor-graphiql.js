@@ -9,10 +9,10 @@
   var WELCOME = [
     "# GraphiQL for dpor-gateway (development only).",
     "#",
-    "# Every operation needs a bearer token: `make run` prints one. Open the Headers",
-    "# tab below and enter",
+    "# Operations need a bearer token (`make run`",
+    "# prints one). In the Headers tab below, enter",
     '#   {"Authorization": "Bearer <token>"}',
-    "# then run a query with Ctrl-Enter or the play button, for example:",
+    "# then run with Ctrl-Enter or the play button:",
     "",
     "{",
     "  viewer {",
@@ -42,7 +42,8 @@
     shouldPersistHeaders: true,
     defaultEditorToolsVisibility: true,
     onEditQuery: function (value) {
-      remember("query", value);
+      // The welcome text is what a plain /graphql shows anyway: no need to carry it in the URL.
+      remember("query", value === WELCOME ? "" : value);
     },
     onEditVariables: function (value) {
       remember("variables", value);
