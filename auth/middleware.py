@@ -12,6 +12,7 @@ of the application (or the database) sees it:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import orjson
 from authlib.oauth2.base import OAuth2Error  # type: ignore[import-untyped]
@@ -39,13 +40,14 @@ class BearerTokenMiddleware:
         *,
         authenticator: Authenticator,
         path: str = "/graphql",
-        serve_ide_page: bool = False,
+        ide_page_visit: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.path = path
-        # In dev, GraphiQL's HTML page (which runs nothing) opens in a browser, which cannot send a token.
-        self.serve_ide_page = serve_ide_page
+        # In dev, a browser opening GraphiQL's page (which runs nothing) cannot send a token. The predicate is
+        # the one the view answers with the page, so nothing it lets through executes an operation.
+        self.ide_page_visit = ide_page_visit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not self._guards(scope["path"]):
@@ -53,7 +55,7 @@ class BearerTokenMiddleware:
             return
         # Whatever a caller or an outer layer put here is not ours to trust.
         scope.pop(PRINCIPAL_SCOPE_KEY, None)
-        if self.serve_ide_page and _is_ide_page_request(scope):
+        if self.ide_page_visit is not None and self.ide_page_visit(scope):
             await self.app(scope, receive, send)
             return
         authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
@@ -94,12 +96,3 @@ class BearerTokenMiddleware:
         ]
         await send({"type": "http.response.start", "status": 403 if forbidden else 401, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-def _is_ide_page_request(scope: Scope) -> bool:
-    """A browser asking for GraphiQL's page: a GET with no query string that accepts HTML. Strawberry answers
-    such a request with the page and never executes an operation (it needs a ``query`` parameter for that)."""
-    if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
-        return False
-    accept = b", ".join(value for name, value in scope["headers"] if name == b"accept")
-    return b"text/html" in accept

@@ -10,13 +10,13 @@ import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from auth.authenticator import Authenticator
 from auth.middleware import BearerTokenMiddleware
 from db import statement_counter
 from db.engine import Database
-from gateway import ratelimit
+from gateway import graphiql, ratelimit
 from gateway.graphql_view import GraphQLView
 from gateway.health import healthz, readiness_endpoint
 from gateway.logging import configure_logging
@@ -72,6 +72,8 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readiness_endpoint(database), methods=["GET"]),
             Route("/metrics", metrics_endpoint(database), methods=["GET"]),
+            # GraphiQL's scripts and styles, served here so the IDE needs no other origin (dev only, like the IDE).
+            *([] if settings.is_production else [Mount(graphiql.ASSETS_PATH, graphiql.assets())]),
         ],
         middleware=[
             # Browsers may call the API only from the configured origins; no origin is allowed by default.
@@ -83,7 +85,11 @@ def create_app(
                 expose_headers=["x-request-id", "retry-after"],
                 max_age=600,
             ),
-            Middleware(BearerTokenMiddleware, authenticator=authenticator, serve_ide_page=not settings.is_production),
+            Middleware(
+                BearerTokenMiddleware,
+                authenticator=authenticator,
+                ide_page_visit=None if settings.is_production else graphiql.is_visit_scope,
+            ),
         ],
         lifespan=lifespan,
     )

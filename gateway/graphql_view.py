@@ -29,7 +29,7 @@ from strawberry.types import ExecutionResult
 
 from db import statement_counter
 from db.engine import Database
-from gateway import metrics
+from gateway import graphiql, metrics
 from gateway.refusals import RequestRefused, limited_receive, too_large
 from gateway.settings import Settings
 from resolvers.context import RequestContext
@@ -109,8 +109,15 @@ class GraphQLView(GraphQL[RequestContext, None]):
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
-        # A GET carrying only a persisted query hash has no `query` either; it is an operation, not a visit.
+        if self.graphql_ide is not None:
+            # The bearer middleware passes a visit without a token by this same rule (gateway/graphiql.py).
+            return graphiql.is_visit(request.method, request.headers.get("accept", ""), request.query_params)
+        # Production: Strawberry's rule (answered 404 below). A GET carrying only a persisted query hash has no
+        # `query` either; it is an operation, not a visit.
         return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page(request.scope.get("root_path", ""))
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         if request.method == "POST":

@@ -13,6 +13,7 @@ from db.engine import Database
 from db.models import Base
 from tests import databases
 from tests.api import Api, api_for
+from tests.browser.chromium import CHROMIUM_MISSING, find_chromium
 
 
 @pytest.fixture(scope="session", params=databases.backends())
@@ -56,7 +57,9 @@ def backend(database: Database) -> str:
 
 
 def pytest_report_header() -> list[str]:
-    return [f"database backends: {', '.join(databases.backends())}"]
+    chromium = find_chromium()
+    browser = f"chromium {chromium}" if chromium else f"none, the GraphiQL browser test skips: {CHROMIUM_MISSING}"
+    return [f"database backends: {', '.join(databases.backends())}", f"browser: {browser}"]
 
 
 @pytest.fixture(params=databases.backends())

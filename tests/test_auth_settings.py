@@ -127,7 +127,9 @@ async def test_graphiql_page_needs_no_token_in_dev_but_operations_do(tmp_path: P
     app = gateway(dev_settings(tmp_path))
     async with client(app) as http:
         page = await http.get("/graphql", headers={"accept": "text/html"})
-        operation = await http.get("/graphql", params={"query": "{ __typename }"}, headers={"accept": "text/html"})
+        operation = await http.get(
+            "/graphql", params={"query": "{ __typename }"}, headers={"accept": "application/json"}
+        )
         not_a_browser = await http.get("/graphql", headers={"accept": "application/json"})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
