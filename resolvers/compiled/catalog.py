@@ -21,6 +21,8 @@ from db.enums import AssociationType
 from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant
+from resolvers.loaders import PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
+from resolvers.pagination import SortKey
 
 
 class Kind(enum.Enum):
@@ -50,7 +52,17 @@ class ToOne:
     required: bool
 
 
-Field = Column | ToOne
+@dataclass(frozen=True)
+class ToMany:
+    """A connection of `target` rows in `key` order (first/after, edges, pageInfo, totalCount), tied to the parent
+    by `condition(child, parent)`."""
+
+    target: str
+    key: SortKey
+    condition: Callable[[Any, Any], ColumnElement[bool]]
+
+
+Field = Column | ToOne | ToMany
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,13 @@ class ObjectType:
 def _by_id(fk: str) -> Callable[[Any, Any], ColumnElement[bool]]:
     def condition(child: Any, parent: Any) -> ColumnElement[bool]:
         return child.c.id == parent.c[fk]  # type: ignore[no-any-return]
+
+    return condition
+
+
+def _children(fk: str) -> Callable[[Any, Any], ColumnElement[bool]]:
+    def condition(child: Any, parent: Any) -> ColumnElement[bool]:
+        return child.c[fk] == parent.c.id  # type: ignore[no-any-return]
 
     return condition
 
@@ -113,6 +132,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "createdAt": Column("created_at", Kind.DATETIME),
                     "updatedAt": Column("updated_at", Kind.DATETIME),
                     "primaryDomain": Column("primary_domain"),
+                    "subscriptions": ToMany("Subscription", SUBSCRIPTION_ORDER, _children("tenant_id")),
                 }
             ),
         ),
@@ -149,5 +169,20 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
     }
 )
 
-# Interfaces every compilable type implements (for `... on Node` fragments).
+# Interfaces every compilable object type implements (for `... on Node` fragments).
 INTERFACES = frozenset({"Node"})
+
+# Root fields fetching one object by id: the type the id must name (None: `node`, any type, null when out of
+# reach; the others are guarded by auth.policy.OPERATIONS and NOT_FOUND when out of reach).
+BY_ID_ROOTS: Mapping[str, str | None] = MappingProxyType(
+    {"node": None, "subscription": "Subscription", "tenant": "Tenant", "partner": "Partner"}
+)
+
+# Root connections (guarded by auth.policy.OPERATIONS): every visible row, in the key's order.
+CONNECTION_ROOTS: Mapping[str, tuple[str, SortKey]] = MappingProxyType(
+    {
+        "subscriptions": ("Subscription", SUBSCRIPTION_ORDER),
+        "tenants": ("Tenant", TENANT_ORDER),
+        "partners": ("Partner", PARTNER_ORDER),
+    }
+)

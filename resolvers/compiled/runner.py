@@ -9,7 +9,6 @@ words). Falling back is always correct; it only costs time.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from auth.row_filters import Known, parameters
 from auth.scope import CallerScope
 from db.engine import Database
-from resolvers.compiled.planner import MISSING, CallerShape, DecodeId, NotCompilable, Plan, plan, plan_inputs
+from resolvers.compiled.bindings import DecodeId, plan_inputs
+from resolvers.compiled.errors import NotCompilable
+from resolvers.compiled.planner import CallerShape, Plan, plan
+from resolvers.compiled.sql_text import MISSING
 
 logger = logging.getLogger("dpor.compiled")
 
@@ -92,7 +94,8 @@ class CompiledReads:
             }
             try:
                 found = plan(operation, fragments, variables, caller, self._decode_id)
-            except NotCompilable:
+            except NotCompilable as why:
+                logger.debug("not compiled: %s", why)
                 found = None
             except Exception:  # a planner bug must not fail a request the interpreter can answer: say it loudly
                 logger.exception("compiling a query failed; it runs on the interpreter")
@@ -109,8 +112,11 @@ class CompiledReads:
             return None
         found, variables = planned
         values: dict[str, Any] = dict(parameters(scope))
-        for root in found.roots:
-            values[root.parameter] = self._row_id(root.value(variables))
+        try:
+            for binding in found.bindings:
+                values[binding.parameter] = binding.value(variables)
+        except NotCompilable:  # cannot happen for a request of this plan's key; the interpreter is always right
+            return None
         try:
             async with database.read() as session:
                 connection = await session.connection()
@@ -119,6 +125,3 @@ class CompiledReads:
         except SQLAlchemyError:  # the interpreter meets the same failure and words it as it always does
             return None
         return None if MISSING in text else text
-
-    def _row_id(self, value: str) -> uuid.UUID:
-        return self._decode_id(value)[1]

@@ -1,0 +1,113 @@
+"""Where a plan's request-time values come from: arguments (literals of the document or variables), converted
+into bind values as the interpreter would read them (ids decoded, page sizes checked, cursors decoded).
+
+A conversion that fails means the interpreter would answer BAD_USER_INPUT: the planner checks every binding
+against the request it plans for, and the plan key (`plan_inputs`) keeps every later request of the same plan on
+the same side of each check that shapes the SQL (an `after` given or not, the type an id names)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import FieldNode, IntValueNode, NullValueNode, StringValueNode, VariableNode
+
+from resolvers.compiled.errors import NotCompilable
+from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+DecodeId = Callable[[str], tuple[str, uuid.UUID]]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """An argument's value: a literal of the document, or a variable (None when absent or null)."""
+
+    literal: object
+    variable: str | None
+
+    def value(self, variables: Mapping[str, Any]) -> object:
+        return variables.get(self.variable) if self.variable is not None else self.literal
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    parameter: str
+    source: Source
+    convert: Callable[[object], object]
+
+    def value(self, variables: Mapping[str, Any]) -> object:
+        return self.convert(self.source.value(variables))
+
+
+def argument(node: FieldNode, name: str) -> Source:
+    for given in node.arguments or ():
+        if given.name.value != name:
+            continue
+        value = given.value
+        if isinstance(value, VariableNode):
+            return Source(None, value.name.value)
+        if isinstance(value, StringValueNode):
+            return Source(value.value, None)
+        if isinstance(value, IntValueNode):
+            return Source(int(value.value), None)
+        if isinstance(value, NullValueNode):
+            return Source(None, None)
+        raise NotCompilable(f"argument {name}")
+    return Source(None, None)
+
+
+def only_arguments(node: FieldNode, allowed: set[str]) -> None:
+    names = {given.name.value for given in node.arguments or ()}
+    if not names <= allowed:
+        raise NotCompilable(f"arguments {sorted(names - allowed)}")
+
+
+def page_size(value: object) -> int:
+    """resolvers.pagination.page_size, refusing instead of raising BAD_USER_INPUT."""
+    if value is None:
+        return DEFAULT_PAGE_SIZE
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PAGE_SIZE:
+        return value
+    raise NotCompilable("a page size the interpreter refuses")
+
+
+def row_id(decode_id: DecodeId, expected: str) -> Callable[[object], object]:
+    def convert(value: object) -> object:
+        if not isinstance(value, str):
+            raise NotCompilable("an id that is not a string")
+        try:
+            type_name, found = decode_id(value)
+        except Exception as error:
+            raise NotCompilable("a malformed id") from error
+        if type_name != expected:
+            raise NotCompilable(f"an id of type {type_name}")
+        return found
+
+    return convert
+
+
+def id_type(value: object, decode_id: DecodeId) -> str | None:
+    """The type a global id names; "" for a string that is no global id (a cursor, junk); None for no string."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return decode_id(value)[0]
+    except Exception:
+        return ""
+
+
+def plan_inputs(variables: Mapping[str, Any], decode_id: DecodeId) -> tuple[tuple[str, object], ...]:
+    """What a plan may depend on in the variables: booleans (@skip/@include), whether a value is given at all
+    (`after`), and the type an id names (`node`). Everything else is a bind parameter; literal arguments are in
+    the document text, which is part of the key already."""
+    inputs: list[tuple[str, object]] = []
+    for name, value in variables.items():
+        if isinstance(value, bool) or value is None:
+            inputs.append((name, value))
+        elif isinstance(value, str):
+            inputs.append((name, id_type(value, decode_id)))
+        else:
+            inputs.append((name, type(value).__name__))
+    return tuple(inputs)
