@@ -95,7 +95,8 @@ def _tenant_external_id(value: object) -> uuid.UUID | None:
         parsed = uuid.UUID(value)
     except ValueError:
         return None
-    return parsed if str(parsed) == value.lower() else None
+    # str(UUID) is lower case: an upper-case spelling is a second name for the same tenant, refused.
+    return parsed if str(parsed) == value else None
 
 
 def _partner_mpn_id(value: object) -> str | None:

@@ -65,9 +65,14 @@ def key_id(token: str) -> str:
 class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
     """Validates a JWT access token as :rfc:`9068#section-4` describes, against one issuer's key set."""
 
-    def __init__(self, issuer: str, audience: str, keys: KeySource, *, leeway: int, realm: str) -> None:
+    def __init__(
+        self, issuer: str, audience: str, keys: KeySource, *, leeway: int, realm: str, max_lifetime: int = 0
+    ) -> None:
         super().__init__(issuer, audience, realm=realm)
         self.keys = keys
+        # Seconds from "iat" to "exp" beyond which a token is refused (0: no maximum). A signing key that leaks,
+        # or an issuer misconfigured, must not mint tokens that stay valid for a century.
+        self.max_lifetime = max_lifetime
         # RFC 7519 sections 4.1.4 and 4.1.5: implementers "MAY provide for some small leeway, usually no more
         # than a few minutes, to account for clock skew".
         self.leeway = leeway
@@ -125,5 +130,17 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
             token.validate(leeway=self.leeway)
         except _MALFORMED as error:
             raise InvalidTokenError(realm=self.realm) from error
+        if self.max_lifetime and not _lifetime_within(token, self.max_lifetime):
+            raise InvalidTokenError(realm=self.realm)
         if self.scope_insufficient(token.get("scope"), scopes):
             raise InsufficientScopeError()
+
+
+def _lifetime_within(token: JWTAccessTokenClaims, max_lifetime: int) -> bool:
+    """Whether ``exp`` is at most ``max_lifetime`` seconds after ``iat``. Both are REQUIRED (section 2.2) and
+    already checked to be numbers; a token without ``iat`` never gets here. The lifetime is measured between
+    the token's own claims, so no clock skew enters it."""
+    issued, expires = token.get("iat"), token.get("exp")
+    if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+        return False
+    return bool(expires - issued <= max_lifetime)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     oauth_jwks_url: str | None = Field(default=None, pattern=r"^https?://")
     oauth_jwks_file: Path | None = Field(default=None, validate_default=True)
     oauth_clock_skew_seconds: int = Field(default=60, ge=0, le=300)
+    # Longest accepted token lifetime, `exp` - `iat` (0: no maximum). Issuers mint access tokens for an hour or
+    # so; one valid for a century is a leaked key's or a misconfigured issuer's.
+    oauth_max_token_lifetime_seconds: int = Field(default=86_400, ge=0)
     oauth_realm: str = Field(default="dpor-gateway", pattern=r'^[^"\\\x00-\x1f]+$')
     # The scope (RFC 6749 section 3.3 scope-token) that grants each role.
     scope_owner: str = Field(default="dpor.tenant.owner", pattern=_SCOPE_TOKEN)
