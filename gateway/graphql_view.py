@@ -27,9 +27,12 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from auth.middleware import PRINCIPAL_SCOPE_KEY
+from auth.principal import Principal, Role
 from db import statement_counter
 from db.engine import Database
 from gateway import metrics
+from gateway.graphql_request import operation_request
 from gateway.refusals import RequestRefused, limited_receive, too_large
 from gateway.settings import Settings
 from resolvers.context import RequestContext
@@ -70,13 +73,15 @@ class GraphQLView(GraphQL[RequestContext, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive=limited_receive(receive, self.settings.max_body_bytes))
+        body_limit = self._body_limit(scope)
+        receive = limited_receive(receive, body_limit, self.settings.http_body_timeout_seconds)
+        request = Request(scope, receive=receive)
         # Every read of this request (and of each operation of a batch) shares one pooled connection, given back
         # before the response is sent.
         database = scope[REQUEST_DATABASE_SCOPE_KEY] = self.database.for_request()
         with statement_counter.counting():
             try:
-                self._check_declared_length(request)
+                self._check_declared_length(request, body_limit)
                 response = await self.run(request)
             except HTTPException as error:
                 response = self._refusal(request, RequestRefused.from_http_exception(error))
@@ -86,10 +91,18 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 await database.close()
         await response(scope, receive, send)
 
-    def _check_declared_length(self, request: Request) -> None:
+    def _body_limit(self, scope: Scope) -> int:
+        # The caller is known before its body is read (the bearer middleware ran): a usage pipeline's
+        # `ingestUsage` batch of the documented 5,000 records must fit, other callers keep the tighter limit.
+        principal: Principal | None = scope.get(PRINCIPAL_SCOPE_KEY)
+        if principal is not None and Role.USAGE_INGEST in principal.roles:
+            return self.settings.max_ingest_body_bytes
+        return self.settings.max_body_bytes
+
+    def _check_declared_length(self, request: Request, limit: int) -> None:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.settings.max_body_bytes:
-            raise too_large(self.settings.max_body_bytes)
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large(limit)
 
     def _refusal(self, request: Request, refusal: RequestRefused) -> Response:
         metrics.HTTP_REFUSALS.labels(refusal.code.value).inc()
@@ -105,19 +118,28 @@ class GraphQLView(GraphQL[RequestContext, None]):
             database=request.scope.get(REQUEST_DATABASE_SCOPE_KEY) or self.database,
             settings=self.settings,
             request_id=request_id,
-            principal=request.scope.get("dpor.principal"),
+            principal=request.scope.get(PRINCIPAL_SCOPE_KEY),
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET carrying only a persisted query hash has no `query` either; it is an operation, not a visit.
-        return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and "extensions" not in params and "documentId" not in params
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
-        if request.method == "POST":
+        transport = self._get_stream_transport_from_headers(request.headers)
+        protocol: GraphQLRequestProtocol = transport.protocol if transport else "http"
+        if request.method == "GET":
+            data: object = self.parse_query_params(request.query_params)
+        else:
             content_type, _ = parse_content_type(request.content_type or "")
             if content_type != "application/json":
                 raise RequestRefused(415, Code.UNSUPPORTED_MEDIA_TYPE, "POST bodies must be application/json.")
-        return await super().parse_http_body(request)
+            data = self.parse_json(await request.get_body())
+        if isinstance(data, list):
+            self._validate_batch_request(data, protocol=protocol)
+            return [operation_request(item, protocol) for item in data]
+        return operation_request(data, protocol)
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson: faster, and it refuses invalid UTF-8 with a JSONDecodeError (the stdlib raises
