@@ -51,14 +51,14 @@ def key_id(token: str) -> str:
     """
     encoded_header = token.split(".", 1)[0]
     if len(encoded_header) > _REGISTRY.max_header_length * 4 // 3 + 4:
-        raise InvalidTokenError()
+        raise InvalidTokenError(description="an oversized JOSE header")
     try:
         header = json.loads(urlsafe_b64decode(encoded_header.encode("ascii")))
     except (ValueError, UnicodeError, RecursionError) as error:
-        raise InvalidTokenError() from error
+        raise InvalidTokenError(description="a JOSE header that is not JSON") from error
     kid = header.get("kid") if isinstance(header, dict) else None
     if not isinstance(kid, str) or not kid:
-        raise InvalidTokenError()
+        raise InvalidTokenError(description="no kid in the JOSE header")
     return kid
 
 
@@ -92,7 +92,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         try:
             token = jwt.decode(token_string, key=self._key_set_for, registry=_REGISTRY)
         except _MALFORMED as error:
-            raise InvalidTokenError(realm=self.realm) from error
+            raise InvalidTokenError(realm=self.realm, description=f"signature: {_reason(error)}") from error
         return JWTAccessTokenClaims(token.claims, token.header, self._claims_options())
 
     def _claims_options(self) -> dict[str, Any]:
@@ -125,13 +125,13 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         # Authlib lets a token without "typ" through; RFC 8725 section 3.11 is why we do not: an ID token or
         # any other JWT signed by the same issuer must not pass as an access token.
         if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
-            raise InvalidTokenError(realm=self.realm)
+            raise InvalidTokenError(realm=self.realm, description=f"typ {typ!r} is not at+jwt")
         try:
             token.validate(leeway=self.leeway)
         except _MALFORMED as error:
-            raise InvalidTokenError(realm=self.realm) from error
+            raise InvalidTokenError(realm=self.realm, description=f"claims: {_reason(error)}") from error
         if self.max_lifetime and not _lifetime_within(token, self.max_lifetime):
-            raise InvalidTokenError(realm=self.realm)
+            raise InvalidTokenError(realm=self.realm, description=f"exp is more than {self.max_lifetime} s after iat")
         if self.scope_insufficient(token.get("scope"), scopes):
             raise InsufficientScopeError()
 
@@ -144,3 +144,10 @@ def _lifetime_within(token: JWTAccessTokenClaims, max_lifetime: int) -> bool:
     if not isinstance(issued, int | float) or not isinstance(expires, int | float):
         return False
     return bool(expires - issued <= max_lifetime)
+
+
+def _reason(error: BaseException) -> str:
+    """For the log: which check failed (joserfc's errors say it in a few words), never the token itself."""
+    if isinstance(error, JoseError):
+        return f"{error.error}: {error.description}" if error.description else str(error.error)
+    return type(error).__name__

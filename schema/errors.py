@@ -13,6 +13,8 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import GatewayError
+from schema.extensions.error_codes import classify
+from schema.extensions.errors import Code, code_of
 
 log = logging.getLogger("dpor_gateway.graphql")
 
@@ -35,17 +37,29 @@ def is_expected(error: GraphQLError) -> bool:
     return bool(error.extensions and error.extensions.get("code") == "FORBIDDEN")
 
 
+def where(error: GraphQLError) -> str:
+    """The field path of an execution error; the document position of a parse or validation error (which has no
+    path); "the request" for an error that points at neither (a refusal before parsing)."""
+    if error.path:
+        return "path " + ".".join(str(part) for part in error.path)
+    if error.locations:
+        return ", ".join(f"line {location.line} column {location.column}" for location in error.locations)
+    return "the request"
+
+
 class GatewaySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         request_id = _request_id(execution_context)
         for error in errors:
             if is_expected(error):
-                code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
-                log.info("request %s: %s at %s: %s", request_id, code, error.path, error.message)
+                # Strawberry reports errors before the error-codes extension has coded them: classify here
+                # too, or a syntax error would be logged as a validation failure.
+                code = code_of(classify(error)) or Code.GRAPHQL_VALIDATION_FAILED.value
+                log.info("request %s: %s at %s: %s", request_id, code, where(error), error.message)
             else:
                 log.error(
                     "request %s: unexpected error at %s",
                     request_id,
-                    error.path,
+                    where(error),
                     exc_info=error.original_error,
                 )
