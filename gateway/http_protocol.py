@@ -1,16 +1,20 @@
 """uvicorn's HTTP/1.1 protocol (httptools), with the bounds it lacks against slow and idle clients.
 
 uvicorn bounds the idle time between requests on a kept-alive connection (`timeout_keep_alive`) but not the
-time a client takes to send a request's line and headers, nor the number of connections a worker holds: a
-connection that sends nothing, or a header byte every few seconds, was held for as long as the client liked
-(measured: 900 slow-header sockets all still open after 60 s, 8,000 half-open ones all held after 10 s).
+time a client takes to send a request, nor the number of connections a worker holds: a connection that sent
+nothing, or a header byte every few seconds, or a body that never ended after the application had answered
+(a 401 for a missing token), was held for as long as the client liked (measured before: 900 slow-header and
+slow-body sockets all still open after 60 s, 8,000 half-open unauthenticated requests all held after 10 s).
 
-Here, per connection: the request line and headers must be complete within `http_header_timeout_seconds` of
-the connection opening, or, on a kept-alive connection, of the next request's first byte; otherwise the
-connection is closed. Per worker: a connection beyond `http_max_connections` is closed as soon as it is
-accepted. The body is bounded by the application as it reads it (gateway/refusals.py, `limited_receive`).
-`serve` selects this class by its import path, so that every worker process loads it (and reads the settings)
-itself.
+Here, per connection, a deadline for each part of a request:
+- the request line and headers within `http_header_timeout_seconds` of the connection opening or, on a
+  kept-alive connection, of the next request's first byte;
+- the body within `http_body_timeout_seconds` of the headers. The application enforces the same bound while it
+  reads the body, answering 408 (gateway/refusals.py, `limited_receive`); this one, a second later, closes
+  the connection of a request whose body nobody reads any more.
+A deadline missed closes the connection. Per worker: a connection beyond `http_max_connections` is closed as
+soon as it is accepted. `serve` selects this class by its import path, so that every worker process loads it
+(and reads the settings) itself.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from gateway.settings import Settings, load_settings
 logger = logging.getLogger(__name__)
 
 IMPORT_PATH = "gateway.http_protocol:BoundedHttpToolsProtocol"
+# The application answers a slow body with 408 at the body deadline; the connection is closed this much later.
+BODY_GRACE_SECONDS = 1.0
 
 
 @functools.cache
@@ -34,49 +40,57 @@ def _settings() -> Settings:
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    _header_timer: asyncio.TimerHandle | None = None
+    _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         settings = _settings()
         if len(self.connections) > settings.http_max_connections:
             logger.warning(
-                "closed a connection from %s: %d open connections exceed DPOR_HTTP_MAX_CONNECTIONS (%d)",
-                self.client[0] if self.client else "?",
+                "closed a connection from %s at once: %d open connections exceed DPOR_HTTP_MAX_CONNECTIONS (%d)",
+                self._peer(),
                 len(self.connections),
                 settings.http_max_connections,
             )
             transport.close()
             return
-        self._arm_header_timer()
+        self._arm(settings.http_header_timeout_seconds, "request headers")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._header_timer is None:  # a kept-alive connection's next request: its headers start now
-            self._arm_header_timer()
+        if self._deadline is None:  # a kept-alive connection's next request: its headers start now
+            self._arm(_settings().http_header_timeout_seconds, "request headers")
 
     def on_headers_complete(self) -> None:
-        self._disarm_header_timer()
+        upgrading = self.parser.should_upgrade() and self._should_upgrade()
         super().on_headers_complete()
+        if upgrading:  # the connection becomes a WebSocket, with a protocol (and timeouts) of its own
+            self._disarm()
+        else:
+            self._arm(_settings().http_body_timeout_seconds + BODY_GRACE_SECONDS, "request body")
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_timer()
+        self._disarm()
         super().connection_lost(exc)
 
-    def _arm_header_timer(self) -> None:
-        self._header_timer = self.loop.call_later(_settings().http_header_timeout_seconds, self._headers_too_slow)
+    def _arm(self, seconds: float, part: str) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._too_slow, seconds, part)
 
-    def _disarm_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
-    def _headers_too_slow(self) -> None:
-        self._header_timer = None
+    def _too_slow(self, seconds: float, part: str) -> None:
+        self._deadline = None
         if not self.transport.is_closing():
-            logger.info(
-                "closed a connection from %s: no complete request headers within %s s",
-                self.client[0] if self.client else "?",
-                _settings().http_header_timeout_seconds,
-            )
+            logger.info("closed a connection from %s: the %s did not arrive within %g s", self._peer(), part, seconds)
             self.transport.close()
+
+    def _peer(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
