@@ -1,11 +1,14 @@
 """The GraphQL HTTP endpoint: Strawberry's ASGI view with our context, JSON encoder and request ids.
 
 Before GraphQL runs, the view refuses (with a JSON GraphQL error and a code, see gateway/refusals.py):
-bodies over `max_body_bytes` (413, by Content-Length or while streaming, never read in full), POST bodies that
-are not `application/json` (415: a cross-site form cannot send JSON without a CORS preflight), bodies that are
-not JSON or not UTF-8 (400), batches when batching is off or longer than `max_batch_operations` (400), and
-mutations over GET (405). A rate-limited request answers 429 with `Retry-After` (set by the rate-limit
-extension); a batch in which only some operations were refused answers 200.
+bodies over `max_body_bytes` (`max_ingest_body_bytes` for usage ingest callers; 413, by Content-Length or while
+streaming, never read in full), bodies slower than `http_body_timeout_seconds` (408), POST bodies that are not
+`application/json` (415: a cross-site form cannot send JSON without a CORS preflight; GET and POST alike need
+the bearer token, itself a header that forces a preflight: see README, "CSRF"), bodies that are not JSON or
+not UTF-8 (400), request parameters of the wrong type (400, gateway/graphql_request.py), batches when batching
+is off or longer than `max_batch_operations` (400), and mutations over GET (405). A rate-limited request
+answers 429 with `Retry-After` (set by the rate-limit extension); a batch in which only some operations were
+refused answers 200.
 """
 
 from __future__ import annotations
