@@ -77,8 +77,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             await super().__call__(scope, receive, send)
             return
         body_limit = self._body_limit(scope)
-        receive = limited_receive(receive, body_limit, self.settings.http_body_timeout_seconds)
-        request = Request(scope, receive=receive)
+        request = Request(scope, receive=limited_receive(receive, body_limit, self.settings.http_body_timeout_seconds))
         # Every read of this request (and of each operation of a batch) shares one pooled connection, given back
         # before the response is sent.
         database = scope[REQUEST_DATABASE_SCOPE_KEY] = self.database.for_request()
