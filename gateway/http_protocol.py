@@ -12,9 +12,11 @@ Here, per connection, a deadline for each part of a request:
 - the body within `http_body_timeout_seconds` of the headers. The application enforces the same bound while it
   reads the body, answering 408 (gateway/refusals.py, `limited_receive`); this one, a second later, closes
   the connection of a request whose body nobody reads any more.
-A deadline missed closes the connection. Per worker: a connection beyond `http_max_connections` is closed as
-soon as it is accepted. `serve` selects this class by its import path, so that every worker process loads it
-(and reads the settings) itself.
+A deadline missed closes the connection. The request line and headers may also take at most
+`http_max_header_bytes` (httptools, unlike h11, sets no bound: a client could send one endless header for as
+long as the deadline lasts); beyond, 431 and the connection is closed. Per worker: a connection beyond
+`http_max_connections` is closed as soon as it is accepted. `serve` selects this class by its import path, so
+that every worker process loads it (and reads the settings) itself.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ def _settings() -> Settings:
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     _deadline: asyncio.TimerHandle | None = None
+    # What the deadline waits for: "request headers", "request body", or "" when none is armed.
+    _deadline_part = ""
+    # Bytes received while a request's line and headers were incomplete, and how many requests' headers completed.
+    _header_bytes = 0
+    _headers_completed = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -56,12 +63,28 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._arm(settings.http_header_timeout_seconds, "request headers")
 
+    def data_received(self, data: bytes) -> None:
+        reading_headers = self._deadline_part == "request headers"
+        completed = self._headers_completed
+        super().data_received(data)
+        # Counted only for a chunk that began and ended inside the headers of one request: a chunk that completes
+        # them also carries the body (or the next request), which is not held against them.
+        if not reading_headers or completed != self._headers_completed or self.transport.is_closing():
+            return
+        self._header_bytes += len(data)
+        limit = _settings().http_max_header_bytes
+        if self._header_bytes > limit:
+            logger.info("refused a request from %s: headers longer than %d bytes", self._peer(), limit)
+            self._send_431()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._header_bytes = 0
         if self._deadline is None:  # a kept-alive connection's next request: its headers start now
             self._arm(_settings().http_header_timeout_seconds, "request headers")
 
     def on_headers_complete(self) -> None:
+        self._headers_completed += 1
         upgrading = self.parser.should_upgrade() and self._should_upgrade()
         super().on_headers_complete()
         if upgrading:  # the connection becomes a WebSocket, with a protocol (and timeouts) of its own
@@ -80,17 +103,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _arm(self, seconds: float, part: str) -> None:
         self._disarm()
         self._deadline = self.loop.call_later(seconds, self._too_slow, seconds, part)
+        self._deadline_part = part
 
     def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+        self._deadline_part = ""
 
     def _too_slow(self, seconds: float, part: str) -> None:
         self._deadline = None
+        self._deadline_part = ""
         if not self.transport.is_closing():
             logger.info("closed a connection from %s: the %s did not arrive within %g s", self._peer(), part, seconds)
             self.transport.close()
+
+    def _send_431(self) -> None:
+        self._disarm()
+        body = b'{"errors":[{"message":"Request headers too large.","extensions":{"code":"REQUEST_TOO_LARGE"}}]}'
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+        )
+        self.transport.close()
 
     def _peer(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "?"

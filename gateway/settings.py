@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     http_body_timeout_seconds: float = Field(default=30.0, gt=0)
     http_keep_alive_seconds: int = Field(default=5, ge=1)
     http_max_connections: int = Field(default=1_000, ge=1)
+    # The request line and headers together, at most (a bearer token takes a few KiB).
+    http_max_header_bytes: int = Field(default=65_536, ge=8_192)
     max_tokens: int = Field(default=2_000, ge=10)
     max_depth: int = Field(default=12, ge=1)
     max_aliases: int = Field(default=30, ge=0)

@@ -8,12 +8,13 @@ few seconds; each socket's closing time is printed.
 
 from __future__ import annotations
 
+import json
 import selectors
 import socket
 import time
 from pathlib import Path
 
-from tests.serve_support import HOST, Served, serving
+from tests.serve_support import HOST, Served, exchange, serving
 
 PER_KIND = 10
 MAX_CONNECTIONS = 4 * PER_KIND
@@ -75,6 +76,7 @@ def test_slow_and_idle_connections_are_closed(tmp_path: Path) -> None:
         "DPOR_HTTP_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
         "DPOR_HTTP_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
         "DPOR_HTTP_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+        "DPOR_HTTP_MAX_HEADER_BYTES": "16384",
     }
     with serving(tmp_path, **env) as served:
         token = served.token()
@@ -90,14 +92,26 @@ def test_slow_and_idle_connections_are_closed(tmp_path: Path) -> None:
         closed = seconds_until_closed(sockets, started, limit=BODY_TIMEOUT + 1 + SLACK + 3)
         print({kind: f"{max(times):.2f} s" for kind, times in closed.items()})
 
+        # Headers beyond DPOR_HTTP_MAX_HEADER_BYTES are refused as soon as they exceed it.
+        started = time.monotonic()
+        endless = f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nX-Padding: ".encode() + b"a" * 100_000
+        oversized = seconds_until_closed({"oversized headers": opened(served, 3, endless)}, started, limit=SLACK)
+
         # Beyond the per-worker bound, a connection is closed as soon as it is accepted.
         held = opened(served, MAX_CONNECTIONS, b"")
         started = time.monotonic()
         extra = seconds_until_closed({"over the bound": opened(served, 5, b"")}, started, limit=SLACK)
         for connection in held:
             connection.close()
-        print({kind: f"{max(times):.2f} s" for kind, times in extra.items()})
 
+        # What the bounds must not touch: a large body sent at speed, and two requests on one kept-alive connection.
+        headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        large = json.dumps({"query": "{ __typename }", "padding": "x" * 900_000}).encode()
+        with socket.create_connection((HOST, served.port), timeout=10) as connection:
+            statuses = [exchange(connection, "POST", "/graphql", large, headers)[0] for _ in range(2)]
+        print({kind: f"{max(times):.2f} s" for kind, times in (extra | oversized).items()})
+
+    assert statuses == [200, 200]
     assert max(closed["silent"]) < HEADER_TIMEOUT + SLACK
     assert max(closed["slow headers"]) < HEADER_TIMEOUT + SLACK
     assert min(closed["slow headers"]) >= HEADER_TIMEOUT * 0.9
@@ -109,3 +123,5 @@ def test_slow_and_idle_connections_are_closed(tmp_path: Path) -> None:
     assert all(answer.startswith(b"HTTP/1.1 401 ") for answer in ANSWERS["unauthenticated slow body"])
     assert max(closed["unauthenticated slow body"]) < BODY_TIMEOUT + 1 + SLACK
     assert max(extra["over the bound"]) < SLACK / 2
+    assert max(oversized["oversized headers"]) < SLACK / 2
+    assert all(answer.startswith(b"HTTP/1.1 431 ") for answer in ANSWERS["oversized headers"])
