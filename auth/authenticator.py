@@ -78,6 +78,7 @@ class Authenticator:
             keys,
             leeway=settings.oauth_clock_skew_seconds,
             realm=settings.oauth_realm,
+            max_lifetime=settings.oauth_max_token_lifetime_seconds,
         )
         return cls(validator, ScopeRoles.from_settings(settings))
 

@@ -55,7 +55,7 @@ def principal_from_claims(claims: Mapping[str, object], scope_roles: ScopeRoles)
     InvalidTokenError if a claim we rely on has the wrong type."""
     scope = claims.get("scope", "")
     if not isinstance(scope, str):
-        raise InvalidTokenError()
+        raise InvalidTokenError(description="scope is not a string")
     scopes = frozenset(scope.split())
     tenant = _tenant_external_id(claims.get("tid"))
     partner = _partner_mpn_id(claims.get("partner_id"))
@@ -73,7 +73,7 @@ def principal_from_claims(claims: Mapping[str, object], scope_roles: ScopeRoles)
             continue  # a delegated admin acts on one customer tenant, named by "tid"
         roles.add(role)
     if not roles:
-        raise InsufficientScopeError()
+        raise InsufficientScopeError(description=f"no role in scope {scope!r} (tid, partner_id as required)")
 
     jti = claims.get("jti")
     client_id = claims.get("client_id")
@@ -95,7 +95,8 @@ def _tenant_external_id(value: object) -> uuid.UUID | None:
         parsed = uuid.UUID(value)
     except ValueError:
         return None
-    return parsed if str(parsed) == value.lower() else None
+    # str(UUID) is lower case: an upper-case spelling is a second name for the same tenant, refused.
+    return parsed if str(parsed) == value else None
 
 
 def _partner_mpn_id(value: object) -> str | None:

@@ -62,7 +62,13 @@ class BearerTokenMiddleware:
         try:
             principal = await self.authenticator.authenticate(authorization)
         except OAuth2Error as error:
-            logger.info("refused %s %s: %s", scope.get("method", "WEBSOCKET"), scope["path"], error.error)
+            logger.info(
+                "refused %s %s: %s (%s)",
+                scope.get("method", "WEBSOCKET"),
+                scope["path"],
+                error.error or "no credentials",
+                _reason(error),
+            )
             await self._refuse(scope, send, error)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
@@ -96,3 +102,11 @@ class BearerTokenMiddleware:
         ]
         await send({"type": "http.response.start", "status": 403 if forbidden else 401, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _reason(error: OAuth2Error) -> str:
+    """Which check refused the request, for the log (the response never says: see _MESSAGES)."""
+    if error.description:
+        return str(error.description)
+    cause = error.__cause__
+    return type(cause).__name__ if cause is not None else type(error).__name__

@@ -51,16 +51,18 @@ def token_from_authorization(values: list[str]) -> str:
     credentials would be meant is ambiguous, so neither is used).
     """
     if not values:
-        raise MissingCredentialsError()
+        raise MissingCredentialsError(description="no Authorization header")
     if len(values) > 1:
-        raise InvalidTokenError()
+        raise InvalidTokenError(description=f"{len(values)} Authorization headers")
     value = values[0].strip()
     # Section 2.1 and RFC 9110 section 11.1: the auth-scheme is matched case-insensitively.
     if value[:7].lower() != "bearer " and value.lower() != "bearer":
-        raise MissingCredentialsError()
+        raise MissingCredentialsError(description="the Authorization header names another scheme than Bearer")
     match = _BEARER.fullmatch(value)
-    if match is None or len(match.group(1)) > MAX_TOKEN_LENGTH:
-        raise InvalidTokenError()
+    if match is None:
+        raise InvalidTokenError(description="a malformed Bearer credential")
+    if len(match.group(1)) > MAX_TOKEN_LENGTH:
+        raise InvalidTokenError(description=f"a token longer than {MAX_TOKEN_LENGTH} characters")
     return match.group(1)
 
 
@@ -68,7 +70,7 @@ def challenge(realm: str, error: OAuth2Error) -> str:
     """The ``WWW-Authenticate`` value for a failed request, :rfc:`6750#section-3`.
 
     It names the realm and the error code only: no ``error_description``, so a caller probing with forged
-    tokens learns nothing about which check failed.
+    tokens learns nothing about which check failed. (The errors' descriptions are for our log only.)
     """
     parameters = [f'realm="{realm}"']
     if error.error:

@@ -51,23 +51,28 @@ def key_id(token: str) -> str:
     """
     encoded_header = token.split(".", 1)[0]
     if len(encoded_header) > _REGISTRY.max_header_length * 4 // 3 + 4:
-        raise InvalidTokenError()
+        raise InvalidTokenError(description="an oversized JOSE header")
     try:
         header = json.loads(urlsafe_b64decode(encoded_header.encode("ascii")))
     except (ValueError, UnicodeError, RecursionError) as error:
-        raise InvalidTokenError() from error
+        raise InvalidTokenError(description="a JOSE header that is not JSON") from error
     kid = header.get("kid") if isinstance(header, dict) else None
     if not isinstance(kid, str) or not kid:
-        raise InvalidTokenError()
+        raise InvalidTokenError(description="no kid in the JOSE header")
     return kid
 
 
 class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
     """Validates a JWT access token as :rfc:`9068#section-4` describes, against one issuer's key set."""
 
-    def __init__(self, issuer: str, audience: str, keys: KeySource, *, leeway: int, realm: str) -> None:
+    def __init__(
+        self, issuer: str, audience: str, keys: KeySource, *, leeway: int, realm: str, max_lifetime: int = 0
+    ) -> None:
         super().__init__(issuer, audience, realm=realm)
         self.keys = keys
+        # Seconds from "iat" to "exp" beyond which a token is refused (0: no maximum). A signing key that leaks,
+        # or an issuer misconfigured, must not mint tokens that stay valid for a century.
+        self.max_lifetime = max_lifetime
         # RFC 7519 sections 4.1.4 and 4.1.5: implementers "MAY provide for some small leeway, usually no more
         # than a few minutes, to account for clock skew".
         self.leeway = leeway
@@ -87,7 +92,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         try:
             token = jwt.decode(token_string, key=self._key_set_for, registry=_REGISTRY)
         except _MALFORMED as error:
-            raise InvalidTokenError(realm=self.realm) from error
+            raise InvalidTokenError(realm=self.realm, description=f"signature: {_reason(error)}") from error
         return JWTAccessTokenClaims(token.claims, token.header, self._claims_options())
 
     def _claims_options(self) -> dict[str, Any]:
@@ -120,10 +125,29 @@ class AccessTokenValidator(JWTBearerTokenValidator):  # type: ignore[misc]
         # Authlib lets a token without "typ" through; RFC 8725 section 3.11 is why we do not: an ID token or
         # any other JWT signed by the same issuer must not pass as an access token.
         if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
-            raise InvalidTokenError(realm=self.realm)
+            raise InvalidTokenError(realm=self.realm, description=f"typ {typ!r} is not at+jwt")
         try:
             token.validate(leeway=self.leeway)
         except _MALFORMED as error:
-            raise InvalidTokenError(realm=self.realm) from error
+            raise InvalidTokenError(realm=self.realm, description=f"claims: {_reason(error)}") from error
+        if self.max_lifetime and not _lifetime_within(token, self.max_lifetime):
+            raise InvalidTokenError(realm=self.realm, description=f"exp is more than {self.max_lifetime} s after iat")
         if self.scope_insufficient(token.get("scope"), scopes):
             raise InsufficientScopeError()
+
+
+def _lifetime_within(token: JWTAccessTokenClaims, max_lifetime: int) -> bool:
+    """Whether ``exp`` is at most ``max_lifetime`` seconds after ``iat``. Both are REQUIRED (section 2.2) and
+    already checked to be numbers; a token without ``iat`` never gets here. The lifetime is measured between
+    the token's own claims, so no clock skew enters it."""
+    issued, expires = token.get("iat"), token.get("exp")
+    if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+        return False
+    return bool(expires - issued <= max_lifetime)
+
+
+def _reason(error: BaseException) -> str:
+    """For the log: which check failed (joserfc's errors say it in a few words), never the token itself."""
+    if isinstance(error, JoseError):
+        return f"{error.error}: {error.description}" if error.description else str(error.error)
+    return type(error).__name__

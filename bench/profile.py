@@ -91,6 +91,9 @@ def main() -> int:
         "DPOR_OAUTH_JWKS_FILE": str(issuer.write_jwks()),
         "DPOR_DB_POOL_SIZE": str(POOL_SIZE),
         "DPOR_RATE_LIMIT_POINTS": str(RATE_LIMIT_POINTS),
+        # Two workers without Redis: each keeps its own (practically unlimited) budget, which serve refuses in
+        # production unless told it is meant.
+        "DPOR_RATE_LIMIT_PER_PROCESS": "true",
         "DPOR_LOG_LEVEL": "WARNING",
         "DPOR_VAR_DIR": str(work / "var"),
     }

@@ -53,8 +53,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 def is_visit(method: str, accept: str, parameters: Collection[str]) -> bool:
     """A browser opening the IDE (a navigation accepts text/html; API clients ask for JSON). A GET that names a
-    persisted query (`extensions`) is an operation even from a browser: it carries no document to edit."""
-    return method == "GET" and "text/html" in accept and "extensions" not in parameters
+    persisted query (`extensions`) or a trusted document (`documentId`) is an operation even from a browser: it
+    carries no document to edit."""
+    return (
+        method == "GET" and "text/html" in accept and "extensions" not in parameters and "documentId" not in parameters
+    )
 
 
 def is_visit_scope(scope: Scope) -> bool:

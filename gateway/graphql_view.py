@@ -1,11 +1,14 @@
 """The GraphQL HTTP endpoint: Strawberry's ASGI view with our context, JSON encoder and request ids.
 
 Before GraphQL runs, the view refuses (with a JSON GraphQL error and a code, see gateway/refusals.py):
-bodies over `max_body_bytes` (413, by Content-Length or while streaming, never read in full), POST bodies that
-are not `application/json` (415: a cross-site form cannot send JSON without a CORS preflight), bodies that are
-not JSON or not UTF-8 (400), batches when batching is off or longer than `max_batch_operations` (400), and
-mutations over GET (405). A rate-limited request answers 429 with `Retry-After` (set by the rate-limit
-extension); a batch in which only some operations were refused answers 200.
+bodies over `max_body_bytes` (`max_ingest_body_bytes` for usage ingest callers; 413, by Content-Length or while
+streaming, never read in full), bodies slower than `http_body_timeout_seconds` (408), POST bodies that are not
+`application/json` (415: a cross-site form cannot send JSON without a CORS preflight; GET and POST alike need
+the bearer token, itself a header that forces a preflight: see README, "CSRF"), bodies that are not JSON or
+not UTF-8 (400), request parameters of the wrong type (400, gateway/graphql_request.py), batches when batching
+is off or longer than `max_batch_operations` (400), and mutations over GET (405). A rate-limited request
+answers 429 with `Retry-After` (set by the rate-limit extension); a batch in which only some operations were
+refused answers 200.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from auth.middleware import PRINCIPAL_SCOPE_KEY
+from auth.principal import Principal, Role
 from db import statement_counter
 from db.engine import Database
 from gateway import graphiql, metrics
+from gateway.graphql_request import operation_request
 from gateway.refusals import RequestRefused, limited_receive, too_large
 from gateway.settings import Settings
 from resolvers.context import RequestContext
@@ -70,13 +76,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive=limited_receive(receive, self.settings.max_body_bytes))
+        body_limit = self._body_limit(scope)
+        request = Request(scope, receive=limited_receive(receive, body_limit, self.settings.http_body_timeout_seconds))
         # Every read of this request (and of each operation of a batch) shares one pooled connection, given back
         # before the response is sent.
         database = scope[REQUEST_DATABASE_SCOPE_KEY] = self.database.for_request()
         with statement_counter.counting():
             try:
-                self._check_declared_length(request)
+                self._check_declared_length(request, body_limit)
                 response = await self.run(request)
             except HTTPException as error:
                 response = self._refusal(request, RequestRefused.from_http_exception(error))
@@ -86,10 +93,18 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 await database.close()
         await response(scope, receive, send)
 
-    def _check_declared_length(self, request: Request) -> None:
+    def _body_limit(self, scope: Scope) -> int:
+        # The caller is known before its body is read (the bearer middleware ran): a usage pipeline's
+        # `ingestUsage` batch of the documented 5,000 records must fit, other callers keep the tighter limit.
+        principal: Principal | None = scope.get(PRINCIPAL_SCOPE_KEY)
+        if principal is not None and Role.USAGE_INGEST in principal.roles:
+            return self.settings.max_ingest_body_bytes
+        return self.settings.max_body_bytes
+
+    def _check_declared_length(self, request: Request, limit: int) -> None:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.settings.max_body_bytes:
-            raise too_large(self.settings.max_body_bytes)
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large(limit)
 
     def _refusal(self, request: Request, refusal: RequestRefused) -> Response:
         metrics.HTTP_REFUSALS.labels(refusal.code.value).inc()
@@ -105,26 +120,35 @@ class GraphQLView(GraphQL[RequestContext, None]):
             database=request.scope.get(REQUEST_DATABASE_SCOPE_KEY) or self.database,
             settings=self.settings,
             request_id=request_id,
-            principal=request.scope.get("dpor.principal"),
+            principal=request.scope.get(PRINCIPAL_SCOPE_KEY),
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         if self.graphql_ide is not None:
             # The bearer middleware passes a visit without a token by this same rule (gateway/graphiql.py).
             return graphiql.is_visit(request.method, request.headers.get("accept", ""), request.query_params)
-        # Production: Strawberry's rule (answered 404 below). A GET carrying only a persisted query hash has no
-        # `query` either; it is an operation, not a visit.
-        return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
+        # Production: Strawberry's rule (answered 404 below). A GET carrying only a persisted query hash or a
+        # trusted document id has no `query` either; it is an operation, not a visit.
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and "extensions" not in params and "documentId" not in params
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page(request.scope.get("root_path", ""))
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
-        if request.method == "POST":
+        transport = self._get_stream_transport_from_headers(request.headers)
+        protocol: GraphQLRequestProtocol = transport.protocol if transport else "http"
+        if request.method == "GET":
+            data: object = self.parse_query_params(request.query_params)
+        else:
             content_type, _ = parse_content_type(request.content_type or "")
             if content_type != "application/json":
                 raise RequestRefused(415, Code.UNSUPPORTED_MEDIA_TYPE, "POST bodies must be application/json.")
-        return await super().parse_http_body(request)
+            data = self.parse_json(await request.get_body())
+        if isinstance(data, list):
+            self._validate_batch_request(data, protocol=protocol)
+            return [operation_request(item, protocol) for item in data]
+        return operation_request(data, protocol)
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson: faster, and it refuses invalid UTF-8 with a JSONDecodeError (the stdlib raises

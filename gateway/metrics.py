@@ -2,13 +2,30 @@
 
 Operation names are chosen by callers, so they are bounded before becoming label values: at most
 `MAX_OPERATION_NAMES` distinct names are tracked, later ones are counted as "other".
+
+With several worker processes (`serve --workers N`) each counts in its own memory, and a scrape reached one of
+them: `serve` then sets PROMETHEUS_MULTIPROC_DIR, every worker writes its values to files there
+(prometheus-client's multiprocess mode), and /metrics adds up the files of all workers, live or gone (counters
+keep what exited workers counted; the pool gauge sums live workers only: a worker marks itself dead on
+shutdown).
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from sqlalchemy.pool import QueuePool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,7 +52,44 @@ HTTP_REFUSALS = Counter(
     "Requests refused before GraphQL ran (size, content type, batch...).",
     ["code"],
 )
-POOL = Gauge("dpor_db_pool_connections", "Database connection pool use.", ["state"])
+POOL = Gauge(
+    "dpor_db_pool_connections",
+    "Database connection pool use (summed over live workers).",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> Path | None:
+    value = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    return Path(value) if value else None
+
+
+def clear_multiprocess_dir() -> None:
+    """Values a previous run left in the directory would be added to this run's (prometheus-client asks for an
+    empty directory at start)."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+
+
+def mark_this_process_dead() -> None:
+    """On a worker's shutdown: its live gauges stop counting (its counters are kept)."""
+    if multiprocess_dir() is not None:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def _registry() -> CollectorRegistry:
+    if multiprocess_dir() is None:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
 
 _names: set[str] = set()
 _names_lock = threading.Lock()
@@ -66,6 +120,6 @@ def observe_pool(database: Database) -> None:
 def metrics_endpoint(database: Database):  # type: ignore[no-untyped-def]
     async def metrics(_request: Request) -> Response:
         observe_pool(database)
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
 
     return metrics

@@ -1,7 +1,9 @@
 """Trusted documents: the persisted-operation manifest a client build produces, loaded once at start-up.
 
-Two manifest formats are read, both keyed by the SHA-256 of the document text (hex):
-- GraphQL Code Generator's client preset (`persistedDocuments: true`): `{"<sha256>": "<document>", ...}`;
+Two manifest formats are read, both keyed by the SHA-256 of the document text (hex, optionally written
+`sha256:<hex>`, the prefixed form GraphQL over HTTP recommends for `documentId`):
+- GraphQL Code Generator's client preset (`persistedDocuments: true`): `{"sha256:<hex>": "<document>", ...}`
+  (older versions and other tools write the bare `<hex>`);
 - Apollo's persisted query manifest: `{"format": "apollo-persisted-query-manifest", "version": 1,
   "operations": [{"id": "<sha256>", "name": ..., "type": ..., "body": "<document>"}, ...]}`.
 Every id is checked against its document's hash and every document is parsed at load time: a manifest that
@@ -18,14 +20,26 @@ from pathlib import Path
 from graphql import DocumentNode, GraphQLSyntaxError, parse
 
 APOLLO_FORMAT = "apollo-persisted-query-manifest"
+# GraphQL over HTTP, persisted documents: a document identifier names its hash algorithm, `sha256:<hex>`.
+SHA256_PREFIX = "sha256:"
 
 
 class ManifestError(Exception):
-    """The manifest cannot be used; the message names the file and the entry."""
+    """The manifest cannot be used; the message names the file and the entry, `path` the file."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def document_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def hex_digest(document_id: str) -> str:
+    """The lower-case hex SHA-256 an identifier names, whether written `<hex>` or `sha256:<hex>`."""
+    lowered = document_id.lower()
+    return lowered.removeprefix(SHA256_PREFIX)
 
 
 @dataclass
@@ -41,17 +55,19 @@ class TrustedDocument:
 class Manifest:
     def __init__(self, documents: dict[str, str], *, source: str = "<memory>") -> None:
         self.documents: dict[str, TrustedDocument] = {}
-        for sha256, text in documents.items():
-            if document_hash(text) != sha256.lower():
-                raise ManifestError(f"{source}: entry {sha256} is not the SHA-256 of its document")
+        for key, text in documents.items():
+            sha256 = hex_digest(key)
+            if document_hash(text) != sha256:
+                raise ManifestError(f"{source}: entry {key} is not the SHA-256 of its document")
             try:
                 document = parse(text)
             except GraphQLSyntaxError as error:
-                raise ManifestError(f"{source}: entry {sha256} does not parse: {error.message}") from None
-            self.documents[sha256.lower()] = TrustedDocument(sha256.lower(), text, document)
+                raise ManifestError(f"{source}: entry {key} does not parse: {error.message}") from None
+            self.documents[sha256] = TrustedDocument(sha256, text, document)
 
-    def get(self, sha256: str) -> TrustedDocument | None:
-        return self.documents.get(sha256.lower())
+    def get(self, document_id: str) -> TrustedDocument | None:
+        """The document an identifier (`<hex>` or `sha256:<hex>`) names, if listed."""
+        return self.documents.get(hex_digest(document_id))
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -61,8 +77,11 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            raise ManifestError(f"{path}: cannot read the manifest: {error}") from None
-        return cls(_entries(data, str(path)), source=str(path))
+            raise ManifestError(f"{path}: cannot read the manifest: {error}", path) from None
+        try:
+            return cls(_entries(data, str(path)), source=str(path))
+        except ManifestError as error:
+            raise ManifestError(str(error), path) from None
 
 
 def _entries(data: object, source: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ refusal is `{"errors": [{"message": ..., "extensions": {"code": ...}}]}` with th
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from cross_web import HTTPException
@@ -40,6 +41,9 @@ class RequestRefused(Exception):
         return {"errors": [{"message": self.message, "extensions": {"code": self.code.value, **self.extensions}}]}
 
     def response(self, content: bytes, headers: dict[str, str]) -> Response:
+        if self.status == 408:
+            # The rest of the body may still be on its way: the connection cannot carry another request.
+            headers = {**headers, "connection": "close"}
         return Response(content, status_code=self.status, media_type="application/json", headers=headers)
 
 
@@ -52,17 +56,38 @@ def too_large(limit: int) -> RequestRefused:
     )
 
 
-def limited_receive(receive: Receive, limit: int) -> Receive:
-    """`receive`, refusing once more than `limit` body bytes arrived: a large body is never held in memory."""
+def too_slow(timeout_seconds: float) -> RequestRefused:
+    return RequestRefused(
+        408,
+        Code.TIMEOUT,
+        f"The request body did not arrive within {timeout_seconds:g} seconds.",
+        limit={"name": "httpBodyTimeoutSeconds", "value": timeout_seconds},
+    )
+
+
+def limited_receive(receive: Receive, limit: int, timeout_seconds: float) -> Receive:
+    """`receive`, refusing once more than `limit` body bytes arrived (a large body is never held in memory), or
+    once the body took longer than `timeout_seconds` from now (the headers are in) to arrive: a client sending a
+    byte now and then would otherwise hold the connection, and the request's pooled resources, for as long as
+    it liked. After the last body message, messages (a disconnect) pass through unbounded."""
     received = 0
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    body_complete = False
 
     async def receive_limited() -> Message:
-        nonlocal received
-        message = await receive()
+        nonlocal received, body_complete
+        if body_complete:
+            return await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise too_slow(timeout_seconds) from None
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
                 raise too_large(limit)
+            body_complete = not message.get("more_body", False)
         return message
 
     return receive_limited

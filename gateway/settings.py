@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DPOR_"
@@ -16,6 +18,11 @@ ENV_PREFIX = "DPOR_"
 FOREIGN_PREFIXES = ("DPOR_TEST_", "DPOR_BENCH_")
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = r"^[\x21\x23-\x5b\x5d-\x7e]+$"
+
+
+# The async drivers the gateway runs on (db/engine.py): a URL naming another driver, or a sync one, would fail
+# deep inside SQLAlchemy on the first connection, with a traceback instead of a line naming the setting.
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
 class SettingsError(Exception):
@@ -42,6 +49,9 @@ class Settings(BaseSettings):
     oauth_jwks_url: str | None = Field(default=None, pattern=r"^https?://")
     oauth_jwks_file: Path | None = Field(default=None, validate_default=True)
     oauth_clock_skew_seconds: int = Field(default=60, ge=0, le=300)
+    # Longest accepted token lifetime, `exp` - `iat` (0: no maximum). Issuers mint access tokens for an hour or
+    # so; one valid for a century is a leaked key's or a misconfigured issuer's.
+    oauth_max_token_lifetime_seconds: int = Field(default=86_400, ge=0)
     oauth_realm: str = Field(default="dpor-gateway", pattern=r'^[^"\\\x00-\x1f]+$')
     # The scope (RFC 6749 section 3.3 scope-token) that grants each role.
     scope_owner: str = Field(default="dpor.tenant.owner", pattern=_SCOPE_TOKEN)
@@ -51,6 +61,18 @@ class Settings(BaseSettings):
     scope_partner: str = Field(default="dpor.partner.read", pattern=_SCOPE_TOKEN)
     scope_platform_admin: str = Field(default="dpor.admin", pattern=_SCOPE_TOKEN)
     scope_usage_ingest: str = Field(default="dpor.usage.write", pattern=_SCOPE_TOKEN)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            raise ValueError("not a database URL (e.g. postgresql+asyncpg://user@host/db)") from None
+        if driver not in DATABASE_DRIVERS:
+            hint = " (postgresql+asyncpg://...)" if driver.startswith("postgres") else ""
+            raise ValueError(f"driver {driver!r} is not supported{hint}; use one of {', '.join(DATABASE_DRIVERS)}")
+        return value
 
     @field_validator("oauth_issuer", "oauth_audience")
     @classmethod
@@ -82,6 +104,21 @@ class Settings(BaseSettings):
     # gateway/graphql_view.py). Each limit is refused with its own error code naming the value
     # (schema.extensions.errors).
     max_body_bytes: int = Field(default=1_000_000, ge=1_024)
+    # The body limit for callers holding the usage ingest role (and no other), whose `ingestUsage` batches
+    # are large by design: 5,000 records with GUID meter ids and real meter names measure 1.2 to 1.6 MB, and a
+    # batch whose every string is as long as validation allows 3.7 MB.
+    max_ingest_body_bytes: int = Field(default=4_000_000, ge=1_024)
+    # HTTP connection bounds, per worker process (gateway/http_protocol.py, gateway/refusals.py): the request
+    # line and headers must arrive within `http_header_timeout_seconds` of the connection opening (or of the
+    # previous response), the body within `http_body_timeout_seconds` of the headers; an idle keep-alive
+    # connection is closed after `http_keep_alive_seconds`; beyond `http_max_connections` open connections a
+    # new one is closed at once.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=1_000, ge=1)
+    # The request line and headers together, at most (a bearer token takes a few KiB).
+    http_max_header_bytes: int = Field(default=65_536, ge=8_192)
     max_tokens: int = Field(default=2_000, ge=10)
     max_depth: int = Field(default=12, ge=1)
     max_aliases: int = Field(default=30, ge=0)
@@ -100,6 +137,9 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(default=3_600, ge=1)
     # Set: the budget lives in Redis, shared by every gateway process (gateway/ratelimit/redis.py).
     redis_url: str | None = None
+    # Without Redis each worker process keeps its own buckets, so `serve --workers N` grants N budgets. In
+    # production that refuses to start unless this says it is meant (`serve` warns about it in dev).
+    rate_limit_per_process: bool = False
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     # PostgreSQL `statement_timeout` for every connection; 0 disables it.
     db_statement_timeout_ms: int = Field(default=5_000, ge=0)
@@ -123,11 +163,16 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     otel_service_name: str = "dpor-gateway"
 
+    # Checks across settings raise ValueError with a message that starts with the setting to change
+    # (load_settings puts it after "invalid setting", as it does a field's name).
     @model_validator(mode="after")
     def _cost_fits_the_budget(self) -> Settings:
         # An operation costing more than a full bucket could never run: it would be told to retry forever.
         if self.rate_limit_enabled and self.max_cost > self.rate_limit_points:
-            raise ValueError(f"max_cost ({self.max_cost}) exceeds rate_limit_points ({self.rate_limit_points})")
+            raise ValueError(
+                f"DPOR_RATE_LIMIT_POINTS: {self.rate_limit_points} is below DPOR_MAX_COST ({self.max_cost}); "
+                "an operation costing more than a full bucket could never run"
+            )
         return self
 
     @cached_property
@@ -153,5 +198,8 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         first = error.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a check across settings: its message begins with the setting's name
+            raise SettingsError(f"invalid setting {message}") from None
         name = ENV_PREFIX + ".".join(str(part) for part in first["loc"]).upper()
-        raise SettingsError(f"invalid setting {name}: {first['msg']}") from None
+        raise SettingsError(f"invalid setting {name}: {message}") from None

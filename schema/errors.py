@@ -15,6 +15,8 @@ from graphql import GraphQLError, GraphQLSchema
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import GatewayError
+from schema.extensions.error_codes import classify
+from schema.extensions.errors import Code, code_of
 
 log = logging.getLogger("dpor_gateway.graphql")
 
@@ -53,6 +55,16 @@ def schema_definition(schema: GraphQLSchema) -> str:
     return "schema {\n" + "\n".join(lines) + "\n}"
 
 
+def where(error: GraphQLError) -> str:
+    """The field path of an execution error; the document position of a parse or validation error (which has no
+    path); "the request" for an error that points at neither (a refusal before parsing)."""
+    if error.path:
+        return "path " + ".".join(str(part) for part in error.path)
+    if error.locations:
+        return ", ".join(f"line {location.line} column {location.column}" for location in error.locations)
+    return "the request"
+
+
 class GatewaySchema(strawberry.Schema):
     def as_str(self) -> str:
         """The SDL, always with its schema definition (see `schema_definition`)."""
@@ -65,12 +77,14 @@ class GatewaySchema(strawberry.Schema):
         request_id = _request_id(execution_context)
         for error in errors:
             if is_expected(error):
-                code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
-                log.info("request %s: %s at %s: %s", request_id, code, error.path, error.message)
+                # Strawberry reports errors before the error-codes extension has coded them: classify here
+                # too, or a syntax error would be logged as a validation failure.
+                code = code_of(classify(error)) or Code.GRAPHQL_VALIDATION_FAILED.value
+                log.info("request %s: %s at %s: %s", request_id, code, where(error), error.message)
             else:
                 log.error(
                     "request %s: unexpected error at %s",
                     request_id,
-                    error.path,
+                    where(error),
                     exc_info=error.original_error,
                 )

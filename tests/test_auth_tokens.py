@@ -105,6 +105,9 @@ INVALID_TOKENS: dict[str, Callable[[], str]] = {
     "typ JWT (an ID token)": lambda: sign(claims(), rsa_key("rsa-1"), typ="JWT"),
     "missing kid": lambda: sign(claims(), rsa_key("rsa-1"), kid=None),
     "missing exp": lambda: sign(claims(exp=None), rsa_key("rsa-1")),
+    "missing iat": lambda: sign(claims(iat=None), rsa_key("rsa-1")),
+    "valid for a century": lambda: sign(claims(exp=now() + 100 * 365 * 86_400), rsa_key("rsa-1")),
+    "a day and a second from iat": lambda: sign(claims(iat=now() - 10, exp=now() - 10 + 86_401), rsa_key("rsa-1")),
     "missing jti": lambda: sign(claims(jti=None), rsa_key("rsa-1")),
     "missing client_id": lambda: sign(claims(client_id=None), rsa_key("rsa-1")),
     "missing sub": lambda: sign(claims(sub=None), rsa_key("rsa-1")),
@@ -201,6 +204,8 @@ NO_ROLE: dict[str, dict[str, Any]] = {
     "only foreign scopes": {"scope": "openid profile email"},
     "owner without tid": {"tid": None},
     "owner with a tid that is no UUID": {"tid": "contoso.onmicrosoft.com"},
+    "owner with an upper-case tid": {"tid": str(TENANT).upper()},
+    "owner with a braced tid": {"tid": "{" + str(TENANT)[:34] + "}"},
     "partner without partner_id": {"scope": "dpor.partner.read"},
     "partner with a partner_id that is no MPN id": {"scope": "dpor.partner.read", "partner_id": "MPN-123"},
     "delegated admin without partner_id": {"scope": "dpor.tenant.delegated_admin"},
@@ -228,6 +233,18 @@ async def test_each_allowed_algorithm_verifies(app: Starlette, spy: GraphQLSpy, 
     response = await post(app, sign(claims(), key, alg=alg))
     assert response.status_code == 200, response.text
     assert spy.reached == 1
+
+
+async def test_a_token_living_exactly_the_maximum_is_accepted(app: Starlette, spy: GraphQLSpy) -> None:
+    issued = now() - 10
+    response = await post(app, sign(claims(iat=issued, exp=issued + 86_400), rsa_key("rsa-1")))
+    assert response.status_code == 200, response.text
+
+
+async def test_max_token_lifetime_zero_means_no_maximum(tmp_path: Path, spy: GraphQLSpy) -> None:
+    app = gateway(production_settings(tmp_path, oauth_max_token_lifetime_seconds=0))
+    response = await post(app, sign(claims(exp=now() + 100 * 365 * 86_400), rsa_key("rsa-1")))
+    assert response.status_code == 200, response.text
 
 
 async def test_typ_may_carry_the_application_prefix_in_any_case(app: Starlette, spy: GraphQLSpy) -> None:

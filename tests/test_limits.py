@@ -170,6 +170,32 @@ ABUSES = [
         "METHOD_NOT_ALLOWED",
     ),
     Abuse("no query at all", post({"variables": {}}), 400, "BAD_REQUEST"),
+    *[
+        Abuse(f"JSON body {body.decode()}", post_raw(body), 400, "BAD_REQUEST")
+        for body in (b"null", b"123", b'"s"', b"true", b"1.5")
+    ],
+    *[
+        Abuse(f"{name} {value!r}", post({"query": "{ hello }", name: value}), 400, "BAD_REQUEST")
+        for name, value in (
+            ("operationName", 123),
+            ("operationName", True),
+            ("operationName", ["x"]),
+            ("operationName", {"x": 1}),
+            ("variables", [1]),
+            ("variables", "x"),
+            ("extensions", 1),
+            ("extensions", ["x"]),
+            ("documentId", 1),
+        )
+    ],
+    Abuse("query 123", post({"query": 123}), 400, "BAD_REQUEST"),
+    Abuse("query in a list", post({"query": ["{ hello }"]}), 400, "BAD_REQUEST"),
+    Abuse(
+        "GET with variables that are not an object",
+        lambda client: client.get("/graphql", params={"query": "{ hello }", "variables": "[1]"}),
+        400,
+        "BAD_REQUEST",
+    ),
 ]
 
 
@@ -260,6 +286,16 @@ async def test_batches_within_the_limit_run_when_enabled(database: Database) -> 
         assert count.statements == 0
         empty = await client.post("/graphql", json=[])
         assert codes(empty.json()) == ["TOO_MANY_OPERATIONS"]
+        # Each entry of a batch is checked as a single request is.
+        for entry in (None, 1, "s", {"query": "{ hello }", "operationName": 5}, {"query": 7}):
+            mixed = await client.post("/graphql", json=[{"query": "{ hello }"}, entry])
+            assert mixed.status_code == 400, mixed.text
+            assert codes(mixed.json()) == ["BAD_REQUEST"]
+
+
+async def test_a_refused_parameter_is_named(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql", json={"query": "{ hello }", "operationName": 123})
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST", "field": "operationName"}
 
 
 async def test_refusals_carry_a_request_id(client: httpx.AsyncClient) -> None:

@@ -167,3 +167,46 @@ def test_a_manifest_that_does_not_match_its_documents_fails_at_load(tmp_path: Pa
     path.write_text(json.dumps({sha256("{ hello"): "{ hello"}))
     with pytest.raises(ManifestError, match="does not parse"):
         Manifest.load(path)
+
+
+def test_codegen_manifest_keys_may_carry_the_sha256_prefix(tmp_path: Path) -> None:
+    # GraphQL Code Generator's client preset writes `sha256:<hex>` keys.
+    path = tmp_path / "persisted-documents.json"
+    path.write_text(json.dumps({f"sha256:{sha256(HELLO)}": HELLO, sha256(ITEMS): ITEMS}))
+    manifest = Manifest.load(path)
+    assert len(manifest) == 2
+    trusted = manifest.get(f"sha256:{sha256(HELLO)}")
+    assert trusted is not None and trusted is manifest.get(sha256(HELLO))
+    path.write_text(json.dumps({f"sha256:{sha256(HELLO)}": ITEMS}))
+    with pytest.raises(ManifestError, match="not the SHA-256"):
+        Manifest.load(path)
+
+
+async def test_document_id_runs_a_listed_document(database: Database, tmp_path: Path) -> None:
+    # GraphQL over HTTP's `documentId` request parameter, by POST and by GET, prefixed or bare.
+    path = tmp_path / "persisted-documents.json"
+    path.write_text(json.dumps({f"sha256:{sha256(HELLO)}": HELLO, f"sha256:{sha256(ITEMS)}": ITEMS}))
+    settings = settings_for(persisted_documents_path=path, persisted_documents_mode="only")
+    async with client_for(settings, database) as client:
+        posted = await client.post("/graphql", json={"documentId": f"sha256:{sha256(ITEMS)}", "variables": {"n": 2}})
+        bare = await client.post("/graphql", json={"documentId": sha256(HELLO)})
+        got = await client.get("/graphql", params={"documentId": f"sha256:{sha256(HELLO)}"})
+        # Apollo's form still works beside it.
+        apollo = await client.post("/graphql", json=by_hash(HELLO))
+        unknown = await client.post("/graphql", json={"documentId": f"sha256:{sha256('{ secretField }')}"})
+        mismatch = await client.post("/graphql", json={"documentId": sha256(HELLO), "query": "{ secretField }"})
+        both = await client.post("/graphql", json={"documentId": sha256(HELLO), **by_hash(HELLO)})
+    assert posted.json() == {"data": {"items": {"totalCount": 2}}, "extensions": posted.json()["extensions"]}
+    assert bare.json()["data"] == {"hello": "world"}
+    assert got.status_code == 200, got.text
+    assert got.json()["data"] == {"hello": "world"}
+    assert apollo.json()["data"] == {"hello": "world"}
+    assert codes(unknown.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert codes(mismatch.json()) == ["BAD_REQUEST"]
+    assert codes(both.json()) == ["BAD_REQUEST"]
+
+
+async def test_document_id_without_a_manifest_is_not_supported(database: Database) -> None:
+    async with client_for(settings_for(), database) as client:
+        response = await client.post("/graphql", json={"documentId": f"sha256:{sha256(HELLO)}"})
+    assert codes(response.json()) == ["PERSISTED_QUERY_NOT_SUPPORTED"]

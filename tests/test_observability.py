@@ -43,7 +43,8 @@ async def test_each_operation_logs_one_json_line(sqlite: Database, caplog: pytes
     [record] = [record for record in caplog.records if record.name == "dpor.access"]
     line = json.loads(JsonFormatter().format(record))
     assert line["level"] == "INFO"
-    assert line["message"] == "graphql operation"
+    assert line["message"].startswith("graphql query Two: ok in ")
+    assert line["message"].endswith(" ms, 2 SQL statements, cost 3")
     assert {key: line[key] for key in ("request_id", "subject", "client_id", "operation", "operation_type")} == {
         "request_id": "req-42",
         "subject": "erin",

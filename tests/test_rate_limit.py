@@ -160,6 +160,7 @@ async def test_rate_limiting_can_be_turned_off(database: Database) -> None:
 
 
 def test_a_maximum_cost_beyond_the_budget_is_a_settings_error() -> None:
-    with pytest.raises(SettingsError, match="max_cost"):
+    # The message names the setting to change, as a single field's error does.
+    with pytest.raises(SettingsError, match=r"^invalid setting DPOR_RATE_LIMIT_POINTS: 50 is below DPOR_MAX_COST"):
         settings_for(max_cost=100, rate_limit_points=50)
     assert settings_for(max_cost=100, rate_limit_points=50, rate_limit_enabled=False).max_cost == 100

@@ -69,5 +69,5 @@ def run(args: argparse.Namespace) -> int:
     asyncio.run(_prepare(settings))
     _print_tokens(settings)
     if not args.no_serve:
-        serve(settings.host, settings.port)
+        serve(settings.host, settings.port, settings)
     return 0

@@ -4,10 +4,11 @@ Errors that already carry `extensions.code` (the limits here, the resolvers' typ
 are. Of the rest: syntax errors become GRAPHQL_PARSE_FAILED (or TOO_MANY_TOKENS when the token limit aborted
 the parse), errors raised while validating the document become GRAPHQL_VALIDATION_FAILED, variable values that
 do not coerce become BAD_USER_INPUT, a cancelled statement (PostgreSQL `statement_timeout`) becomes TIMEOUT,
-and a database that cannot be reached or dropped the connection becomes DATABASE_UNAVAILABLE (without the
-driver's message, which names hosts and SQL). Anything still without a code is unexpected: in production the
-masking extension replaces it by INTERNAL. Logging is the schema's (schema/errors.py: expected errors at INFO,
-others at ERROR with the request id), not this module's, so that each error is logged once.
+and a database that cannot be reached, refuses another connection (too many clients) or dropped the connection
+becomes DATABASE_UNAVAILABLE (without the driver's message, which names hosts and SQL), with `Retry-After`.
+Anything still without a code is unexpected: in production the masking extension replaces it by INTERNAL.
+Logging is the schema's (schema/errors.py: expected errors at INFO, others at ERROR with the request id), not
+this module's, so that each error is logged once.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ def _is_statement_timeout(error: BaseException | None) -> bool:
 
 
 # SQLSTATE classes and codes meaning the connection, not the statement, failed: 08 (connection exception), 57P01-03
-# (admin shutdown, crash shutdown, cannot connect now).
-CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# (admin shutdown, crash shutdown, cannot connect now), 53300 (too many connections: the server's
+# max_connections, or the role's or database's CONNECTION LIMIT, is reached; the pool may open one later).
+CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# Seconds a client is told to wait before retrying when the database is unavailable (`Retry-After`).
+DATABASE_RETRY_AFTER_SECONDS = 1
 
 
 def _is_database_unavailable(error: BaseException | None) -> bool:
@@ -111,3 +115,8 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [classify(error) for error in result.errors]
+            if any(code_of(error) == Code.DATABASE_UNAVAILABLE.value for error in result.errors):
+                # RFC 9110 section 10.2.3: when to try again, as a rate-limited answer says it.
+                response = getattr(self.execution_context.context, "response", None)
+                if response is not None:
+                    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)

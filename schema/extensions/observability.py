@@ -56,7 +56,13 @@ class Observability(SchemaExtension):
         report = current_report()
         principal = getattr(context.context, "principal", None)
         logger.info(
-            "graphql operation",
+            "graphql %s %s: %s in %.1f ms, %d SQL statements, cost %s",
+            operation_type,
+            name or "(anonymous)",
+            outcome,
+            duration * 1000,
+            statements,
+            report.requested if report is not None else "-",
             extra={
                 "request_id": getattr(context.context, "request_id", None),
                 "subject": getattr(principal, "subject", None),

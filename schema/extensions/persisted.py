@@ -1,8 +1,11 @@
 """Persisted (trusted) documents: run a listed document by its hash, and optionally nothing else.
 
-The request payload is the one Apollo and GraphQL clients send (`{"extensions": {"persistedQuery": {"version":
-1, "sha256Hash": "..."}}}`, with or without the query text). A listed document is handed to execution already
-parsed (the manifest parsed it once at start-up) and, once it has validated cleanly, without validating again.
+A document is named by its SHA-256 in either of the request forms clients send: Apollo's (`{"extensions":
+{"persistedQuery": {"version": 1, "sha256Hash": "<hex>"}}}`, with or without the query text), or GraphQL over
+HTTP's `documentId` request parameter (`{"documentId": "sha256:<hex>"}`, the bare hex accepted too, sent
+without `query`; the view carries it here as the `documentId` operation extension). A listed document is
+handed to execution already parsed (the manifest parsed it once at start-up) and, once it has validated
+cleanly, without validating again.
 
 Modes (setting `persisted_documents_mode`):
 - "allow": listed documents run by hash; other documents run as usual (parsed, validated, limited).
@@ -21,8 +24,11 @@ from typing import Any
 from graphql import GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
-from gateway.persisted import Manifest, TrustedDocument, document_hash
+from gateway.persisted import Manifest, TrustedDocument, document_hash, hex_digest
 from schema.extensions.errors import Code, coded_error
+
+# The operation extension under which the HTTP view passes a request's `documentId` parameter.
+DOCUMENT_ID_EXTENSION = "documentId"
 
 # Stands in for the document of a refused operation, so that Strawberry proceeds to the parse step, where the
 # refusal is raised (see `on_operation`).
@@ -47,7 +53,11 @@ class PersistedDocuments(SchemaExtension):
     def _resolve(self) -> TrustedDocument | None:
         context = self.execution_context
         manifest, only = self._manifest_for(context.context)
-        persisted = (context.operation_extensions or {}).get("persistedQuery")
+        operation_extensions = context.operation_extensions or {}
+        persisted = operation_extensions.get("persistedQuery")
+        document_id = operation_extensions.get(DOCUMENT_ID_EXTENSION)
+        if document_id is not None:
+            return self._by_document_id(document_id, manifest)
         if persisted is not None:
             sha256 = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
             if not isinstance(sha256, str) or persisted.get("version") != 1 or manifest is None:
@@ -67,6 +77,23 @@ class PersistedDocuments(SchemaExtension):
                 raise coded_error("Only trusted (persisted) documents may run here.", Code.OPERATION_NOT_TRUSTED)
             return trusted
         return None
+
+    def _by_document_id(self, document_id: object, manifest: Manifest | None) -> TrustedDocument:
+        context = self.execution_context
+        if manifest is None:
+            raise coded_error(
+                "Persisted documents (documentId) are not supported here.", Code.PERSISTED_QUERY_NOT_SUPPORTED
+            )
+        if not isinstance(document_id, str):
+            raise coded_error("`documentId` must be a string.", Code.BAD_REQUEST)
+        if (context.operation_extensions or {}).get("persistedQuery") is not None:
+            raise coded_error("Send `documentId` or `extensions.persistedQuery`, not both.", Code.BAD_REQUEST)
+        if context.query and document_hash(context.query) != hex_digest(document_id):
+            raise coded_error("The query text does not match its documentId.", Code.BAD_REQUEST)
+        trusted = manifest.get(document_id)
+        if trusted is None:
+            raise coded_error("PersistedQueryNotFound", Code.PERSISTED_QUERY_NOT_FOUND)
+        return trusted
 
     def on_operation(self) -> Iterator[None]:
         # Raising here would leave the operation hooks of earlier extensions entered and never exited
