@@ -157,8 +157,3 @@ def parameters(scope: CallerScope) -> Mapping[str, uuid.UUID | None]:
 
 def visibility(entity: Entity, scope: CallerScope) -> Visibility:
     return Visibility(shape(entity, scope), parameters(scope))
-
-
-def can_read(entity: Entity, scope: CallerScope) -> bool:
-    """Whether the caller's roles read this entity at all (a field-level check, no SQL)."""
-    return bool(read_filters(entity, scope.roles))

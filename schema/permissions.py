@@ -1,30 +1,38 @@
 """Field-level policy as a Strawberry permission class, driven by auth.policy.FIELDS.
 
 A caller who may read a parent but not one of its fields gets FORBIDDEN on that field only; the rest of the
-result stands (partial data, standard GraphQL errors).
+result stands (partial data, standard GraphQL errors). The decision is made for the row in hand
+(auth.policy.field_rule): a type carrying a FieldPolicy field names the tenant its row belongs to with
+`policy_tenant_id()`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, Protocol
 
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from auth.policy import FIELDS, OPERATIONS
-from auth.row_filters import can_read
+from auth.policy import OPERATIONS, field_rule
 from resolvers.caller import caller_scope
 from resolvers.context import RequestContext
+
+
+class TenantRow(Protocol):
+    def policy_tenant_id(self) -> uuid.UUID:
+        """The id of the tenant this row belongs to: what tenant-scoped roles are matched against."""
+        ...
 
 
 class FieldPolicy(BasePermission):
     message = "not allowed for the caller's roles"
     error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (Strawberry reads it as a class attribute)
 
-    async def has_permission(self, source: Any, info: Info[RequestContext, None], **kwargs: Any) -> bool:
+    async def has_permission(self, source: TenantRow, info: Info[RequestContext, None], **kwargs: Any) -> bool:
         scope = await caller_scope(info.context)
-        entity = FIELDS[(info._raw_info.parent_type.name, info.field_name)]
-        return can_read(entity, scope)
+        rule = field_rule(info._raw_info.parent_type.name, info.field_name, scope.roles)
+        return rule.allows(source.policy_tenant_id(), scope.tenant_id)
 
 
 class OperationPolicy(BasePermission):

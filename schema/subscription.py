@@ -60,6 +60,10 @@ class Subscription(Node):
             usage_data_as_of=row.usage_data_as_of,
         )
 
+    def policy_tenant_id(self) -> uuid.UUID:
+        """The tenant a field rule is decided for (schema.permissions.FieldPolicy)."""
+        return self.tenant_id
+
     @strawberry.field(description="The tenant holding the subscription.")
     async def tenant(self, info: Info[RequestContext, None]) -> Annotated[Tenant, strawberry.lazy("schema.tenant")]:
         from schema.tenant import Tenant

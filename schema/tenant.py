@@ -70,6 +70,10 @@ class Tenant(Node):
             updated_at=row.updated_at,
         )
 
+    def policy_tenant_id(self) -> uuid.UUID:
+        """The tenant a field rule is decided for (schema.permissions.FieldPolicy)."""
+        return self.row_id
+
     @strawberry.field(
         description="The tenant's primary domain. Readable by the tenant's admins and platform admins.",
         permission_classes=[FieldPolicy],

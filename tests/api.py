@@ -33,6 +33,19 @@ def principal(
     )
 
 
+def combined(*callers: Principal, subject: str | None = None) -> Principal:
+    """One token holding every role of `callers` (a multi-role token), with the first tenant and partner named."""
+    tenants = [c.tenant_external_id for c in callers if c.tenant_external_id is not None]
+    partners = [c.partner_mpn_id for c in callers if c.partner_mpn_id is not None]
+    roles = frozenset().union(*(c.roles for c in callers))
+    return principal(
+        *sorted(roles, key=lambda role: role.value),
+        tenant=tenants[0] if tenants else None,
+        partner=partners[0] if partners else None,
+        subject=subject or "subject-" + "+".join(sorted(role.value.lower() for role in roles)),
+    )
+
+
 @dataclass
 class StatementCounter:
     count: int = 0
