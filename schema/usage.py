@@ -22,7 +22,7 @@ from auth.policy import Entity, RowFilter, read_filters
 from auth.scope import CallerScope
 from resolvers.caller import caller_scope, loaders_of
 from resolvers.context import RequestContext
-from resolvers.errors import BadUserInput, Forbidden
+from resolvers.errors import BadUserInput, Forbidden, TooManyUsageRows
 from resolvers.usage import aggregates
 from resolvers.usage.aggregates import AggregateFilter, AggregateRow, GroupBy, check_window
 from resolvers.usage.loaders import UsageRequest, usage_loaders_of
@@ -220,6 +220,15 @@ async def aggregate(
             rows = await aggregates.usage_aggregates(session, filter, group_by, scope)
     except UsageInputError as error:
         raise bad_usage_input(error) from None
+    return _presented(info, rows)
+
+
+def _presented(info: Info[RequestContext, None], rows: list[AggregateRow]) -> list[UsageAggregate]:
+    """The rows as GraphQL objects, unless there are more than `max_usage_rows`: the cost estimate
+    (schema/extensions/cost.py) assumes `usage_group_size` groups per unpinned key, and a window can hold more."""
+    maximum = info.context.settings.max_usage_rows
+    if len(rows) > maximum:
+        raise TooManyUsageRows(len(rows), maximum)
     return [UsageAggregate.from_row(row) for row in rows]
 
 
@@ -236,4 +245,4 @@ async def parent_usage(
     except UsageInputError as error:
         raise bad_usage_input(error) from None
     rows = await usage_loaders_of(info.context, scope).load(parent, parent_id, request)
-    return [UsageAggregate.from_row(row) for row in rows]
+    return _presented(info, rows)

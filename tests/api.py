@@ -116,8 +116,11 @@ _VAR_DIR = Path(tempfile.mkdtemp(prefix="dpor-test-var-"))
 
 
 @asynccontextmanager
-async def api_for(database: Database) -> AsyncIterator[Api]:
-    settings = load_settings(database_url=database.engine.url.render_as_string(hide_password=False), var_dir=_VAR_DIR)
+async def api_for(database: Database, **overrides: object) -> AsyncIterator[Api]:
+    """The gateway over `database`, with settings `overrides` (e.g. `max_usage_rows=2`)."""
+    settings = load_settings(
+        database_url=database.engine.url.render_as_string(hide_password=False), var_dir=_VAR_DIR, **overrides
+    )
     app = create_app(settings, database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:

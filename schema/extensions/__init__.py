@@ -20,7 +20,7 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaEx
 
 from gateway.persisted import Manifest
 from schema.extensions.caching import CachedValidation, DocumentParserCache
-from schema.extensions.cost import CostLimit
+from schema.extensions.cost import CostLimit, UsageBounds
 from schema.extensions.deadline import ExecutionDeadline
 from schema.extensions.error_codes import ErrorCodes
 from schema.extensions.masking import MaskUnexpectedErrors
@@ -67,7 +67,12 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
         partial(DocumentParserCache, maxsize=settings.parse_cache_size),
         partial(AddValidationRules, rules),
         partial(CachedValidation, maxsize=settings.validation_cache_size, hide_suggestions=settings.is_production),
-        partial(CostLimit, max_cost=settings.max_cost, max_page_size=settings.max_page_size),
+        partial(
+            CostLimit,
+            max_cost=settings.max_cost,
+            max_page_size=settings.max_page_size,
+            usage=UsageBounds(group_size=settings.usage_group_size, max_rows=settings.max_usage_rows),
+        ),
         # Before the rate limit: a refused operation is not charged.
         RefuseNulCharacters,
     ]
