@@ -29,6 +29,7 @@ from schema.extensions.observability import Observability
 from schema.extensions.operation_limits import limit_rules
 from schema.extensions.persisted import PersistedDocuments
 from schema.extensions.rate_limit import RateLimit
+from schema.extensions.schema_names import HideSchemaNames
 from schema.extensions.tracing import otlp_processor, tracer_provider, tracing
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
         extensions.append(tracing(provider))
     if settings.is_production:
         extensions.append(MaskUnexpectedErrors)
+    if settings.is_production and not settings.introspection_in_production:
+        # Before ErrorCodes, so it exits after it: it rewrites messages of errors that already have their code.
+        extensions.append(HideSchemaNames)
     extensions += [
         ErrorCodes,
         partial(
