@@ -297,6 +297,23 @@ def grants(operation: str, roles: Iterable[Role]) -> dict[Role, Grant]:
     return {role: table[role] for role in roles if role in table}
 
 
+def operation_reaches_partner(
+    operation: str, roles: Iterable[Role], row_partner_id: object, caller_partner_id: object
+) -> bool:
+    """For an operation mounted on a Partner row (Partner.attributedUsage, Partner.attributedSubscriptions):
+    whether a held role's grant reaches THIS partner. Without it, a token holding OWNER and PARTNER P passed the
+    role check on any partner Q of the directory (OWNER reads it) and was answered under its tenant scope."""
+    return any(
+        grant.reach is RowFilter.ALL
+        or (
+            grant.reach is RowFilter.OWN_PARTNER
+            and caller_partner_id is not None
+            and row_partner_id == caller_partner_id
+        )
+        for grant in grants(operation, roles).values()
+    )
+
+
 def permitted_operations(roles: Iterable[Role]) -> list[str]:
     """Operations at least one of the roles may perform (for `viewer.permissions`)."""
     held = set(roles)

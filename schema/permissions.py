@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from auth.policy import OPERATIONS, field_rule
+from auth.policy import OPERATIONS, field_rule, operation_reaches_partner
 from resolvers.caller import caller_scope
 from resolvers.context import RequestContext
 
@@ -35,12 +35,24 @@ class FieldPolicy(BasePermission):
         return rule.allows(source.policy_tenant_id(), scope.tenant_id)
 
 
+class PartnerRow(Protocol):
+    def policy_partner_id(self) -> uuid.UUID:
+        """The id of the partner this row is: what OWN_PARTNER grants are matched against."""
+        ...
+
+
 class OperationPolicy(BasePermission):
-    """For a field that is also an operation in auth.policy.OPERATIONS (e.g. Partner.attributedSubscriptions)."""
+    """For a field that is also an operation in auth.policy.OPERATIONS (e.g. Partner.attributedSubscriptions).
+
+    On a root field the roles decide (the resolver then bounds the target by the acting role's reach); on a
+    Partner row, a held role's grant must reach that partner (auth.policy.operation_reaches_partner)."""
 
     message = "not allowed for the caller's roles"
     error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
 
     async def has_permission(self, source: Any, info: Info[RequestContext, None], **kwargs: Any) -> bool:
         scope = await caller_scope(info.context)
+        if hasattr(source, "policy_partner_id"):
+            row: PartnerRow = source
+            return operation_reaches_partner(info.field_name, scope.roles, row.policy_partner_id(), scope.partner_id)
         return bool(set(OPERATIONS[info.field_name].grants) & scope.roles)

@@ -116,7 +116,7 @@ class Subscription(Node):
         group_by: Annotated[list[UsageGroupBy], strawberry.argument(description="Grouping keys (may be empty).")],
     ) -> list[UsageAggregate] | None:
         request = UsageRequest(from_, to, frozenset(group_by))
-        return await parent_usage(info, GroupBy.SUBSCRIPTION, self.row_id, request)
+        return await parent_usage(info, GroupBy.SUBSCRIPTION, self.row_id, request, tenant_id=self.tenant_id)
 
     @strawberry.field(
         description="Every association row of the subscription, newest first, with who changed it and why.",

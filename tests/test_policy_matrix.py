@@ -490,17 +490,22 @@ def _rows(value: Any, path: list[str | int], type_name: str) -> list[tuple[list[
     return found
 
 
-@pytest.mark.parametrize(("type_name", "path", "body"), FIELD_PATHS, ids=[f"{t}:{p}" for t, p, _ in FIELD_PATHS])
-@pytest.mark.parametrize("caller", list(FIELD_CALLERS))
-async def test_field_rules_are_decided_for_the_row_in_hand(
-    api: Api, database: Database, caller: str, type_name: str, path: str, body: str
-) -> None:
+async def build_field_world(database: Database) -> World:
     world = await build_world(database)
     async with database.write() as session:
         # P1 is also B's delegated admin (for the delegated-B+partner-P1 token).
         tenant_b = global_id.decode(world.gid("tenantB"), "Tenant", field="id")
         partner_1 = global_id.decode(world.gid("P1"), "Partner", field="id")
         session.add(DelegatedAdminRelationship(id=uuid.uuid4(), tenant_id=tenant_b, partner_id=partner_1))
+    return world
+
+
+@pytest.mark.parametrize(("type_name", "path", "body"), FIELD_PATHS, ids=[f"{t}:{p}" for t, p, _ in FIELD_PATHS])
+@pytest.mark.parametrize("caller", list(FIELD_CALLERS))
+async def test_field_rules_are_decided_for_the_row_in_hand(
+    api: Api, database: Database, caller: str, type_name: str, path: str, body: str
+) -> None:
+    world = await build_field_world(database)
     who = FIELD_CALLERS[caller]
     variables = {name: world.gid(name) for name in ("tenantA", "tenantB", "subA", "subB")}
     document = _field_document(type_name, body)
@@ -534,3 +539,56 @@ def test_a_partner_never_reads_a_field_its_tenants_admins_cannot() -> None:
         if Role.PARTNER in readers:
             for role in (Role.OWNER, Role.SERVICE_ADMIN, Role.CO_ADMIN, Role.DELEGATED_ADMIN):
                 assert role in readers, (type_name, field, role)
+
+
+_ROW_USAGE = (
+    'usage(from: "2026-01-01", to: "2026-03-31", groupBy: [MONTH]) { amount associationType attribution { amount } }'
+)
+ROW_USAGE = f"""query($tenant: ID!, $sub: ID!) {{
+  tenant(id: $tenant) {{ {_ROW_USAGE} }} subscription(id: $sub) {{ {_ROW_USAGE} }} }}"""
+ALONE = {
+    "owner-B": principal(Role.OWNER, tenant=TENANT_B),
+    "partner-P1": principal(Role.PARTNER, partner=MPN["P1"]),
+    "delegated-B": principal(Role.DELEGATED_ADMIN, tenant=TENANT_B, partner=MPN["P1"]),
+}
+
+
+@pytest.mark.parametrize(
+    ("caller", "reader"),
+    [
+        ("owner-B+partner-P1", {"A": "partner-P1", "B": "owner-B"}),
+        ("delegated-B+partner-P1", {"A": "partner-P1", "B": "delegated-B"}),
+    ],
+)
+async def test_a_rows_usage_is_read_under_the_role_that_reaches_the_row(
+    api: Api, database: Database, caller: str, reader: dict[str, str]
+) -> None:
+    # Before, a multi-role token read every row's usage under its tenant scope: tenant A's usage (reached as P1)
+    # came back empty instead of P1's attributed share.
+    world = await build_field_world(database)
+    for side, alone in reader.items():
+        variables = {"tenant": world.gid(f"tenant{side}"), "sub": world.gid(f"sub{side}")}
+        combined_answer = await api.execute(ROW_USAGE, variables, as_=FIELD_CALLERS[caller])
+        single_answer = await api.execute(ROW_USAGE, variables, as_=ALONE[alone])
+        assert "errors" not in combined_answer, combined_answer
+        assert combined_answer["data"] == single_answer["data"], (side, combined_answer, single_answer)
+        assert combined_answer["data"]["tenant"]["usage"], combined_answer  # there is usage on both sides
+
+
+ATTRIBUTED_USAGE = """query($p: ID!) { partner(id: $p) {
+  attributedUsage(from: "2026-01-01", to: "2026-03-31", groupBy: [MONTH]) { amount associationType }
+  attributedSubscriptions(first: 5) { totalCount } } }"""
+
+
+async def test_partner_operations_are_decided_for_the_partner_in_hand(api: Api, database: Database) -> None:
+    # B's owner who is also P1 reads P3 in the partner directory (as OWNER); P3's attributed usage and
+    # subscriptions are P3's own business (OWN_PARTNER): FORBIDDEN, not answered under B's tenant scope.
+    world = await build_field_world(database)
+    who = FIELD_CALLERS["owner-B+partner-P1"]
+    other = await api.execute(ATTRIBUTED_USAGE, {"p": world.gid("P3")}, as_=who)
+    assert other["data"]["partner"] == {"attributedUsage": None, "attributedSubscriptions": None}, other
+    assert sorted(error_codes(other)) == ["FORBIDDEN", "FORBIDDEN"]
+    own = await api.execute(ATTRIBUTED_USAGE, {"p": world.gid("P1")}, as_=who)
+    alone = await api.execute(ATTRIBUTED_USAGE, {"p": world.gid("P1")}, as_=ALONE["partner-P1"])
+    assert own["data"] == alone["data"], (own, alone)
+    assert own["data"]["partner"]["attributedUsage"], own
