@@ -109,7 +109,12 @@ class Tenant(Node):
         return connection(page, Subscription.from_row, lambda: subscriptions.counts.load(key))
 
     @strawberry.field(
-        description="This tenant's usage in the window, from the exact rollups. Readable by the tenant's admins.",
+        description=(
+            "This tenant's usage in the window, from the exact rollups. The tenant's admins (delegated admins"
+            " included) and platform admins read all of it; a partner reads only what is attributed to it: the days"
+            " its associations on this tenant's subscriptions were in effect, one row per association type, with"
+            " `attribution`."
+        ),
         permission_classes=[FieldPolicy],
     )
     async def usage(
