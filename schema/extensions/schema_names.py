@@ -13,7 +13,8 @@ comments) and string values, the root types (`{ __typename }` answers them) and 
 scalars. Values and keys that came from the variables are hidden too when they look like names: they are the
 caller's own, but they are not part of the document. The code
 (`extensions.code`) and the locations are kept, so a client can still tell what kind of mistake it made and where.
-Errors of resolvers (with a path) are the project's own messages and pass unchanged.
+graphql-core's own errors during execution (arguments coerced there) are rewritten too; errors raised by resolvers
+(with a path and an original error) are the project's own messages and pass unchanged.
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ class HideSchemaNames(SchemaExtension):
         type_names = frozenset(schema.type_map)
         errors = []
         for error in result.errors:
-            if error.path is None:
+            # Also graphql-core's own errors during execution (an argument that fails coercion there): no
+            # original error, unlike the resolvers' typed errors.
+            if error.path is None or error.original_error is None:
                 message = hide_schema_names(error.message, known, type_names)
                 if message != error.message:
                     error = _rewritten(error, message)
