@@ -56,6 +56,10 @@ CALLERS: dict[str, Principal | None] = {
     "partner": principal(Role.PARTNER, partner=MPN["P1"]),
     "platform-admin": principal(Role.PLATFORM_ADMIN),
     "usage-ingest": principal(Role.USAGE_INGEST),
+    # Multi-role tokens whose every role acts on tenant A's side (so `expected` below holds for them as well):
+    # each operation is allowed when one role has a grant, and reaches what the union of those grants reaches.
+    "co-admin+partner": principal(Role.CO_ADMIN, Role.PARTNER, tenant=TENANT_A, partner=MPN["P1"]),
+    "owner+usage-ingest": principal(Role.OWNER, Role.USAGE_INGEST, tenant=TENANT_A),
 }
 
 
@@ -311,7 +315,16 @@ def expected(caller: str, operation: str, side: str) -> Outcome:
     # so every reach short of ALL covers exactly the "own" side.
     if target is None or any(grant.reach is RowFilter.ALL or side == "own" for grant in held.values()):
         return Outcome.OK
+    # An operation mounted on a row (Partner.attributedUsage) whose parent another held role reads, on a row the
+    # grants do not reach: the parent is answered and the field is FORBIDDEN on it (auth.policy's field rule).
+    root = CELLS[operation].root
+    if root is not None and any(policy.READ[ROOT_ENTITIES[root]].get(role) is RowFilter.ALL for role in who.roles):
+        return Outcome.FORBIDDEN
     return Outcome.ABSENT if CELLS[operation].present is not None else Outcome.NOT_FOUND
+
+
+# The entity of the parent of each field operation's cell.
+ROOT_ENTITIES = {"partner": policy.Entity.PARTNER}
 
 
 def observed(body: dict[str, Any], cell: Cell, world: World, side: str, operation: str) -> Outcome:
@@ -366,6 +379,13 @@ async def test_policy_cell(api: Api, database: Database, caller: str, operation:
         ("platform-admin", "tenant", "other", Outcome.OK),
         ("usage-ingest", "tenants", "own", Outcome.FORBIDDEN),
         ("no-token", "tenants", "own", Outcome.UNAUTHENTICATED),
+        # Several roles: the union of their grants, no more.
+        ("co-admin+partner", "linkPartner", "own", Outcome.FORBIDDEN),
+        ("co-admin+partner", "attributedSubscriptions", "own", Outcome.OK),
+        ("co-admin+partner", "attributedUsage", "other", Outcome.FORBIDDEN),
+        ("co-admin+partner", "tenant", "other", Outcome.NOT_FOUND),
+        ("owner+usage-ingest", "ingestUsage", "own", Outcome.OK),
+        ("owner+usage-ingest", "setDigitalPartnerOfRecord", "other", Outcome.NOT_FOUND),
     ],
 )
 def test_the_table_says_what_the_product_rules_say(caller: str, operation: str, side: str, outcome: Outcome) -> None:
@@ -384,7 +404,11 @@ def test_the_table_says_what_the_product_rules_say(caller: str, operation: str, 
 ATTRIBUTED_TO = {"P1": {"A"}, "P2": {"A"}, "P3": {"B"}, "P4": {"B"}, "P5": set(), "P1+": {"A"}}
 
 FIELD_CALLERS: dict[str, Principal] = {
-    **{name: who for name, who in CALLERS.items() if who is not None and name != "usage-ingest"},
+    **{
+        name: who
+        for name, who in CALLERS.items()
+        if who is not None and name not in ("usage-ingest", "owner+usage-ingest")
+    },
     # The token: B's owner, and partner P1 whose DPOR is on A's subscription.
     "owner-B+partner-P1": combined(principal(Role.OWNER, tenant=TENANT_B), principal(Role.PARTNER, partner=MPN["P1"])),
     "co-admin-B+partner-P1": combined(
