@@ -3,8 +3,10 @@
 Three tables:
 - READ: for each kind of row, the row filter each role gets. A role absent from an entity's row sees none of it.
   Row filters are applied inside the SQL of every query (auth.row_filters), so a new field cannot forget them.
-- FIELDS: fields that need more than being able to read their parent (personal data, partner-private detail).
-  A caller who can read the parent but not the field gets FORBIDDEN on that field only (partial data).
+- FIELDS: fields that need more than being able to read their parent (personal data, partner-private detail):
+  (GraphQL type, field) -> the entity whose READ row says who reads the field, decided per row (`field_rule`): a
+  field is readable on a row iff some held role that reaches that row may read it. A caller who can read the
+  parent row but not the field gets FORBIDDEN on that field only (partial data). ROWS names each type's entity.
 - OPERATIONS: for each query and mutation, the roles that may call it and the reach each role has over the target.
   A role absent from an operation gets FORBIDDEN without any lookup; a target outside the role's reach is
   NOT_FOUND, exactly like a target that does not exist.
@@ -19,6 +21,7 @@ PLATFORM_ADMIN provisions and reads everything but cannot change a DPOR; USAGE_I
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -141,6 +144,66 @@ FIELDS: Mapping[tuple[str, str], Entity] = _frozen(
 )
 
 
+# The entity whose READ table says which rows of a GraphQL type a role reaches (the parent of a FIELDS entry).
+ROWS: Mapping[str, Entity] = _frozen(
+    {
+        "Tenant": Entity.TENANT,
+        "Subscription": Entity.SUBSCRIPTION,
+        "PartnerAssociation": Entity.PARTNER_ASSOCIATION,
+    }
+)
+
+# Row filters decided by the row's tenant (the token's `tid`), and those decided through the caller's partner.
+TENANT_SCOPED = frozenset({RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT})
+PARTNER_SCOPED = frozenset({RowFilter.ATTRIBUTED, RowFilter.OWN_PARTNER, RowFilter.ATTRIBUTED_WINDOWS})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """One FIELDS entry decided for one set of held roles (a caller shape); `allows` then decides it per row.
+
+    A field is readable on a row iff some held role that reaches THIS row may read the field: a token holding
+    OWNER of tenant B and PARTNER P reads B's primary domain as B's owner, but not that of a tenant A it reaches
+    only through P's attribution, since PARTNER may not read it (issue 11).
+
+    Which role reaches a row in hand: ALL reaches every row; a tenant-scoped filter reaches the rows of the
+    caller's own tenant; any other visible row was reached through the caller's partner (visibility is the union
+    of the roles' filters, so a row in hand that no ALL or tenant-scoped role covers is the partner's). On a row
+    of its own tenant the tenant roles decide: the partner's reach over it is not looked up (that would take SQL
+    per row). This never grants more than the roles' union; it would only grant less if a partner could read a
+    field a tenant admin of the same tenant cannot, which tests/test_policy_matrix.py checks the table never says.
+    """
+
+    anywhere: bool  # some held role reads the field on every row (ALL)
+    reaches_own_tenant: bool  # some held role reaches the parent rows of the caller's tenant
+    on_own_tenant: bool  # ... and some held role reads the field on them
+    through_partner: bool  # some held role reaches parent rows through the partner and reads the field on them
+
+    def allows(self, row_tenant_id: object, caller_tenant_id: object) -> bool:
+        if self.anywhere:
+            return True
+        if self.reaches_own_tenant and caller_tenant_id is not None and row_tenant_id == caller_tenant_id:
+            return self.on_own_tenant
+        return self.through_partner
+
+
+@functools.cache
+def field_rule(type_name: str, field: str, roles: frozenset[Role]) -> FieldRule:
+    """The FIELDS entry (type, field) for callers holding exactly `roles`: computed once per shape."""
+    parent, readers = READ[ROWS[type_name]], READ[FIELDS[(type_name, field)]]
+    held = [role for role in roles if role in parent]
+
+    def reads(role: Role, kinds: frozenset[RowFilter]) -> bool:
+        return role in readers and (readers[role] is RowFilter.ALL or readers[role] in kinds)
+
+    return FieldRule(
+        anywhere=any(readers.get(role) is RowFilter.ALL for role in roles),
+        reaches_own_tenant=any(parent[role] in TENANT_SCOPED for role in held),
+        on_own_tenant=any(parent[role] in TENANT_SCOPED and reads(role, TENANT_SCOPED) for role in held),
+        through_partner=any(parent[role] in PARTNER_SCOPED and reads(role, PARTNER_SCOPED) for role in held),
+    )
+
+
 def _grants(roles: Mapping[Role, RowFilter]) -> Mapping[Role, Grant]:
     return _frozen({role: Grant(reach) for role, reach in roles.items()})
 
@@ -233,6 +296,23 @@ def read_filters(entity: Entity, roles: Iterable[Role]) -> frozenset[RowFilter]:
 def grants(operation: str, roles: Iterable[Role]) -> dict[Role, Grant]:
     table = OPERATIONS[operation].grants
     return {role: table[role] for role in roles if role in table}
+
+
+def operation_reaches_partner(
+    operation: str, roles: Iterable[Role], row_partner_id: object, caller_partner_id: object
+) -> bool:
+    """For an operation mounted on a Partner row (Partner.attributedUsage, Partner.attributedSubscriptions):
+    whether a held role's grant reaches THIS partner. Without it, a token holding OWNER and PARTNER P passed the
+    role check on any partner Q of the directory (OWNER reads it) and was answered under its tenant scope."""
+    return any(
+        grant.reach is RowFilter.ALL
+        or (
+            grant.reach is RowFilter.OWN_PARTNER
+            and caller_partner_id is not None
+            and row_partner_id == caller_partner_id
+        )
+        for grant in grants(operation, roles).values()
+    )
 
 
 def permitted_operations(roles: Iterable[Role]) -> list[str]:

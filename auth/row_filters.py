@@ -159,11 +159,6 @@ def visibility(entity: Entity, scope: CallerScope) -> Visibility:
     return Visibility(shape(entity, scope), parameters(scope))
 
 
-def can_read(entity: Entity, scope: CallerScope) -> bool:
-    """Whether the caller's roles read this entity at all (a field-level check, no SQL)."""
-    return bool(read_filters(entity, scope.roles))
-
-
 def reaches_tenant(entity: Entity, scope: CallerScope, tenant_id: uuid.UUID) -> bool:
     """Whether the caller's row filters on a tenant-scoped entity cover rows of this tenant: the predicate of
     `_tenant_column_predicate`, for one row already in hand (no SQL). For auth.policy.TENANT_PERSONAL_FIELDS."""

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     # Static cost: connections multiply by `first` (GitHub's node count). Rejected before execution above
     # this.
     max_cost: int = Field(default=50_000, ge=1)
+    # Usage aggregates cost the rows they can return: a grouping key the filter does not pin (SUBSCRIPTION,
+    # TENANT, PARTNER, SERVICE) counts this many groups. An operation that may return more than
+    # `max_usage_rows` usage rows is refused (TOO_MANY_USAGE_ROWS) before any SQL runs.
+    usage_group_size: int = Field(default=20, ge=1)
+    max_usage_rows: int = Field(default=10_000, ge=1)
     # Token bucket per principal, in cost points: `rate_limit_points` refill evenly over
     # `rate_limit_window_seconds`.
     rate_limit_enabled: bool = True

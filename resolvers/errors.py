@@ -64,6 +64,19 @@ class RateLimited(GatewayError):
     code = "RATE_LIMITED"
 
 
+class TooManyUsageRows(GatewayError):
+    """Usage aggregates with more rows than `max_usage_rows` (the cost estimate refuses most before any SQL)."""
+
+    code = "TOO_MANY_USAGE_ROWS"
+
+    def __init__(self, rows: int, maximum: int) -> None:
+        super().__init__(
+            f"The usage asked for has more than {maximum} rows: narrow the window, pin a subscription, tenant,"
+            " partner or service, or group by fewer keys.",
+            limit={"name": "maxUsageRows", "value": maximum, "actual": rows},
+        )
+
+
 EXPECTED_ERRORS: tuple[type[GatewayError], ...] = (
     Unauthenticated,
     Forbidden,
@@ -72,4 +85,5 @@ EXPECTED_ERRORS: tuple[type[GatewayError], ...] = (
     Conflict,
     NotActive,
     RateLimited,
+    TooManyUsageRows,
 )

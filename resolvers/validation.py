@@ -1,11 +1,45 @@
-"""Input rules shared by mutations. Each failure is BAD_USER_INPUT naming the field."""
+"""Input rules shared by mutations. Each failure is BAD_USER_INPUT naming the field.
+
+`every` runs all the rules of one input and reports every failing field at once (as usage ingestion does), in
+one BAD_USER_INPUT: `extensions.fields` lists `{field, message}` for each, in input order; `extensions.field`
+(and any detail such as `maximum`) is the first one's, as when only the first was reported.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from resolvers.errors import BadUserInput
+
+
+def every(**rules: Callable[[], Any]) -> dict[str, Any]:
+    """{name: value} of every rule, or one BAD_USER_INPUT listing each rule that failed."""
+    values: dict[str, Any] = {}
+    failures: list[BadUserInput] = []
+    for key, rule in rules.items():
+        try:
+            values[key] = rule()
+        except BadUserInput as failure:
+            failures.append(failure)
+    if not failures:
+        return values
+    fields = [
+        {"field": failure.extensions.get("field"), "message": failure.message}
+        | {k: v for k, v in failure.extensions.items() if k not in ("code", "field")}
+        for failure in failures
+    ]
+    first = failures[0]
+    message = (
+        first.message
+        if len(failures) == 1
+        else f"{len(failures)} invalid fields: " + "; ".join(failure.message for failure in failures)
+    )
+    details = {k: v for k, v in first.extensions.items() if k != "code"}
+    raise BadUserInput(message, **(details | {"fields": fields}))
+
 
 # ISO 3166-1 alpha-2, officially assigned codes.
 COUNTRY_CODES = frozenset(

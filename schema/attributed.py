@@ -88,9 +88,19 @@ async def attributed_subscriptions(
 ) -> AttributedSubscriptionConnection:
     scope = await caller_scope(info.context)
     if partner_id is None:
-        partner_id = scope.partner_id if scope.has(Role.PARTNER) else None
-        if partner_id is None:
+        if not scope.has(Role.PARTNER):
             raise BadUserInput("partnerId is required for callers that do not act as a partner", field="partnerId")
+        if scope.partner_id is None:
+            # The token's MPN id names no partner (yet: it may be provisioned later), so nothing is attributed to
+            # it: an empty page, as every other read answers such a partner (its row filters match no row).
+            return AttributedSubscriptionConnection(
+                edges=[],
+                page_info=PageInfo(
+                    has_next_page=False, has_previous_page=after is not None, start_cursor=None, end_cursor=None
+                ),
+                total=0,
+            )
+        partner_id = scope.partner_id
     elif not scope.has(Role.PLATFORM_ADMIN) and partner_id != scope.partner_id:
         raise NotFound("partner")
     size = page_size(first)

@@ -406,10 +406,12 @@ class Mutation:
         self, info: Info[RequestContext, None], input: Annotated[CreateTenantInput, MutationInput]
     ) -> TenantPayload:
         args = provisioning.CreateTenantArgs(
-            external_id=validation.external_tenant_id(input.external_id),
-            display_name=validation.name(input.display_name, "displayName"),
-            primary_domain=validation.domain(input.primary_domain),
-            country_code=validation.country_code(input.country_code),
+            **validation.every(
+                external_id=lambda: validation.external_tenant_id(input.external_id),
+                display_name=lambda: validation.name(input.display_name, "displayName"),
+                primary_domain=lambda: validation.domain(input.primary_domain),
+                country_code=lambda: validation.country_code(input.country_code),
+            )
         )
         row = await _run(info, lambda s, scope, rid: provisioning.create_tenant(s, scope, rid, args))
         return TenantPayload(tenant=Tenant.from_row(row))
@@ -420,11 +422,14 @@ class Mutation:
     async def update_tenant(
         self, info: Info[RequestContext, None], input: Annotated[UpdateTenantInput, MutationInput]
     ) -> TenantPayload:
+        display_name, primary_domain, country_code = input.display_name, input.primary_domain, input.country_code
         args = provisioning.UpdateTenantArgs(
-            tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
-            display_name=validation.name(input.display_name, "displayName") if input.display_name is not None else None,
-            primary_domain=validation.domain(input.primary_domain) if input.primary_domain is not None else None,
-            country_code=validation.country_code(input.country_code) if input.country_code is not None else None,
+            **validation.every(
+                tenant_id=lambda: global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
+                display_name=lambda: validation.name(display_name, "displayName") if display_name is not None else None,
+                primary_domain=lambda: validation.domain(primary_domain) if primary_domain is not None else None,
+                country_code=lambda: validation.country_code(country_code) if country_code is not None else None,
+            ),
             status=input.status,
         )
         row = await _run(info, lambda s, scope, rid: provisioning.update_tenant(s, scope, rid, args))
@@ -438,10 +443,12 @@ class Mutation:
         self, info: Info[RequestContext, None], input: Annotated[AddTenantContactInput, MutationInput]
     ) -> AddTenantContactPayload:
         args = provisioning.AddContactArgs(
-            tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
-            name=validation.name(input.name, "name"),
-            email=validation.email(input.email),
-            phone=validation.phone(input.phone),
+            **validation.every(
+                tenant_id=lambda: global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
+                name=lambda: validation.name(input.name, "name"),
+                email=lambda: validation.email(input.email),
+                phone=lambda: validation.phone(input.phone),
+            )
         )
         tenant, contact = await _run(info, lambda s, scope, rid: provisioning.add_tenant_contact(s, scope, rid, args))
         return AddTenantContactPayload(tenant=Tenant.from_row(tenant), contact=Contact.from_row(contact))
@@ -454,9 +461,11 @@ class Mutation:
         self, info: Info[RequestContext, None], input: Annotated[CreatePartnerInput, MutationInput]
     ) -> PartnerPayload:
         args = provisioning.CreatePartnerArgs(
-            mpn_id=validation.mpn_id(input.mpn_id),
-            name=validation.name(input.name, "name"),
-            country_code=validation.country_code(input.country_code),
+            **validation.every(
+                mpn_id=lambda: validation.mpn_id(input.mpn_id),
+                name=lambda: validation.name(input.name, "name"),
+                country_code=lambda: validation.country_code(input.country_code),
+            )
         )
         row = await _run(info, lambda s, scope, rid: provisioning.create_partner(s, scope, rid, args))
         return PartnerPayload(partner=Partner.from_row(row))
@@ -469,10 +478,12 @@ class Mutation:
         self, info: Info[RequestContext, None], input: Annotated[CreateSubscriptionInput, MutationInput]
     ) -> SubscriptionPayload:
         args = provisioning.CreateSubscriptionArgs(
-            tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
-            external_id=validation.external_subscription_id(input.external_id),
+            **validation.every(
+                tenant_id=lambda: global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
+                external_id=lambda: validation.external_subscription_id(input.external_id),
+                display_name=lambda: validation.name(input.display_name, "displayName"),
+            ),
             offer=input.offer,
-            display_name=validation.name(input.display_name, "displayName"),
         )
         row = await _run(info, lambda s, scope, rid: provisioning.create_subscription(s, scope, rid, args))
         return SubscriptionPayload(subscription=Subscription.from_row(row))
@@ -500,8 +511,10 @@ class Mutation:
         self, info: Info[RequestContext, None], input: Annotated[CreateDelegatedAdminRelationshipInput, MutationInput]
     ) -> DelegatedAdminRelationshipPayload:
         args = provisioning.CreateDelegationArgs(
-            tenant_id=global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
-            partner_id=global_id.decode(input.partner_id, "Partner", field="partnerId"),
+            **validation.every(
+                tenant_id=lambda: global_id.decode(input.tenant_id, "Tenant", field="tenantId"),
+                partner_id=lambda: global_id.decode(input.partner_id, "Partner", field="partnerId"),
+            )
         )
         row = await _run(
             info, lambda s, scope, rid: provisioning.create_delegated_admin_relationship(s, scope, rid, args)

@@ -43,6 +43,10 @@ class Partner(Node):
             created_at=row.created_at,
         )
 
+    def policy_partner_id(self) -> uuid.UUID:
+        """The partner an OWN_PARTNER grant is matched against (schema.permissions.OperationPolicy)."""
+        return self.row_id
+
     @strawberry.field(
         description=(
             "Usage attributed to this partner in the window: each day counts for the seconds its association was in"

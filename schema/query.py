@@ -277,7 +277,8 @@ class Query:
         permission_classes=GUARDED,
         description=(
             "Subscriptions a partner is or was associated with in the window, each with the association rows"
-            " naming it. Partners get their own; platform admins pass partnerId."
+            " naming it. Partners get their own (an empty page when the token's MPN id names no partner yet);"
+            " platform admins pass partnerId."
         ),
     )
     async def attributed_subscriptions(

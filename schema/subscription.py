@@ -60,6 +60,10 @@ class Subscription(Node):
             usage_data_as_of=row.usage_data_as_of,
         )
 
+    def policy_tenant_id(self) -> uuid.UUID:
+        """The tenant a field rule is decided for (schema.permissions.FieldPolicy)."""
+        return self.tenant_id
+
     @strawberry.field(description="The tenant holding the subscription.")
     async def tenant(self, info: Info[RequestContext, None]) -> Annotated[Tenant, strawberry.lazy("schema.tenant")]:
         from schema.tenant import Tenant
@@ -112,7 +116,7 @@ class Subscription(Node):
         group_by: Annotated[list[UsageGroupBy], strawberry.argument(description="Grouping keys (may be empty).")],
     ) -> list[UsageAggregate] | None:
         request = UsageRequest(from_, to, frozenset(group_by))
-        return await parent_usage(info, GroupBy.SUBSCRIPTION, self.row_id, request)
+        return await parent_usage(info, GroupBy.SUBSCRIPTION, self.row_id, request, tenant_id=self.tenant_id)
 
     @strawberry.field(
         description="Every association row of the subscription, newest first, with who changed it and why.",

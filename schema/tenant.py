@@ -70,6 +70,10 @@ class Tenant(Node):
             updated_at=row.updated_at,
         )
 
+    def policy_tenant_id(self) -> uuid.UUID:
+        """The tenant a field rule is decided for (schema.permissions.FieldPolicy)."""
+        return self.row_id
+
     @strawberry.field(
         description="The tenant's primary domain. Readable by the tenant's admins and platform admins.",
         permission_classes=[FieldPolicy],
@@ -105,7 +109,12 @@ class Tenant(Node):
         return connection(page, Subscription.from_row, lambda: subscriptions.counts.load(key))
 
     @strawberry.field(
-        description="This tenant's usage in the window, from the exact rollups. Readable by the tenant's admins.",
+        description=(
+            "This tenant's usage in the window, from the exact rollups. The tenant's admins (delegated admins"
+            " included) and platform admins read all of it; a partner reads only what is attributed to it: the days"
+            " its associations on this tenant's subscriptions were in effect, one row per association type, with"
+            " `attribution`."
+        ),
         permission_classes=[FieldPolicy],
     )
     async def usage(

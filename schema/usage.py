@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from auth.policy import Entity, RowFilter, read_filters
+from auth.policy import TENANT_SCOPED, Entity, RowFilter, read_filters
 from auth.scope import CallerScope
 from resolvers.caller import caller_scope, loaders_of
 from resolvers.context import RequestContext
-from resolvers.errors import BadUserInput, Forbidden
+from resolvers.errors import BadUserInput, Forbidden, TooManyUsageRows
 from resolvers.usage import aggregates
 from resolvers.usage.aggregates import AggregateFilter, AggregateRow, GroupBy, check_window
 from resolvers.usage.loaders import UsageRequest, usage_loaders_of
@@ -42,14 +42,28 @@ UsageGroupBy = GroupBy  # registered in place, like the model enums (schema/enum
 QUANTITY_PLACES = Decimal("0.000001")
 
 
-def usage_scope(scope: CallerScope) -> aggregates.Scope:
-    """The usage a caller may aggregate, from the policy's USAGE row filters (the broadest of its roles)."""
+def usage_scope(
+    scope: CallerScope, *, tenant_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None
+) -> aggregates.Scope:
+    """The usage a caller may aggregate, from the policy's USAGE row filters, for the row in hand when there is one.
+
+    As for field rules (auth.policy.FieldRule), a multi-role caller reads each row under the role that reaches it:
+    the usage of a tenant other than its own (`tenant_id`, a row it reaches through its partner) and the usage of
+    its own partner (`partner_id`: Partner.attributedUsage, a partnerId filter) are read within the partner's
+    windows; anything else under its tenant roles when it has one (the broadest single scope of its roles).
+    """
     rules = read_filters(Entity.USAGE, scope.roles)
     if RowFilter.ALL in rules:
         return aggregates.ALL
-    if rules & {RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT} and scope.tenant_id is not None:
+    tenant_scoped = bool(rules & TENANT_SCOPED) and scope.tenant_id is not None
+    partner_scoped = RowFilter.ATTRIBUTED_WINDOWS in rules and scope.partner_id is not None
+    through_partner = partner_scoped and (
+        (partner_id is not None and partner_id == scope.partner_id)
+        or (tenant_id is not None and tenant_id != scope.tenant_id)
+    )
+    if tenant_scoped and not through_partner and scope.tenant_id is not None:
         return aggregates.TenantScope(scope.tenant_id)
-    if RowFilter.ATTRIBUTED_WINDOWS in rules and scope.partner_id is not None:
+    if partner_scoped and scope.partner_id is not None:
         return aggregates.PartnerScope(scope.partner_id)
     if rules:
         # The role reads usage but the token's tenant or partner is unknown here: nothing to show.
@@ -214,26 +228,47 @@ def bad_usage_input(error: UsageInputError) -> BadUserInput:
 async def aggregate(
     info: Info[RequestContext, None], filter: AggregateFilter, group_by: list[GroupBy]
 ) -> list[UsageAggregate]:
-    scope = usage_scope(await caller_scope(info.context))
+    caller = await caller_scope(info.context)
+    scope = usage_scope(caller, tenant_id=filter.tenant_id, partner_id=filter.partner_id)
     try:
         async with info.context.database.read() as session:
             rows = await aggregates.usage_aggregates(session, filter, group_by, scope)
     except UsageInputError as error:
         raise bad_usage_input(error) from None
+    return _presented(info, rows)
+
+
+def _presented(info: Info[RequestContext, None], rows: list[AggregateRow]) -> list[UsageAggregate]:
+    """The rows as GraphQL objects, unless there are more than `max_usage_rows`: the cost estimate
+    (schema/extensions/cost.py) assumes `usage_group_size` groups per unpinned key, and a window can hold more."""
+    maximum = info.context.settings.max_usage_rows
+    if len(rows) > maximum:
+        raise TooManyUsageRows(len(rows), maximum)
     return [UsageAggregate.from_row(row) for row in rows]
 
 
 async def parent_usage(
-    info: Info[RequestContext, None], parent: GroupBy, parent_id: uuid.UUID, request: UsageRequest
+    info: Info[RequestContext, None],
+    parent: GroupBy,
+    parent_id: uuid.UUID,
+    request: UsageRequest,
+    *,
+    tenant_id: uuid.UUID | None = None,
 ) -> list[UsageAggregate]:
     """A nested usage field (parent = SUBSCRIPTION, TENANT or PARTNER), loaded with its peers in one batch.
 
-    The window is checked here, before batching, so a bad one fails its own field only, as `aggregate` does.
+    `tenant_id` is the parent row's tenant (a Tenant's own id, a Subscription's tenant): the usage scope is
+    decided for that row. The window is checked here, before batching, so a bad one fails its own field only, as
+    `aggregate` does.
     """
-    scope = usage_scope(await caller_scope(info.context))
+    caller = await caller_scope(info.context)
+    if parent is GroupBy.PARTNER:
+        scope = usage_scope(caller, partner_id=parent_id)
+    else:
+        scope = usage_scope(caller, tenant_id=parent_id if parent is GroupBy.TENANT else tenant_id)
     try:
         check_window(request.filter(), list(request.group_by))
     except UsageInputError as error:
         raise bad_usage_input(error) from None
     rows = await usage_loaders_of(info.context, scope).load(parent, parent_id, request)
-    return [UsageAggregate.from_row(row) for row in rows]
+    return _presented(info, rows)

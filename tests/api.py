@@ -33,6 +33,19 @@ def principal(
     )
 
 
+def combined(*callers: Principal, subject: str | None = None) -> Principal:
+    """One token holding every role of `callers` (a multi-role token), with the first tenant and partner named."""
+    tenants = [c.tenant_external_id for c in callers if c.tenant_external_id is not None]
+    partners = [c.partner_mpn_id for c in callers if c.partner_mpn_id is not None]
+    roles = frozenset().union(*(c.roles for c in callers))
+    return principal(
+        *sorted(roles, key=lambda role: role.value),
+        tenant=tenants[0] if tenants else None,
+        partner=partners[0] if partners else None,
+        subject=subject or "subject-" + "+".join(sorted(role.value.lower() for role in roles)),
+    )
+
+
 @dataclass
 class StatementCounter:
     count: int = 0
@@ -103,8 +116,11 @@ _VAR_DIR = Path(tempfile.mkdtemp(prefix="dpor-test-var-"))
 
 
 @asynccontextmanager
-async def api_for(database: Database) -> AsyncIterator[Api]:
-    settings = load_settings(database_url=database.engine.url.render_as_string(hide_password=False), var_dir=_VAR_DIR)
+async def api_for(database: Database, **overrides: object) -> AsyncIterator[Api]:
+    """The gateway over `database`, with settings `overrides` (e.g. `max_usage_rows=2`)."""
+    settings = load_settings(
+        database_url=database.engine.url.render_as_string(hide_password=False), var_dir=_VAR_DIR, **overrides
+    )
     app = create_app(settings, database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:

@@ -128,3 +128,53 @@ async def test_keyset_pages_cover_everything_once(api: Api, database: Database) 
             break
         after = page["pageInfo"]["endCursor"]
     assert len(seen) == len(set(seen)) == 25
+
+
+CREATE_SUBSCRIPTION = "mutation($i: CreateSubscriptionInput!) { createSubscription(input: $i) { subscription { id } } }"
+UPDATE_TENANT = "mutation($i: UpdateTenantInput!) { updateTenant(input: $i) { tenant { id } } }"
+
+
+@pytest.mark.parametrize(
+    ("document", "given", "fields"),
+    [
+        (
+            CREATE_TENANT,
+            {"externalId": "nope", "displayName": " ", "primaryDomain": "not a domain", "countryCode": "XX"},
+            ["externalId", "displayName", "primaryDomain", "countryCode"],
+        ),
+        (CREATE_PARTNER, {"mpnId": "12a", "name": "", "countryCode": "NL"}, ["mpnId", "name"]),
+        (ADD_CONTACT, {"tenantId": "bad", "name": "N", "email": "no-at", "phone": "x"}, ["tenantId", "email", "phone"]),
+        (
+            CREATE_SUBSCRIPTION,
+            {"tenantId": "bad", "externalId": "x" * 65, "offer": "INTUNE", "displayName": ""},
+            ["tenantId", "externalId", "displayName"],
+        ),
+        (UPDATE_TENANT, {"tenantId": "bad", "countryCode": "XX"}, ["tenantId", "countryCode"]),
+    ],
+)
+async def test_every_bad_field_is_reported_at_once(
+    api: Api, database: Database, document: str, given: dict[str, Any], fields: list[str]
+) -> None:
+    body = await api.execute(document, {"i": given}, as_=ADMIN)
+    [error] = body["errors"]
+    extensions = error["extensions"]
+    assert extensions["code"] == "BAD_USER_INPUT"
+    assert [item["field"] for item in extensions["fields"]] == fields
+    assert all(item["message"].startswith(item["field"]) for item in extensions["fields"])
+    assert extensions["field"] == fields[0]  # as before, for clients that read only the first
+    for field in fields:
+        assert field in error["message"]
+    async with database.read() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+async def test_a_single_bad_field_keeps_its_message_and_details(api: Api) -> None:
+    body = await api.execute(CREATE_TENANT, {"i": GOOD_TENANT | {"displayName": "x" * 257}}, as_=ADMIN)
+    [error] = body["errors"]
+    assert error["message"] == "displayName is longer than 256 characters"
+    assert error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "displayName",
+        "maximum": 256,
+        "fields": [{"field": "displayName", "message": "displayName is longer than 256 characters", "maximum": 256}],
+    }

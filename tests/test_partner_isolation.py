@@ -136,3 +136,25 @@ async def test_delegated_admin_sees_contacts_only_while_the_relationship_is_acti
     body = await api.execute(query, as_=caller)
     assert error_codes(body) == ["FORBIDDEN"]
     assert SECRET_EMAIL not in _strings(body.get("data"))
+
+
+ATTRIBUTED = (
+    "{ attributedSubscriptions(first: 5) { totalCount edges { node { id } }"
+    " pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"
+)
+
+
+async def test_a_partner_whose_mpn_id_is_unknown_gets_an_empty_page(api: Api, database: Database) -> None:
+    await _world(database)
+    # Before: "partnerId is required for callers that do not act as a partner", to a caller that does.
+    body = await api.execute(ATTRIBUTED, as_=principal(Role.PARTNER, partner="999999999"))
+    assert "errors" not in body, body
+    assert body["data"]["attributedSubscriptions"] == {
+        "totalCount": 0,
+        "edges": [],
+        "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None},
+    }
+    # A caller that does not act as a partner still has to name one.
+    refused = await api.execute(ATTRIBUTED, as_=principal(Role.PLATFORM_ADMIN))
+    assert error_codes(refused) == ["BAD_USER_INPUT"]
+    assert refused["errors"][0]["extensions"]["field"] == "partnerId"

@@ -31,7 +31,7 @@ from db.usage import UsageRecord
 from resolvers.usage.rollups import rebuild_rollups
 from schema import global_id
 from tests import factories
-from tests.api import Api, error_codes, principal
+from tests.api import Api, combined, error_codes, principal
 
 
 class Outcome(enum.Enum):
@@ -56,6 +56,10 @@ CALLERS: dict[str, Principal | None] = {
     "partner": principal(Role.PARTNER, partner=MPN["P1"]),
     "platform-admin": principal(Role.PLATFORM_ADMIN),
     "usage-ingest": principal(Role.USAGE_INGEST),
+    # Multi-role tokens whose every role acts on tenant A's side (so `expected` below holds for them as well):
+    # each operation is allowed when one role has a grant, and reaches what the union of those grants reaches.
+    "co-admin+partner": principal(Role.CO_ADMIN, Role.PARTNER, tenant=TENANT_A, partner=MPN["P1"]),
+    "owner+usage-ingest": principal(Role.OWNER, Role.USAGE_INGEST, tenant=TENANT_A),
 }
 
 
@@ -311,7 +315,16 @@ def expected(caller: str, operation: str, side: str) -> Outcome:
     # so every reach short of ALL covers exactly the "own" side.
     if target is None or any(grant.reach is RowFilter.ALL or side == "own" for grant in held.values()):
         return Outcome.OK
+    # An operation mounted on a row (Partner.attributedUsage) whose parent another held role reads, on a row the
+    # grants do not reach: the parent is answered and the field is FORBIDDEN on it (auth.policy's field rule).
+    root = CELLS[operation].root
+    if root is not None and any(policy.READ[ROOT_ENTITIES[root]].get(role) is RowFilter.ALL for role in who.roles):
+        return Outcome.FORBIDDEN
     return Outcome.ABSENT if CELLS[operation].present is not None else Outcome.NOT_FOUND
+
+
+# The entity of the parent of each field operation's cell.
+ROOT_ENTITIES = {"partner": policy.Entity.PARTNER}
 
 
 def observed(body: dict[str, Any], cell: Cell, world: World, side: str, operation: str) -> Outcome:
@@ -366,7 +379,240 @@ async def test_policy_cell(api: Api, database: Database, caller: str, operation:
         ("platform-admin", "tenant", "other", Outcome.OK),
         ("usage-ingest", "tenants", "own", Outcome.FORBIDDEN),
         ("no-token", "tenants", "own", Outcome.UNAUTHENTICATED),
+        # Several roles: the union of their grants, no more.
+        ("co-admin+partner", "linkPartner", "own", Outcome.FORBIDDEN),
+        ("co-admin+partner", "attributedSubscriptions", "own", Outcome.OK),
+        ("co-admin+partner", "attributedUsage", "other", Outcome.FORBIDDEN),
+        ("co-admin+partner", "tenant", "other", Outcome.NOT_FOUND),
+        ("owner+usage-ingest", "ingestUsage", "own", Outcome.OK),
+        ("owner+usage-ingest", "setDigitalPartnerOfRecord", "other", Outcome.NOT_FOUND),
     ],
 )
 def test_the_table_says_what_the_product_rules_say(caller: str, operation: str, side: str, outcome: Outcome) -> None:
     assert expected(caller, operation, side) is outcome
+
+
+# --- Field rules, decided for the row in hand, for single- and multi-role tokens (issue 11) ---------------------
+#
+# A field in policy.FIELDS is readable on a row iff some role the caller holds would read it on that row alone:
+# the reference below asks, role by role, whether the role reaches the row (from the facts of the world, e.g. which
+# partner is associated with which subscription, not from the implementation's deduction) and whether it reads the
+# field's entity there. Every path that can hand a caller a Tenant or a Subscription is walked.
+
+# Facts of the field world: build_world plus P1 holding a delegated admin relationship on tenant B, so a token
+# can be B's delegated admin and, as the same partner, attributed to A.
+ATTRIBUTED_TO = {"P1": {"A"}, "P2": {"A"}, "P3": {"B"}, "P4": {"B"}, "P5": set(), "P1+": {"A"}}
+
+FIELD_CALLERS: dict[str, Principal] = {
+    **{
+        name: who
+        for name, who in CALLERS.items()
+        if who is not None and name not in ("usage-ingest", "owner+usage-ingest")
+    },
+    # The issue's token: B's owner, and partner P1 whose DPOR is on A's subscription.
+    "owner-B+partner-P1": combined(principal(Role.OWNER, tenant=TENANT_B), principal(Role.PARTNER, partner=MPN["P1"])),
+    "co-admin-B+partner-P1": combined(
+        principal(Role.CO_ADMIN, tenant=TENANT_B), principal(Role.PARTNER, partner=MPN["P1"])
+    ),
+    "service-admin-A+partner-P3": combined(
+        principal(Role.SERVICE_ADMIN, tenant=TENANT_A), principal(Role.PARTNER, partner=MPN["P3"])
+    ),
+    # Delegated admin on B (P1's relationship) and, as P1, attributed to A.
+    "delegated-B+partner-P1": combined(
+        principal(Role.DELEGATED_ADMIN, tenant=TENANT_B, partner=MPN["P1"]), principal(Role.PARTNER)
+    ),
+    "platform-admin+partner-P1": combined(principal(Role.PLATFORM_ADMIN), principal(Role.PARTNER, partner=MPN["P1"])),
+    "partner-with-tid-B": principal(Role.PARTNER, tenant=TENANT_B, partner=MPN["P1"]),
+}
+
+
+def _partner_name(who: Principal) -> str | None:
+    return next((name for name, mpn in MPN.items() if mpn == who.partner_mpn_id), None)
+
+
+def _covers(rule: RowFilter, who: Principal, side: str) -> bool:
+    """Whether one row filter, held by `who` alone, covers the rows of tenant `side` (A or B) in the field world."""
+    if rule is RowFilter.ALL:
+        return True
+    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT):
+        return who.tenant_external_id == (TENANT_A if side == "A" else TENANT_B)
+    partner = _partner_name(who)
+    # Attributed rows, the partner's association rows on them, usage in its windows there: all on the same side.
+    return partner is not None and side in ATTRIBUTED_TO[partner]
+
+
+def field_readable(who: Principal, type_name: str, field: str, side: str) -> bool:
+    """The reference: some held role reaches this row and reads the field's entity on it."""
+    parent, readers = policy.READ[policy.ROWS[type_name]], policy.READ[policy.FIELDS[(type_name, field)]]
+    return any(
+        role in parent and role in readers and _covers(parent[role], who, side) and _covers(readers[role], who, side)
+        for role in who.roles
+    )
+
+
+_USAGE = 'usage(from: "2026-01-01", to: "2026-03-31", groupBy: [MONTH]) { amount }'
+FIELD_SELECTIONS = {
+    "Tenant": {
+        "primaryDomain": "primaryDomain",
+        "contacts": "contacts(first: 5) { edges { node { name } } }",
+        "delegatedAdminRelationships": "delegatedAdminRelationships { status }",
+        "usage": _USAGE,
+    },
+    "Subscription": {"usage": _USAGE, "associationHistory": "associationHistory(first: 5) { edges { node { type } } }"},
+}
+
+_TENANT_PATHS = {
+    "tenant": "a: tenant(id: $tenantA) { ...F } b: tenant(id: $tenantB) { ...F }",
+    "tenants": "tenants(first: 10) { edges { node { ...F } } }",
+    "node": "a: node(id: $tenantA) { ...F } b: node(id: $tenantB) { ...F }",
+    "nodes": "nodes(ids: [$tenantA, $tenantB]) { ...F }",
+    "subscription.tenant": "a: subscription(id: $subA) { tenant { ...F } }"
+    " b: subscription(id: $subB) { tenant { ...F } }",
+    "subscriptions.tenant": "subscriptions(first: 10) { edges { node { tenant { ...F } } } }",
+    "attributedSubscriptions.tenant": "attributedSubscriptions(first: 10) { edges { node { tenant { ...F } } } }",
+    "usageAggregates.tenant": 'usageAggregates(filter: {from: "2026-01-01", to: "2026-03-31"}, groupBy: [TENANT])'
+    " { tenant { ...F } }",
+    "partnerAssociations.subscription.tenant": "a: subscription(id: $subA) { partnerAssociations"
+    " { subscription { tenant { ...F } } } } b: subscription(id: $subB) { partnerAssociations"
+    " { subscription { tenant { ...F } } } }",
+}
+_SUBSCRIPTION_PATHS = {
+    "subscription": "a: subscription(id: $subA) { ...F } b: subscription(id: $subB) { ...F }",
+    "subscriptions": "subscriptions(first: 10) { edges { node { ...F } } }",
+    "node": "a: node(id: $subA) { ...F } b: node(id: $subB) { ...F }",
+    "nodes": "nodes(ids: [$subA, $subB]) { ...F }",
+    "tenant.subscriptions": "a: tenant(id: $tenantA) { subscriptions(first: 5) { edges { node { ...F } } } }"
+    " b: tenant(id: $tenantB) { subscriptions(first: 5) { edges { node { ...F } } } }",
+    "attributedSubscriptions": "attributedSubscriptions(first: 10) { edges { node { ...F } } }",
+    "usageAggregates.subscription": 'usageAggregates(filter: {from: "2026-01-01", to: "2026-03-31"},'
+    " groupBy: [SUBSCRIPTION]) { subscription { ...F } }",
+}
+FIELD_PATHS = [("Tenant", path, body) for path, body in _TENANT_PATHS.items()] + [
+    ("Subscription", path, body) for path, body in _SUBSCRIPTION_PATHS.items()
+]
+
+
+def _field_document(type_name: str, body: str) -> str:
+    fields = " ".join(FIELD_SELECTIONS[type_name].values())
+    used = [name for name in ("tenantA", "tenantB", "subA", "subB") if f"${name}" in body]
+    variables = ", ".join(f"${name}: ID!" for name in used)
+    header = f"query({variables})" if variables else "query"
+    return f"{header} {{ {body} }} fragment F on {type_name} {{ __typename id {fields} }}"
+
+
+def _rows(value: Any, path: list[str | int], type_name: str) -> list[tuple[list[str | int], dict[str, Any]]]:
+    """Every object of `type_name` in the answer, with its response path."""
+    found: list[tuple[list[str | int], dict[str, Any]]] = []
+    if isinstance(value, dict):
+        if value.get("__typename") == type_name:
+            found.append((path, value))
+        for key, child in value.items():
+            found += _rows(child, [*path, key], type_name)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _rows(child, [*path, index], type_name)
+    return found
+
+
+async def build_field_world(database: Database) -> World:
+    world = await build_world(database)
+    async with database.write() as session:
+        # P1 is also B's delegated admin (for the delegated-B+partner-P1 token).
+        tenant_b = global_id.decode(world.gid("tenantB"), "Tenant", field="id")
+        partner_1 = global_id.decode(world.gid("P1"), "Partner", field="id")
+        session.add(DelegatedAdminRelationship(id=uuid.uuid4(), tenant_id=tenant_b, partner_id=partner_1))
+    return world
+
+
+@pytest.mark.parametrize(("type_name", "path", "body"), FIELD_PATHS, ids=[f"{t}:{p}" for t, p, _ in FIELD_PATHS])
+@pytest.mark.parametrize("caller", list(FIELD_CALLERS))
+async def test_field_rules_are_decided_for_the_row_in_hand(
+    api: Api, database: Database, caller: str, type_name: str, path: str, body: str
+) -> None:
+    world = await build_field_world(database)
+    who = FIELD_CALLERS[caller]
+    variables = {name: world.gid(name) for name in ("tenantA", "tenantB", "subA", "subB")}
+    document = _field_document(type_name, body)
+    answer = await api.execute(document, {k: v for k, v in variables.items() if f"${k}" in body}, as_=who)
+    forbidden = {
+        tuple(error["path"]) for error in answer.get("errors", []) if error["extensions"]["code"] == "FORBIDDEN"
+    }
+    sides = {world.gid(f"{prefix}{side}"): side for prefix in ("tenant", "sub") for side in "AB"}
+    for row_path, row in _rows(answer.get("data"), [], type_name):
+        side = sides[row["id"]]
+        for field in FIELD_SELECTIONS[type_name]:
+            readable = field_readable(who, type_name, field, side)
+            denied = tuple([*row_path, field]) in forbidden
+            assert denied is not readable, (caller, path, side, field, answer)
+            assert (row[field] is not None) is readable, (caller, path, side, field, answer)
+
+
+def test_the_issue_token_is_denied_tenant_a_primary_domain() -> None:
+    # The reference agrees with the issue: A is reached only through P1, and a partner does not read primaryDomain.
+    who = FIELD_CALLERS["owner-B+partner-P1"]
+    assert not field_readable(who, "Tenant", "primaryDomain", "A")
+    assert field_readable(who, "Tenant", "primaryDomain", "B")
+    assert field_readable(who, "Tenant", "usage", "A")  # as P1: its attributed windows
+
+
+def test_a_partner_never_reads_a_field_its_tenants_admins_cannot() -> None:
+    # policy.FieldRule lets the tenant roles decide on the caller's own tenant without looking up the partner's
+    # reach there; that is exact only while no field is readable by PARTNER and not by every tenant admin.
+    for type_name, field in policy.FIELDS:
+        readers = policy.READ[policy.FIELDS[(type_name, field)]]
+        if Role.PARTNER in readers:
+            for role in (Role.OWNER, Role.SERVICE_ADMIN, Role.CO_ADMIN, Role.DELEGATED_ADMIN):
+                assert role in readers, (type_name, field, role)
+
+
+_ROW_USAGE = (
+    'usage(from: "2026-01-01", to: "2026-03-31", groupBy: [MONTH]) { amount associationType attribution { amount } }'
+)
+ROW_USAGE = f"""query($tenant: ID!, $sub: ID!) {{
+  tenant(id: $tenant) {{ {_ROW_USAGE} }} subscription(id: $sub) {{ {_ROW_USAGE} }} }}"""
+ALONE = {
+    "owner-B": principal(Role.OWNER, tenant=TENANT_B),
+    "partner-P1": principal(Role.PARTNER, partner=MPN["P1"]),
+    "delegated-B": principal(Role.DELEGATED_ADMIN, tenant=TENANT_B, partner=MPN["P1"]),
+}
+
+
+@pytest.mark.parametrize(
+    ("caller", "reader"),
+    [
+        ("owner-B+partner-P1", {"A": "partner-P1", "B": "owner-B"}),
+        ("delegated-B+partner-P1", {"A": "partner-P1", "B": "delegated-B"}),
+    ],
+)
+async def test_a_rows_usage_is_read_under_the_role_that_reaches_the_row(
+    api: Api, database: Database, caller: str, reader: dict[str, str]
+) -> None:
+    # Before, a multi-role token read every row's usage under its tenant scope: tenant A's usage (reached as P1)
+    # came back empty instead of P1's attributed share.
+    world = await build_field_world(database)
+    for side, alone in reader.items():
+        variables = {"tenant": world.gid(f"tenant{side}"), "sub": world.gid(f"sub{side}")}
+        combined_answer = await api.execute(ROW_USAGE, variables, as_=FIELD_CALLERS[caller])
+        single_answer = await api.execute(ROW_USAGE, variables, as_=ALONE[alone])
+        assert "errors" not in combined_answer, combined_answer
+        assert combined_answer["data"] == single_answer["data"], (side, combined_answer, single_answer)
+        assert combined_answer["data"]["tenant"]["usage"], combined_answer  # there is usage on both sides
+
+
+ATTRIBUTED_USAGE = """query($p: ID!) { partner(id: $p) {
+  attributedUsage(from: "2026-01-01", to: "2026-03-31", groupBy: [MONTH]) { amount associationType }
+  attributedSubscriptions(first: 5) { totalCount } } }"""
+
+
+async def test_partner_operations_are_decided_for_the_partner_in_hand(api: Api, database: Database) -> None:
+    # B's owner who is also P1 reads P3 in the partner directory (as OWNER); P3's attributed usage and
+    # subscriptions are P3's own business (OWN_PARTNER): FORBIDDEN, not answered under B's tenant scope.
+    world = await build_field_world(database)
+    who = FIELD_CALLERS["owner-B+partner-P1"]
+    other = await api.execute(ATTRIBUTED_USAGE, {"p": world.gid("P3")}, as_=who)
+    assert other["data"]["partner"] == {"attributedUsage": None, "attributedSubscriptions": None}, other
+    assert sorted(error_codes(other)) == ["FORBIDDEN", "FORBIDDEN"]
+    own = await api.execute(ATTRIBUTED_USAGE, {"p": world.gid("P1")}, as_=who)
+    alone = await api.execute(ATTRIBUTED_USAGE, {"p": world.gid("P1")}, as_=ALONE["partner-P1"])
+    assert own["data"] == alone["data"], (own, alone)
+    assert own["data"]["partner"]["attributedUsage"], own

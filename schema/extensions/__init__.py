@@ -23,7 +23,7 @@ from resolvers.compiled.runner import CompiledReads
 from schema import global_id
 from schema.extensions.caching import CachedValidation, DocumentParserCache
 from schema.extensions.compiled_reads import CompiledReadsExtension
-from schema.extensions.cost import CostLimit
+from schema.extensions.cost import CostLimit, UsageBounds
 from schema.extensions.deadline import ExecutionDeadline
 from schema.extensions.error_codes import ErrorCodes
 from schema.extensions.masking import MaskUnexpectedErrors
@@ -32,6 +32,7 @@ from schema.extensions.observability import Observability
 from schema.extensions.operation_limits import limit_rules
 from schema.extensions.persisted import PersistedDocuments
 from schema.extensions.rate_limit import RateLimit
+from schema.extensions.schema_names import HideSchemaNames
 from schema.extensions.tracing import otlp_processor, tracer_provider, tracing
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
         extensions.append(tracing(provider))
     if settings.is_production:
         extensions.append(MaskUnexpectedErrors)
+    if settings.is_production and not settings.introspection_in_production:
+        # Before ErrorCodes, so it exits after it: it rewrites messages of errors that already have their code.
+        extensions.append(HideSchemaNames)
     extensions += [
         ErrorCodes,
         partial(
@@ -70,7 +74,12 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
         partial(DocumentParserCache, maxsize=settings.parse_cache_size),
         partial(AddValidationRules, rules),
         partial(CachedValidation, maxsize=settings.validation_cache_size, hide_suggestions=settings.is_production),
-        partial(CostLimit, max_cost=settings.max_cost, max_page_size=settings.max_page_size),
+        partial(
+            CostLimit,
+            max_cost=settings.max_cost,
+            max_page_size=settings.max_page_size,
+            usage=UsageBounds(group_size=settings.usage_group_size, max_rows=settings.max_usage_rows),
+        ),
         # Before the rate limit: a refused operation is not charged.
         RefuseNulCharacters,
     ]

@@ -6,9 +6,19 @@ selected inside its edges happens n times, so nested connections multiply:
     tenants(first: 10) { edges { node { subscriptions(first: 20) { ... } } } }   ->  10 + 10 * 20 = 210 nodes
 
 A list field bounded by a list argument (`nodes(ids: [...])`) counts that list's length; other object lists
-count one (the schema paginates anything that can be large). The requested cost is 1 (the operation itself)
-plus the node count. It is an upper bound: `@skip`/`@include` are not evaluated, and fields under type
-conditions of different types all count.
+count one (the schema paginates anything that can be large), except usage aggregates (below). The requested cost
+is 1 (the operation itself) plus the node count. It is an upper bound: `@skip`/`@include` are not evaluated, and
+fields under type conditions of different types all count.
+
+Usage aggregates (a list field with a `groupBy` argument: `usageAggregates`, `Subscription.usage`,
+`Tenant.usage`, `Partner.attributedUsage`) count the rows they can return (issue 11): the product over the
+grouping keys of each key's groups in the window. DAY counts the window's days and MONTH its months; SUBSCRIPTION,
+TENANT, PARTNER and SERVICE count one group when the filter or the parent pins them (a subscriptionId pins its
+tenant too; `Subscription.usage` pins both) and `usage_group_size` groups otherwise; partner-scoped rows (PARTNER
+grouping, a partnerId filter, `attributedUsage`) are split by association type unless one is given. A bound over
+`max_usage_rows` is TOO_MANY_USAGE_ROWS, before any SQL runs; rows beyond the estimate's assumptions (more groups
+than `usage_group_size`) are refused by the resolvers with the same code (schema/usage.py). Rows of several
+currencies, and a partner caller's rows split by association type in `usageAggregates`, are not multiplied in.
 
 A connection is recognised by shape, not by name: a field with a `first` argument whose type is an object with
 an `edges` field. An omitted `first` costs the resolvers' default page (20, as the SDL documents); a given one
@@ -26,9 +36,10 @@ field; "actual" equals "requested" (the estimate is not re-measured against the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from graphql import (
@@ -51,6 +62,7 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
+from db.enums import AssociationType
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 from schema.extensions.errors import Code, coded_error, limit_error
 
@@ -130,6 +142,58 @@ def _is_list(field: GraphQLField) -> bool:
     return isinstance(type_, GraphQLList)
 
 
+def is_usage_aggregate(field: GraphQLField) -> bool:
+    return "groupBy" in field.args and _is_list(field)
+
+
+@dataclass(frozen=True)
+class UsageBounds:
+    """How usage aggregates are priced and capped (settings `usage_group_size` and `max_usage_rows`)."""
+
+    group_size: int = 20
+    max_rows: int = 10_000
+
+
+# The grouping keys a parent pins: its own usage has one subscription (and tenant), one tenant, one partner.
+_PINNED_BY_PARENT = {"Subscription": {"SUBSCRIPTION", "TENANT"}, "Tenant": {"TENANT"}, "Partner": {"PARTNER"}}
+_PINNED_BY_FILTER = {
+    "subscriptionId": {"SUBSCRIPTION", "TENANT"},
+    "tenantId": {"TENANT"},
+    "partnerId": {"PARTNER"},
+    "service": {"SERVICE"},
+}
+
+
+def _months(first: date, last: date) -> int:
+    return (last.year * 12 + last.month) - (first.year * 12 + first.month) + 1
+
+
+def usage_rows(arguments: Mapping[str, Any], parent: str, group_size: int) -> int:
+    """The most rows a usage aggregate field can return with these (coerced) arguments on a `parent` object."""
+    given = arguments.get("filter") or arguments
+    first, last = given.get("from"), given.get("to")
+    days = (last - first).days + 1 if isinstance(first, date) and isinstance(last, date) else 1
+    if days < 1:
+        return 1  # an inverted window is refused by the resolver (BAD_USER_INPUT) before any SQL
+    pinned = set(_PINNED_BY_PARENT.get(parent, set()))
+    for name, keys in _PINNED_BY_FILTER.items():
+        if given.get(name) is not None:
+            pinned |= keys
+    rows = 1
+    keys = {getattr(key, "value", key) for key in arguments.get("groupBy") or []}
+    for key in keys:
+        if key == "DAY":
+            rows *= days
+        elif key == "MONTH":
+            rows *= _months(first, last) if isinstance(first, date) and isinstance(last, date) else 1
+        elif key not in pinned:
+            rows *= group_size
+    partner_scoped = "PARTNER" in keys or "PARTNER" in pinned
+    if partner_scoped and given.get("associationType") is None and arguments.get("associationType") is None:
+        rows *= len(AssociationType)
+    return rows
+
+
 class CostEstimator:
     def __init__(
         self,
@@ -137,12 +201,15 @@ class CostEstimator:
         fragments: dict[str, FragmentDefinitionNode],
         variables: VariableValues,
         max_page_size: int,
+        usage: UsageBounds | None = None,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.max_page_size = max_page_size
+        self.usage = usage or UsageBounds()
         self.nodes = 0
+        self.usage_rows = 0  # the usage rows the whole operation can return
 
     def walk(self, selection_sets: list[SelectionSetNode], parent: str, multiplier: int, page: int | None) -> None:
         for (_key, on_type), nodes in _collect(selection_sets, parent, self.schema, self.fragments).items():
@@ -160,6 +227,11 @@ class CostEstimator:
                 first = self._page_size(field, node)
                 self.nodes += multiplier * first
                 self.walk(children, child_type, multiplier, first)
+            elif is_usage_aggregate(field):
+                rows = usage_rows(self._arguments(field, node), on_type, self.usage.group_size)
+                self._count_usage_rows(multiplier * rows, node)
+                self.nodes += multiplier * rows
+                self.walk(children, child_type, multiplier * rows, None)
             elif _is_list(field):
                 size = page if page is not None else self._list_argument_size(field, node)
                 if page is None and size > 1:
@@ -193,6 +265,19 @@ class CostEstimator:
             raise GraphQLError(error.message, nodes=[node], extensions=extensions)
         return first
 
+    def _count_usage_rows(self, rows: int, node: FieldNode) -> None:
+        self.usage_rows += rows
+        if self.usage_rows > self.usage.max_rows:
+            error = limit_error(
+                f"The operation may return {self.usage_rows} usage rows, over the maximum of {self.usage.max_rows}:"
+                " narrow the window, pin a subscription, tenant, partner or service, or group by fewer keys.",
+                Code.TOO_MANY_USAGE_ROWS,
+                "maxUsageRows",
+                self.usage.max_rows,
+                self.usage_rows,
+            )
+            raise GraphQLError(error.message, nodes=[node], extensions=error.extensions)
+
     def _list_argument_size(self, field: GraphQLField, node: FieldNode) -> int:
         sizes = [len(value) for value in self._arguments(field, node).values() if isinstance(value, list)]
         return max(sizes, default=1)
@@ -204,6 +289,7 @@ def estimate(
     operation_name: str | None,
     variables: dict[str, Any] | None,
     max_page_size: int,
+    usage: UsageBounds | None = None,
 ) -> int | None:
     """The requested cost, or None if the operation or its variables are invalid (execution reports that)."""
     operation = get_operation_ast(document, operation_name)
@@ -220,15 +306,16 @@ def estimate(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return None
-    estimator = CostEstimator(schema, fragments, coerced, max_page_size)
+    estimator = CostEstimator(schema, fragments, coerced, max_page_size, usage)
     estimator.walk([operation.selection_set], root.name, 1, None)
     return 1 + estimator.nodes
 
 
 class CostLimit(SchemaExtension):
-    def __init__(self, *, max_cost: int, max_page_size: int) -> None:
+    def __init__(self, *, max_cost: int, max_page_size: int, usage: UsageBounds | None = None) -> None:
         self.max_cost = max_cost
         self.max_page_size = max_page_size
+        self.usage = usage or UsageBounds()
         self.report: CostReport | None = None
 
     def on_operation(self) -> Iterator[None]:
@@ -245,6 +332,7 @@ class CostLimit(SchemaExtension):
             context.operation_name,
             context.variables,
             self.max_page_size,
+            self.usage,
         )
         if requested is not None:
             self.report = CostReport(requested=requested, maximum=self.max_cost)

@@ -51,6 +51,8 @@ class Code(enum.StrEnum):
     TOO_MANY_DIRECTIVES = "TOO_MANY_DIRECTIVES"
     # Cost, checked with the variables before execution (a bad `first` is BAD_USER_INPUT, field "first").
     COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
+    # Usage aggregates that may return more rows than `max_usage_rows` (estimated before SQL, checked after).
+    TOO_MANY_USAGE_ROWS = "TOO_MANY_USAGE_ROWS"
     # The request ran out of time (execution deadline or database statement timeout).
     TIMEOUT = "TIMEOUT"
     # The database could not be reached or dropped the connection mid-request; safe to retry later.
