@@ -275,12 +275,16 @@ async def test_json_lines_that_are_nested_too_deep_hold_nul_or_a_key_twice_are_r
         _json_line(sub, "m4")[:-1] + ', "amount": "99.00"}',  # line 4: which amount was meant? Unknowable.
         '{"nested": ' * 50_000 + "1" + "}" * 50_000,  # line 5
         _json_line(sub, "m6"),
+        '["an", "array"]',  # line 7
+        _json_line(sub, "m8", meter_name={"an": "object"}),  # line 8: a value that is no string
     ]
     path = tmp_path / "usage.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert await _run(monkeypatch, database, str(path)) == 1
     out = capsys.readouterr().out
-    assert "inserted 2, replaced 0, rejected 4 line(s)" in out
+    assert "inserted 2, replaced 0, rejected 6 line(s)" in out
+    assert "line 7: line: must be an object with keys" in out
+    assert "line 8: meterName: must be a non-empty string" in out
     assert "line 2: line: is nested too deeply to be a usage record" in out
     assert "line 3: meterName: must not contain a NUL character" in out
     assert "line 4: line: has the key 'amount' twice" in out
