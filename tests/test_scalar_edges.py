@@ -58,12 +58,50 @@ async def test_an_instant_at_the_ends_of_the_range_is_answered(api: Api, given: 
     assert body["data"]["auditEvents"]["totalCount"] == 0
 
 
+def _instant_documents(partner_id: str, subscription_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every input that takes a DateTime, as a variable and as a literal."""
+    return [
+        ("query($t: DateTime) { auditEvents(first: 5, filter: {from: $t, to: $t}) { totalCount } }", {}),
+        (
+            "query($p: ID!, $t: DateTime) { partner(id: $p) { attributedSubscriptions(first: 5,"
+            " filter: {activeAt: $t, from: $t}) { totalCount } } }",
+            {"p": partner_id},
+        ),
+        (
+            "query($p: ID!, $t: DateTime) { partner(id: $p) { attributedSubscriptions(first: 5,"
+            " filter: {to: $t}) { totalCount } } }",
+            {"p": partner_id},
+        ),
+        (
+            "query($s: ID!, $t: DateTime) { subscription(id: $s) { partnerAssociations(activeAt: $t) { id } } }",
+            {"s": subscription_id},
+        ),
+    ]
+
+
+@pytest.mark.parametrize("given", scalar_edges.DATETIMES_OUTSIDE_UTC_RANGE + scalar_edges.DATETIMES_AT_UTC_RANGE_ENDS)
+async def test_every_datetime_input_takes_the_edges_without_internal(api: Api, database: Database, given: str) -> None:
+    owner, partner = factories.tenant(), factories.partner()
+    async with database.write() as session:
+        await factories.add_flushed(session, owner, partner)
+        sub = factories.subscription(owner)
+        await factories.add_flushed(session, sub)
+    legal = given in scalar_edges.DATETIMES_AT_UTC_RANGE_ENDS
+    ids = global_id.encode("Partner", partner.id), global_id.encode("Subscription", sub.id)
+    for document, variables in _instant_documents(*ids):
+        body = await api.execute(document, variables | {"t": given}, as_=ADMIN)
+        assert error_codes(body) == ([] if legal else ["BAD_USER_INPUT"]), (document, body)
+        # The same value written in the document: refused before execution, never INTERNAL.
+        literal = document.replace(", $t: DateTime", "").replace("($t: DateTime)", "").replace("$t", f'"{given}"')
+        body = await api.execute(literal, variables, as_=ADMIN)
+        assert "INTERNAL" not in error_codes(body) and (legal == ("errors" not in body)), (literal, body)
+
+
 @pytest.mark.parametrize(
     ("first", "last"),
     [
-        ("0001-01-01", "0001-01-01"),
+        *((day, day) for day in scalar_edges.DATES_AT_RANGE_ENDS),
         ("0001-01-01", "0001-12-31"),
-        ("9999-12-31", "9999-12-31"),
         ("9999-01-01", "9999-12-31"),  # 36 months after 9999-01-01 lies past year 9999
         ("9998-12-15", "9999-01-15"),
         ("1999-12-15", "2000-01-31"),
