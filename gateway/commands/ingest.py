@@ -77,7 +77,7 @@ def render(summary: ImportSummary, elapsed: float) -> str:
         lines.append(f"  line {problem.index}: {problem.field}: {problem.message}")
     hidden = summary.rejected - len({problem.index for problem in summary.problems[:SHOWN_PROBLEMS]})
     if hidden > 0:
-        lines.append(f"  ... and {hidden:,} more rejected line(s)")
+        lines.append(f"  ... and {hidden:,} more rejected line(s) (--rejects FILE lists every one)")
     return "\n".join(lines)
 
 
