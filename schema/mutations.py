@@ -248,8 +248,14 @@ class DelegatedAdminRelationshipPayload:
     description="One day of one meter of one subscription. Its natural key is (subscription, day, meter)."
 )
 class UsageRecordInput:
-    subscription_id: str = strawberry.field(description="The subscription's external id (as in the commerce platform).")
-    usage_date: date = strawberry.field(description="The UTC day of the usage.")
+    subscription_id: str = strawberry.field(
+        description=(
+            "The subscription's external id (as in the commerce platform). It must exist and not be DELETED:"
+            " a deleted subscription's usage is closed, so a record for it (whatever its day, corrections of"
+            " days before the deletion too) is refused with code SUBSCRIPTION_DELETED."
+        )
+    )
+    usage_date: date = strawberry.field(description="The UTC day of the usage, from 2000-01-01 up to tomorrow.")
     service: str = strawberry.field(description='Service (meter category), e.g. "Virtual Machines".')
     meter_id: str = strawberry.field(description="The meter's id.")
     meter_name: str = strawberry.field(description="The meter's name.")
@@ -262,7 +268,10 @@ class UsageRecordInput:
 @strawberry.input(description="A batch of usage records, written all or nothing.")
 class IngestUsageInput:
     records: list[UsageRecordInput] = strawberry.field(
-        description="At most 5,000 records. A record whose natural key exists replaces it (a correction)."
+        description=(
+            "At most 5,000 records. A record whose natural key exists replaces it (a correction); a natural key"
+            " twice in one batch is refused (DUPLICATE_KEY), since which of the two is meant is unknowable."
+        )
     )
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
@@ -362,7 +371,8 @@ class Mutation:
         permission_classes=GUARDED,
         description=(
             "Ingest usage records (USAGE_INGEST), all or nothing: when any record is invalid nothing is written and"
-            " the error's `problems` list every bad record by index and field. Rollups move by exact differences."
+            " the error's `problems` list every bad record by index, field, code (INVALID_VALUE, DUPLICATE_KEY,"
+            " UNKNOWN_SUBSCRIPTION, SUBSCRIPTION_DELETED) and message. Rollups move by exact differences."
         ),
     )
     async def ingest_usage(

@@ -1,4 +1,8 @@
-"""Scalars with the guarantees the API promises: money never travels as a float, instants always carry UTC."""
+"""Scalars with the guarantees the API promises: money never travels as a float, instants always carry UTC.
+
+Dates and decimals are read with resolvers/grammar.py, the grammar the usage file import uses too, so the API
+and `dpor-gateway ingest` accept exactly the same spellings.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,34 @@ import decimal
 import strawberry
 from strawberry.exceptions import StrawberryInputCoercionError
 
+from resolvers import grammar
+
 
 def _parse_decimal(value: object) -> decimal.Decimal:
     # JSON numbers arrive as floats, which have already lost exactness: only strings are accepted.
     if not isinstance(value, str):
         raise StrawberryInputCoercionError('Decimal values are strings, e.g. "12.50"; numbers are refused')
-    try:
-        parsed = decimal.Decimal(value.strip())
-    except decimal.InvalidOperation:
-        raise StrawberryInputCoercionError(f'"{value[:40]}" is not a decimal number') from None
-    if not parsed.is_finite():
-        raise StrawberryInputCoercionError("Decimal values must be finite")
+    parsed = grammar.parse_decimal(value)
+    if parsed is None:
+        raise StrawberryInputCoercionError(f'"{value[:40]}" is not a decimal number ({grammar.DECIMAL_FORM})')
     return parsed
 
 
 def _serialize_decimal(value: decimal.Decimal) -> str:
     return format(value, "f")
+
+
+def _parse_date(value: object) -> dt.date:
+    if not isinstance(value, str):
+        raise StrawberryInputCoercionError(f"Date values are strings written {grammar.DATE_FORM}")
+    parsed = grammar.parse_date(value)
+    if parsed is None:
+        raise StrawberryInputCoercionError(f'"{value[:40]}" is not a date written {grammar.DATE_FORM}')
+    return parsed
+
+
+def _serialize_date(value: dt.date) -> str:
+    return value.isoformat()
 
 
 def _parse_datetime(value: object) -> dt.datetime:
@@ -35,7 +51,11 @@ def _parse_datetime(value: object) -> dt.datetime:
         raise StrawberryInputCoercionError(f'"{value[:40]}" is not an ISO 8601 date-time') from None
     if parsed.tzinfo is None:
         raise StrawberryInputCoercionError("DateTime values need an offset (e.g. 2026-03-15T12:00:00Z)")
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        # 9999-12-31T23:59:59-14:00 is a valid local time whose UTC instant lies in year 10000.
+        raise StrawberryInputCoercionError(f'"{value[:40]}" lies outside years 1 to 9999 in UTC') from None
 
 
 def _serialize_datetime(value: dt.datetime) -> str:
@@ -44,16 +64,34 @@ def _serialize_datetime(value: dt.datetime) -> str:
 
 DecimalScalar = strawberry.scalar(
     name="Decimal",
-    description='An exact decimal number carried as a string (e.g. "1234.500000"); never a float.',
+    description=(
+        'An exact decimal number carried as a string (e.g. "1234.500000"); never a float. Input: an optional "-",'
+        ' ASCII digits, an optional fraction and exponent ("12.50", "-3", ".5", "1.5e3"); no "+", spaces,'
+        " underscores, NaN or Infinity."
+    ),
     serialize=_serialize_decimal,
     parse_value=_parse_decimal,
 )
 
+DateScalar = strawberry.scalar(
+    name="Date",
+    description="A calendar date written YYYY-MM-DD (ISO 8601 extended format; no week or ordinal dates).",
+    serialize=_serialize_date,
+    parse_value=_parse_date,
+)
+
 DateTimeScalar = strawberry.scalar(
     name="DateTime",
-    description='An instant in ISO 8601 with an offset; the API always answers in UTC ("...Z").',
+    description=(
+        'An instant in ISO 8601 with an offset; the API always answers in UTC ("...Z"). Its UTC instant must lie'
+        " in years 1 to 9999."
+    ),
     serialize=_serialize_datetime,
     parse_value=_parse_datetime,
 )
 
-SCALAR_OVERRIDES: dict[object, object] = {decimal.Decimal: DecimalScalar, dt.datetime: DateTimeScalar}
+SCALAR_OVERRIDES: dict[object, object] = {
+    decimal.Decimal: DecimalScalar,
+    dt.date: DateScalar,
+    dt.datetime: DateTimeScalar,
+}

@@ -220,7 +220,7 @@ def to_filter(given: UsageAggregatesFilter) -> AggregateFilter:
 
 
 def bad_usage_input(error: UsageInputError) -> BadUserInput:
-    problems = [{"index": p.index, "field": p.field, "message": p.message} for p in error.problems]
+    problems = [{"index": p.index, "field": p.field, "code": p.code, "message": p.message} for p in error.problems]
     first = error.problems[0].field if error.problems else None
     return BadUserInput(str(error), field=first, problems=problems)
 

@@ -2,20 +2,27 @@
 
 The rules and the file format are those of resolvers/usage/file_import.py. Exit status: 0 when every line was
 written, 1 when lines were rejected (or strict mode stopped), 2 when the file cannot be read at all.
+
+The summary lists the first SHOWN_PROBLEMS rejected lines; `--rejects FILE` writes every one of them as CSV
+(line, field, code, reason), one row per problem, in the order they were found.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import csv
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from db.engine import Database
 from gateway.settings import load_settings
 from resolvers.usage.file_import import FileFormatError, ImportSummary, import_file
+from resolvers.usage.validation import FieldProblem
 
 # Rejected lines listed in the summary; the rest are counted.
 SHOWN_PROBLEMS = 50
@@ -28,11 +35,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--strict", action="store_true", help="stop at the first bad line; write none of its batch")
     parser.add_argument("--batch-size", type=int, help="rows per transaction (default: 50000 PostgreSQL, 5000 SQLite)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument(
+        "--rejects", type=Path, metavar="FILE", help="write every rejected line (line, field, code, reason) as CSV"
+    )
     parser.set_defaults(handler=run)
 
 
 class ProgressLine:
-    """A single rewritten stderr line: rows, rows per second, share of the file read. No dependency needed."""
+    """A single rewritten stderr line: rows written, rows per second, and the share of the file up to the last
+    written line (not the bytes the read-ahead has taken). No dependency needed."""
 
     def __init__(self, total_bytes: int, stream: TextIO = sys.stderr) -> None:
         self.total_bytes = max(total_bytes, 1)
@@ -40,11 +51,11 @@ class ProgressLine:
         self.started = time.monotonic()
         self.rows = 0
 
-    def __call__(self, rows: int, bytes_read: int) -> None:
+    def __call__(self, rows: int, bytes_done: int) -> None:
         self.rows = rows
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        share = min(bytes_read / self.total_bytes, 1.0)
-        self.stream.write(f"\r{rows:>12,} rows  {rows / elapsed:>10,.0f} rows/s  {share:>6.1%}")
+        share = min(bytes_done / self.total_bytes, 1.0)
+        self.stream.write(f"\r{rows:>12,} rows written  {rows / elapsed:>10,.0f} rows/s  {share:>6.1%}")
         self.stream.flush()
 
     def finish(self) -> float:
@@ -66,27 +77,45 @@ def render(summary: ImportSummary, elapsed: float) -> str:
         lines.append(f"  line {problem.index}: {problem.field}: {problem.message}")
     hidden = summary.rejected - len({problem.index for problem in summary.problems[:SHOWN_PROBLEMS]})
     if hidden > 0:
-        lines.append(f"  ... and {hidden:,} more rejected line(s)")
+        lines.append(f"  ... and {hidden:,} more rejected line(s) (--rejects FILE lists every one)")
     return "\n".join(lines)
+
+
+class RejectsFile:
+    """The --rejects CSV: a header, then one row per problem of every rejected line."""
+
+    HEADER = ("line", "field", "code", "reason")
+
+    def __init__(self, stream: TextIO) -> None:
+        self._writer = csv.writer(stream, lineterminator="\n")
+        self._writer.writerow(self.HEADER)
+
+    def __call__(self, problems: Sequence[FieldProblem]) -> None:
+        self._writer.writerows((problem.index, problem.field, problem.code, problem.message) for problem in problems)
 
 
 async def _ingest(args: argparse.Namespace) -> ImportSummary:
     settings = load_settings()
     database = Database.from_url(settings.database_url, pool_size=2)
     progress = None if args.quiet else ProgressLine(args.file.stat().st_size)
-    try:
-        return await import_file(
-            database,
-            args.file,
-            file_format=args.format,
-            strict=args.strict,
-            batch_size=args.batch_size,
-            progress=progress,
-        )
-    finally:
-        if progress is not None:
-            progress.finish()
-        await database.dispose()
+    with contextlib.ExitStack() as stack:
+        rejects = None
+        if args.rejects is not None:
+            rejects = RejectsFile(stack.enter_context(args.rejects.open("w", encoding="utf-8", newline="")))
+        try:
+            return await import_file(
+                database,
+                args.file,
+                file_format=args.format,
+                strict=args.strict,
+                batch_size=args.batch_size,
+                progress=progress,
+                rejects=rejects,
+            )
+        finally:
+            if progress is not None:
+                progress.finish()
+            await database.dispose()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         summary = asyncio.run(_ingest(args))
-    except FileFormatError as error:
+    except (FileFormatError, OSError) as error:
+        # OSError: the file vanished or the --rejects file cannot be written.
         print(f"ingest: {error}", file=sys.stderr)
         return 2
     print(render(summary, time.monotonic() - started))

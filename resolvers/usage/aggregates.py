@@ -58,7 +58,7 @@ from resolvers.usage.attribution import (
 from resolvers.usage.currencies import present
 from resolvers.usage.month_span import MonthSpan, month_span
 from resolvers.usage.rollups import DAILY, MONTHLY, month_start
-from resolvers.usage.validation import FieldProblem, UsageInputError
+from resolvers.usage.validation import EARLIEST_USAGE_DATE, FieldProblem, UsageInputError
 
 MAX_WINDOW_MONTHS = 36
 MAX_DAY_GROUPING_DAYS = 366
@@ -179,6 +179,8 @@ async def usage_aggregates(
     """Usage in [filter.date_from, filter.date_to] as the scope allows; UsageInputError on a bad window."""
     check_window(filter, group_by)
     narrowed = _narrow(filter, scope)
+    if narrowed is not None:
+        narrowed = _within_usage_days(narrowed)
     if narrowed is None:
         return []
     groups = frozenset(group_by) | _parent_groups(narrowed)
@@ -203,13 +205,37 @@ def check_window(filter: AggregateFilter, group_by: Sequence[GroupBy]) -> None:
     problems = []
     if filter.date_to < filter.date_from:
         problems.append(FieldProblem(0, "filter.to", "must not be before filter.from"))
-    elif filter.date_to >= add_months(filter.date_from, MAX_WINDOW_MONTHS):
+    elif _beyond_months(filter.date_from, filter.date_to, MAX_WINDOW_MONTHS):
         problems.append(FieldProblem(0, "filter.to", f"the window may span at most {MAX_WINDOW_MONTHS} months"))
     elif GroupBy.DAY in group_by and (filter.date_to - filter.date_from).days + 1 > MAX_DAY_GROUPING_DAYS:
         message = f"grouping by DAY allows a window of at most {MAX_DAY_GROUPING_DAYS} days"
         problems.append(FieldProblem(0, "groupBy", message))
     if problems:
         raise UsageInputError(problems)
+
+
+def _beyond_months(first: date, last: date, months: int) -> bool:
+    """Whether `last` is `months` months after `first` or later; a limit past year 9999 is never reached."""
+    try:
+        return last >= add_months(first, months)
+    except ValueError:
+        return False
+
+
+# Every stored usage day lies between EARLIEST_USAGE_DATE and the day after it was ingested (validation.py):
+# a window clamped to those days has the same answer, and the date arithmetic on it (the day after `to`, the
+# months around the ends) stays inside Python's years 1 to 9999, however near them the caller's dates are.
+_LAST_USAGE_DAY = date(9998, 12, 31)
+
+
+def _within_usage_days(filter: AggregateFilter) -> AggregateFilter | None:
+    """The filter with its window clamped to the days usage can have; None when none is left."""
+    first, last = max(filter.date_from, EARLIEST_USAGE_DATE), min(filter.date_to, _LAST_USAGE_DAY)
+    if first > last:
+        return None
+    if (first, last) == (filter.date_from, filter.date_to):
+        return filter
+    return _replace(filter, date_from=first, date_to=last)
 
 
 def add_months(day: date, months: int) -> date:

@@ -1,7 +1,8 @@
 """`ingest_usage`: write a batch of usage records, all or nothing, keeping rollups and freshness exact.
 
 A record whose natural key (subscription, usage date, meter id) is already stored replaces it: a correction.
-The rollups move by the difference (new minus replaced), so re-sending a day never counts it twice.
+The rollups move by the difference (new minus replaced), so re-sending a day never counts it twice. A record
+naming a subscription that does not exist or is DELETED is refused (validation.subscription_problem).
 
 The batch is set-based: one query resolves (and, on PostgreSQL, locks) the subscriptions, one reads the stored
 records for the batch's natural keys, one upsert writes the records, one upsert per rollup table applies the
@@ -26,14 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from db.base import utcnow
+from db.enums import SubscriptionStatus
 from db.models import Subscription, UsageRecord
 from resolvers.usage.rollups import Contribution, apply_deltas, compute_deltas
 from resolvers.usage.validation import (
-    SUBSCRIPTION_ID,
-    FieldProblem,
     UsageInputError,
     UsageRecordInput,
     ValidRecord,
+    subscription_problem,
     validate_batch,
 )
 
@@ -64,6 +65,11 @@ class IngestResult:
 class KnownSubscription:
     id: uuid.UUID
     usage_data_as_of: date | None
+    status: SubscriptionStatus = SubscriptionStatus.ACTIVE
+
+    @property
+    def deleted(self) -> bool:
+        return self.status is SubscriptionStatus.DELETED
 
 
 async def ingest_usage(
@@ -74,18 +80,18 @@ async def ingest_usage(
     # Resolved even when other records are bad, so one error lists every problem of the batch.
     candidates = {record.subscription_id for record in records if isinstance(record.subscription_id, str)}
     known = await resolve_subscriptions(session, candidates)
-    problems.extend(
-        FieldProblem(index, SUBSCRIPTION_ID, "no such subscription")
-        for index, record in enumerate(records)
-        if record.subscription_id not in known and isinstance(record.subscription_id, str) and record.subscription_id
-    )
+    for index, record in enumerate(records):
+        named = record.subscription_id if isinstance(record.subscription_id, str) else ""
+        if named and (problem := subscription_problem(index, known.get(named))) is not None:
+            problems.append(problem)
     if problems:
         raise UsageInputError(sorted(problems, key=lambda problem: problem.index))
     return await write_records(session, [record for _index, record in valid], known)
 
 
 async def resolve_subscriptions(session: AsyncSession, external_ids: Collection[str]) -> dict[str, KnownSubscription]:
-    """Map external ids to subscriptions, locking them FOR UPDATE in id order (a no-op on SQLite)."""
+    """Map external ids to subscriptions (deleted ones too), locking them FOR UPDATE in id order (a no-op on
+    SQLite). Locking also keeps a concurrent setSubscriptionStatus from deleting one while the batch writes."""
     if not external_ids:
         return {}
     wanted: ColumnElement[bool]
@@ -96,19 +102,27 @@ async def resolve_subscriptions(session: AsyncSession, external_ids: Collection[
     else:
         wanted = SUBSCRIPTIONS.c.external_id.in_(sorted(external_ids))
     query = (
-        select(SUBSCRIPTIONS.c.external_id, SUBSCRIPTIONS.c.id, SUBSCRIPTIONS.c.usage_data_as_of)
+        select(
+            SUBSCRIPTIONS.c.external_id,
+            SUBSCRIPTIONS.c.id,
+            SUBSCRIPTIONS.c.usage_data_as_of,
+            SUBSCRIPTIONS.c.status,
+        )
         .where(wanted)
         .order_by(SUBSCRIPTIONS.c.id)
         .with_for_update()
     )
     rows = (await session.execute(query)).all()
-    return {row.external_id: KnownSubscription(row.id, row.usage_data_as_of) for row in rows}
+    return {
+        row.external_id: KnownSubscription(row.id, row.usage_data_as_of, SubscriptionStatus(row.status)) for row in rows
+    }
 
 
 async def write_records(
     session: AsyncSession, records: Sequence[ValidRecord], known: Mapping[str, KnownSubscription]
 ) -> IngestResult:
-    """Upsert valid records of known, locked subscriptions (no natural key twice); move rollups, freshness."""
+    """Upsert valid records of known, locked, not deleted subscriptions (no natural key twice); move rollups
+    and freshness."""
     rows = [_usage_row(record, known[record.subscription_id].id) for record in records]
     replaced = await _stored_contributions(session, [tuple(row[key] for key in _NATURAL_KEY) for row in rows])
     dialect = session.get_bind().dialect.name

@@ -2,12 +2,13 @@
 
 A file of millions of lines cannot afford a Decimal, a date and a dataclass per line only to turn them back
 into text for COPY. A line whose fields are already in canonical form (an ISO date already seen valid in this
-file, numbers written plainly within the limits, strings within their lengths, a known currency) passes with
-a few C-level calls and is kept as the text it is. Any other line goes through validation.validate_values,
-the one definition of the rules, which reports every problem of a bad line or normalizes a good one (1.5e3,
-JSON numbers) to canonical text. So the fast check only ever accepts a subset of what validate_values
-accepts, with the same stored values: a plain decimal of at most 12 integer and 6 fraction digits is below
-10**12 and exact at the storage scale.
+file, numbers written plainly within the limits, strings within their lengths and without NUL, a known
+currency) passes with a few C-level calls and is kept as the text it is. Any other line goes through
+validation.validate_values, the one definition of the rules, which reports every problem of a bad line or
+normalizes a good one (1.5e3, JSON numbers) to canonical text. So the fast check only ever accepts a subset
+of what validate_values accepts (in the grammar of resolvers/grammar.py, which the API's scalars share), with
+the same stored values: a plain decimal of at most 12 integer and 6 fraction digits is below 10**12 and exact
+at the storage scale.
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ class TextChecker:
             and currency in MINOR_UNITS
             and _PLAIN_QUANTITY(quantity)
             and _PLAIN_AMOUNT(amount)
+            # COPY refuses NUL (and would abort the whole batch); the other fields cannot hold one here.
+            and "\x00" not in subscription_id
+            and "\x00" not in service
+            and "\x00" not in meter_id
+            and "\x00" not in meter_name
+            and "\x00" not in unit
         ):
             return fields  # every field checked to be a str above
         result = validate_values(line, *fields, latest=self.latest)

@@ -1,19 +1,24 @@
 """The usage record as callers send it, the checks it must pass, and the error that lists every failure.
 
 Rules (the same for the API batch and the file import):
-- strings are non-empty and no longer than their column (subscription id 64, service 128, meter id 64, meter
-  name 256, unit 32);
+- strings are non-empty, hold no NUL character (PostgreSQL cannot store one) and are no longer than their
+  column (subscription id 64, service 128, meter id 64, meter name 256, unit 32);
 - the usage date is an ISO date (YYYY-MM-DD) from 2000-01-01 up to tomorrow (UTC): usage cannot be reported
   for a day that has not started anywhere yet;
-- quantity and amount are finite decimals with at most 6 significant fraction digits (trailing zeros do not
-  count: 1.5000000 is 1.5) and an absolute value below 10**12 (the bound keeps SQLite's scaled 64-bit storage
-  of the rollup sums far from overflow); quantity is never negative, amount may be (credits and refunds);
+- quantity and amount are decimals in the grammar of resolvers/grammar.py (the API's Decimal scalar reads the
+  same one), with at most 6 significant fraction digits (trailing zeros do not count: 1.5000000 is 1.5) and an
+  absolute value below 10**12 (the bound keeps SQLite's scaled 64-bit storage of the rollup sums far from
+  overflow); quantity is never negative, amount may be (credits and refunds);
 - currency is an ISO 4217 code with a minor unit, three upper-case letters (see currencies.py);
 - within one batch a natural key (subscription, usage date, meter id) appears once.
 
 Currency per subscription is deliberately not fixed: aggregates are always grouped by currency, so a
 subscription billed in two currencies is reported as two rows and never summed across currencies.
-A subscription the database does not know is reported by ingestion.py, which resolves ids with one query.
+A subscription the database does not know, or one that is DELETED, is reported by `subscription_problem`
+below, called by ingestion.py and file_import.py once they have resolved the batch's ids with one query.
+DELETED is final: the subscription's usage is closed, and no record for it is accepted any more, whatever its
+usage date (also not a correction of a day before the deletion: the platform sends a subscription's final
+usage before it deletes it, and the store keeps no deletion day to bound late corrections by).
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import Protocol
 
+from resolvers import grammar
 from resolvers.usage.currencies import MINOR_UNITS
 
 MAX_BATCH_RECORDS = 5_000
@@ -78,6 +85,15 @@ class ValidRecord:
         return (self.subscription_id, self.usage_date, self.meter_id)
 
 
+# Machine-readable reasons a record is refused (FieldProblem.code, the API's `problems[].code`, the CLI's
+# --rejects file).
+INVALID_VALUE = "INVALID_VALUE"
+DUPLICATE_KEY = "DUPLICATE_KEY"
+UNKNOWN_SUBSCRIPTION = "UNKNOWN_SUBSCRIPTION"
+SUBSCRIPTION_DELETED = "SUBSCRIPTION_DELETED"
+MALFORMED_LINE = "MALFORMED_LINE"
+
+
 @dataclass(frozen=True, slots=True)
 class FieldProblem:
     """One bad field: `index` is the record's position in the batch (0-based), or its line in a file."""
@@ -85,6 +101,7 @@ class FieldProblem:
     index: int
     field: str
     message: str
+    code: str = INVALID_VALUE
 
 
 class UsageInputError(Exception):
@@ -147,7 +164,7 @@ def validate_values(
         (METER_NAME, meter_name, 256),
         (UNIT, unit, 32),
     ):
-        if not (type(value) is str and 0 < len(value) <= limit):
+        if not (type(value) is str and 0 < len(value) <= limit and "\x00" not in value):
             problems.append(_string_problem(index, field, value, limit))
     day = _date(index, usage_date, latest, problems)
     exact_quantity = _decimal(index, QUANTITY, quantity, problems, allow_negative=False)
@@ -164,7 +181,25 @@ def validate_values(
 def _string_problem(index: int, field: str, value: object, limit: int) -> FieldProblem:
     if not isinstance(value, str) or not value:
         return FieldProblem(index, field, "must be a non-empty string")
+    if "\x00" in value:
+        return FieldProblem(index, field, "must not contain a NUL character")
     return FieldProblem(index, field, f"must be at most {limit} characters")
+
+
+def subscription_problem(index: int, subscription: SubscriptionState | None) -> FieldProblem | None:
+    """Why a record naming this subscription (None: not in the database) cannot be written, if it cannot."""
+    if subscription is None:
+        return FieldProblem(index, SUBSCRIPTION_ID, "no such subscription", UNKNOWN_SUBSCRIPTION)
+    if subscription.deleted:
+        return FieldProblem(index, SUBSCRIPTION_ID, "the subscription is deleted", SUBSCRIPTION_DELETED)
+    return None
+
+
+class SubscriptionState(Protocol):
+    """What the subscription rule reads of a resolved subscription."""
+
+    @property
+    def deleted(self) -> bool: ...
 
 
 def validate_batch(
@@ -201,19 +236,14 @@ def duplicate_problems(indexed: Iterable[tuple[int, ValidRecord]]) -> list[Field
         earlier = first_seen.setdefault(record.natural_key, index)
         if earlier != index:
             message = f"duplicates record {earlier} (same subscription, usage date and meter)"
-            problems.append(FieldProblem(index, METER_ID, message))
+            problems.append(FieldProblem(index, METER_ID, message, DUPLICATE_KEY))
     return problems
 
 
 def _date(index: int, value: date | str, latest: date, problems: list[FieldProblem]) -> date | None:
     parsed: date | None = None
     if type(value) is str:
-        # Exactly YYYY-MM-DD: fromisoformat alone would also take week dates such as 2026-W09-1.
-        if len(value) == 10 and value[4] == "-" and value[7] == "-":
-            try:
-                parsed = date.fromisoformat(value)
-            except ValueError:
-                parsed = None
+        parsed = grammar.parse_date(value)
     elif isinstance(value, date) and not isinstance(value, datetime):
         # A datetime is a date subclass, but usage is reported per day: refused rather than truncated.
         parsed = value
@@ -231,16 +261,14 @@ def _decimal(
 ) -> Decimal | None:
     number: Decimal | None = None
     if type(value) is str:
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            number = None
+        number = grammar.parse_decimal(value)
     elif isinstance(value, Decimal):
         number = value
     if number is None or not number.is_finite():
-        problems.append(FieldProblem(index, field, "must be a decimal number"))
+        problems.append(FieldProblem(index, field, f"must be a decimal number ({grammar.DECIMAL_FORM})"))
         return None
-    if abs(number) >= MAX_ABSOLUTE_VALUE:
+    # copy_abs, not abs(): abs() rounds to the context, which raises Overflow for 1E+999999999.
+    if number.copy_abs() >= MAX_ABSOLUTE_VALUE:
         problems.append(FieldProblem(index, field, f"must be below {MAX_ABSOLUTE_VALUE:,} in absolute value"))
         return None
     # Below 10**12, six fraction digits fit the context's 28 digits, so quantize is exact or visibly rounds:
