@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     http_max_header_bytes: int = Field(default=65_536, ge=8_192)
     max_tokens: int = Field(default=2_000, ge=10)
     max_depth: int = Field(default=12, ge=1)
+    # Root __schema/__type fields only: the standard introspection query (GraphiQL, codegen) is 14 levels deep.
+    max_introspection_depth: int = Field(default=15, ge=1)
     max_aliases: int = Field(default=30, ge=0)
     max_root_fields: int = Field(default=10, ge=1)
     max_directives_per_field: int = Field(default=4, ge=0)

@@ -136,6 +136,16 @@ async def contact_secrets(database: Database) -> set[str]:
     return {value for contact in contacts for value in (contact.name, contact.email, contact.phone) if value}
 
 
+async def personal_secrets(database: Database, *, tenants: set[uuid.UUID]) -> set[str]:
+    """What only a tenant's own admins read of it: its primary domain and its contacts."""
+    secrets: set[str] = set()
+    async with database.read() as session:
+        for tenant in (await session.scalars(select(Tenant).where(Tenant.id.in_(tenants)))).all():
+            secrets.add(tenant.primary_domain)
+        contacts = (await session.scalars(select(TenantContact).where(TenantContact.tenant_id.in_(tenants)))).all()
+    return secrets | {value for contact in contacts for value in (contact.name, contact.email, contact.phone) if value}
+
+
 async def partner_secrets(database: Database, *, except_partner: uuid.UUID | None) -> set[str]:
     """Names, MPN ids and global IDs of every partner but one."""
     async with database.read() as session:

@@ -47,6 +47,7 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
         max_aliases=settings.max_aliases,
         max_root_fields=settings.max_root_fields,
         max_directives_per_field=settings.max_directives_per_field,
+        max_introspection_depth=settings.max_introspection_depth,
     )
     if settings.is_production and not settings.introspection_in_production:
         rules.append(NoSchemaIntrospectionCustomRule)

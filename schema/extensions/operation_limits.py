@@ -84,24 +84,48 @@ def fragments_of(context: ValidationContext) -> dict[str, FragmentDefinitionNode
     }
 
 
-def depth_and_aliases_rule(max_depth: int, max_aliases: int) -> type[ValidationRule]:
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+
+
+def _split_introspection(selection_set: SelectionSetNode) -> tuple[SelectionSetNode, SelectionSetNode]:
+    """(the operation without its root introspection fields, those fields alone)."""
+    introspection = tuple(
+        s for s in selection_set.selections if isinstance(s, FieldNode) and s.name.value in INTROSPECTION_ROOTS
+    )
+    rest = tuple(s for s in selection_set.selections if s not in introspection)
+    return SelectionSetNode(selections=rest), SelectionSetNode(selections=introspection)
+
+
+def depth_and_aliases_rule(max_depth: int, max_aliases: int, max_introspection_depth: int) -> type[ValidationRule]:
+    """Root `__schema` / `__type` fields are measured against their own bound: the standard introspection query
+    (what GraphiQL and codegen send) is 14 levels deep, deeper than any data query needs, because `ofType` nests
+    once per list or non-null wrapper. Everything else keeps `max_depth`."""
+
     class MaxDepthAndAliases(ValidationRule):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
-            shape = DocumentShape(fragments_of(self.context), depth_cap=max_depth)
+            fragments = fragments_of(self.context)
             name = node.name.value if node.name else "anonymous"
+            data, introspection = _split_introspection(node.selection_set)
             try:
-                depth, aliases = shape.measure(node.selection_set, 0)
+                depth, aliases = DocumentShape(fragments, depth_cap=max_depth).measure(data, 0)
+                deep, more = DocumentShape(fragments, depth_cap=max_introspection_depth).measure(introspection, 0)
             except RecursionError:  # nested beyond the interpreter's stack: far beyond any sane depth
-                depth, aliases = max_depth + 1, 0
-            if depth > max_depth:
-                self.report_error(
-                    limit_error(
-                        f"Operation '{name}' is nested deeper than the maximum depth of {max_depth}.",
-                        Code.QUERY_TOO_DEEP,
-                        "maxDepth",
-                        max_depth,
+                depth, aliases, deep, more = max_depth + 1, 0, 0, 0
+            aliases += more
+            for measured, bound, setting in (
+                (depth, max_depth, "maxDepth"),
+                (deep, max_introspection_depth, "maxIntrospectionDepth"),
+            ):
+                if measured > bound:
+                    self.report_error(
+                        limit_error(
+                            f"Operation '{name}' is nested deeper than the maximum depth of {bound}.",
+                            Code.QUERY_TOO_DEEP,
+                            setting,
+                            bound,
+                        )
                     )
-                )
+                    break
             if aliases > max_aliases:
                 self.report_error(
                     limit_error(
@@ -186,10 +210,15 @@ def directives_rule(max_directives: int) -> type[ValidationRule]:
 
 
 def limit_rules(
-    *, max_depth: int, max_aliases: int, max_root_fields: int, max_directives_per_field: int
+    *,
+    max_depth: int,
+    max_aliases: int,
+    max_root_fields: int,
+    max_directives_per_field: int,
+    max_introspection_depth: int = 15,
 ) -> list[type[ASTValidationRule]]:
     return [
-        depth_and_aliases_rule(max_depth, max_aliases),
+        depth_and_aliases_rule(max_depth, max_aliases, max_introspection_depth),
         root_fields_rule(max_root_fields),
         directives_rule(max_directives_per_field),
     ]
