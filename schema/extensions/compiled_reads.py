@@ -18,7 +18,7 @@ from strawberry.extensions import SchemaExtension
 from resolvers.caller import caller_scope
 from resolvers.compiled.runner import CompiledReads, Operation
 from resolvers.context import RequestContext
-from schema.extensions.errors import Code, limit_error
+from schema.extensions.deadline import timeout_error
 
 
 class CompiledReadsExtension(SchemaExtension):
@@ -34,12 +34,7 @@ class CompiledReadsExtension(SchemaExtension):
                 async with asyncio.timeout(self.seconds):
                     text = await self._compiled(context)
             except TimeoutError:
-                raise limit_error(
-                    f"The operation did not finish within {self.seconds:g} s and was cancelled.",
-                    Code.TIMEOUT,
-                    "requestTimeoutSeconds",
-                    self.seconds,
-                ) from None
+                raise timeout_error(self.seconds) from None
             if text is not None:
                 execution.result = ExecutionResult(data=orjson.loads(text))
                 context.execution_path = "compiled"

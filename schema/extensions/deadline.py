@@ -11,9 +11,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from schema.extensions.errors import Code, limit_error
+
+
+def timeout_error(seconds: float) -> GraphQLError:
+    """What a request past its execution deadline answers (here, and from the compiled path's own bound)."""
+    return limit_error(
+        f"The operation did not finish within {seconds:g} s and was cancelled.",
+        Code.TIMEOUT,
+        "requestTimeoutSeconds",
+        seconds,
+    )
 
 
 class ExecutionDeadline(SchemaExtension):
@@ -25,9 +36,4 @@ class ExecutionDeadline(SchemaExtension):
             async with asyncio.timeout(self.seconds):
                 yield
         except TimeoutError:
-            raise limit_error(
-                f"The operation did not finish within {self.seconds:g} s and was cancelled.",
-                Code.TIMEOUT,
-                "requestTimeoutSeconds",
-                self.seconds,
-            ) from None
+            raise timeout_error(self.seconds) from None
