@@ -55,6 +55,11 @@ def _arguments() -> argparse.Namespace:
         "--operations", nargs="+", metavar="KEY", help="only these operations (e.g. node set_dpor ingest)"
     )
     parser.add_argument("--tag", help="suffix of the results files (e.g. usage: <date>-<size>-usage.md)")
+    parser.add_argument(
+        "--interpreted",
+        action="store_true",
+        help="serve every read on the interpreter (DPOR_COMPILED_READS=false), to set against a default run",
+    )
     parser.add_argument("--report", type=Path, metavar="JSON", help="only render the Markdown of a results JSON")
     return parser.parse_args()
 
@@ -165,6 +170,7 @@ def main() -> int:
         "DPOR_RATE_LIMIT_PER_PROCESS": "true",
         "DPOR_LOG_LEVEL": "WARNING",
         "DPOR_VAR_DIR": str(work / "var"),
+        "DPOR_COMPILED_READS": "false" if args.interpreted else "true",
     }
     checks: dict[str, Any] = {}
     results: list[dict[str, Any]] = []
