@@ -121,6 +121,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             settings=self.settings,
             request_id=request_id,
             principal=request.scope.get(PRINCIPAL_SCOPE_KEY),
+            max_page_size=self.settings.max_page_size,
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:

@@ -40,6 +40,11 @@ OPERATIONS = Counter(
     "GraphQL operations by name and outcome (ok or an error code).",
     ["operation", "outcome"],
 )
+QUERY_PATHS = Counter(
+    "dpor_graphql_query_executions_total",
+    "Queries by the path that answered them: compiled (one SQL statement, resolvers/compiled/) or interpreted.",
+    ["path"],
+)
 LATENCY = Histogram(
     "dpor_graphql_operation_duration_seconds",
     "Time to answer one GraphQL operation.",

@@ -21,16 +21,19 @@ from sqlalchemy import ColumnElement, literal, tuple_
 from resolvers.errors import BadUserInput
 
 DEFAULT_PAGE_SIZE = 20
+# The default of DPOR_MAX_PAGE_SIZE. The bound in force is the setting's: the request context carries it to every
+# page (RequestContext.max_page_size), and the cost check reads the same setting.
 MAX_PAGE_SIZE = 100
 
 T = TypeVar("T")
 
 
-def page_size(first: int | None) -> int:
+def page_size(first: int | None, maximum: int) -> int:
+    """`first` checked against the page-size bound in force; omitted, the default (never above the bound)."""
     if first is None:
-        return DEFAULT_PAGE_SIZE
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"first must be between 1 and {MAX_PAGE_SIZE}", field="first", maximum=MAX_PAGE_SIZE)
+        return min(DEFAULT_PAGE_SIZE, maximum)
+    if not 1 <= first <= maximum:
+        raise BadUserInput(f"first must be between 1 and {maximum}", field="first", maximum=maximum)
     return first
 
 

@@ -8,7 +8,9 @@ import strawberry
 
 First = Annotated[
     int | None,
-    strawberry.argument(description="Page size, 1 to 100 (default 20). More is BAD_USER_INPUT."),
+    strawberry.argument(
+        description="Page size, 1 to the configured maximum (100 unless set; default 20). More is BAD_USER_INPUT."
+    ),
 ]
 After = Annotated[
     str | None, strawberry.argument(description="Return items after this cursor (a previous pageInfo.endCursor).")

@@ -103,7 +103,7 @@ async def attributed_subscriptions(
         partner_id = scope.partner_id
     elif not scope.has(Role.PLATFORM_ADMIN) and partner_id != scope.partner_id:
         raise NotFound("partner")
-    size = page_size(first)
+    size = page_size(first, info.context.max_page_size)
     conditions = _association_conditions(partner_id, given or AttributedSubscriptionsFilter())
     associations_visible = visibility(Entity.PARTNER_ASSOCIATION, scope).predicate
     matching = select(AssociationRow.subscription_id).where(*conditions, associations_visible)

@@ -128,7 +128,7 @@ async def _page_of(
 ) -> Connection[Any]:
     scope = await caller_scope(info.context)
     visible = visibility(entity, scope)
-    size = page_size(first)
+    size = page_size(first, info.context.max_page_size)
     async with info.context.database.read() as session:
         page = await queries.fetch_page(session, statement, visible=visible, key=key, size=size, after=after)
 

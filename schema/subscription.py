@@ -128,6 +128,6 @@ class Subscription(Node):
         from schema.association import PartnerAssociation
 
         history = (await loaders_of(info.context)).history_by_subscription
-        key = (self.row_id, PageRequest(page_size(first), after))
+        key = (self.row_id, PageRequest(page_size(first, info.context.max_page_size), after))
         page = await history.pages.load(key)
         return connection(page, PartnerAssociation.from_row, lambda: history.counts.load(key))

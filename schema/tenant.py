@@ -89,7 +89,7 @@ class Tenant(Node):
         self, info: Info[RequestContext, None], first: First = None, after: After = None
     ) -> Connection[Contact] | None:
         contacts = (await loaders_of(info.context)).contacts_by_tenant
-        key = (self.row_id, PageRequest(page_size(first), after))
+        key = (self.row_id, PageRequest(page_size(first, info.context.max_page_size), after))
         page = await contacts.pages.load(key)
         return connection(page, Contact.from_row, lambda: contacts.counts.load(key))
 
@@ -104,7 +104,7 @@ class Tenant(Node):
         subscriptions = (await loaders_of(info.context)).subscriptions_by_tenant
         given = filter or TenantSubscriptionsFilter()
         items = subscription_filter_items(given.offer, given.status, given.has_digital_partner_of_record)
-        key = (self.row_id, PageRequest(page_size(first), after, items))
+        key = (self.row_id, PageRequest(page_size(first, info.context.max_page_size), after, items))
         page = await subscriptions.pages.load(key)
         return connection(page, Subscription.from_row, lambda: subscriptions.counts.load(key))
 

@@ -311,3 +311,26 @@ class TestCompiledReads:
                     f"  compiled:    {ours!r}\n  interpreted: {reference!r}"
                 )
         assert not differences, f"{len(differences)} differences; the first:\n" + "\n".join(differences[:3])
+
+
+async def test_the_path_that_answered_is_in_the_log_and_the_metrics_only(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Which path served a query shows in the access log and /metrics, never in the response."""
+    from prometheus_client import REGISTRY
+
+    def served(path: str) -> float:
+        return REGISTRY.get_sample_value("dpor_graphql_query_executions_total", {"path": path}) or 0.0
+
+    await load_demo(database)
+    ids = await world_ids(database)
+    document = "query($id: ID!) { node(id: $id) { id ... on Subscription { displayName } } }"
+    expected = "compiled" if database.dialect == "postgresql" else "interpreted"
+    before = served(expected)
+    async with gateway(database) as api:
+        with caplog.at_level("INFO", logger="dpor.access"):
+            body = await api.execute(document, {"id": ids.by_type["Subscription"][0]}, as_=CALLERS[5])
+    assert "errors" not in body and set(body) == {"data", "extensions"}
+    assert "compiled" not in str(body) and "interpreted" not in str(body)
+    assert served(expected) == before + 1
+    assert [record.__dict__["execution"] for record in caplog.records] == [expected]

@@ -15,7 +15,8 @@ from typing import Any
 from graphql import FieldNode, IntValueNode, NullValueNode, StringValueNode, VariableNode
 
 from resolvers.compiled.errors import NotCompilable
-from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from resolvers.errors import BadUserInput
+from resolvers.pagination import page_size as checked_page_size
 
 DecodeId = Callable[[str], tuple[str, uuid.UUID]]
 
@@ -64,13 +65,18 @@ def only_arguments(node: FieldNode, allowed: set[str]) -> None:
         raise NotCompilable(f"arguments {sorted(names - allowed)}")
 
 
-def page_size(value: object) -> int:
-    """resolvers.pagination.page_size, refusing instead of raising BAD_USER_INPUT."""
-    if value is None:
-        return DEFAULT_PAGE_SIZE
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PAGE_SIZE:
-        return value
-    raise NotCompilable("a page size the interpreter refuses")
+def page_size(maximum: int) -> Callable[[object], object]:
+    """resolvers.pagination.page_size under the bound in force, refusing instead of raising BAD_USER_INPUT."""
+
+    def convert(value: object) -> object:
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise NotCompilable("a page size that is not an integer")
+        try:
+            return checked_page_size(value, maximum)
+        except BadUserInput as error:
+            raise NotCompilable("a page size the interpreter refuses") from error
+
+    return convert
 
 
 def row_id(decode_id: DecodeId, expected: str) -> Callable[[object], object]:

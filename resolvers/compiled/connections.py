@@ -70,7 +70,7 @@ class ConnectionBuilder:
         for node in nodes:
             only_arguments(node, allowed)
         first, after = self._arguments(nodes)
-        size = builder.bind(first, page_size, Integer())
+        size = builder.bind(first, page_size(builder.max_page_size), Integer())
         page, after_given = self._page(target, key, where, size, after, parent)
         position = page.c.position
         in_page = position <= size

@@ -73,10 +73,12 @@ class Builder:
         variables: Mapping[str, Any],
         caller: CallerShape,
         decode_id: DecodeId,
+        max_page_size: int,
     ) -> None:
         self.variables = variables
         self.caller = caller
         self.decode_id = decode_id
+        self.max_page_size = max_page_size
         self.selections = Selections(fragments, variables, self._applies)
         self.names = itertools.count()
         self.bindings: list[Binding] = []
@@ -209,9 +211,10 @@ def plan(
     variables: Mapping[str, Any],
     caller: CallerShape,
     decode_id: DecodeId,
+    max_page_size: int,
 ) -> Plan:
     """The plan of this operation for this caller shape and these variables' plan inputs (bindings.plan_inputs)."""
-    builder = Builder(fragments, variables, caller, decode_id)
+    builder = Builder(fragments, variables, caller, decode_id, max_page_size)
     compiled = builder.statement(operation).compile(dialect=postgresql.asyncpg.dialect())  # type: ignore[no-untyped-call]
     parameters = tuple(compiled.positiontup or ())
     bound = {SCOPE_TENANT_ID, SCOPE_PARTNER_ID} | {binding.parameter for binding in builder.bindings}

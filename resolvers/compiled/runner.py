@@ -62,8 +62,9 @@ class Operation:
 class CompiledReads:
     """One per process (per schema): its plan cache is shared by every request."""
 
-    def __init__(self, decode_id: DecodeId, *, maxsize: int = 1024) -> None:
+    def __init__(self, decode_id: DecodeId, *, max_page_size: int, maxsize: int = 1024) -> None:
         self._decode_id = decode_id
+        self._max_page_size = max_page_size
         self._plans = _Plans(maxsize)
 
     def plan_for(self, request: Operation, scope: CallerScope) -> tuple[Plan, Mapping[str, Any]] | None:
@@ -92,7 +93,7 @@ class CompiledReads:
                 if isinstance(definition, FragmentDefinitionNode)
             }
             try:
-                found = plan(operation, fragments, variables, caller, self._decode_id)
+                found = plan(operation, fragments, variables, caller, self._decode_id, self._max_page_size)
             except NotCompilable as why:
                 logger.debug("not compiled: %s", why)
                 found = None

@@ -87,7 +87,9 @@ def for_settings(settings: Settings) -> list[ExtensionFactory]:
     if settings.rate_limit_enabled:
         extensions.append(RateLimit)
     if settings.compiled_reads:
-        reads = CompiledReads(global_id.decode_any, maxsize=settings.compiled_plan_cache_size)
+        reads = CompiledReads(
+            global_id.decode_any, max_page_size=settings.max_page_size, maxsize=settings.compiled_plan_cache_size
+        )
         extensions.append(partial(CompiledReadsExtension, reads=reads, seconds=settings.request_timeout_seconds))
     # Last among the `on_execute` hooks: Strawberry does not exit hooks entered before one that raises, and an
     # armed deadline left behind would cancel its task later. Cost and rate limit refuse before it is armed.

@@ -51,6 +51,9 @@ class Observability(SchemaExtension):
         name = context.operation_name if context.graphql_document is not None else None
         metrics.OPERATIONS.labels(metrics.operation_label(name), outcome).inc()
         metrics.LATENCY.labels(operation_type).observe(duration)
+        path = getattr(context.context, "execution_path", None)
+        if operation_type == "query" and outcome == "ok" and path is not None:
+            metrics.QUERY_PATHS.labels(path).inc()
         if outcome == Code.RATE_LIMITED.value:
             metrics.RATE_LIMITED.inc()
         report = current_report()
@@ -73,6 +76,6 @@ class Observability(SchemaExtension):
                 "duration_ms": round(duration * 1000, 3),
                 "sql_statements": statements,
                 "cost": report.requested if report is not None else None,
-                "execution": getattr(context.context, "execution_path", None),
+                "execution": path,
             },
         )
