@@ -151,10 +151,14 @@ class _Writer:
             given.append(f"after: {self.variable('String', cursor) if self.rng.random() < 0.5 else literal}")
         return f"({', '.join(given)})" if given else ""
 
-    def connection(self, type_name: str, depth: int) -> str:
+    def connection(self, type_name: str, depth: int, *, attributed: bool = False) -> str:
         parts = []
         for part in self.pick(["edges", "nodeless", "pageInfo", "totalCount", "__typename"], 1, 3):
-            if part == "edges":
+            if part == "edges" and attributed and self.rng.random() < 0.6:
+                associations = self.selection("PartnerAssociation", 1)
+                node = f"node {{ {self.selection(type_name, depth)} }} " if self.rng.random() < 0.7 else ""
+                parts.append(f"edges {{ cursor {node}associations {{ {associations} }} }}")
+            elif part == "edges":
                 parts.append(f"edges {{ cursor node {{ {self.selection(type_name, depth)} }} }}")
             elif part == "nodeless":
                 parts.append("edges { __typename cursor }")
@@ -166,9 +170,21 @@ class _Writer:
         return " ".join(parts)
 
     def root(self) -> str:
-        field = self.rng.choice([*ROOTS, *CONNECTION_ROOTS, "__typename"])
+        field = self.rng.choice([*ROOTS, *CONNECTION_ROOTS, "attributedSubscriptions", "__typename"])
         if field == "__typename":
             return "__typename"
+        if field == "attributedSubscriptions":
+            self.roots += 1
+            arguments = self.page_arguments("subscriptions")
+            if self.rng.random() < 0.3:  # a platform admin's way; anyone else's is the interpreter's NOT_FOUND
+                partner = self.rng.choice(self.world.by_type["Partner"] + JUNK_IDS[:1])
+                given = f"partnerId: {self.variable('ID', partner)}"
+                arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
+            if self.rng.random() < 0.1:
+                given = "filter: {type: DIGITAL_PARTNER_OF_RECORD}"
+                arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
+            connection = self.connection("Subscription", 2, attributed=True)
+            return f"r{self.roots}: attributedSubscriptions{arguments} {{ {connection} }}"
         if field in CONNECTION_ROOTS:
             self.roots += 1
             target, key = CONNECTION_ROOTS[field]

@@ -4,7 +4,7 @@ cursors built by one aggregate over that page; totalCount counted without the cu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 _ONE = literal_column("1", Integer)
 
 Where = Callable[[Any], list[ColumnElement[bool]]]
+# A field of an edge beyond cursor and node (attributedSubscriptions' `associations`): (page, field nodes) -> SQL.
+EdgeField = Callable[[Any, Sequence[FieldNode]], ColumnElement[Any]]
 
 
 def _cursor_part(key: SortKey, index: int) -> Callable[[object], object]:
@@ -47,6 +49,22 @@ class ConnectionBuilder:
     def root(self, target: str, key: SortKey, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         return self._connection(TYPES[target], key, lambda _child: [], nodes, parent=None, allowed={"first", "after"})
 
+    def root_with(
+        self,
+        target: ObjectType,
+        key: SortKey,
+        where: Where,
+        nodes: Sequence[FieldNode],
+        *,
+        allowed: set[str],
+        type_name: str,
+        edge_fields: Mapping[str, EdgeField],
+    ) -> ColumnElement[Any]:
+        """A root connection of its own kind (attributedSubscriptions): its rows, arguments and edge fields."""
+        return self._connection(
+            target, key, where, nodes, parent=None, allowed=allowed, type_name=type_name, edge_fields=edge_fields
+        )
+
     def nested(self, field: ToMany, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         def where(child: Any) -> list[ColumnElement[bool]]:
             return [field.condition(child, parent)]
@@ -62,8 +80,13 @@ class ConnectionBuilder:
         *,
         parent: Any,
         allowed: set[str],
+        type_name: str | None = None,
+        edge_fields: Mapping[str, EdgeField] | None = None,
     ) -> ColumnElement[Any]:
-        """`parent`: the alias a nested connection belongs to. SQLAlchemy correlates a subquery only to the
+        """`type_name`: the connection's own GraphQL name stem (default the target's: SubscriptionConnection,
+        SubscriptionEdge); `edge_fields`: an edge's fields beyond cursor and node.
+
+        `parent`: the alias a nested connection belongs to. SQLAlchemy correlates a subquery only to the
         statement right around it, and the page is a FROM item two levels down, so every statement that names
         the parent says so (`correlate`); without it the parent table would join in again, unfiltered."""
         builder = self.builder
@@ -76,11 +99,12 @@ class ConnectionBuilder:
         in_page = position <= size
         cursor = sql_text.cursor(key.name, [page.c[column.key] for column in key.columns])
 
+        stem = type_name or target.name
         pairs: list[ColumnElement[Any]] = []
-        for response_key, field_nodes in builder.selections.under(f"{target.name}Connection", nodes).items():
+        for response_key, field_nodes in builder.selections.under(f"{stem}Connection", nodes).items():
             name = field_nodes[0].name.value
             if name == "edges":
-                edge = self._edge(target, page, cursor, field_nodes)
+                edge = self._edge(target, stem, page, cursor, field_nodes, edge_fields or {})
                 edges = func.json_agg(aggregate_order_by(edge, position)).filter(in_page)
                 value: ColumnElement[Any] = func.coalesce(edges, literal_column("'[]'::json"))
             elif name == "pageInfo":
@@ -92,9 +116,9 @@ class ConnectionBuilder:
                 )
                 value = _correlated(count, parent).scalar_subquery()
             elif name == "__typename":
-                value = sql_text.const(f"{target.name}Connection")
+                value = sql_text.const(f"{stem}Connection")
             else:
-                raise NotCompilable(f"{target.name}Connection.{name}")
+                raise NotCompilable(f"{stem}Connection.{name}")
             pairs += [sql_text.const(response_key), value]
         # HAVING without GROUP BY makes this one aggregate row even over an empty page, whatever was selected.
         aggregate = select(func.json_build_object(*pairs)).select_from(page).having(true())
@@ -125,18 +149,28 @@ class ConnectionBuilder:
         page = _correlated(ranked, parent).subquery(f"page{next(builder.names)}")
         return page, after_given
 
-    def _edge(self, target: ObjectType, page: Any, cursor: ColumnElement[Any], nodes: Sequence[FieldNode]) -> Any:
+    def _edge(
+        self,
+        target: ObjectType,
+        stem: str,
+        page: Any,
+        cursor: ColumnElement[Any],
+        nodes: Sequence[FieldNode],
+        edge_fields: Mapping[str, EdgeField],
+    ) -> Any:
         pairs: list[ColumnElement[Any]] = []
-        for response_key, field_nodes in self.builder.selections.under(f"{target.name}Edge", nodes).items():
+        for response_key, field_nodes in self.builder.selections.under(f"{stem}Edge", nodes).items():
             name = field_nodes[0].name.value
             if name == "cursor":
                 value = cursor
             elif name == "node":
                 value = self.builder.object_json(target, page, field_nodes)
             elif name == "__typename":
-                value = sql_text.const(f"{target.name}Edge")
+                value = sql_text.const(f"{stem}Edge")
+            elif name in edge_fields:
+                value = edge_fields[name](page, field_nodes)
             else:
-                raise NotCompilable(f"{target.name}Edge.{name}")
+                raise NotCompilable(f"{stem}Edge.{name}")
             pairs += [sql_text.const(response_key), value]
         return func.json_build_object(*pairs)
 

@@ -28,6 +28,7 @@ from auth.policy import FIELDS, OPERATIONS, READ, read_filters
 from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
 from resolvers.compiled import sql_text
+from resolvers.compiled.attributed import attributed_subscriptions
 from resolvers.compiled.bindings import Binding, DecodeId, Source, argument, id_type, only_arguments, row_id
 from resolvers.compiled.catalog import (
     BY_ID_ROOTS,
@@ -196,6 +197,9 @@ class Builder:
             self._guarded(name)
             target, key = CONNECTION_ROOTS[name]
             return self.connections.root(target, key, nodes)
+        if name == "attributedSubscriptions":
+            self._guarded(name)
+            return attributed_subscriptions(self, nodes)
         raise NotCompilable(f"Query.{name}")
 
     def statement(self, operation: OperationDefinitionNode) -> Select[Any]:
