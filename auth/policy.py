@@ -140,6 +140,11 @@ FIELDS: Mapping[tuple[str, str], Entity] = _frozen(
         ("Tenant", "usage"): Entity.USAGE,
         ("Subscription", "associationHistory"): Entity.PARTNER_ASSOCIATION,
         ("Subscription", "usage"): Entity.USAGE,
+        # Fields naming people (token subjects of the tenant's users): read as the tenant's audit log is, by its own
+        # admins and platform admins, decided per row, so a tenant admin elsewhere (or a partner) never reads another
+        # tenant's users. Everyone who reads the row reads the actor's role and client instead (createdByRole, ...).
+        ("PartnerAssociation", "createdBy"): Entity.AUDIT_EVENT,
+        ("PartnerAssociation", "endedBy"): Entity.AUDIT_EVENT,
     }
 )
 
@@ -298,6 +303,52 @@ def grants(operation: str, roles: Iterable[Role]) -> dict[Role, Grant]:
     return {role: table[role] for role in roles if role in table}
 
 
+# --- How the tables are read for one target: reach, role preference, conditions ------------------------------------
+
+# When several held roles may perform an operation, the most direct one acts (and the audit log records it).
+ROLE_PREFERENCE = (
+    Role.PLATFORM_ADMIN,
+    Role.OWNER,
+    Role.SERVICE_ADMIN,
+    Role.CO_ADMIN,
+    Role.DELEGATED_ADMIN,
+    Role.PARTNER,
+    Role.USAGE_INGEST,
+)
+
+
+def reach_covers_tenant(reach: RowFilter, caller_tenant_id: object, tenant_id: object) -> bool:
+    """Whether a grant's reach covers rows of `tenant_id`, for a target already in hand (no SQL). Partner-scoped
+    reaches never cover a mutation's target tenant: no mutation grants one."""
+    if reach is RowFilter.ALL:
+        return True
+    return reach in TENANT_SCOPED and caller_tenant_id is not None and caller_tenant_id == tenant_id
+
+
+def acting_role(
+    held: Mapping[Role, Grant], caller_tenant_id: object, tenant_id: object | None
+) -> tuple[Role, Grant] | None:
+    """The held role that performs an operation on a target of `tenant_id` (None: the target has no tenant): the
+    most preferred whose reach covers it, a role without a condition before one with (so an OWNER who also holds
+    DELEGATED_ADMIN is never limited by the delegated admin's rule). None when no held role reaches the target."""
+    candidates = [
+        (role, held[role])
+        for role in ROLE_PREFERENCE
+        if role in held and (tenant_id is None or reach_covers_tenant(held[role].reach, caller_tenant_id, tenant_id))
+    ]
+    candidates.sort(key=lambda pair: pair[1].condition is not None)  # stable: preference kept within each group
+    return candidates[0] if candidates else None
+
+
+def condition_holds(
+    condition: Condition | None, *, is_admin_link: bool, partner_id: object, caller_partner_id: object
+) -> bool:
+    """Whether an association change meets the acting grant's condition (no condition: always)."""
+    if condition is Condition.ADMIN_LINK_OF_OWN_PARTNER:
+        return is_admin_link and caller_partner_id is not None and partner_id == caller_partner_id
+    return True
+
+
 def operation_reaches_partner(
     operation: str, roles: Iterable[Role], row_partner_id: object, caller_partner_id: object
 ) -> bool:
@@ -330,14 +381,3 @@ CHANGES_NEED_ACTIVE_TARGET: frozenset[str] = frozenset(
 )
 CHANGEABLE_TENANT_STATUSES: frozenset[TenantStatus] = frozenset({TenantStatus.ACTIVE})
 CHANGEABLE_SUBSCRIPTION_STATUSES: frozenset[SubscriptionStatus] = frozenset({SubscriptionStatus.ACTIVE})
-
-# Fields naming people (token subjects of the tenant's users), readable only by a caller whose row filter on the
-# entity reaches the row's own tenant: the tenant's admins and platform admins, as for its audit log. Decided per
-# row, not per role, so a caller who is a tenant admin elsewhere (or a partner) never reads another tenant's users.
-# Everyone who reads the row reads the actor's role and client instead (createdByRole, createdByClientId, ...).
-TENANT_PERSONAL_FIELDS: Mapping[tuple[str, str], Entity] = _frozen(
-    {
-        ("PartnerAssociation", "createdBy"): Entity.AUDIT_EVENT,
-        ("PartnerAssociation", "endedBy"): Entity.AUDIT_EVENT,
-    }
-)

@@ -157,14 +157,3 @@ def parameters(scope: CallerScope) -> Mapping[str, uuid.UUID | None]:
 
 def visibility(entity: Entity, scope: CallerScope) -> Visibility:
     return Visibility(shape(entity, scope), parameters(scope))
-
-
-def reaches_tenant(entity: Entity, scope: CallerScope, tenant_id: uuid.UUID) -> bool:
-    """Whether the caller's row filters on a tenant-scoped entity cover rows of this tenant: the predicate of
-    `_tenant_column_predicate`, for one row already in hand (no SQL). For auth.policy.TENANT_PERSONAL_FIELDS."""
-    for rule in read_filters(entity, scope.roles):
-        if rule is RowFilter.ALL:
-            return True
-        if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and scope.tenant_id == tenant_id:
-            return True
-    return False

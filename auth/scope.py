@@ -92,10 +92,19 @@ def _scope_statement(has_tenant: bool, has_partner: bool) -> Select[uuid.UUID | 
     )
 
 
+def scope_without_lookup(principal: Principal) -> CallerScope | None:
+    """The scope of a token naming neither a tenant nor a partner, which needs no database; None for any other.
+    Such a token holds no DELEGATED_ADMIN role: that needs a tenant, a partner and a relationship active now."""
+    if principal.tenant_external_id is not None or principal.partner_mpn_id is not None:
+        return None
+    return CallerScope(principal, principal.roles - {Role.DELEGATED_ADMIN}, None, None)
+
+
 async def resolve_scope(session: AsyncSession, principal: Principal) -> CallerScope:
+    without_lookup = scope_without_lookup(principal)
+    if without_lookup is not None:
+        return without_lookup
     tid, mpn = principal.tenant_external_id, principal.partner_mpn_id
-    if tid is None and mpn is None:
-        return CallerScope(principal, principal.roles - {Role.DELEGATED_ADMIN}, None, None)
 
     roles = set(principal.roles)
     known = known_ids(session.get_bind().engine)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from auth.principal import Principal, Role
-from auth.scope import CallerScope, resolve_scope
+from auth.principal import Principal
+from auth.scope import CallerScope, resolve_scope, scope_without_lookup
 from resolvers.context import RequestContext
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders
@@ -33,8 +33,9 @@ async def caller_scope(context: RequestContext) -> CallerScope:
     principal = principal_of(context)
     task: asyncio.Task[CallerScope] | None = context.cache.get(_SCOPE)
     if task is None:
-        if principal.tenant_external_id is None and principal.partner_mpn_id is None:
-            return CallerScope(principal, principal.roles - {Role.DELEGATED_ADMIN}, None, None)
+        without_lookup = scope_without_lookup(principal)
+        if without_lookup is not None:
+            return without_lookup
         task = asyncio.ensure_future(_resolve(context, principal))
         context.cache[_SCOPE] = task
     return await task

@@ -16,7 +16,7 @@ from resolvers.errors import NotFound
 from schema import global_id
 from schema.enums import AssociationEndReason, AssociationType
 from schema.node import Node
-from schema.permissions import require_tenant_personal_field
+from schema.permissions import FieldPolicy
 
 if TYPE_CHECKING:
     from schema.partner import Partner
@@ -75,19 +75,25 @@ class PartnerAssociation(Node):
     @strawberry.field(
         description="Token subject of the caller who started the association (personal data: it may be an e-mail"
         " address). Only the tenant's own admins and platform admins read it; anyone else gets FORBIDDEN on this"
-        " field and reads createdByRole and createdByClientId instead."
+        " field and reads createdByRole and createdByClientId instead.",
+        permission_classes=[FieldPolicy],
     )
-    async def created_by(self, info: Info[RequestContext, None]) -> str | None:
-        await require_tenant_personal_field(info, self.subscription_id)
+    def created_by(self) -> str | None:
         return self.created_by_subject
 
     @strawberry.field(
         description="Token subject of the caller who ended the association; null while active. Readable as"
-        " createdBy is (others read endedByRole and endedByClientId)."
+        " createdBy is (others read endedByRole and endedByClientId).",
+        permission_classes=[FieldPolicy],
     )
-    async def ended_by(self, info: Info[RequestContext, None]) -> str | None:
-        await require_tenant_personal_field(info, self.subscription_id)
+    def ended_by(self) -> str | None:
         return self.ended_by_subject
+
+    async def policy_tenant_id(self, context: RequestContext) -> uuid.UUID | None:
+        """The tenant a field rule is decided for (schema.permissions.FieldPolicy): its subscription's, if the
+        caller reaches that subscription."""
+        subscription = await (await loaders_of(context)).subscription.load(self.subscription_id)
+        return subscription.tenant_id if subscription is not None else None
 
     @strawberry.field(description="Whether the association is in effect now (validTo is null).")
     def is_active(self) -> bool:

@@ -60,7 +60,7 @@ class Subscription(Node):
             usage_data_as_of=row.usage_data_as_of,
         )
 
-    def policy_tenant_id(self) -> uuid.UUID:
+    async def policy_tenant_id(self, context: RequestContext) -> uuid.UUID:
         """The tenant a field rule is decided for (schema.permissions.FieldPolicy)."""
         return self.tenant_id
 

@@ -70,7 +70,7 @@ class Tenant(Node):
             updated_at=row.updated_at,
         )
 
-    def policy_tenant_id(self) -> uuid.UUID:
+    async def policy_tenant_id(self, context: RequestContext) -> uuid.UUID:
         """The tenant a field rule is decided for (schema.permissions.FieldPolicy)."""
         return self.row_id
 

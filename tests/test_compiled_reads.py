@@ -57,7 +57,7 @@ OUTSIDE_THE_CATALOG = {
     "Subscription": ["partnerAssociations { type }", "associationHistory(first: 2) { totalCount }"],
     "Tenant": ["subscriptions(filter: {status: ACTIVE}) { totalCount }", "contacts(first: 1) { totalCount }"],
     "Partner": [],
-    "PartnerAssociation": ["createdBy", "endedBy"],
+    "PartnerAssociation": [],
 }
 ROOTS = {"node": None, "subscription": "Subscription", "tenant": "Tenant", "partner": "Partner"}
 JUNK_IDS = ["", "x", "VGVuYW50Om5vcGU=", "U3Vic2NyaXB0aW9uOjEyMw=="]

@@ -22,10 +22,11 @@ import pytest
 from auth import policy
 from auth.policy import OPERATIONS, RowFilter
 from auth.principal import Principal, Role
+from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
 from db.engine import Database
-from db.enums import AssociationType
+from db.enums import AssociationEndReason, AssociationType
 from db.tenant import TenantContact
 from db.usage import UsageRecord
 from resolvers.usage.rollups import rebuild_rollups
@@ -459,7 +460,10 @@ FIELD_SELECTIONS = {
         "usage": _USAGE,
     },
     "Subscription": {"usage": _USAGE, "associationHistory": "associationHistory(first: 5) { edges { node { type } } }"},
+    "PartnerAssociation": {"createdBy": "createdBy", "endedBy": "endedBy"},
 }
+# Fields that may be null on a row the caller reads them on (an active association has no endedBy).
+NULLABLE_FIELDS = {("PartnerAssociation", "endedBy")}
 
 _TENANT_PATHS = {
     "tenant": "a: tenant(id: $tenantA) { ...F } b: tenant(id: $tenantB) { ...F }",
@@ -487,14 +491,32 @@ _SUBSCRIPTION_PATHS = {
     "usageAggregates.subscription": 'usageAggregates(filter: {from: "2026-01-01", to: "2026-03-31"},'
     " groupBy: [SUBSCRIPTION]) { subscription { ...F } }",
 }
-FIELD_PATHS = [("Tenant", path, body) for path, body in _TENANT_PATHS.items()] + [
-    ("Subscription", path, body) for path, body in _SUBSCRIPTION_PATHS.items()
-]
+# Every path to an association row. Its side is its subscription's, selected beside the guarded fields.
+_ASSOCIATION_PATHS = {
+    "subscription.partnerAssociations": "a: subscription(id: $subA) { partnerAssociations(includeEnded: true)"
+    " { ...F } } b: subscription(id: $subB) { partnerAssociations(includeEnded: true) { ...F } }",
+    "subscription.associationHistory": "a: subscription(id: $subA) { associationHistory(first: 10)"
+    " { edges { node { ...F } } } } b: subscription(id: $subB) { associationHistory(first: 10)"
+    " { edges { node { ...F } } } }",
+    "subscriptions.partnerAssociations": "subscriptions(first: 10) { edges { node { partnerAssociations"
+    "(includeEnded: true) { ...F } } } }",
+    "attributedSubscriptions.associations": "attributedSubscriptions(first: 10) { edges { associations { ...F } } }",
+    "node": "a: node(id: $linkA) { ...F } b: node(id: $linkB) { ...F } c: node(id: $endedA) { ...F }",
+    "nodes": "nodes(ids: [$linkA, $linkB, $endedA, $endedB]) { ...F }",
+}
+FIELD_PATHS = (
+    [("Tenant", path, body) for path, body in _TENANT_PATHS.items()]
+    + [("Subscription", path, body) for path, body in _SUBSCRIPTION_PATHS.items()]
+    + [("PartnerAssociation", path, body) for path, body in _ASSOCIATION_PATHS.items()]
+)
+FIELD_VARIABLES = ("tenantA", "tenantB", "subA", "subB", "linkA", "linkB", "endedA", "endedB")
 
 
 def _field_document(type_name: str, body: str) -> str:
     fields = " ".join(FIELD_SELECTIONS[type_name].values())
-    used = [name for name in ("tenantA", "tenantB", "subA", "subB") if f"${name}" in body]
+    if type_name == "PartnerAssociation":
+        fields += " subscription { id }"  # the row's side
+    used = [name for name in FIELD_VARIABLES if f"${name}" in body]
     variables = ", ".join(f"${name}: ID!" for name in used)
     header = f"query({variables})" if variables else "query"
     return f"{header} {{ {body} }} fragment F on {type_name} {{ __typename id {fields} }}"
@@ -521,6 +543,22 @@ async def build_field_world(database: Database) -> World:
         tenant_b = global_id.decode(world.gid("tenantB"), "Tenant", field="id")
         partner_1 = global_id.decode(world.gid("P1"), "Partner", field="id")
         session.add(DelegatedAdminRelationship(id=uuid.uuid4(), tenant_id=tenant_b, partner_id=partner_1))
+        # An ended association on each side (P1's admin link on A, P3's on B), so endedBy has a value to guard.
+        ended = datetime(2026, 1, 15, tzinfo=UTC)
+        for side, partner_name in (("A", "P1"), ("B", "P3")):
+            association = PartnerAssociation(
+                id=uuid.uuid4(),
+                subscription_id=global_id.decode(world.gid(f"sub{side}"), "Subscription", field="id"),
+                partner_id=global_id.decode(world.gid(partner_name), "Partner", field="id"),
+                type=AssociationType.PARTNER_ADMIN_LINK,
+                valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+                valid_to=ended,
+                end_reason=AssociationEndReason.UNLINKED,
+                created_by="someone@example.com",
+                ended_by="someone-else@example.com",
+            )
+            session.add(association)
+            world.ids[f"ended{side}"] = global_id.encode("PartnerAssociation", association.id)
     return world
 
 
@@ -530,8 +568,9 @@ async def test_field_rules_are_decided_for_the_row_in_hand(api: Api, database: D
     most of the suite's time: 192 worlds per backend for 12 callers)."""
     world = await build_field_world(database)
     who = FIELD_CALLERS[caller]
-    variables = {name: world.gid(name) for name in ("tenantA", "tenantB", "subA", "subB")}
+    variables = {name: world.gid(name) for name in FIELD_VARIABLES}
     sides = {world.gid(f"{prefix}{side}"): side for prefix in ("tenant", "sub") for side in "AB"}
+    seen: set[tuple[str, str, bool]] = set()
     for type_name, path, body in FIELD_PATHS:
         document = _field_document(type_name, body)
         answer = await api.execute(document, {k: v for k, v in variables.items() if f"${k}" in body}, as_=who)
@@ -539,12 +578,22 @@ async def test_field_rules_are_decided_for_the_row_in_hand(api: Api, database: D
             tuple(error["path"]) for error in answer.get("errors", []) if error["extensions"]["code"] == "FORBIDDEN"
         }
         for row_path, row in _rows(answer.get("data"), [], type_name):
-            side = sides[row["id"]]
+            side = sides[row["subscription"]["id"] if type_name == "PartnerAssociation" else row["id"]]
             for field in FIELD_SELECTIONS[type_name]:
                 readable = field_readable(who, type_name, field, side)
                 denied = tuple([*row_path, field]) in forbidden
                 assert denied is not readable, (caller, path, side, field, answer)
-                assert (row[field] is not None) is readable, (caller, path, side, field, answer)
+                if not readable or (type_name, field) not in NULLABLE_FIELDS:
+                    assert (row[field] is not None) is readable, (caller, path, side, field, answer)
+                seen.add((type_name, field, readable))
+    # The walk reached every guarded field (a path that returned no rows would otherwise test nothing).
+    assert {(type_name, field) for type_name, field, _ in seen} == set(policy.FIELDS), sorted(seen)
+
+
+def test_every_guarded_field_is_walked() -> None:
+    assert {(type_name, field) for type_name, fields in FIELD_SELECTIONS.items() for field in fields} == set(
+        policy.FIELDS
+    )
 
 
 def test_the_issue_token_is_denied_tenant_a_primary_domain() -> None:
@@ -616,3 +665,70 @@ async def test_partner_operations_are_decided_for_the_partner_in_hand(api: Api, 
     alone = await api.execute(ATTRIBUTED_USAGE, {"p": world.gid("P1")}, as_=ALONE["partner-P1"])
     assert own["data"] == alone["data"], (own, alone)
     assert own["data"]["partner"]["attributedUsage"], own
+
+
+# --- Row filters: what each caller lists, derived from policy.READ ---------------------------------------------------
+#
+# For every entity with a root list, the rows a caller lists are exactly those some held role's READ filter covers
+# (the reference `_covers` again, from the facts of the world); a caller with no role in the entity's READ row lists
+# nothing (FORBIDDEN: the list operations grant the READ roles). Rows are named by side (A, B) or by partner.
+
+ROOT_LISTS: dict[policy.Entity, str] = {
+    policy.Entity.TENANT: "tenants(first: 10) { edges { node { id } } }",
+    policy.Entity.SUBSCRIPTION: "subscriptions(first: 10) { edges { node { id } } }",
+    policy.Entity.PARTNER: "partners(first: 10) { edges { node { mpnId } } }",
+    policy.Entity.AUDIT_EVENT: "auditEvents(first: 10) { edges { node { tenantId } } }",
+    policy.Entity.USAGE: 'usageAggregates(filter: {from: "2026-01-01", to: "2026-03-31"}, groupBy: [SUBSCRIPTION])'
+    " { subscription { id } }",
+}
+
+
+def _listed(entity: policy.Entity, data: dict[str, Any] | None, sides: dict[str, str]) -> set[str]:
+    if data is None:
+        return set()
+    if entity is policy.Entity.USAGE:
+        return {sides[row["subscription"]["id"]] for row in data["usageAggregates"]}
+    (connection,) = data.values()
+    nodes = [edge["node"] for edge in connection["edges"]]
+    if entity is policy.Entity.PARTNER:
+        return {name for name, mpn in MPN.items() for node in nodes if node["mpnId"] == mpn}
+    return {sides[node["tenantId"] if entity is policy.Entity.AUDIT_EVENT else node["id"]] for node in nodes}
+
+
+def read_reference(entity: policy.Entity, who: Principal) -> set[str]:
+    """What `who` lists of `entity`, from policy.READ role by role."""
+    expected: set[str] = set()
+    roles = who.roles & set(policy.READ[entity])
+    if entity is policy.Entity.USAGE and who.tenant_external_id is not None:
+        # Aggregates over mixed scopes would add whole amounts to attributed ones, so the root usage list reads
+        # under the caller's tenant roles when it has them (schema/usage.py `usage_scope`); a row in hand of
+        # another tenant (Tenant.usage, Subscription.usage) is read under the partner's windows, as field rules are.
+        roles = {role for role in roles if policy.READ[entity][role] in policy.TENANT_SCOPED} or roles
+    for role in roles:
+        rule = policy.READ[entity][role]
+        if entity is policy.Entity.PARTNER:
+            own = _partner_name(who)
+            expected |= set(MPN) if rule is RowFilter.ALL else {own} if own is not None else set()
+        else:
+            expected |= {side for side in "AB" if _covers(rule, who, side)}
+    return expected
+
+
+@pytest.mark.parametrize("caller", list(FIELD_CALLERS))
+async def test_each_caller_lists_what_the_read_table_says(api: Api, database: Database, caller: str) -> None:
+    world = await build_field_world(database)
+    who = FIELD_CALLERS[caller]
+    sides = {world.gid(f"{prefix}{side}"): side for prefix in ("tenant", "sub") for side in "AB"}
+    for entity, selection in ROOT_LISTS.items():
+        answer = await api.execute(f"{{ {selection} }}", as_=who)
+        expected = read_reference(entity, who)
+        assert _listed(entity, answer.get("data"), sides) == expected, (caller, entity, answer)
+        if not expected and not who.roles & set(policy.READ[entity]):
+            assert error_codes(answer) == ["FORBIDDEN"], (caller, entity, answer)
+
+
+def test_the_read_reference_is_not_vacuous() -> None:
+    # Every entity listed above is seen differently by at least two callers.
+    for entity in ROOT_LISTS:
+        seen = {frozenset(read_reference(entity, who)) for who in FIELD_CALLERS.values()}
+        assert len(seen) >= 2, (entity, seen)

@@ -6,7 +6,7 @@ Create Date: 2026-12-01
 
 Who started and who ended an association was recorded only as a token subject, personal data where the identity
 provider uses e-mail addresses. A caller outside the tenant (a partner) now gets the actor's role and OAuth client
-instead (auth.policy.TENANT_PERSONAL_FIELDS), so both are recorded with each change. Rows written before this
+instead (auth.policy.FIELDS), so both are recorded with each change. Rows written before this
 revision keep them null: the audit events of those changes hold the same facts.
 """
 

@@ -149,7 +149,8 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                 }
             ),
         ),
-        # createdBy / endedBy are left to the interpreter: who may see an actor's subject depends on the row.
+        # createdBy / endedBy are guarded by auth.policy.FIELDS: the planner compiles them only for callers whose
+        # every reaching role reads them on every row (its tenant's admins, platform admins).
         "PartnerAssociation": ObjectType(
             "PartnerAssociation",
             PartnerAssociation.__table__,  # type: ignore[arg-type]
@@ -160,6 +161,12 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "validFrom": Column("valid_from", Kind.DATETIME),
                     "validTo": Column("valid_to", Kind.DATETIME),
                     "endReason": Column("end_reason"),
+                    "createdBy": Column("created_by"),
+                    "createdByRole": Column("created_by_role"),
+                    "createdByClientId": Column("created_by_client_id"),
+                    "endedBy": Column("ended_by"),
+                    "endedByRole": Column("ended_by_role"),
+                    "endedByClientId": Column("ended_by_client_id"),
                     "isActive": Column("valid_to", Kind.IS_NULL),
                     "subscription": ToOne("Subscription", _by_id("subscription_id"), required=True),
                     "partner": ToOne("Partner", _by_id("partner_id"), required=True),
