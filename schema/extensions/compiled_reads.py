@@ -36,7 +36,9 @@ class CompiledReadsExtension(SchemaExtension):
             except TimeoutError:
                 raise timeout_error(self.seconds) from None
             if text is not None:
-                execution.result = ExecutionResult(data=orjson.loads(text))
+                # PostgreSQL's JSON text goes into the response body as it is: the view encodes with orjson, which
+                # writes a Fragment verbatim (no parse, no re-serialisation).
+                execution.result = ExecutionResult(data=orjson.Fragment(text))  # type: ignore[arg-type]
                 context.execution_path = "compiled"
         yield
 
