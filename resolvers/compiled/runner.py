@@ -118,10 +118,7 @@ class CompiledReads:
         except NotCompilable:  # cannot happen for a request of this plan's key; the interpreter is always right
             return None
         try:
-            async with database.read() as session:
-                connection = await session.connection()
-                result = await connection.exec_driver_sql(found.sql, found.arguments(values))
-                text: str = result.scalar_one()
+            text: str = await database.fetch_value_on_driver(found.sql, found.arguments(values))
         except Exception:  # a database failure (or any other): the interpreter meets it and words it as it always does
             return None
         return None if MISSING in text else text
