@@ -13,10 +13,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 
 from auth.authenticator import Authenticator
-from auth.middleware import BearerTokenMiddleware
 from db import statement_counter
 from db.engine import Database
 from gateway import graphiql, metrics, ratelimit
+from gateway.bearer import BearerTokenMiddleware
 from gateway.graphql_view import GraphQLView
 from gateway.health import healthz, readiness_endpoint
 from gateway.logging import configure_logging

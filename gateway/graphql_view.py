@@ -30,16 +30,16 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
-from auth.middleware import PRINCIPAL_SCOPE_KEY
 from auth.principal import Principal, Role
 from db import statement_counter
 from db.engine import Database
 from gateway import graphiql, metrics
+from gateway.bearer import PRINCIPAL_SCOPE_KEY
 from gateway.graphql_request import operation_request
 from gateway.refusals import RequestRefused, limited_receive, too_large
 from gateway.settings import Settings
+from resolvers.codes import Code
 from resolvers.context import RequestContext
-from schema.extensions.errors import Code
 from schema.extensions.masking import MASKED_MESSAGE
 
 REQUEST_ID_HEADER = "x-request-id"

@@ -20,7 +20,8 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
 
-from schema.extensions.errors import Code, code_of, limit_error
+from resolvers.codes import Code
+from schema.extensions.errors import code_of, limit_error
 
 # graphql-core's message when `max_tokens` stops the parser (graphql/language/parser.py).
 TOO_MANY_TOKENS = re.compile(r"Document contains more than (\d+) tokens")

@@ -30,7 +30,8 @@ from graphql import (
     ValidationRule,
 )
 
-from schema.extensions.errors import Code, limit_error
+from resolvers.codes import Code
+from schema.extensions.errors import limit_error
 
 
 class DocumentShape:

@@ -25,7 +25,8 @@ from graphql import GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
 from gateway.persisted import Manifest, TrustedDocument, document_hash, hex_digest
-from schema.extensions.errors import Code, coded_error
+from resolvers.codes import Code
+from schema.extensions.errors import coded_error
 
 # The operation extension under which the HTTP view passes a request's `documentId` parameter.
 DOCUMENT_ID_EXTENSION = "documentId"

@@ -21,8 +21,9 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from gateway.ratelimit import RateLimiter
+from resolvers.codes import Code
 from schema.extensions.cost import current_report
-from schema.extensions.errors import Code, coded_error
+from schema.extensions.errors import coded_error
 
 logger = logging.getLogger("dpor.ratelimit")
 
