@@ -7,7 +7,7 @@ import re
 import uuid
 from pathlib import Path
 
-from db.seed.demo_data import DEMO_PARTNER_MPN_IDS, DEMO_TENANT_EXTERNAL_IDS
+from gateway.seed.demo_data import DEMO_PARTNER_MPN_IDS, DEMO_TENANT_EXTERNAL_IDS
 from resolvers.codes import Code
 from resolvers.errors import GatewayError
 

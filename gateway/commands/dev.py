@@ -10,14 +10,14 @@ from auth.dev_keys import mint_dev_token
 from auth.principal import Role
 from db import migrations
 from db.engine import Database
-from db.seed.demo import (
+from gateway.commands.serve import serve
+from gateway.seed.demo import (
     DEMO_DELEGATED_PARTNER_MPN_ID,
     DEMO_OWNER_TENANT_EXTERNAL_ID,
     DEMO_PARTNER_MPN_ID,
     demo_present,
     load_demo,
 )
-from gateway.commands.serve import serve
 from gateway.settings import Settings, load_settings
 
 EXAMPLE_QUERY = "{ viewer { subject roles tenant { displayName } } subscriptions(first: 3) { totalCount } }"
