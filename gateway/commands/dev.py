@@ -19,6 +19,7 @@ from gateway.seed.demo import (
     load_demo,
 )
 from gateway.settings import Settings, load_settings
+from gateway.wiring import auth_config
 
 EXAMPLE_QUERY = "{ viewer { subject roles tenant { displayName } } subscriptions(first: 3) { totalCount } }"
 
@@ -48,7 +49,11 @@ async def _prepare(settings: Settings) -> None:
 def _print_tokens(settings: Settings) -> None:
     url = f"http://{settings.host}:{settings.port}/graphql"
     owner = mint_dev_token(
-        settings, roles=[Role.OWNER], tenant=DEMO_OWNER_TENANT_EXTERNAL_ID, subject="demo-owner", ttl=12 * 3600
+        auth_config(settings),
+        roles=[Role.OWNER],
+        tenant=DEMO_OWNER_TENANT_EXTERNAL_ID,
+        subject="demo-owner",
+        ttl=12 * 3600,
     )
     print()
     print(f"GraphQL endpoint: {url}  (GraphiQL in a browser; send the token as 'Authorization: Bearer ...')")
