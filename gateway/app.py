@@ -21,9 +21,7 @@ from gateway.graphql_view import GraphQLView
 from gateway.health import healthz, readiness_endpoint
 from gateway.logging import configure_logging
 from gateway.metrics import metrics_endpoint
-from gateway.persisted import ManifestError
-from gateway.settings import Settings, SettingsError, load_settings
-from schema.root import build_schema
+from gateway.settings import Settings, load_settings
 
 
 def create_app(
@@ -52,7 +50,7 @@ def create_app(
     )
     configure_logging(settings)
     statement_counter.install(database.engine)
-    graphql = GraphQLView(schema or _schema_for(settings), database=database, settings=settings)
+    graphql = GraphQLView(schema or wiring.api_schema(settings), database=database, settings=settings)
     rate_limiter = ratelimit.for_settings(settings)
 
     @asynccontextmanager
@@ -105,16 +103,3 @@ def create_app(
 def create_served_app() -> Starlette:
     """The application as `serve` runs it in each worker process (uvicorn's factory)."""
     return create_app(freeze_heap_at_startup=True)
-
-
-def _schema_for(settings: Settings) -> strawberry.Schema:
-    """The API's schema; a trusted documents manifest that cannot be used stops start-up in one line."""
-    try:
-        return build_schema(settings)
-    except ManifestError as error:
-        setting = (
-            "DPOR_PERSISTED_DOCUMENTS_PATH"
-            if error.path is None or error.path == settings.persisted_documents_path
-            else "DPOR_PERSISTED_DOCUMENTS_PER_CLIENT"
-        )
-        raise SettingsError(f"invalid setting {setting}: {error}") from None

@@ -59,6 +59,7 @@ from gateway.seed.demo import (
     DEMO_PARTNER_MPN_ID,
     load_demo,
 )
+from gateway.wiring import extension_config
 from schema.root import build_schema
 from tests import databases, scalar_edges
 from tests.api import Api, combined, principal, token_for
@@ -410,7 +411,7 @@ async def fuzzing(database: Database, request: pytest.FixtureRequest) -> AsyncIt
     world = await world_ids(database)
     names = ["Contoso", "contoso", "Fabrikam, Inc.", "Proseware", "Adatum", "Azure", "Ltd", "z"]
     async with gateway(database) as api:
-        graphql_schema = build_schema(api.settings)._schema
+        graphql_schema = build_schema(extension_config(api.settings))._schema
         builder = DocumentBuilder(graphql_schema, world, names)
         secrets = await secrets_for(database, caller)
         fuzz = Fuzzing(api, database, FUZZ_CALLERS[caller], secrets, builder.operations())
