@@ -50,8 +50,10 @@ def create_app(
     )
     configure_logging(settings)
     statement_counter.install(database.engine)
-    graphql = GraphQLView(schema or wiring.api_schema(settings), database=database, settings=settings)
     rate_limiter = ratelimit.for_settings(settings)
+    graphql = GraphQLView(
+        schema or wiring.api_schema(settings), database=database, settings=settings, rate_limiter=rate_limiter
+    )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -94,7 +96,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.authenticator = authenticator
-    app.state.rate_limiter = rate_limiter
     app.state.settings = settings
     app.state.database = database
     return app

@@ -38,7 +38,6 @@ async def test_an_operation_is_traced_without_its_arguments(database: Database) 
         request=None,
         response=None,
         database=database,  # type: ignore[arg-type]
-        settings=load_settings(),
         request_id="trace-test",
         principal=principal(Role.PLATFORM_ADMIN),
     )
