@@ -1,7 +1,8 @@
 """One request's Authorization header in, a Principal (or the RFC 6750 error to answer with) out.
 
-This is where the settings choose the trust anchor: in production only the configured issuer's key set
-(DPOR_OAUTH_JWKS_URL or DPOR_OAUTH_JWKS_FILE); in dev, when neither is set, the local dev signing key.
+This is where the configuration chooses the trust anchor: in production only the configured issuer's key set
+(AuthConfig.jwks_url or jwks_file: DPOR_OAUTH_JWKS_URL or DPOR_OAUTH_JWKS_FILE); in dev, when neither is set, the
+local dev signing key.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from joserfc.jwk import KeySet
 
 from auth import dev_keys
 from auth.claims import ScopeRoles, principal_from_claims
+from auth.config import AuthConfig, AuthConfigError
 from auth.jwks import KeySetError, KeySource, RemoteKeySet, StaticKeySet
 from auth.principal import Principal
 from auth.rfc6750 import token_from_authorization
 from auth.rfc9068 import AccessTokenValidator, key_id
-from gateway.settings import Settings, SettingsError
 
 # Clients reuse a token for many requests. Parsing and checking one costs about 250 us, of which the RSA
 # signature is only 40; a token already verified is recognised by its exact bytes instead.
@@ -52,35 +53,35 @@ class Authenticator:
         return self.validator.keys
 
     @classmethod
-    def from_settings(
+    def from_config(
         cls,
-        settings: Settings,
+        config: AuthConfig,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> Authenticator:
-        """Raises SettingsError (one line, naming the setting) when the key source cannot be used."""
+        """Raises AuthConfigError (naming the field) when the key source cannot be used."""
         keys: KeySource
-        if settings.oauth_jwks_url is not None:
-            keys = RemoteKeySet(settings.oauth_jwks_url, transport=transport, clock=clock)
-        elif settings.oauth_jwks_file is not None:
+        if config.jwks_url is not None:
+            keys = RemoteKeySet(config.jwks_url, transport=transport, clock=clock)
+        elif config.jwks_file is not None:
             try:
-                keys = StaticKeySet.from_file(settings.oauth_jwks_file)
+                keys = StaticKeySet.from_file(config.jwks_file)
             except KeySetError as error:
-                raise SettingsError(f"invalid setting DPOR_OAUTH_JWKS_FILE: {error}") from None
-        elif settings.is_production:  # settings validation already refuses this; never fall back to dev keys
-            raise SettingsError("missing setting DPOR_OAUTH_JWKS_URL (required when DPOR_ENV=production)")
+                raise AuthConfigError(str(error), "jwks_file") from None
+        elif config.production:  # settings validation already refuses this; never fall back to dev keys
+            raise AuthConfigError("a key set is required in production", "jwks_url")
         else:
-            keys = StaticKeySet(dev_keys.public_key_set(settings))
+            keys = StaticKeySet(dev_keys.public_key_set(config))
         validator = AccessTokenValidator(
-            dev_keys.issuer_of(settings),
-            dev_keys.audience_of(settings),
+            dev_keys.issuer_of(config),
+            dev_keys.audience_of(config),
             keys,
-            leeway=settings.oauth_clock_skew_seconds,
-            realm=settings.oauth_realm,
-            max_lifetime=settings.oauth_max_token_lifetime_seconds,
+            leeway=config.clock_skew_seconds,
+            realm=config.realm,
+            max_lifetime=config.max_token_lifetime_seconds,
         )
-        return cls(validator, ScopeRoles.from_settings(settings))
+        return cls(validator, ScopeRoles.from_config(config))
 
     async def authenticate(self, authorization: list[str]) -> Principal:
         """Raises MissingCredentialsError, InvalidTokenError or InsufficientScopeError (auth.rfc6750)."""

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from auth.config import AuthConfig, AuthConfigError
 from auth.principal import PARTNER_ROLES, TENANT_ROLES, Principal, Role
 from auth.rfc6750 import InsufficientScopeError, InvalidTokenError
-from gateway.settings import Settings, SettingsError
 
 # MPN ids are decimal digits (six to ten in practice); the bound only keeps nonsense out.
 _MPN_ID = re.compile(r"[0-9]{1,20}")
@@ -24,26 +24,18 @@ _MPN_ID = re.compile(r"[0-9]{1,20}")
 
 @dataclass(frozen=True, slots=True)
 class ScopeRoles:
-    """Which scope grants which role: one scope per role, names from settings (DPOR_SCOPE_*)."""
+    """Which scope grants which role: one scope per role, names from the configuration (AuthConfig.scope_names)."""
 
     by_scope: Mapping[str, Role]
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ScopeRoles:
-        names = {
-            Role.OWNER: settings.scope_owner,
-            Role.SERVICE_ADMIN: settings.scope_service_admin,
-            Role.CO_ADMIN: settings.scope_co_admin,
-            Role.DELEGATED_ADMIN: settings.scope_delegated_admin,
-            Role.PARTNER: settings.scope_partner,
-            Role.PLATFORM_ADMIN: settings.scope_platform_admin,
-            Role.USAGE_INGEST: settings.scope_usage_ingest,
-        }
+    def from_config(cls, config: AuthConfig) -> ScopeRoles:
+        names = config.scope_names
         by_scope = {scope: role for role, scope in names.items()}
         if len(by_scope) != len(names):
             # Two roles on one scope would make every token carrying it both: refuse to guess which was meant.
             shared = next(scope for scope in by_scope if list(names.values()).count(scope) > 1)
-            raise SettingsError(f"invalid setting DPOR_SCOPE_*: scope {shared!r} is given to two roles")
+            raise AuthConfigError(f"scope {shared!r} is given to two roles", "scope_names")
         return cls(by_scope)
 
     def scope_of(self, role: Role) -> str:

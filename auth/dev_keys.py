@@ -1,7 +1,7 @@
 """The dev issuer: a local signing key, made on first start, that only a DPOR_ENV=dev gateway trusts.
 
 It lets the embedded default (`make run`) and the tests use real, signed RFC 9068 tokens through the same
-validation path as production. The private key lives in ``settings.var_dir`` (git-ignored), mode 0600. A
+validation path as production. The private key lives in ``AuthConfig.dev_key_dir`` (git-ignored), mode 0600. A
 production gateway never reads it (auth.authenticator chooses the key source).
 """
 
@@ -20,8 +20,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from auth.claims import ScopeRoles
+from auth.config import AuthConfig, AuthConfigError
 from auth.principal import Role
-from gateway.settings import Settings, SettingsError
 
 DEV_ISSUER = "https://dev.dpor-gateway.local/"
 DEV_AUDIENCE = "dpor-gateway"
@@ -34,43 +34,43 @@ ALGORITHM = "RS256"  # RSA verification is the cheapest of our allowed algorithm
 _loaded: dict[Path, tuple[tuple[int, int], RSAKey]] = {}
 
 
-def issuer_of(settings: Settings) -> str:
-    return settings.oauth_issuer or DEV_ISSUER
+def issuer_of(config: AuthConfig) -> str:
+    return config.issuer or DEV_ISSUER
 
 
-def audience_of(settings: Settings) -> str:
-    return settings.oauth_audience or DEV_AUDIENCE
+def audience_of(config: AuthConfig) -> str:
+    return config.audience or DEV_AUDIENCE
 
 
-def key_path(settings: Settings) -> Path:
-    return settings.var_dir / KEY_FILE_NAME
+def key_path(config: AuthConfig) -> Path:
+    return config.dev_key_dir / KEY_FILE_NAME
 
 
-def signing_key(settings: Settings) -> RSAKey:
+def signing_key(config: AuthConfig) -> RSAKey:
     """The dev private key, created on first use. Safe when several workers start at once: the key is written
     to a private temporary file and linked into place, so exactly one creation wins and all read it."""
-    if settings.is_production:
-        raise SettingsError("the dev signing key is never used when DPOR_ENV=production")
-    path = key_path(settings)
+    if config.production:
+        raise AuthConfigError("the dev signing key is never used in production")
+    path = key_path(config)
     if not path.exists():
         _create(path)
     status = path.stat()
     mode = status.st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SettingsError(f"dev signing key {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it")
+        raise AuthConfigError(f"dev signing key {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it")
     version = (status.st_ino, status.st_mtime_ns)
     loaded = _loaded.get(path)
     if loaded is not None and loaded[0] == version:
         return loaded[1]
     key = RSAKey.import_key(json.loads(path.read_bytes()))
     if not key.is_private or not key.kid:
-        raise SettingsError(f"dev signing key {path} is not a private RSA JWK with a kid; delete it to recreate")
+        raise AuthConfigError(f"dev signing key {path} is not a private RSA JWK with a kid; delete it to recreate")
     _loaded[path] = (version, key)
     return key
 
 
-def public_key_set(settings: Settings) -> KeySet:
-    return KeySet([RSAKey.import_key(signing_key(settings).as_dict(private=False))])
+def public_key_set(config: AuthConfig) -> KeySet:
+    return KeySet([RSAKey.import_key(signing_key(config).as_dict(private=False))])
 
 
 def _create(path: Path) -> None:
@@ -89,7 +89,7 @@ def _create(path: Path) -> None:
 
 
 def mint_dev_token(
-    settings: Settings,
+    config: AuthConfig,
     *,
     roles: Iterable[Role] = (),
     tenant: uuid.UUID | str | None = None,
@@ -105,13 +105,13 @@ def mint_dev_token(
 
     Nothing is checked beyond what signing needs: tests use this to make tokens the gateway must refuse too.
     """
-    key = signing_key(settings)
-    scope_roles = ScopeRoles.from_settings(settings)
+    key = signing_key(config)
+    scope_roles = ScopeRoles.from_config(config)
     granted = [scope_roles.scope_of(role) for role in roles] + list(scopes)
     issued_at = int(time.time()) if now is None else now
     claims: dict[str, object] = {
-        "iss": issuer_of(settings),
-        "aud": audience_of(settings),
+        "iss": issuer_of(config),
+        "aud": audience_of(config),
         "sub": subject,
         "client_id": client_id,
         "iat": issued_at,

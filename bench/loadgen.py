@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from bench.operations import SET_DPOR, SUBSCRIPTION_VERSION
+from resolvers.codes import Code
 
 
 class ProtocolError(Exception):
@@ -132,8 +133,8 @@ async def _set_dpor(connection: Connection, requests: list[dict[str, str]], rng:
             changed = data["data"]["setDigitalPartnerOfRecord"]["changed"]
             out.count("changed" if changed else "unchanged")
             return
-        out.count("conflict" if outcome == "CONFLICT" else outcome)
-        if outcome != "CONFLICT" or attempt == 1:
+        out.count("conflict" if outcome == Code.CONFLICT else outcome)
+        if outcome != Code.CONFLICT or attempt == 1:
             return
         out.count("conflict_retried")
 

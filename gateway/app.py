@@ -13,17 +13,15 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 
 from auth.authenticator import Authenticator
-from auth.middleware import BearerTokenMiddleware
 from db import statement_counter
 from db.engine import Database
-from gateway import graphiql, metrics, ratelimit
+from gateway import graphiql, metrics, ratelimit, wiring
+from gateway.bearer import BearerTokenMiddleware
 from gateway.graphql_view import GraphQLView
 from gateway.health import healthz, readiness_endpoint
 from gateway.logging import configure_logging
 from gateway.metrics import metrics_endpoint
-from gateway.persisted import ManifestError
-from gateway.settings import Settings, SettingsError, load_settings
-from schema.root import build_schema
+from gateway.settings import Settings, load_settings
 
 
 def create_app(
@@ -42,7 +40,7 @@ def create_app(
     6-10 ms per request before and 1.4 ms after."""
     settings = settings or load_settings()
     # Before anything else: a gateway that cannot validate tokens must not start (SettingsError, one line).
-    authenticator = authenticator or Authenticator.from_settings(settings)
+    authenticator = authenticator or wiring.authenticator(settings)
     owns_database = database is None
     database = database or Database.from_url(
         settings.database_url,
@@ -52,8 +50,10 @@ def create_app(
     )
     configure_logging(settings)
     statement_counter.install(database.engine)
-    graphql = GraphQLView(schema or _schema_for(settings), database=database, settings=settings)
     rate_limiter = ratelimit.for_settings(settings)
+    graphql = GraphQLView(
+        schema or wiring.api_schema(settings), database=database, settings=settings, rate_limiter=rate_limiter
+    )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -96,7 +96,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.authenticator = authenticator
-    app.state.rate_limiter = rate_limiter
     app.state.settings = settings
     app.state.database = database
     return app
@@ -105,16 +104,3 @@ def create_app(
 def create_served_app() -> Starlette:
     """The application as `serve` runs it in each worker process (uvicorn's factory)."""
     return create_app(freeze_heap_at_startup=True)
-
-
-def _schema_for(settings: Settings) -> strawberry.Schema:
-    """The API's schema; a trusted documents manifest that cannot be used stops start-up in one line."""
-    try:
-        return build_schema(settings)
-    except ManifestError as error:
-        setting = (
-            "DPOR_PERSISTED_DOCUMENTS_PATH"
-            if error.path is None or error.path == settings.persisted_documents_path
-            else "DPOR_PERSISTED_DOCUMENTS_PER_CLIENT"
-        )
-        raise SettingsError(f"invalid setting {setting}: {error}") from None

@@ -7,7 +7,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from auth.config import AuthConfigError
 from gateway.settings import SettingsError
+from gateway.wiring import settings_error
 
 # Each module defines `register(subparsers)`, which adds its parser and sets `handler`.
 COMMANDS = ("dev", "serve", "migrate", "seed", "export_schema", "token", "ingest")
@@ -27,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except SettingsError as error:
         print(f"dpor-gateway: {error}", file=sys.stderr)
+        return 2
+    except AuthConfigError as error:  # e.g. the dev key `token` signs with is readable by others
+        print(f"dpor-gateway: {settings_error(error)}", file=sys.stderr)
         return 2
 
 

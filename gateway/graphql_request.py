@@ -15,7 +15,7 @@ from typing import Any
 from strawberry.http import GraphQLRequestData, GraphQLRequestProtocol
 
 from gateway.refusals import RequestRefused
-from schema.extensions.errors import Code
+from resolvers.codes import Code
 from schema.extensions.persisted import DOCUMENT_ID_EXTENSION
 
 # Parameter name -> (accepted type, how the refusal names it).

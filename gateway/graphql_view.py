@@ -30,16 +30,17 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
-from auth.middleware import PRINCIPAL_SCOPE_KEY
 from auth.principal import Principal, Role
 from db import statement_counter
 from db.engine import Database
 from gateway import graphiql, metrics
+from gateway.bearer import PRINCIPAL_SCOPE_KEY
 from gateway.graphql_request import operation_request
 from gateway.refusals import RequestRefused, limited_receive, too_large
 from gateway.settings import Settings
+from resolvers.codes import Code
 from resolvers.context import RequestContext
-from schema.extensions.errors import Code
+from resolvers.rate_limiter import RateLimiter
 from schema.extensions.masking import MASKED_MESSAGE
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -63,7 +64,14 @@ def request_id_of(request: Request | WebSocket) -> str:
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
-    def __init__(self, schema: strawberry.Schema, *, database: Database, settings: Settings) -> None:
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        *,
+        database: Database,
+        settings: Settings,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide=None if settings.is_production else "graphiql",
@@ -71,6 +79,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         )
         self.database = database
         self.settings = settings
+        self.rate_limiter = rate_limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,10 +127,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
             request=request,
             response=response,
             database=request.scope.get(REQUEST_DATABASE_SCOPE_KEY) or self.database,
-            settings=self.settings,
             request_id=request_id,
             principal=request.scope.get(PRINCIPAL_SCOPE_KEY),
+            rate_limiter=self.rate_limiter,
             max_page_size=self.settings.max_page_size,
+            max_usage_rows=self.settings.max_usage_rows,
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:

@@ -25,15 +25,20 @@ import asyncio
 import functools
 import logging
 
+import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.settings import Settings, load_settings
+from resolvers.codes import Code
 
 logger = logging.getLogger(__name__)
 
 IMPORT_PATH = "gateway.http_protocol:BoundedHttpToolsProtocol"
 # The application answers a slow body with 408 at the body deadline; the connection is closed this much later.
 BODY_GRACE_SECONDS = 1.0
+_HEADERS_TOO_LARGE = orjson.dumps(
+    {"errors": [{"message": "Request headers too large.", "extensions": {"code": Code.REQUEST_TOO_LARGE.value}}]}
+)
 
 
 @functools.cache
@@ -120,7 +125,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _send_431(self) -> None:
         self._disarm()
-        body = b'{"errors":[{"message":"Request headers too large.","extensions":{"code":"REQUEST_TOO_LARGE"}}]}'
+        body = _HEADERS_TOO_LARGE
         self.transport.write(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body

@@ -1,7 +1,8 @@
-"""Prometheus metrics: operations by name and outcome, latency, rate-limit refusals, database pool use.
+"""Prometheus metrics: the /metrics endpoint, HTTP refusals and database pool use.
 
-Operation names are chosen by callers, so they are bounded before becoming label values: at most
-`MAX_OPERATION_NAMES` distinct names are tracked, later ones are counted as "other".
+The per-operation metrics (operations by name and outcome, latency, the answering path, rate-limit refusals) are
+recorded by the observability extension and defined beside it (schema/extensions/operation_metrics.py); they live
+in the same registry, so /metrics serves them all.
 
 With several worker processes (`serve --workers N`) each counts in its own memory, and a scrape reached one of
 them: `serve` then sets PROMETHEUS_MULTIPROC_DIR, every worker writes its values to files there
@@ -13,7 +14,6 @@ shutdown).
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 from prometheus_client import (
@@ -22,7 +22,6 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     generate_latest,
     multiprocess,
 )
@@ -32,26 +31,6 @@ from starlette.responses import Response
 
 from db.engine import Database
 
-MAX_OPERATION_NAMES = 200
-MAX_NAME_LENGTH = 64
-
-OPERATIONS = Counter(
-    "dpor_graphql_operations_total",
-    "GraphQL operations by name and outcome (ok or an error code).",
-    ["operation", "outcome"],
-)
-QUERY_PATHS = Counter(
-    "dpor_graphql_query_executions_total",
-    "Queries by the path that answered them: compiled (one SQL statement, resolvers/compiled/) or interpreted.",
-    ["path"],
-)
-LATENCY = Histogram(
-    "dpor_graphql_operation_duration_seconds",
-    "Time to answer one GraphQL operation.",
-    ["operation_type"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
-RATE_LIMITED = Counter("dpor_rate_limit_rejections_total", "Operations refused by the rate limiter.")
 HTTP_REFUSALS = Counter(
     "dpor_http_refusals_total",
     "Requests refused before GraphQL ran (size, content type, batch...).",
@@ -94,23 +73,6 @@ def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return registry
-
-
-_names: set[str] = set()
-_names_lock = threading.Lock()
-
-
-def operation_label(name: str | None) -> str:
-    if not name:
-        return "anonymous"
-    name = name[:MAX_NAME_LENGTH]
-    with _names_lock:
-        if name in _names:
-            return name
-        if len(_names) < MAX_OPERATION_NAMES:
-            _names.add(name)
-            return name
-    return "other"
 
 
 def observe_pool(database: Database) -> None:

@@ -13,7 +13,7 @@ from cross_web import HTTPException
 from starlette.responses import Response
 from starlette.types import Message, Receive
 
-from schema.extensions.errors import Code
+from resolvers.codes import Code
 
 # Strawberry's own refusals (bad JSON, missing query, wrong method...) map to a code by status.
 _CODE_BY_STATUS = {

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
 
     # Hardening: limits, cost, rate limits, trusted documents, production behaviour (schema/extensions,
     # gateway/graphql_view.py). Each limit is refused with its own error code naming the value
-    # (schema.extensions.errors).
+    # (resolvers.codes).
     max_body_bytes: int = Field(default=1_000_000, ge=1_024)
     # The body limit for callers holding the usage ingest role (and no other), whose `ingestUsage` batches
     # are large by design: 5,000 records with GUID meter ids and real meter names measure 1.2 to 1.6 MB, and a

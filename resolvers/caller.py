@@ -14,8 +14,6 @@ from resolvers.context import RequestContext
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders
 
-_SCOPE = "caller.scope"
-
 
 def principal_of(context: RequestContext) -> Principal:
     if context.principal is None:
@@ -31,25 +29,20 @@ async def _resolve(context: RequestContext, principal: Principal) -> CallerScope
 
 async def caller_scope(context: RequestContext) -> CallerScope:
     principal = principal_of(context)
-    task: asyncio.Task[CallerScope] | None = context.cache.get(_SCOPE)
+    task = context.scope_task
     if task is None:
         without_lookup = scope_without_lookup(principal)
         if without_lookup is not None:
             return without_lookup
         task = asyncio.ensure_future(_resolve(context, principal))
-        context.cache[_SCOPE] = task
+        context.scope_task = task
     return await task
 
 
 async def loaders_of(context: RequestContext) -> Loaders:
     """The request's DataLoaders, bound to the caller's scope (created on first use)."""
-    loaders: Loaders | None = context.cache.get(_LOADERS)
-    if loaders is None:
+    if context.loaders is None:
         scope = await caller_scope(context)
-        loaders = context.cache.get(_LOADERS)  # another field may have created them while we awaited
-        if loaders is None:
-            loaders = context.cache[_LOADERS] = Loaders(context.database, scope)
-    return loaders
-
-
-_LOADERS = "caller.loaders"
+        if context.loaders is None:  # another field may have created them while we awaited
+            context.loaders = Loaders(context.database, scope)
+    return context.loaders

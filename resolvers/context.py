@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,8 +13,15 @@ from resolvers.pagination import MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
     from auth.principal import Principal
+    from auth.scope import CallerScope
     from db.engine import Database
-    from gateway.settings import Settings
+    from resolvers.loaders import Loaders
+    from resolvers.rate_limiter import RateLimiter
+    from resolvers.usage.aggregates import Scope as UsageScope
+    from resolvers.usage.loaders import UsageLoaders
+
+# The default of DPOR_MAX_USAGE_ROWS. The bound in force is the setting's: the view puts it in the context.
+MAX_USAGE_ROWS = 10_000
 
 
 @dataclass
@@ -21,12 +29,19 @@ class RequestContext:
     request: Request
     response: Response
     database: Database
-    settings: Settings
     request_id: str
     principal: Principal | None = None
-    # Per-request caches (DataLoaders, resolved caller scope): created on first use, dropped with the request.
-    cache: dict[str, Any] = field(default_factory=dict)
+    # The application's rate limiter (None: rate limiting is off), for the rate-limit extension.
+    rate_limiter: RateLimiter | None = None
     # DPOR_MAX_PAGE_SIZE: the bound every connection's `first` is checked against (and the cost check assumes).
     max_page_size: int = MAX_PAGE_SIZE
+    # DPOR_MAX_USAGE_ROWS: the most rows a usage aggregate field returns (the cost check refuses most before SQL).
+    max_usage_rows: int = MAX_USAGE_ROWS
     # Which path answered a query: "interpreted" (the resolvers) or "compiled" (resolvers/compiled/). Logged only.
     execution_path: str = "interpreted"
+    # Per-request state, created on first use and dropped with the request. The caller's scope is a task, so that
+    # concurrent top-level fields await one resolution (resolvers/caller.py); the DataLoaders are bound to it.
+    scope_task: asyncio.Task[CallerScope] | None = None
+    loaders: Loaders | None = None
+    # The nested usage fields' loaders, one set per usage scope (resolvers/usage/loaders.py).
+    usage_loaders: dict[UsageScope, UsageLoaders] = field(default_factory=dict)

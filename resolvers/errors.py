@@ -1,32 +1,34 @@
 """Expected errors, each a typed exception with its machine-readable code.
 
 graphql-core copies an original error's `extensions` onto the GraphQL error, so raising one of these from a resolver
-yields `{"extensions": {"code": ...}}` without any per-resolver handling. These are logged at INFO; anything else is
-unexpected, masked as INTERNAL and logged at ERROR with the request id.
+yields `{"extensions": {"code": ...}}` (a resolvers.codes.Code) without any per-resolver handling. These are logged
+at INFO; anything else is unexpected, masked as INTERNAL and logged at ERROR with the request id.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from resolvers.codes import Code
+
 
 class GatewayError(Exception):
-    code = "INTERNAL"
+    code: Code = Code.INTERNAL
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
-        self.extensions: dict[str, Any] = {"code": self.code, **details}
+        self.extensions: dict[str, Any] = {"code": self.code.value, **details}
 
 
 class Unauthenticated(GatewayError):
-    code = "UNAUTHENTICATED"
+    code = Code.UNAUTHENTICATED
 
 
 class Forbidden(GatewayError):
     """The caller's roles may never do this. Says nothing about whether the target exists."""
 
-    code = "FORBIDDEN"
+    code = Code.FORBIDDEN
 
     def __init__(self, message: str = "not allowed for the caller's roles", **details: Any) -> None:
         super().__init__(message, **details)
@@ -35,14 +37,14 @@ class Forbidden(GatewayError):
 class NotFound(GatewayError):
     """Absent, or outside the caller's reach: the two are indistinguishable on purpose (IDs cannot be probed)."""
 
-    code = "NOT_FOUND"
+    code = Code.NOT_FOUND
 
     def __init__(self, what: str = "object", **details: Any) -> None:
         super().__init__(f"{what} not found", **details)
 
 
 class BadUserInput(GatewayError):
-    code = "BAD_USER_INPUT"
+    code = Code.BAD_USER_INPUT
 
     def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
         if field is not None:
@@ -51,23 +53,23 @@ class BadUserInput(GatewayError):
 
 
 class Conflict(GatewayError):
-    code = "CONFLICT"
+    code = Code.CONFLICT
 
 
 class NotActive(GatewayError):
     """The target exists and is in reach, but its tenant or subscription is not ACTIVE (auth.policy)."""
 
-    code = "NOT_ACTIVE"
+    code = Code.NOT_ACTIVE
 
 
 class RateLimited(GatewayError):
-    code = "RATE_LIMITED"
+    code = Code.RATE_LIMITED
 
 
 class TooManyUsageRows(GatewayError):
     """Usage aggregates with more rows than `max_usage_rows` (the cost estimate refuses most before any SQL)."""
 
-    code = "TOO_MANY_USAGE_ROWS"
+    code = Code.TOO_MANY_USAGE_ROWS
 
     def __init__(self, rows: int, maximum: int) -> None:
         super().__init__(

@@ -14,9 +14,10 @@ import strawberry
 from graphql import GraphQLError, GraphQLSchema
 from strawberry.types import ExecutionContext
 
+from resolvers.codes import Code
 from resolvers.errors import GatewayError
 from schema.extensions.error_codes import classify
-from schema.extensions.errors import Code, code_of
+from schema.extensions.errors import code_of
 
 log = logging.getLogger("dpor_gateway.graphql")
 
@@ -36,7 +37,7 @@ def is_expected(error: GraphQLError) -> bool:
         # graphql-core's own coercion of the caller's variables (a string for an Int, a missing input field):
         # it wraps its GraphQLError in another. The caller's mistake, BAD_USER_INPUT, not ours.
         return True
-    return bool(error.extensions and error.extensions.get("code") == "FORBIDDEN")
+    return bool(error.extensions and error.extensions.get("code") == Code.FORBIDDEN)
 
 
 def schema_definition(schema: GraphQLSchema) -> str:

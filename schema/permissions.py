@@ -16,6 +16,7 @@ from strawberry.types import Info
 
 from auth.policy import OPERATIONS, field_rule, operation_reaches_partner
 from resolvers.caller import caller_scope
+from resolvers.codes import Code
 from resolvers.context import RequestContext
 
 
@@ -28,7 +29,7 @@ class TenantRow(Protocol):
 
 class FieldPolicy(BasePermission):
     message = "not allowed for the caller's roles"
-    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (Strawberry reads it as a class attribute)
+    error_extensions = {"code": Code.FORBIDDEN.value}  # noqa: RUF012 (Strawberry reads it as a class attribute)
 
     async def has_permission(self, source: TenantRow, info: Info[RequestContext, None], **kwargs: Any) -> bool:
         scope = await caller_scope(info.context)
@@ -51,7 +52,7 @@ class OperationPolicy(BasePermission):
     Partner row, a held role's grant must reach that partner (auth.policy.operation_reaches_partner)."""
 
     message = "not allowed for the caller's roles"
-    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+    error_extensions = {"code": Code.FORBIDDEN.value}  # noqa: RUF012
 
     async def has_permission(self, source: Any, info: Info[RequestContext, None], **kwargs: Any) -> bool:
         scope = await caller_scope(info.context)

@@ -6,12 +6,12 @@ import functools
 
 import strawberry
 
-from gateway.settings import Settings
 from schema import extensions
 from schema.association import PartnerAssociation
 from schema.audit import AuditEvent
 from schema.delegation import DelegatedAdminRelationship
 from schema.errors import GatewaySchema
+from schema.extensions.config import ExtensionConfig
 from schema.mutations import Mutation
 from schema.partner import Partner
 from schema.query import Query
@@ -34,9 +34,9 @@ def _schema(extension_list: list[object]) -> strawberry.Schema:
 
 
 @functools.lru_cache(maxsize=8)
-def build_schema(settings: Settings) -> strawberry.Schema:
-    """Settings are immutable, so equal settings always build the same schema: build it once."""
-    return _schema(list(extensions.for_settings(settings)))
+def build_schema(config: ExtensionConfig) -> strawberry.Schema:
+    """The configuration is frozen, so equal configurations always build the same schema: build it once."""
+    return _schema(list(extensions.for_config(config)))
 
 
 def sdl() -> str:

@@ -241,7 +241,7 @@ async def aggregate(
 def _presented(info: Info[RequestContext, None], rows: list[AggregateRow]) -> list[UsageAggregate]:
     """The rows as GraphQL objects, unless there are more than `max_usage_rows`: the cost estimate
     (schema/extensions/cost.py) assumes `usage_group_size` groups per unpinned key, and a window can hold more."""
-    maximum = info.context.settings.max_usage_rows
+    maximum = info.context.max_usage_rows
     if len(rows) > maximum:
         raise TooManyUsageRows(len(rows), maximum)
     return [UsageAggregate.from_row(row) for row in rows]

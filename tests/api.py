@@ -18,6 +18,7 @@ from auth.principal import Principal, Role
 from db.engine import Database
 from gateway.app import create_app
 from gateway.settings import Settings, load_settings
+from gateway.wiring import auth_config
 
 
 def principal(
@@ -61,7 +62,7 @@ class StatementCounter:
 def token_for(settings: Settings, caller: Principal) -> str:
     """A real access token, signed with the dev key the gateway trusts in dev, carrying the caller's claims."""
     return mint_dev_token(
-        settings,
+        auth_config(settings),
         roles=caller.roles,
         tenant=caller.tenant_external_id,
         partner=caller.partner_mpn_id,

@@ -22,6 +22,7 @@ from auth.principal import Principal
 from db.engine import Database
 from gateway.app import create_app
 from gateway.settings import Settings, load_settings
+from gateway.wiring import extension_config
 from resolvers.context import RequestContext
 from schema import extensions
 from schema.errors import GatewaySchema
@@ -139,7 +140,7 @@ def settings_for(**overrides: Any) -> Settings:
 
 def schema_for(settings: Settings) -> strawberry.Schema:
     # The API's schema class, for its error logging (schema/errors.py).
-    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions.for_settings(settings))
+    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions.for_config(extension_config(settings)))
 
 
 def sqlite_database(directory: Path) -> Database:

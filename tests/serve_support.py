@@ -16,6 +16,7 @@ from pathlib import Path
 from auth.dev_keys import mint_dev_token
 from auth.principal import Role
 from gateway.settings import Settings, load_settings
+from gateway.wiring import auth_config
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -35,7 +36,7 @@ class Served:
     log: Path
 
     def token(self) -> str:
-        return mint_dev_token(self.settings, roles=[Role.PLATFORM_ADMIN], subject="serve-test")
+        return mint_dev_token(auth_config(self.settings), roles=[Role.PLATFORM_ADMIN], subject="serve-test")
 
     def workers(self) -> list[int]:
         """The pids of the processes serving requests: the children of `serve` (or `serve` itself)."""
@@ -53,7 +54,8 @@ def serving(tmp_path: Path, *args: str, **env: str) -> Iterator[Served]:
     }
     settings = load_settings(var_dir=Path(values["DPOR_VAR_DIR"]), database_url=values["DPOR_DATABASE_URL"])
     settings = settings.model_copy(update={"port": port})
-    mint_dev_token(settings, roles=[Role.PLATFORM_ADMIN])  # the dev key exists before the workers look for it
+    # The dev key exists before the workers look for it.
+    mint_dev_token(auth_config(settings), roles=[Role.PLATFORM_ADMIN])
     base = {name: value for name, value in os.environ.items() if not name.startswith(("DPOR_", "PROMETHEUS_"))}
     log = tmp_path / "serve.log"
     with log.open("wb") as output:

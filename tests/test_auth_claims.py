@@ -12,6 +12,7 @@ from auth.claims import ScopeRoles, principal_from_claims
 from auth.principal import Principal, Role
 from auth.rfc6750 import InsufficientScopeError, InvalidTokenError
 from gateway.settings import SettingsError
+from gateway.wiring import auth_config, authenticator
 from tests.test_auth_support import PARTNER, TENANT, claims, dev_settings
 
 DEFAULT_SCOPES = {
@@ -27,7 +28,7 @@ DEFAULT_SCOPES = {
 
 @pytest.fixture
 def scope_roles(tmp_path: Path) -> ScopeRoles:
-    return ScopeRoles.from_settings(dev_settings(tmp_path))
+    return ScopeRoles.from_config(auth_config(dev_settings(tmp_path)))
 
 
 def principal(scope_roles: ScopeRoles, **overrides: Any) -> Principal:
@@ -95,7 +96,7 @@ def test_scope_claim_must_be_a_string(scope_roles: ScopeRoles) -> None:
 
 
 def test_scope_names_come_from_settings(tmp_path: Path) -> None:
-    renamed = ScopeRoles.from_settings(dev_settings(tmp_path, scope_owner="api://dpor/Tenant.Owner"))
+    renamed = ScopeRoles.from_config(auth_config(dev_settings(tmp_path, scope_owner="api://dpor/Tenant.Owner")))
     assert principal(renamed, scope="api://dpor/Tenant.Owner").roles == {Role.OWNER}
     with pytest.raises(InsufficientScopeError):
         principal(renamed, scope="dpor.tenant.owner")
@@ -103,5 +104,7 @@ def test_scope_names_come_from_settings(tmp_path: Path) -> None:
 
 def test_one_scope_for_two_roles_is_a_settings_error(tmp_path: Path) -> None:
     settings = dev_settings(tmp_path, scope_partner="dpor.admin")
-    with pytest.raises(SettingsError, match=r"'dpor\.admin' is given to two roles"):
-        ScopeRoles.from_settings(settings)
+    with pytest.raises(
+        SettingsError, match=r"^invalid setting DPOR_SCOPE_\*: scope 'dpor\.admin' is given to two roles"
+    ):
+        authenticator(settings)

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from auth.authenticator import Authenticator
 from auth.jwks import COOLDOWN_SECONDS, LIFETIME_SECONDS, MAX_RESPONSE_BYTES
+from gateway.wiring import auth_config
 from tests.test_auth_support import (
     AUDIENCE,
     ISSUER,
@@ -95,7 +96,9 @@ def clock() -> Clock:
 @pytest.fixture
 def app(tmp_path: Path, issuer: Issuer, clock: Clock) -> Starlette:
     settings = production_settings(tmp_path, oauth_jwks_url=JWKS_URL)
-    authenticator = Authenticator.from_settings(settings, transport=httpx.MockTransport(issuer.handler), clock=clock)
+    authenticator = Authenticator.from_config(
+        auth_config(settings), transport=httpx.MockTransport(issuer.handler), clock=clock
+    )
     return gateway(settings, authenticator)
 
 
@@ -322,7 +325,7 @@ async def test_over_real_http_and_redirects_are_not_followed(
     settings = dev_settings(
         tmp_path, oauth_jwks_url=local_issuer.url(path), oauth_issuer=ISSUER, oauth_audience=AUDIENCE
     )
-    authenticator = Authenticator.from_settings(settings)
+    authenticator = Authenticator.from_config(auth_config(settings))
     try:
         response = await post(gateway(settings, authenticator), token())
     finally:

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from auth.config import AuthConfigError
 from auth.dev_keys import DEV_AUDIENCE, DEV_ISSUER, key_path, mint_dev_token, signing_key
 from auth.principal import Role
 from gateway.cli import main
 from gateway.settings import SettingsError
+from gateway.wiring import auth_config
 from tests.test_auth_support import (
     AUDIENCE,
     ISSUER,
@@ -76,48 +78,48 @@ def test_unreadable_jwks_file_stops_the_app_from_being_built(tmp_path: Path) -> 
 async def test_production_ignores_the_dev_key(tmp_path: Path) -> None:
     # A dev key exists in var_dir and signs a token naming even the production issuer and audience.
     dev = dev_settings(tmp_path, oauth_issuer=ISSUER, oauth_audience=AUDIENCE)
-    token = mint_dev_token(dev, roles=[Role.PLATFORM_ADMIN])
+    token = mint_dev_token(auth_config(dev), roles=[Role.PLATFORM_ADMIN])
     assert (await post(gateway(dev), token)).status_code == 200
 
     production = production_settings(tmp_path)
     assert production.var_dir == dev.var_dir
     assert_refused(await post(gateway(production), token), 401, "invalid_token")
-    with pytest.raises(SettingsError):
-        signing_key(production)
-    with pytest.raises(SettingsError):
-        mint_dev_token(production, roles=[Role.PLATFORM_ADMIN])
+    with pytest.raises(AuthConfigError, match="never used in production"):
+        signing_key(auth_config(production))
+    with pytest.raises(AuthConfigError):
+        mint_dev_token(auth_config(production), roles=[Role.PLATFORM_ADMIN])
 
 
 async def test_dev_trusts_a_key_it_creates_on_first_start(tmp_path: Path) -> None:
     settings = dev_settings(tmp_path)
-    assert not key_path(settings).exists()
+    assert not key_path(auth_config(settings)).exists()
     app = gateway(settings)
-    path = key_path(settings)
+    path = key_path(auth_config(settings))
     assert path.parent == settings.var_dir
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_text())["kty"] == "RSA"
     assert [entry.name for entry in settings.var_dir.iterdir()] == [path.name]  # no temporary file left
-    token = mint_dev_token(settings, roles=[Role.OWNER], tenant=uuid.uuid4())
+    token = mint_dev_token(auth_config(settings), roles=[Role.OWNER], tenant=uuid.uuid4())
     assert (await post(app, token)).status_code == 200
 
 
 def test_the_dev_key_survives_restarts(tmp_path: Path) -> None:
-    settings = dev_settings(tmp_path)
-    first = signing_key(settings)
-    assert signing_key(settings).kid == first.kid
+    config = auth_config(dev_settings(tmp_path))
+    first = signing_key(config)
+    assert signing_key(config).kid == first.kid
 
 
 def test_a_dev_key_readable_by_others_is_refused(tmp_path: Path) -> None:
     settings = dev_settings(tmp_path)
-    signing_key(settings)
-    os.chmod(key_path(settings), 0o644)
+    signing_key(auth_config(settings))
+    os.chmod(key_path(auth_config(settings)), 0o644)
     with pytest.raises(SettingsError, match="readable by others"):
         gateway(settings)
 
 
 async def test_dev_tokens_name_the_dev_issuer_and_audience(tmp_path: Path) -> None:
     settings = dev_settings(tmp_path)
-    token = mint_dev_token(settings, roles=[Role.USAGE_INGEST])
+    token = mint_dev_token(auth_config(settings), roles=[Role.USAGE_INGEST])
     payload = json.loads(_b64decode(token.split(".")[1]))
     assert (payload["iss"], payload["aud"]) == (DEV_ISSUER, DEV_AUDIENCE)
     assert payload["scope"] == "dpor.usage.write"

@@ -11,6 +11,7 @@ import pytest
 from auth import authenticator as authenticator_module
 from auth.authenticator import Authenticator
 from auth.rfc9068 import AccessTokenValidator
+from gateway.wiring import auth_config
 from tests.test_auth_support import (
     assert_refused,
     claims,
@@ -67,7 +68,7 @@ async def test_refused_tokens_are_not_remembered(tmp_path: Path, verifications: 
 async def test_the_memory_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(authenticator_module, "VERIFIED_CACHE_SIZE", 3)
     settings = production_settings(tmp_path)
-    authenticator = Authenticator.from_settings(settings)
+    authenticator = Authenticator.from_config(auth_config(settings))
     app = gateway(settings, authenticator)
     tokens = [sign(claims(), rsa_key("rsa-1")) for _ in range(5)]
     for value in tokens:

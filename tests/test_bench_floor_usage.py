@@ -20,8 +20,8 @@ import pytest
 from auth.principal import Role
 from bench import capture, dataset, floor, floor_usage, operations
 from db.engine import Database
-from db.seed.catalog import COUNTRY_CURRENCY
-from db.seed.synthetic import SyntheticSpec, load_synthetic
+from gateway.seed.catalog import COUNTRY_CURRENCY
+from gateway.seed.synthetic import SyntheticSpec, load_synthetic
 from resolvers.usage.attribution import DAY_SECONDS, seconds_active
 from resolvers.usage.currencies import minor_units, present
 from resolvers.usage.month_span import month_span

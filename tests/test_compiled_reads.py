@@ -28,7 +28,12 @@ import pytest
 from auth.principal import Principal, Role
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType
-from db.seed.demo import DEMO_DELEGATED_PARTNER_MPN_ID, DEMO_OWNER_TENANT_EXTERNAL_ID, DEMO_PARTNER_MPN_ID, load_demo
+from gateway.seed.demo import (
+    DEMO_DELEGATED_PARTNER_MPN_ID,
+    DEMO_OWNER_TENANT_EXTERNAL_ID,
+    DEMO_PARTNER_MPN_ID,
+    load_demo,
+)
 from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, Column, ToMany, ToOne
 from schema.extensions.compiled_reads import CompiledReadsExtension
 from tests import databases, factories

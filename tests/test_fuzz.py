@@ -10,7 +10,7 @@ versions are near the real ones, MPN ids and names are the demo's; the rest is j
 for ID arguments, which is what a type-only generator such as hypothesis-graphql draws, would only ever
 reach NOT_FOUND; aiming at the rows that exist is what makes the scope checks mean something.
 
-Each role runs its own test on a freshly loaded demo dataset (db/seed/demo.py), mutations included, so the
+Each role runs its own test on a freshly loaded demo dataset (gateway/seed/demo.py), mutations included, so the
 world drifts as the run goes (DPORs set and removed, links added, tenants created by the platform admin).
 
 Examples per role: DPOR_TEST_FUZZ_EXAMPLES (default 250 on SQLite, 50 on PostgreSQL; e.g.
@@ -51,9 +51,15 @@ from auth.principal import Principal, Role
 from db.association import PartnerAssociation
 from db.engine import Database
 from db.partner import Partner
-from db.seed.demo import DEMO_DELEGATED_PARTNER_MPN_ID, DEMO_OWNER_TENANT_EXTERNAL_ID, DEMO_PARTNER_MPN_ID, load_demo
 from db.subscription import Subscription
 from db.tenant import Tenant
+from gateway.seed.demo import (
+    DEMO_DELEGATED_PARTNER_MPN_ID,
+    DEMO_OWNER_TENANT_EXTERNAL_ID,
+    DEMO_PARTNER_MPN_ID,
+    load_demo,
+)
+from gateway.wiring import extension_config
 from schema.root import build_schema
 from tests import databases, scalar_edges
 from tests.api import Api, combined, principal, token_for
@@ -405,7 +411,7 @@ async def fuzzing(database: Database, request: pytest.FixtureRequest) -> AsyncIt
     world = await world_ids(database)
     names = ["Contoso", "contoso", "Fabrikam, Inc.", "Proseware", "Adatum", "Azure", "Ltd", "z"]
     async with gateway(database) as api:
-        graphql_schema = build_schema(api.settings)._schema
+        graphql_schema = build_schema(extension_config(api.settings))._schema
         builder = DocumentBuilder(graphql_schema, world, names)
         secrets = await secrets_for(database, caller)
         fuzz = Fuzzing(api, database, FUZZ_CALLERS[caller], secrets, builder.operations())

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from auth.dev_keys import mint_dev_token
 from auth.principal import Role
 from gateway import graphiql
+from gateway.wiring import auth_config
 from tests.test_auth_support import assert_refused, client, dev_settings, gateway, production_settings
 
 # What chromium sends when it navigates (a reload, a link typed or clicked).
@@ -45,7 +46,7 @@ async def test_a_reload_or_shared_link_of_the_ide_opens_the_ide_without_a_token(
 
 async def test_api_clients_still_send_queries_over_get_and_still_need_a_token(tmp_path: Path) -> None:
     settings = dev_settings(tmp_path)
-    token = mint_dev_token(settings, roles=[Role.PLATFORM_ADMIN])
+    token = mint_dev_token(auth_config(settings), roles=[Role.PLATFORM_ADMIN])
     query = {"query": "{ __typename }"}
     persisted = {"extensions": json.dumps({"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}})}
     async with client(gateway(settings)) as http:

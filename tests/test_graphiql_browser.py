@@ -20,6 +20,7 @@ from auth.principal import Role
 from db import migrations
 from gateway.app import create_app
 from gateway.settings import load_settings
+from gateway.wiring import auth_config
 from tests import databases
 from tests.browser.chromium import CHROMIUM_MISSING, find_chromium, open_page
 
@@ -61,7 +62,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     while not server.started:
         assert not serving.done(), serving.exception()
         await asyncio.sleep(0.02)
-    token = mint_dev_token(settings, roles=[Role.PLATFORM_ADMIN], subject="browser-test")
+    token = mint_dev_token(auth_config(settings), roles=[Role.PLATFORM_ADMIN], subject="browser-test")
     try:
         yield Gateway(f"http://127.0.0.1:{port}/graphql", token)
     finally:

@@ -15,10 +15,11 @@ from strawberry.extensions import SchemaExtension
 
 from db import statement_counter
 from db.engine import Database
-from gateway.persisted import Manifest, ManifestError
 from gateway.settings import Settings
+from gateway.wiring import extension_config
 from schema import extensions
 from schema.extensions import caching
+from schema.extensions.persisted_manifest import Manifest, ManifestError
 from tests.hardening_support import Mutation, Query, as_caller, client_for, codes, settings_for, sqlite_database
 
 HELLO = "query Hello { hello }"
@@ -60,7 +61,9 @@ class Documents(SchemaExtension):
 
 
 def recording_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=[*extensions.for_settings(settings), Documents])
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, extensions=[*extensions.for_config(extension_config(settings)), Documents]
+    )
 
 
 async def test_a_listed_document_runs_by_hash_parsed_and_validated_once(

@@ -25,9 +25,9 @@ from auth.principal import Principal, Role
 from db.audit import AuditEvent
 from db.engine import Database
 from db.partner import Partner
-from db.seed.demo import DEMO_PARTNER_MPN_ID, load_demo
 from db.subscription import Subscription
 from db.tenant import Tenant
+from gateway.seed.demo import DEMO_PARTNER_MPN_ID, load_demo
 from schema import global_id
 from tests.api import Api, principal, token_for
 from tests.resilience_support import check_invariants, gateway

@@ -67,10 +67,10 @@ async def test_a_refused_token_is_logged_with_its_reason(
 ) -> None:
     app = gateway(production_settings(tmp_path))
     token = make_token() if callable(make_token) else None
-    with caplog.at_level(logging.INFO, logger="auth.middleware"):
+    with caplog.at_level(logging.INFO, logger="gateway.bearer"):
         response = await post(app, token, **headers)
     assert response.status_code in (401, 403)
-    (line,) = messages(caplog, "auth.middleware")
+    (line,) = messages(caplog, "gateway.bearer")
     assert line.startswith(expected), line
     assert "None)" not in line and ": None" not in line
     if token is not None:

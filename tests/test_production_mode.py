@@ -12,6 +12,7 @@ import pytest
 from strawberry.extensions import SchemaExtension
 
 from db.engine import Database
+from gateway.wiring import extension_config
 from schema import extensions
 from schema.errors import GatewaySchema
 from tests.hardening_support import Mutation, Query, client_for, codes, settings_for, sqlite_database
@@ -107,7 +108,7 @@ async def test_a_failing_extension_is_masked_too(database: Database, caplog: pyt
     """Errors raised inside extensions bypass the schema's masking; the view masks them."""
     settings = settings_for(env="production")
     schema = GatewaySchema(
-        query=Query, mutation=Mutation, extensions=[*extensions.for_settings(settings), BrokenExtension]
+        query=Query, mutation=Mutation, extensions=[*extensions.for_config(extension_config(settings)), BrokenExtension]
     )
     async with client_for(settings, database, schema=schema) as client:
         with caplog.at_level(logging.INFO, logger="dpor_gateway.graphql"):

@@ -16,9 +16,10 @@ import redis.asyncio as aioredis
 
 from db import statement_counter
 from db.engine import Database
-from gateway.ratelimit import Bucket, RateLimiter, create_rate_limiter
+from gateway.ratelimit import Bucket, create_rate_limiter
 from gateway.ratelimit.memory import MemoryRateLimiter
 from gateway.settings import SettingsError
+from resolvers.rate_limiter import RateLimiter
 from tests.hardening_support import as_caller, client_for, codes, settings_for, sqlite_database
 
 REDIS_URL_VARIABLE = "DPOR_TEST_REDIS_URL"

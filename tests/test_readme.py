@@ -7,9 +7,9 @@ import re
 import uuid
 from pathlib import Path
 
-from db.seed.demo_data import DEMO_PARTNER_MPN_IDS, DEMO_TENANT_EXTERNAL_IDS
+from gateway.seed.demo_data import DEMO_PARTNER_MPN_IDS, DEMO_TENANT_EXTERNAL_IDS
+from resolvers.codes import Code
 from resolvers.errors import GatewayError
-from schema.extensions.errors import Code
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

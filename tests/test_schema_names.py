@@ -15,12 +15,13 @@ import pytest
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLSchema, Lexer, Source, TokenKind
 from graphql.type import GraphQLInterfaceType, GraphQLObjectType
 
+from gateway.wiring import extension_config
 from schema.extensions.schema_names import HIDDEN
 from schema.root import build_schema
 from tests.hardening_support import settings_for
 
-PRODUCTION = build_schema(settings_for(env="production", rate_limit_enabled=False))
-DEVELOPMENT = build_schema(settings_for(env="dev", rate_limit_enabled=False))
+PRODUCTION = build_schema(extension_config(settings_for(env="production", rate_limit_enabled=False)))
+DEVELOPMENT = build_schema(extension_config(settings_for(env="dev", rate_limit_enabled=False)))
 GRAPHQL = PRODUCTION._schema
 
 _WINDOW = 'from: "2025-01-01", to: "2025-01-31"'

@@ -28,12 +28,12 @@ from db.models import (
     TenantContact,
     UsageRecord,
 )
-from db.seed import demo
-from db.seed.bulk import BulkWriter, table_of
-from db.seed.catalog import COUNTRY_CURRENCY
-from db.seed.rows import TENANT_COLUMNS
-from db.seed.synthetic import NotEmptyError, SyntheticSpec, load_synthetic
 from gateway.cli import main
+from gateway.seed import demo
+from gateway.seed.bulk import BulkWriter, table_of
+from gateway.seed.catalog import COUNTRY_CURRENCY
+from gateway.seed.rows import TENANT_COLUMNS
+from gateway.seed.synthetic import NotEmptyError, SyntheticSpec, load_synthetic
 from tests.conftest import empty_all_tables
 
 TODAY = date(2026, 11, 22)

@@ -129,3 +129,15 @@ def test_as_a_subprocess_the_last_line_is_the_token(var_dir: Path) -> None:
     last = result.stdout.splitlines()[-1]
     assert last.count(".") == 2 and " " not in last
     assert payload(last)["scope"] == "dpor.admin"
+
+
+def test_a_dev_key_readable_by_others_stops_the_command_in_one_line(
+    var_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "--role", "platform-admin")[0] == 0  # makes the key
+    (key,) = var_dir.iterdir()
+    key.chmod(0o644)
+    code, out, err = run(capsys, "--role", "platform-admin")
+    assert (code, out) == (2, "")
+    assert err.startswith("dpor-gateway: dev signing key ") and "readable by others" in err, err
+    assert err.count("\n") == 1

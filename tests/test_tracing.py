@@ -8,7 +8,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from auth.principal import Role
 from db.engine import Database
 from gateway.settings import load_settings
-from schema.extensions import for_settings
+from gateway.wiring import extension_config
+from schema.extensions import for_config
 from schema.extensions.tracing import tracer_provider, tracing
 from schema.root import _schema
 from tests import factories
@@ -17,7 +18,7 @@ from tests.api import principal
 
 def test_tracing_is_on_only_with_an_endpoint() -> None:
     def names(settings_overrides: dict[str, object]) -> list[str]:
-        extensions = for_settings(load_settings(**settings_overrides))
+        extensions = for_config(extension_config(load_settings(**settings_overrides)))
         return [getattr(getattr(e, "func", e), "__name__", "") for e in extensions]
 
     assert "PrivateOpenTelemetryExtension" not in names({})
@@ -37,7 +38,6 @@ async def test_an_operation_is_traced_without_its_arguments(database: Database) 
         request=None,
         response=None,
         database=database,  # type: ignore[arg-type]
-        settings=load_settings(),
         request_id="trace-test",
         principal=principal(Role.PLATFORM_ADMIN),
     )

@@ -15,6 +15,7 @@ from graphql import GraphQLError, parse
 from auth.principal import Role
 from db import statement_counter
 from db.engine import Database
+from gateway.wiring import extension_config
 from resolvers.usage.ingestion import ingest_usage
 from schema.extensions.cost import UsageBounds, estimate
 from schema.root import build_schema
@@ -22,7 +23,7 @@ from tests.api import api_for, error_codes, principal
 from tests.hardening_support import settings_for
 from tests.usage_helpers import build_world, record
 
-SCHEMA = build_schema(settings_for())._schema
+SCHEMA = build_schema(extension_config(settings_for()))._schema
 BOUNDS = UsageBounds(group_size=20, max_rows=10_000)
 ADMIN = principal(Role.PLATFORM_ADMIN)
 

@@ -10,15 +10,16 @@ from auth.dev_keys import mint_dev_token
 from auth.principal import Role
 from db import migrations
 from db.engine import Database
-from db.seed.demo import (
+from gateway.commands.serve import serve
+from gateway.seed.demo import (
     DEMO_DELEGATED_PARTNER_MPN_ID,
     DEMO_OWNER_TENANT_EXTERNAL_ID,
     DEMO_PARTNER_MPN_ID,
     demo_present,
     load_demo,
 )
-from gateway.commands.serve import serve
 from gateway.settings import Settings, load_settings
+from gateway.wiring import auth_config
 
 EXAMPLE_QUERY = "{ viewer { subject roles tenant { displayName } } subscriptions(first: 3) { totalCount } }"
 
@@ -48,7 +49,11 @@ async def _prepare(settings: Settings) -> None:
 def _print_tokens(settings: Settings) -> None:
     url = f"http://{settings.host}:{settings.port}/graphql"
     owner = mint_dev_token(
-        settings, roles=[Role.OWNER], tenant=DEMO_OWNER_TENANT_EXTERNAL_ID, subject="demo-owner", ttl=12 * 3600
+        auth_config(settings),
+        roles=[Role.OWNER],
+        tenant=DEMO_OWNER_TENANT_EXTERNAL_ID,
+        subject="demo-owner",
+        ttl=12 * 3600,
     )
     print()
     print(f"GraphQL endpoint: {url}  (GraphiQL in a browser; send the token as 'Authorization: Bearer ...')")

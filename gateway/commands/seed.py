@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from db.engine import Database
-from db.seed.demo import load_demo
-from db.seed.synthetic import LoadReport, NotEmptyError, SyntheticSpec, load_synthetic
+from gateway.seed.demo import load_demo
+from gateway.seed.synthetic import LoadReport, NotEmptyError, SyntheticSpec, load_synthetic
 from gateway.settings import load_settings
 
 SIZE_OPTIONS = ("tenants", "subscriptions_per_tenant", "partners", "days")

@@ -15,6 +15,7 @@ from typing import Any
 from auth.dev_keys import mint_dev_token
 from auth.principal import PARTNER_ROLES, TENANT_ROLES, Role
 from gateway.settings import load_settings
+from gateway.wiring import auth_config
 
 # Command-line spelling of each role.
 ROLE_NAMES = {role.value.lower().replace("_", "-"): role for role in Role}
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     token = mint_dev_token(
-        settings,
+        auth_config(settings),
         roles=roles,
         tenant=args.tenant,
         partner=args.partner,

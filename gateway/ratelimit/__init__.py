@@ -8,27 +8,12 @@ the caller learns how long until it would hold enough (`retry_after`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from resolvers.rate_limiter import RateLimiter
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    allowed: bool
-    capacity: int
-    remaining: float
-    # Seconds until the bucket holds enough for this cost (0 when allowed).
-    retry_after: float
-    # Seconds until the bucket is full again.
-    reset_after: float
-
-
-class RateLimiter(Protocol):
-    async def consume(self, key: str, cost: int) -> Decision: ...
-
-    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +28,7 @@ class Bucket:
 
 def for_settings(settings: Settings) -> RateLimiter | None:
     """The application's limiter (None when rate limiting is off). The app owns it: created with the app,
-    closed with its lifespan, found by the rate-limit extension through the request's app."""
+    closed with its lifespan, handed to the rate-limit extension in each request's context (RequestContext)."""
     if not settings.rate_limit_enabled:
         return None
     bucket = Bucket(capacity=settings.rate_limit_points, window_seconds=settings.rate_limit_window_seconds)

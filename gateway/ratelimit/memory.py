@@ -6,7 +6,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from gateway.ratelimit import Bucket, Decision
+from gateway.ratelimit import Bucket
+from resolvers.rate_limiter import Decision
 
 # Buckets kept at most. Anonymous callers are keyed by address, so the number of keys is the caller's choice;
 # the least recently used bucket is dropped first, and a dropped bucket has most likely refilled anyway.

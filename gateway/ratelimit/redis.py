@@ -12,7 +12,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from gateway.ratelimit import Bucket, Decision
+from gateway.ratelimit import Bucket
+from resolvers.rate_limiter import Decision
 
 KEY_PREFIX = "dpor:ratelimit:"
 REDIS_TIMEOUT_SECONDS = 1.0

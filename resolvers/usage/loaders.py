@@ -22,8 +22,6 @@ from resolvers.context import RequestContext
 from resolvers.usage.aggregates import AggregateFilter, AggregateRow, GroupBy, Scope
 from resolvers.usage.by_parent import PARENTS, aggregates_by_parent
 
-_CACHE_KEY = "usage.loaders"
-
 
 @dataclass(frozen=True, slots=True)
 class UsageRequest:
@@ -78,8 +76,7 @@ def usage_loaders_of(context: RequestContext, scope: Scope) -> UsageLoaders:
     Kept apart from resolvers.loaders.Loaders: usage is read under the usage scope derived from the caller's
     roles (schema.usage.usage_scope), not under the entity row filters those loaders carry.
     """
-    by_scope: dict[Scope, UsageLoaders] = context.cache.setdefault(_CACHE_KEY, {})
-    loaders = by_scope.get(scope)
+    loaders = context.usage_loaders.get(scope)
     if loaders is None:
-        loaders = by_scope[scope] = UsageLoaders(context.database, scope)
+        loaders = context.usage_loaders[scope] = UsageLoaders(context.database, scope)
     return loaders

@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from resolvers import grammar
+from resolvers.codes import Code
 from resolvers.usage.currencies import MINOR_UNITS
 
 MAX_BATCH_RECORDS = 5_000
@@ -107,7 +108,7 @@ class FieldProblem:
 class UsageInputError(Exception):
     """The batch was refused as a whole; `problems` names every bad record and field."""
 
-    code = "BAD_USER_INPUT"
+    code = Code.BAD_USER_INPUT
 
     def __init__(self, problems: Sequence[FieldProblem]) -> None:
         self.problems = tuple(problems)

@@ -63,8 +63,9 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from db.enums import AssociationType
+from resolvers.codes import Code
 from resolvers.pagination import DEFAULT_PAGE_SIZE
-from schema.extensions.errors import Code, coded_error, limit_error
+from schema.extensions.errors import coded_error, limit_error
 
 
 @dataclass

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from schema.extensions.errors import Code, limit_error
+from resolvers.codes import Code
+from schema.extensions.errors import limit_error
 
 
 def timeout_error(seconds: float) -> GraphQLError:

@@ -17,48 +17,16 @@ import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
 
-from schema.extensions.errors import Code, code_of, limit_error
+from db import errors as database_errors
+from resolvers.codes import Code
+from schema.extensions.errors import code_of, limit_error
 
 # graphql-core's message when `max_tokens` stops the parser (graphql/language/parser.py).
 TOO_MANY_TOKENS = re.compile(r"Document contains more than (\d+) tokens")
-# PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout (or by a client-side cancel).
-QUERY_CANCELED = "57014"
-
-
-def _is_statement_timeout(error: BaseException | None) -> bool:
-    while error is not None:
-        if getattr(error, "sqlstate", None) == QUERY_CANCELED or getattr(error, "pgcode", None) == QUERY_CANCELED:
-            return True
-        error = getattr(error, "orig", None) or error.__cause__
-    return False
-
-
-# SQLSTATE classes and codes meaning the connection, not the statement, failed: 08 (connection exception), 57P01-03
-# (admin shutdown, crash shutdown, cannot connect now), 53300 (too many connections: the server's
-# max_connections, or the role's or database's CONNECTION LIMIT, is reached; the pool may open one later).
-CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 # Seconds a client is told to wait before retrying when the database is unavailable (`Retry-After`).
 DATABASE_RETRY_AFTER_SECONDS = 1
-
-
-def _is_database_unavailable(error: BaseException | None) -> bool:
-    """The request failed because the database went away, not because of anything in it."""
-    while error is not None:
-        # SQLAlchemy's own verdict: the driver reported a disconnect and the pooled connection was invalidated.
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            return True
-        # Refused or reset while connecting (the pool opening a new connection); asyncpg's TimeoutError when
-        # connecting is an OSError too.
-        if isinstance(error, OSError):
-            return True
-        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in CONNECTION_SQLSTATES):
-            return True
-        error = getattr(error, "orig", None) or error.__cause__
-    return False
 
 
 def classify(error: GraphQLError) -> GraphQLError:
@@ -77,7 +45,7 @@ def classify(error: GraphQLError) -> GraphQLError:
         return _with_code(error, Code.BAD_USER_INPUT)
     if error.original_error is None and error.path is None:
         return _with_code(error, Code.GRAPHQL_VALIDATION_FAILED)
-    if _is_statement_timeout(error.original_error):
+    if database_errors.is_statement_timeout(error.original_error):
         return GraphQLError(
             "The database statement took too long and was cancelled.",
             nodes=error.nodes,
@@ -85,7 +53,7 @@ def classify(error: GraphQLError) -> GraphQLError:
             original_error=error.original_error,
             extensions={"code": Code.TIMEOUT.value},
         )
-    if _is_database_unavailable(error.original_error):
+    if database_errors.is_unavailable(error.original_error):
         return GraphQLError(
             "The database is unavailable; retry later.",
             nodes=error.nodes,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from schema.extensions.errors import Code, code_of
+from resolvers.codes import Code
+from schema.extensions.errors import code_of
 
 MASKED_MESSAGE = "Internal server error."
 

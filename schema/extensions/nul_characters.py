@@ -14,8 +14,9 @@ from typing import Any
 from graphql import DocumentNode, StringValueNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
 
+from resolvers.codes import Code
 from schema.extensions.caching import DocumentLRU
-from schema.extensions.errors import Code, coded_error
+from schema.extensions.errors import coded_error
 
 NUL = "\x00"
 

@@ -15,9 +15,10 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from db import statement_counter
-from gateway import metrics
+from resolvers.codes import Code
+from schema.extensions import operation_metrics as metrics
 from schema.extensions.cost import current_report
-from schema.extensions.errors import Code, code_of
+from schema.extensions.errors import code_of
 
 logger = logging.getLogger("dpor.access")
 

@@ -10,7 +10,7 @@ spread.
 
 Root fields count distinct response keys at the root, collecting fragments the way execution does (each
 fragment once), since that is what execution will resolve. Directives are counted per selection. The rules are
-built once per settings: the validation cache keys on the rule classes, and a class per request would never
+built once per configuration: the validation cache keys on the rule classes, and a class per request would never
 hit.
 """
 
@@ -30,7 +30,8 @@ from graphql import (
     ValidationRule,
 )
 
-from schema.extensions.errors import Code, limit_error
+from resolvers.codes import Code
+from schema.extensions.errors import limit_error
 
 
 class DocumentShape:

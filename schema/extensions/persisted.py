@@ -24,8 +24,9 @@ from typing import Any
 from graphql import GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
-from gateway.persisted import Manifest, TrustedDocument, document_hash, hex_digest
-from schema.extensions.errors import Code, coded_error
+from resolvers.codes import Code
+from schema.extensions.errors import coded_error
+from schema.extensions.persisted_manifest import Manifest, TrustedDocument, document_hash, hex_digest
 
 # The operation extension under which the HTTP view passes a request's `documentId` parameter.
 DOCUMENT_ID_EXTENSION = "documentId"

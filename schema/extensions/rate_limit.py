@@ -20,9 +20,10 @@ from typing import Any
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from gateway.ratelimit import RateLimiter
+from resolvers.codes import Code
+from resolvers.rate_limiter import RateLimiter
 from schema.extensions.cost import current_report
-from schema.extensions.errors import Code, coded_error
+from schema.extensions.errors import coded_error
 
 logger = logging.getLogger("dpor.ratelimit")
 
@@ -36,19 +37,13 @@ def bucket_key(context: Any) -> str:
     return f"anonymous:{client.host if client else 'unknown'}"
 
 
-def limiter_of(context: Any) -> RateLimiter | None:
-    """The application's limiter (gateway/app.py puts it in `app.state`): it lives and closes with the app,
-    while the schema, cached per settings, may outlive one application."""
-    app = getattr(getattr(context, "request", None), "app", None)
-    limiter: RateLimiter | None = getattr(getattr(app, "state", None), "rate_limiter", None)
-    return limiter
-
-
 class RateLimit(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         report = current_report()
         context = self.execution_context.context
-        limiter = limiter_of(context)
+        # The application's limiter, put in the request context by the view: it lives and closes with the app,
+        # while the schema, cached per configuration, may outlive one application.
+        limiter: RateLimiter | None = getattr(context, "rate_limiter", None)
         if report is not None and limiter is not None:
             try:
                 decision = await limiter.consume(bucket_key(context), report.requested)

@@ -1,7 +1,7 @@
 """The demo dataset, as data: who the tenants, partners and subscriptions are, and what happened to them.
 
 Instants are `At(day, clock)`: days from the first day of the usage window, so the story stays inside the
-13 months of usage whatever day it is loaded. db/seed/demo.py turns this into rows.
+13 months of usage whatever day it is loaded. gateway/seed/demo.py turns this into rows.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Pure ASGI middleware: no GraphQL request runs without a valid bearer token.
 
+The HTTP side of RFC 6750 (the token parsing and the challenge are auth.rfc6750's, the validation
+auth.authenticator's); it lives in gateway/ because it answers refusals in the API's error shape and codes.
+
 It guards the GraphQL path only (health probes need no token) and puts the caller's Principal in
 ``scope["dpor.principal"]``, where the GraphQL view reads it. A refused request is answered here, before any
 of the application (or the database) sees it:
@@ -20,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auth.authenticator import Authenticator
 from auth.rfc6750 import InsufficientScopeError, challenge
+from resolvers.codes import Code
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +92,7 @@ class BearerTokenMiddleware:
                 "errors": [
                     {
                         "message": _MESSAGES.get(error.error, _MESSAGES["invalid_token"]),
-                        "extensions": {"code": "FORBIDDEN" if forbidden else "UNAUTHENTICATED"},
+                        "extensions": {"code": (Code.FORBIDDEN if forbidden else Code.UNAUTHENTICATED).value},
                     }
                 ]
             }

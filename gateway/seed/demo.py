@@ -1,6 +1,6 @@
 """The demo dataset: a few realistic tenants, partners and subscriptions, loaded by `make run` on first start.
 
-Ids are fixed constants, defined with the data in db/seed/demo_data.py and exported here
+Ids are fixed constants, defined with the data in gateway/seed/demo_data.py and exported here
 (DEMO_OWNER_TENANT_EXTERNAL_ID, DEMO_PARTNER_MPN_ID, DEMO_DELEGATED_PARTNER_MPN_ID, ...), so a dev token
 minted from them works against the demo data on any machine. Times are relative to the day of loading: usage
 covers the 13 months ending yesterday (UTC), and the partner-of-record changes fall inside that window, at
@@ -35,9 +35,9 @@ from db.models import (
     TenantContact,
     UsageRecord,
 )
-from db.seed.bulk import BulkWriter, Fragment, Row, table_of
-from db.seed.catalog import COUNTRY_CURRENCY, METERS
-from db.seed.demo_data import (
+from gateway.seed.bulk import BulkWriter, Fragment, Row, table_of
+from gateway.seed.catalog import COUNTRY_CURRENCY, METERS
+from gateway.seed.demo_data import (
     DELEGATIONS,
     DEMO_DELEGATED_PARTNER_MPN_ID,
     DEMO_OWNER_TENANT_EXTERNAL_ID,
@@ -51,7 +51,7 @@ from db.seed.demo_data import (
     At,
     DemoSubscription,
 )
-from db.seed.rows import (
+from gateway.seed.rows import (
     ASSOCIATION_COLUMNS,
     AUDIT_COLUMNS,
     CONTACT_COLUMNS,
@@ -64,8 +64,8 @@ from db.seed.rows import (
     dpor_history,
     version_after,
 )
-from db.seed.usage import COLUMNS as USAGE_COLUMNS
-from db.seed.usage import UsageRows
+from gateway.seed.usage import COLUMNS as USAGE_COLUMNS
+from gateway.seed.usage import UsageRows
 from resolvers.usage.rollups import rebuild_rollups
 
 __all__ = [

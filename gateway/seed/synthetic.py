@@ -41,11 +41,11 @@ from db.models import (
     TenantContact,
     UsageRecord,
 )
-from db.seed.bulk import BulkWriter, Fragment, Row, table_of
-from db.seed.catalog import COUNTRY_CURRENCY, MAX_METERS_PER_SUBSCRIPTION, METERS, Meter
-from db.seed.deferred import constraints_deferred
-from db.seed.demo_data import DEMO_TENANT_EXTERNAL_IDS
-from db.seed.rows import (
+from gateway.seed.bulk import BulkWriter, Fragment, Row, table_of
+from gateway.seed.catalog import COUNTRY_CURRENCY, MAX_METERS_PER_SUBSCRIPTION, METERS, Meter
+from gateway.seed.deferred import constraints_deferred
+from gateway.seed.demo_data import DEMO_TENANT_EXTERNAL_IDS
+from gateway.seed.rows import (
     ASSOCIATION_COLUMNS,
     CONTACT_COLUMNS,
     DELEGATION_COLUMNS,
@@ -57,8 +57,8 @@ from db.seed.rows import (
     dpor_history,
     version_after,
 )
-from db.seed.usage import COLUMNS as USAGE_COLUMNS
-from db.seed.usage import UsageRows
+from gateway.seed.usage import COLUMNS as USAGE_COLUMNS
+from gateway.seed.usage import UsageRows
 from resolvers.usage.rollups import rebuild_rollups
 
 NAMESPACE = uuid.UUID("9b0d6c3e-51a7-4f2b-8e0c-7d4a2f6b1c95")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from db.enums import AssociationEndReason, AssociationType
-from db.seed.bulk import Row
+from gateway.seed.bulk import Row
 
 TENANT_COLUMNS = (
     "id",

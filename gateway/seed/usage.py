@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from db.seed.bulk import BulkWriter, Fragment, table_of
-from db.seed.catalog import CURRENCY_PER_USD, Meter
 from db.usage import UsageRecord
+from gateway.seed.bulk import BulkWriter, Fragment, table_of
+from gateway.seed.catalog import CURRENCY_PER_USD, Meter
 
 # The order of columns in every row this module yields: the per-day head, then the per-variant tail.
 COLUMNS = (

@@ -1,0 +1,120 @@
+"""The one place that turns `Settings` into what the layers below gateway/ take, and their errors back into settings.
+
+Nothing below gateway/ reads `Settings` (issue 12): auth/ declares the values it needs as a frozen AuthConfig, the
+schema's extensions as a frozen ExtensionConfig. A configuration they cannot use (AuthConfigError naming a field, a
+trusted documents ManifestError naming a file) is reported here as the setting to change (SettingsError, one line).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+import strawberry
+
+from auth.authenticator import Authenticator
+from auth.config import AuthConfig, AuthConfigError
+from auth.principal import Role
+from gateway.settings import Settings, SettingsError
+from schema.extensions.config import ExtensionConfig
+from schema.extensions.cost import UsageBounds
+from schema.extensions.persisted_manifest import ManifestError
+from schema.root import build_schema
+
+# The setting behind each AuthConfig field (tests/test_wiring.py checks that every field has one).
+AUTH_SETTINGS = {
+    "production": "DPOR_ENV",
+    "issuer": "DPOR_OAUTH_ISSUER",
+    "audience": "DPOR_OAUTH_AUDIENCE",
+    "jwks_url": "DPOR_OAUTH_JWKS_URL",
+    "jwks_file": "DPOR_OAUTH_JWKS_FILE",
+    "clock_skew_seconds": "DPOR_OAUTH_CLOCK_SKEW_SECONDS",
+    "max_token_lifetime_seconds": "DPOR_OAUTH_MAX_TOKEN_LIFETIME_SECONDS",
+    "realm": "DPOR_OAUTH_REALM",
+    "scope_names": "DPOR_SCOPE_*",
+    "dev_key_dir": "DPOR_VAR_DIR",
+}
+
+
+def auth_config(settings: Settings) -> AuthConfig:
+    return AuthConfig(
+        production=settings.is_production,
+        issuer=settings.oauth_issuer,
+        audience=settings.oauth_audience,
+        jwks_url=settings.oauth_jwks_url,
+        jwks_file=settings.oauth_jwks_file,
+        clock_skew_seconds=settings.oauth_clock_skew_seconds,
+        max_token_lifetime_seconds=settings.oauth_max_token_lifetime_seconds,
+        realm=settings.oauth_realm,
+        scope_names={
+            Role.OWNER: settings.scope_owner,
+            Role.SERVICE_ADMIN: settings.scope_service_admin,
+            Role.CO_ADMIN: settings.scope_co_admin,
+            Role.DELEGATED_ADMIN: settings.scope_delegated_admin,
+            Role.PARTNER: settings.scope_partner,
+            Role.PLATFORM_ADMIN: settings.scope_platform_admin,
+            Role.USAGE_INGEST: settings.scope_usage_ingest,
+        },
+        dev_key_dir=settings.var_dir,
+    )
+
+
+def settings_error(error: AuthConfigError) -> SettingsError:
+    """The auth configuration error as the setting to change (an error of no one field keeps its message)."""
+    if error.field is None:
+        return SettingsError(str(error))
+    return SettingsError(f"invalid setting {AUTH_SETTINGS[error.field]}: {error}")
+
+
+def authenticator(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Authenticator:
+    """Raises SettingsError (one line, naming the setting) when the key source cannot be used."""
+    try:
+        return Authenticator.from_config(auth_config(settings), transport=transport, clock=clock)
+    except AuthConfigError as error:
+        raise settings_error(error) from None
+
+
+def extension_config(settings: Settings) -> ExtensionConfig:
+    return ExtensionConfig(
+        production=settings.is_production,
+        introspection=not settings.is_production or settings.introspection_in_production,
+        max_tokens=settings.max_tokens,
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_root_fields=settings.max_root_fields,
+        max_directives_per_field=settings.max_directives_per_field,
+        max_introspection_depth=settings.max_introspection_depth,
+        parse_cache_size=settings.parse_cache_size,
+        validation_cache_size=settings.validation_cache_size,
+        max_page_size=settings.max_page_size,
+        max_cost=settings.max_cost,
+        usage=UsageBounds(group_size=settings.usage_group_size, max_rows=settings.max_usage_rows),
+        rate_limit=settings.rate_limit_enabled,
+        request_timeout_seconds=settings.request_timeout_seconds,
+        compiled_reads=settings.compiled_reads,
+        compiled_plan_cache_size=settings.compiled_plan_cache_size,
+        persisted_documents_path=settings.persisted_documents_path,
+        persisted_documents_only=settings.persisted_documents_mode == "only",
+        persisted_documents_per_client=settings.persisted_documents_per_client,
+        otel_endpoint=settings.otel_endpoint,
+        otel_service_name=settings.otel_service_name,
+    )
+
+
+def api_schema(settings: Settings) -> strawberry.Schema:
+    """The API's schema; a trusted documents manifest that cannot be used stops start-up in one line."""
+    try:
+        return build_schema(extension_config(settings))
+    except ManifestError as error:
+        setting = (
+            "DPOR_PERSISTED_DOCUMENTS_PATH"
+            if error.path is None or error.path == settings.persisted_documents_path
+            else "DPOR_PERSISTED_DOCUMENTS_PER_CLIENT"
+        )
+        raise SettingsError(f"invalid setting {setting}: {error}") from None
