@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 import strawberry
-from strawberry.types import Info
 
-from resolvers.caller import caller_scope
-from resolvers.context import RequestContext
-from resolvers.pagination import Paging
-from resolvers.reads import attributed
-from resolvers.reads.attributed import AssociationFilter
+from resolvers.reads.attributed import AssociationFilter, AttributedPage
 from schema.association import PartnerAssociation
 from schema.enums import AssociationType
 from schema.node import PageInfo, page_info
@@ -52,34 +46,20 @@ class AttributedSubscriptionConnection:
     def total_count(self) -> int:
         return self.total
 
+    @classmethod
+    def from_page(cls, found: AttributedPage) -> AttributedSubscriptionConnection:
+        edges = [
+            AttributedSubscriptionEdge(
+                cursor=cursor,
+                node=Subscription.from_row(item),
+                associations=[PartnerAssociation.from_row(row) for row in found.associations_of(item.id)],
+            )
+            for item, cursor in zip(found.page.items, found.page.cursors, strict=True)
+        ]
+        return cls(edges=edges, page_info=page_info(found.page, found.page.cursors), total=found.total)
 
-def _association_filter(given: AttributedSubscriptionsFilter | None) -> AssociationFilter:
+
+def association_filter(given: AttributedSubscriptionsFilter | None) -> AssociationFilter:
     if given is None:
         return AssociationFilter()
     return AssociationFilter(type=given.type, active_at=given.active_at, from_=given.from_, to=given.to)
-
-
-async def attributed_subscriptions(
-    info: Info[RequestContext, None],
-    partner_id: uuid.UUID | None,
-    first: int | None,
-    after: str | None,
-    given: AttributedSubscriptionsFilter | None,
-) -> AttributedSubscriptionConnection:
-    """The root field and Partner.attributedSubscriptions; `partner_id` None: the caller's own partner."""
-    scope = await caller_scope(info.context)
-    paging = Paging(first, after, info.context.max_page_size)
-    found = await attributed.attributed_subscriptions(
-        info.context.database, scope, partner_id, _association_filter(given), paging
-    )
-    edges = [
-        AttributedSubscriptionEdge(
-            cursor=cursor,
-            node=Subscription.from_row(item),
-            associations=[PartnerAssociation.from_row(row) for row in found.associations_of(item.id)],
-        )
-        for item, cursor in zip(found.page.items, found.page.cursors, strict=True)
-    ]
-    return AttributedSubscriptionConnection(
-        edges=edges, page_info=page_info(found.page, found.page.cursors), total=found.total
-    )

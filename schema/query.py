@@ -15,20 +15,16 @@ from strawberry.types import Info
 from resolvers.caller import caller_scope, loaders_of
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, NotFound
-from resolvers.pagination import Paging
+from resolvers.reads.attributed import attributed_subscriptions
 from resolvers.reads.audit_events import AuditEventFilter, list_audit_events
 from resolvers.reads.nodes import load_nodes
 from resolvers.reads.partners import list_partners, partner_by_mpn_id
 from resolvers.reads.subscriptions import SubscriptionFilter, list_subscriptions
 from resolvers.reads.tenants import TenantFilter, list_tenants
 from schema import global_id
-from schema.arguments import After, Filter, First, NodeId
+from schema.arguments import After, Filter, First, NodeId, paging
 from schema.association import PartnerAssociation
-from schema.attributed import (
-    AttributedSubscriptionConnection,
-    AttributedSubscriptionsFilter,
-    attributed_subscriptions,
-)
+from schema.attributed import AttributedSubscriptionConnection, AttributedSubscriptionsFilter, association_filter
 from schema.audit import AuditEvent
 from schema.delegation import DelegatedAdminRelationship
 from schema.enums import Offer, SubscriptionStatus, TenantStatus
@@ -106,10 +102,6 @@ class AuditEventsFilter:
     to: datetime | None = strawberry.field(default=None, description="Only before this instant.")
 
 
-def _paging(info: Info[RequestContext, None], first: int | None, after: str | None) -> Paging:
-    return Paging(first, after, info.context.max_page_size)
-
-
 def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> uuid.UUID | None:
     return global_id.decode(value, type_name, field=field) if value is not None else None
 
@@ -161,7 +153,7 @@ class Query:
         given = filter or TenantsFilter()
         wanted = TenantFilter(search=given.search, country_code=given.country_code, status=given.status)
         scope = await caller_scope(info.context)
-        found = await list_tenants(info.context.database, scope, wanted, _paging(info, first, after))
+        found = await list_tenants(info.context.database, scope, wanted, paging(info, first, after))
         return connection(found.page, Tenant.from_row, found.count)
 
     @strawberry.field(
@@ -191,7 +183,7 @@ class Query:
             partner_id=_optional_id(given.partner_id, "Partner", "filter.partnerId"),
         )
         scope = await caller_scope(info.context)
-        found = await list_subscriptions(info.context.database, scope, wanted, _paging(info, first, after))
+        found = await list_subscriptions(info.context.database, scope, wanted, paging(info, first, after))
         return connection(found.page, Subscription.from_row, found.count)
 
     @strawberry.field(
@@ -227,7 +219,7 @@ class Query:
         ] = None,
     ) -> Connection[Partner]:
         scope = await caller_scope(info.context)
-        found = await list_partners(info.context.database, scope, search, _paging(info, first, after))
+        found = await list_partners(info.context.database, scope, search, paging(info, first, after))
         return connection(found.page, Partner.from_row, found.count)
 
     @strawberry.field(
@@ -250,7 +242,11 @@ class Query:
         ] = None,
     ) -> AttributedSubscriptionConnection:
         partner = _optional_id(partner_id, "Partner", "partnerId")
-        return await attributed_subscriptions(info, partner, first, after, filter)
+        scope = await caller_scope(info.context)
+        found = await attributed_subscriptions(
+            info.context.database, scope, partner, association_filter(filter), paging(info, first, after)
+        )
+        return AttributedSubscriptionConnection.from_page(found)
 
     @strawberry.field(
         permission_classes=GUARDED,
@@ -288,5 +284,5 @@ class Query:
             to=given.to,
         )
         scope = await caller_scope(info.context)
-        found = await list_audit_events(info.context.database, scope, wanted, _paging(info, first, after))
+        found = await list_audit_events(info.context.database, scope, wanted, paging(info, first, after))
         return connection(found.page, AuditEvent.from_row, found.count)
