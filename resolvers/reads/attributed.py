@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
 
-from auth.policy import Entity, RowFilter, operation_reaches_partner
+from auth.policy import Entity, RowFilter, grants, operation_reaches_partner
+from auth.principal import Role
 from auth.row_filters import visibility
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
@@ -54,12 +55,26 @@ class AttributedPage:
         return self.associations.get(subscription_id, ())
 
 
+def _reach(roles: Iterable[Role]) -> frozenset[RowFilter]:
+    return frozenset(grant.reach for grant in grants(OPERATION, roles).values())
+
+
+def reads_own_partner(roles: Iterable[Role]) -> bool:
+    """A held grant is OWN_PARTNER: a caller naming no partner reads its own partner's rows."""
+    return RowFilter.OWN_PARTNER in _reach(roles)
+
+
+def reaches_every_partner(roles: Iterable[Role]) -> bool:
+    """A held grant is ALL: any named partner is in reach (resolvers/compiled/ compiles only this case)."""
+    return RowFilter.ALL in _reach(roles)
+
+
 def target_partner(scope: CallerScope, requested: uuid.UUID | None) -> uuid.UUID | None:
     """The partner whose rows are read, from the caller's grants on the operation. None: the caller's own partner,
     but its token's MPN id names no partner (yet: it may be provisioned later)."""
-    held = granted(OPERATION, scope)
+    granted(OPERATION, scope)  # FORBIDDEN without a grant (on the GraphQL path the field's guard said so first)
     if requested is None:
-        if not any(grant.reach is RowFilter.OWN_PARTNER for grant in held.values()):
+        if not reads_own_partner(scope.roles):
             raise BadUserInput("partnerId is required for callers that do not act as a partner", field="partnerId")
         return scope.partner_id
     if not operation_reaches_partner(OPERATION, scope.roles, requested, scope.partner_id):
