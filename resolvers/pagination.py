@@ -37,6 +37,19 @@ def page_size(first: int | None, maximum: int) -> int:
     return first
 
 
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """A connection's `first` and `after` as the client gave them, with the page-size bound in force: the size is
+    checked where the read happens (`size()`), so its BAD_USER_INPUT comes after the checks that precede it there."""
+
+    first: int | None = None
+    after: str | None = None
+    maximum: int = MAX_PAGE_SIZE
+
+    def size(self) -> int:
+        return page_size(self.first, self.maximum)
+
+
 def _to_json(value: object) -> object:
     if isinstance(value, dt.datetime):
         return value.isoformat()

@@ -10,11 +10,13 @@ import strawberry
 from strawberry.types import Info
 
 from db.partner import Partner as PartnerRow
+from resolvers.caller import caller_scope
 from resolvers.context import RequestContext
+from resolvers.reads.attributed import attributed_subscriptions as read_attributed_subscriptions
 from resolvers.usage.aggregates import GroupBy
 from resolvers.usage.loaders import UsageRequest
 from schema import global_id
-from schema.arguments import After, Filter, First
+from schema.arguments import After, Filter, First, paging
 from schema.enums import AssociationType
 from schema.node import Node
 from schema.permissions import OperationPolicy
@@ -83,6 +85,10 @@ class Partner(Node):
             Annotated[AttributedSubscriptionsFilter, strawberry.lazy("schema.attributed")] | None, Filter
         ] = None,
     ) -> Annotated[AttributedSubscriptionConnection, strawberry.lazy("schema.attributed")] | None:
-        from schema.attributed import attributed_subscriptions
+        from schema.attributed import AttributedSubscriptionConnection, association_filter
 
-        return await attributed_subscriptions(info, self.row_id, first, after, filter)
+        scope = await caller_scope(info.context)
+        found = await read_attributed_subscriptions(
+            info.context.database, scope, self.row_id, association_filter(filter), paging(info, first, after)
+        )
+        return AttributedSubscriptionConnection.from_page(found)

@@ -1,39 +1,30 @@
-"""The Query root: thin resolvers that turn arguments into loader calls and policy-scoped queries."""
+"""The Query root: each field decodes its arguments, resolves the caller's scope and calls one function of
+resolvers/reads/, then converts the rows it gets with `from_row`."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from auth.policy import Entity
-from auth.row_filters import visibility
-from db.audit import AuditEvent as AuditRow
-from db.partner import Partner as PartnerRow
-from db.subscription import Subscription as SubscriptionRow
-from db.tenant import Tenant as TenantRow
-from resolvers import queries
 from resolvers.caller import caller_scope, loaders_of
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, NotFound
-from resolvers.filters import partner_conditions, subscription_conditions, tenant_conditions
-from resolvers.loaders import AUDIT_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER, Loaders
-from resolvers.pagination import page_size
+from resolvers.reads.attributed import attributed_subscriptions
+from resolvers.reads.audit_events import AuditEventFilter, list_audit_events
+from resolvers.reads.nodes import load_nodes
+from resolvers.reads.partners import list_partners, partner_by_mpn_id
+from resolvers.reads.subscriptions import SubscriptionFilter, list_subscriptions
+from resolvers.reads.tenants import TenantFilter, list_tenants
 from schema import global_id
-from schema.arguments import After, Filter, First, NodeId
+from schema.arguments import After, Filter, First, NodeId, paging
 from schema.association import PartnerAssociation
-from schema.attributed import (
-    AttributedSubscriptionConnection,
-    AttributedSubscriptionsFilter,
-    attributed_subscriptions,
-)
+from schema.attributed import AttributedSubscriptionConnection, AttributedSubscriptionsFilter, association_filter
 from schema.audit import AuditEvent
 from schema.delegation import DelegatedAdminRelationship
 from schema.enums import Offer, SubscriptionStatus, TenantStatus
@@ -46,14 +37,14 @@ from schema.tenant import Tenant
 from schema.usage import UsageAggregate, UsageAggregatesFilter, UsageGroupBy, aggregate, to_filter
 from schema.viewer import Viewer, viewer
 
-# Node types by global ID type name: the loader that fetches them (policy-scoped) and the converter.
-NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = {
-    "Tenant": (lambda loaders: loaders.tenant, Tenant.from_row),
-    "Subscription": (lambda loaders: loaders.subscription, Subscription.from_row),
-    "Partner": (lambda loaders: loaders.partner, Partner.from_row),
-    "PartnerAssociation": (lambda loaders: loaders.association, PartnerAssociation.from_row),
-    "DelegatedAdminRelationship": (lambda loaders: loaders.delegation, DelegatedAdminRelationship.from_row),
-    "AuditEvent": (lambda loaders: loaders.audit_event, AuditEvent.from_row),
+# Node types by global ID type name, with their converters (resolvers.reads.nodes.NODE_LOADERS reads their rows).
+NODE_TYPES: dict[str, Callable[[Any], Node]] = {
+    "Tenant": Tenant.from_row,
+    "Subscription": Subscription.from_row,
+    "Partner": Partner.from_row,
+    "PartnerAssociation": PartnerAssociation.from_row,
+    "DelegatedAdminRelationship": DelegatedAdminRelationship.from_row,
+    "AuditEvent": AuditEvent.from_row,
 }
 
 
@@ -62,19 +53,13 @@ MAX_NODES = 100
 
 async def _nodes(info: Info[RequestContext, None], node_ids: list[str], fields: list[str]) -> list[Node | None]:
     """The nodes, in order, null where unknown or out of reach. Every id is decoded before anything is read (a bad
-    one is BAD_USER_INPUT naming its field), then all loads start at once, so each type's loader batches its ids
-    into one statement whatever their number."""
+    one is BAD_USER_INPUT naming its field)."""
     decoded = [global_id.decode_any(node_id, field=field) for node_id, field in zip(node_ids, fields, strict=True)]
-    loaders = await loaders_of(info.context)
-    rows = await asyncio.gather(
-        *(NODE_TYPES[type_name][0](loaders).load(row_id) for type_name, row_id in decoded if type_name in NODE_TYPES)
-    )
-    found = iter(rows)
-    nodes: list[Node | None] = []
-    for type_name, _ in decoded:
-        row = next(found) if type_name in NODE_TYPES else None
-        nodes.append(NODE_TYPES[type_name][1](row) if row is not None else None)
-    return nodes
+    rows = await load_nodes(await loaders_of(info.context), decoded)
+    return [
+        NODE_TYPES[type_name](row) if row is not None else None
+        for (type_name, _), row in zip(decoded, rows, strict=True)
+    ]
 
 
 async def _node(info: Info[RequestContext, None], node_id: str, field: str) -> Node | None:
@@ -115,28 +100,6 @@ class AuditEventsFilter:
     action: str | None = strawberry.field(default=None, description="Only this mutation name.")
     from_: datetime | None = strawberry.field(default=None, name="from", description="Only at or after this instant.")
     to: datetime | None = strawberry.field(default=None, description="Only before this instant.")
-
-
-async def _page_of(
-    info: Info[RequestContext, None],
-    statement: Any,
-    entity: Entity,
-    key: Any,
-    convert: Callable[[Any], Any],
-    first: int | None,
-    after: str | None,
-) -> Connection[Any]:
-    scope = await caller_scope(info.context)
-    visible = visibility(entity, scope)
-    size = page_size(first, info.context.max_page_size)
-    async with info.context.database.read() as session:
-        page = await queries.fetch_page(session, statement, visible=visible, key=key, size=size, after=after)
-
-    async def count() -> int:
-        async with info.context.database.read() as session:
-            return await queries.count_rows(session, statement, visible=visible)
-
-    return connection(page, convert, count)
 
 
 def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> uuid.UUID | None:
@@ -188,15 +151,10 @@ class Query:
         filter: Annotated[TenantsFilter | None, Filter] = None,
     ) -> Connection[Tenant]:
         given = filter or TenantsFilter()
-        conditions = tenant_conditions(
-            {
-                "search": given.search,
-                "country_code": given.country_code,
-                "status": given.status,
-            }
-        )
-        statement = select(TenantRow).where(*conditions)
-        return await _page_of(info, statement, Entity.TENANT, TENANT_ORDER, Tenant.from_row, first, after)
+        wanted = TenantFilter(search=given.search, country_code=given.country_code, status=given.status)
+        scope = await caller_scope(info.context)
+        found = await list_tenants(info.context.database, scope, wanted, paging(info, first, after))
+        return connection(found.page, Tenant.from_row, found.count)
 
     @strawberry.field(
         permission_classes=GUARDED,
@@ -217,19 +175,16 @@ class Query:
         filter: Annotated[SubscriptionsFilter | None, Filter] = None,
     ) -> Connection[Subscription]:
         given = filter or SubscriptionsFilter()
-        conditions = subscription_conditions(
-            {
-                "tenant_id": _optional_id(given.tenant_id, "Tenant", "filter.tenantId"),
-                "offer": given.offer,
-                "status": given.status,
-                "has_digital_partner_of_record": given.has_digital_partner_of_record,
-                "partner_id": _optional_id(given.partner_id, "Partner", "filter.partnerId"),
-            }
+        wanted = SubscriptionFilter(
+            tenant_id=_optional_id(given.tenant_id, "Tenant", "filter.tenantId"),
+            offer=given.offer,
+            status=given.status,
+            has_digital_partner_of_record=given.has_digital_partner_of_record,
+            partner_id=_optional_id(given.partner_id, "Partner", "filter.partnerId"),
         )
-        statement = select(SubscriptionRow).where(*conditions)
-        return await _page_of(
-            info, statement, Entity.SUBSCRIPTION, SUBSCRIPTION_ORDER, Subscription.from_row, first, after
-        )
+        scope = await caller_scope(info.context)
+        found = await list_subscriptions(info.context.database, scope, wanted, paging(info, first, after))
+        return connection(found.page, Subscription.from_row, found.count)
 
     @strawberry.field(
         permission_classes=GUARDED,
@@ -248,14 +203,7 @@ class Query:
         mpn_id: Annotated[str, strawberry.argument(description="The MPN id (digits).")],
     ) -> Partner | None:
         scope = await caller_scope(info.context)
-        async with info.context.database.read() as session:
-            visible = visibility(Entity.PARTNER, scope)
-            row = await session.scalar(
-                select(PartnerRow).where(PartnerRow.mpn_id == mpn_id, visible.predicate), visible.parameters
-            )
-        if row is None:
-            raise NotFound("partner")
-        return Partner.from_row(row)
+        return Partner.from_row(await partner_by_mpn_id(info.context.database, scope, mpn_id))
 
     @strawberry.field(
         permission_classes=GUARDED,
@@ -270,8 +218,9 @@ class Query:
             str | None, strawberry.argument(description="Case-insensitive part of the name, or an exact MPN id.")
         ] = None,
     ) -> Connection[Partner]:
-        statement = select(PartnerRow).where(*partner_conditions(search))
-        return await _page_of(info, statement, Entity.PARTNER, PARTNER_ORDER, Partner.from_row, first, after)
+        scope = await caller_scope(info.context)
+        found = await list_partners(info.context.database, scope, search, paging(info, first, after))
+        return connection(found.page, Partner.from_row, found.count)
 
     @strawberry.field(
         permission_classes=GUARDED,
@@ -293,7 +242,11 @@ class Query:
         ] = None,
     ) -> AttributedSubscriptionConnection:
         partner = _optional_id(partner_id, "Partner", "partnerId")
-        return await attributed_subscriptions(info, partner, first, after, filter)
+        scope = await caller_scope(info.context)
+        found = await attributed_subscriptions(
+            info.context.database, scope, partner, association_filter(filter), paging(info, first, after)
+        )
+        return AttributedSubscriptionConnection.from_page(found)
 
     @strawberry.field(
         permission_classes=GUARDED,
@@ -323,15 +276,13 @@ class Query:
         filter: Annotated[AuditEventsFilter | None, Filter] = None,
     ) -> Connection[AuditEvent]:
         given = filter or AuditEventsFilter()
-        statement = select(AuditRow)
-        if (tenant_id := _optional_id(given.tenant_id, "Tenant", "filter.tenantId")) is not None:
-            statement = statement.where(AuditRow.tenant_id == tenant_id)
-        if subscription_id := _optional_id(given.subscription_id, "Subscription", "filter.subscriptionId"):
-            statement = statement.where(AuditRow.subscription_id == subscription_id)
-        if given.action:
-            statement = statement.where(AuditRow.action == given.action)
-        if given.from_ is not None:
-            statement = statement.where(AuditRow.occurred_at >= given.from_)
-        if given.to is not None:
-            statement = statement.where(AuditRow.occurred_at < given.to)
-        return await _page_of(info, statement, Entity.AUDIT_EVENT, AUDIT_ORDER, AuditEvent.from_row, first, after)
+        wanted = AuditEventFilter(
+            tenant_id=_optional_id(given.tenant_id, "Tenant", "filter.tenantId"),
+            subscription_id=_optional_id(given.subscription_id, "Subscription", "filter.subscriptionId"),
+            action=given.action,
+            from_=given.from_,
+            to=given.to,
+        )
+        scope = await caller_scope(info.context)
+        found = await list_audit_events(info.context.database, scope, wanted, paging(info, first, after))
+        return connection(found.page, AuditEvent.from_row, found.count)

@@ -1,11 +1,12 @@
-"""`attributedSubscriptions` in SQL, as schema/attributed.py reads it: the subscriptions the partner is or was
-associated with (through association rows the caller may see), in subscription order, each edge with the partner's
-association rows on it, oldest first.
+"""`attributedSubscriptions` in SQL, as resolvers/reads/attributed.py reads it: the subscriptions the partner is or
+was associated with (through association rows the caller may see), in subscription order, each edge with the
+partner's association rows on it, oldest first.
 
-Compiled without a `filter` only (the interpreter keeps the windowed and typed variants for now). Whose rows: the
-caller's own partner when `partnerId` is omitted (a partner token whose MPN id is known); a given `partnerId` only
-for a platform admin. Every other case (no partner role, an unknown MPN id's empty page, another partner's id) is
-an error or a special answer the interpreter words."""
+Compiled without a `filter` only (the interpreter keeps the windowed and typed variants for now). Whose rows, read
+from auth.policy.OPERATIONS as the interpreter reads them: the caller's own partner when `partnerId` is omitted (an
+OWN_PARTNER grant, and a token whose MPN id is known); a given `partnerId` only for a caller whose grant reaches
+every partner (ALL). Every other case (no such grant, an unknown MPN id's empty page, another partner's id) is an
+error or a special answer the interpreter words."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from sqlalchemy import ColumnElement, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.types import Uuid
 
-from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID
 from resolvers.compiled.bindings import argument, row_id
 from resolvers.compiled.catalog import TYPES
 from resolvers.compiled.errors import NotCompilable
 from resolvers.loaders import SUBSCRIPTION_ORDER
+from resolvers.reads.attributed import reaches_every_partner, reads_own_partner
 
 if TYPE_CHECKING:
     from resolvers.compiled.planner import Builder
@@ -69,9 +70,9 @@ def _partner(builder: Builder, nodes: Sequence[FieldNode]) -> ColumnElement[Any]
         raise NotCompilable("attributedSubscriptions merged with differing partners")
     (source,) = sources
     if source.value(builder.variables) is None:
-        if Role.PARTNER not in builder.caller.roles or not builder.caller.known.partner:
+        if not reads_own_partner(builder.caller.roles) or not builder.caller.known.partner:
             raise NotCompilable("attributedSubscriptions without a known partner of the caller's own")
         return bindparam(SCOPE_PARTNER_ID, type_=Uuid())
-    if Role.PLATFORM_ADMIN not in builder.caller.roles:
-        raise NotCompilable("attributedSubscriptions of a given partner, for a caller that is no platform admin")
+    if not reaches_every_partner(builder.caller.roles):
+        raise NotCompilable("attributedSubscriptions of a given partner, for a caller whose grant reaches only its own")
     return builder.bind(source, row_id(builder.decode_id, "Partner"), Uuid())

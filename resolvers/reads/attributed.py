@@ -1,0 +1,145 @@
+"""`attributedSubscriptions` (and `Partner.attributedSubscriptions`): the subscriptions a partner is or was
+associated with, in subscription order, each with the partner's association rows on it, oldest first.
+
+Whose rows is decided by auth.policy.OPERATIONS["attributedSubscriptions"]: a role with an OWN_PARTNER grant gets
+its own partner's when no partner is named; a named partner must be within a held grant's reach, otherwise it is
+NOT_FOUND, exactly like a partner that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+
+from auth.policy import Entity, RowFilter, grants, operation_reaches_partner
+from auth.principal import Role
+from auth.row_filters import visibility
+from auth.scope import CallerScope
+from db.association import PartnerAssociation
+from db.engine import Database
+from db.enums import AssociationType
+from db.subscription import Subscription
+from resolvers import queries
+from resolvers.authorize import granted
+from resolvers.errors import BadUserInput, NotFound
+from resolvers.loaders import SUBSCRIPTION_ORDER
+from resolvers.pagination import Page, Paging
+
+OPERATION = "attributedSubscriptions"
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationFilter:
+    """Which of the partner's association rows count. Omitted (None) fields do not filter."""
+
+    type: AssociationType | None = None
+    active_at: datetime | None = None  # in effect at this instant
+    from_: datetime | None = None  # in effect at some point at or after this instant
+    to: datetime | None = None  # in effect at some point before this instant
+
+
+@dataclass(frozen=True)
+class AttributedPage:
+    """A page of subscriptions, the partner's matching association rows on each, and how many match in all."""
+
+    page: Page[Subscription]
+    total: int
+    associations: Mapping[uuid.UUID, Sequence[PartnerAssociation]] = field(default_factory=dict)
+
+    def associations_of(self, subscription_id: uuid.UUID) -> Sequence[PartnerAssociation]:
+        return self.associations.get(subscription_id, ())
+
+
+def _reach(roles: Iterable[Role]) -> frozenset[RowFilter]:
+    return frozenset(grant.reach for grant in grants(OPERATION, roles).values())
+
+
+def reads_own_partner(roles: Iterable[Role]) -> bool:
+    """A held grant is OWN_PARTNER: a caller naming no partner reads its own partner's rows."""
+    return RowFilter.OWN_PARTNER in _reach(roles)
+
+
+def reaches_every_partner(roles: Iterable[Role]) -> bool:
+    """A held grant is ALL: any named partner is in reach (resolvers/compiled/ compiles only this case)."""
+    return RowFilter.ALL in _reach(roles)
+
+
+def target_partner(scope: CallerScope, requested: uuid.UUID | None) -> uuid.UUID | None:
+    """The partner whose rows are read, from the caller's grants on the operation. None: the caller's own partner,
+    but its token's MPN id names no partner (yet: it may be provisioned later)."""
+    granted(OPERATION, scope)  # FORBIDDEN without a grant (on the GraphQL path the field's guard said so first)
+    if requested is None:
+        if not reads_own_partner(scope.roles):
+            raise BadUserInput("partnerId is required for callers that do not act as a partner", field="partnerId")
+        return scope.partner_id
+    if not operation_reaches_partner(OPERATION, scope.roles, requested, scope.partner_id):
+        raise NotFound("partner")
+    return requested
+
+
+def _association_conditions(partner_id: uuid.UUID, given: AssociationFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [PartnerAssociation.partner_id == partner_id]
+    if given.type is not None:
+        conditions.append(PartnerAssociation.type == given.type)
+    if given.active_at is not None:
+        conditions += [
+            PartnerAssociation.valid_from <= given.active_at,
+            (PartnerAssociation.valid_to.is_(None)) | (PartnerAssociation.valid_to > given.active_at),
+        ]
+    if given.to is not None:
+        conditions.append(PartnerAssociation.valid_from < given.to)
+    if given.from_ is not None:
+        conditions.append((PartnerAssociation.valid_to.is_(None)) | (PartnerAssociation.valid_to > given.from_))
+    if given.from_ is not None and given.to is not None and given.from_ >= given.to:
+        raise BadUserInput("`from` must be before `to`", field="filter.from")
+    return conditions
+
+
+async def attributed_subscriptions(
+    database: Database,
+    scope: CallerScope,
+    partner_id: uuid.UUID | None,
+    filter: AssociationFilter,
+    paging: Paging,
+) -> AttributedPage:
+    """`partner_id` None: the caller's own partner. Three statements: the page, its count, the page's rows."""
+    partner = target_partner(scope, partner_id)
+    if partner is None:
+        # Nothing is attributed to a partner that does not exist: an empty page, as every other read answers such a
+        # partner (its row filters match no row).
+        return AttributedPage(Page([], [], has_next_page=False, has_previous_page=paging.after is not None), 0)
+    size = paging.size()
+    conditions = _association_conditions(partner, filter)
+    associations_visible = visibility(Entity.PARTNER_ASSOCIATION, scope).predicate
+    matching = select(PartnerAssociation.subscription_id).where(*conditions, associations_visible)
+    statement = select(Subscription).where(Subscription.id.in_(matching))
+    # Both predicates take the same caller values (row_filters.parameters), passed with each statement.
+    subscriptions_visible = visibility(Entity.SUBSCRIPTION, scope)
+
+    async with database.read() as session:
+        page = await queries.fetch_page(
+            session, statement, visible=subscriptions_visible, key=SUBSCRIPTION_ORDER, size=size, after=paging.after
+        )
+        total = await queries.count_rows(session, statement, visible=subscriptions_visible)
+        ids = [row.id for row in page.items]
+        rows = (
+            (
+                await session.scalars(
+                    select(PartnerAssociation)
+                    .where(PartnerAssociation.subscription_id.in_(ids), *conditions, associations_visible)
+                    .order_by(PartnerAssociation.valid_from, PartnerAssociation.id),
+                    subscriptions_visible.parameters,
+                )
+            ).all()
+            if ids
+            else []
+        )
+    by_subscription: defaultdict[uuid.UUID, list[PartnerAssociation]] = defaultdict(list)
+    for row in rows:
+        by_subscription[row.subscription_id].append(row)
+    return AttributedPage(page, total, dict(by_subscription))
