@@ -119,6 +119,7 @@ def main() -> int:
             print(
                 f"{key:14} {variant:8} equal to the gateway on {compared.compared} requests"
                 f" ({compared.rows} rows); statements per request {counts}"
+                + (f"; refused {compared.refused} foreign-token requests" if compared.refused else "")
             )
     if args.load:
         print(f"\nsmoke load: wrk c={args.concurrency}, {args.load:.0f} s per read after 1 s of warm-up")

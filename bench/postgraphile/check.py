@@ -19,8 +19,8 @@ from typing import Any
 from bench.check import CheckFailed, post
 from bench.operations import Operation, Request
 from bench.postgraphile.answers import to_gateway_data
-from bench.postgraphile.requests import OPERATIONS, requests
-from bench.postgraphile.server import VARIANTS, server
+from bench.postgraphile.requests import OPERATIONS, requests, token_claims, translate
+from bench.postgraphile.server import JWT_RLS, VARIANTS, server
 from bench.server import free_port
 
 CHECKED_PER_OPERATION = 20
@@ -35,10 +35,13 @@ class Compared:
     # Usage rows among the compared answers (subscriptions for (3)): equal empty answers would prove little.
     rows: int
     statements: list[int]  # per compared request, as PostGraphile's server counted them
+    # jwt_rls: requests sent with another caller's token that found nothing, as the gateway finds nothing.
+    refused: int = 0
 
 
 def as_json(found: dict[str, dict[str, Compared]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """check_all's result as plain data for the results document: {key: {variant: {compared, rows, statements}}}."""
+    """check_all's result as plain data for the results document: {key: {variant: {compared, rows, statements,
+    refused}}}."""
     return {
         key: {
             variant: {k: v for k, v in dataclasses.asdict(compared).items() if k not in ("key", "variant")}
@@ -101,6 +104,34 @@ def compare(
     return Compared(gateway_operation.key, variant, len(chosen), rows, statements)
 
 
+# Reads of one row by id (the root is null when the row is not the caller's): the ones a foreign token tests.
+_BY_ID = ("node", "tenant_usage", "partner_usage")
+
+
+def _caller(token: str) -> tuple[object, object]:
+    claims = token_claims(token)
+    return claims.get("tid"), claims.get("partner_id")
+
+
+def refuses_other_callers(gateway_operation: Operation, postgraphile_url: str, *, count: int = 10) -> int:
+    """jwt_rls: the first `count` requests of a read by id, each sent with the token of another tenant or
+    partner, must find nothing (row-level security hides the row); how many were sent. Raises CheckFailed."""
+    if gateway_operation.key not in _BY_ID:
+        return 0
+    pool = gateway_operation.graphql
+    refused = 0
+    for request in pool[:count]:
+        other = next((r.token for r in pool if _caller(r.token) != _caller(request.token)), None)
+        if other is None:
+            continue
+        crossed = translate(gateway_operation.key, JWT_RLS, Request(request.path, request.body, other))
+        _, found = _answer(postgraphile_url, crossed)
+        if any(value is not None for value in found.values()):
+            raise CheckFailed(f"{gateway_operation.key}: jwt_rls answered another caller's row: {found}")
+        refused += 1
+    return refused
+
+
 def check_all(
     reads: list[Operation],
     gateway_url: str,
@@ -114,7 +145,8 @@ def check_all(
     rng: random.Random | None = None,
 ) -> dict[str, dict[str, Compared]]:
     """Every read PostGraphile serves, in every variant, against the gateway at `gateway_url`: {key: {variant:
-    Compared}}. Starts (and stops) a statement-counting PostGraphile per variant on the database `url`."""
+    Compared}}; jwt_rls must also refuse other callers' rows. Starts (and stops) a statement-counting PostGraphile
+    per variant on the database `url`."""
     found: dict[str, dict[str, Compared]] = {}
     for variant in variants:
         checked = server(
@@ -125,9 +157,10 @@ def check_all(
         try:
             for read in reads:
                 if read.key in OPERATIONS:
-                    found.setdefault(read.key, {})[variant] = compare(
-                        read, variant, gateway_url, checked.base_url, count=count, rng=rng
-                    )
+                    compared = compare(read, variant, gateway_url, checked.base_url, count=count, rng=rng)
+                    if variant == JWT_RLS:
+                        compared = dataclasses.replace(compared, refused=refuses_other_callers(read, checked.base_url))
+                    found.setdefault(read.key, {})[variant] = compared
         finally:
             checked.stop()
     return found

@@ -32,7 +32,8 @@ def scope_roles() -> dict[str, str]:
     return {scope: role.value for scope, role in ScopeRoles.from_settings(settings).by_scope.items()}
 
 
-async def _prepare(url: str) -> None:
+async def apply_schema(url: str) -> None:
+    """prepare_database for callers already in an event loop."""
     connection = await asyncpg.connect(url)
     try:
         async with connection.transaction():
@@ -55,7 +56,7 @@ def prepare_database(url: str) -> None:
 
     Idempotent: every run makes the schema again, so a change to schema.sql takes effect on the next run.
     """
-    asyncio.run(_prepare(url))
+    asyncio.run(apply_schema(url))
 
 
 def authenticator_url(url: str) -> str:
