@@ -4,7 +4,7 @@ What the harness calls (README, "Benchmarks"):
 - install() -> Path: `npm ci` of the pinned PostGraphile into the cache, once (install.py);
 - prepare_database(url): its schema in the benchmark database (schema.sql, database.py);
 - server(variant, url, port, log, install_dir=..., jwks=...) -> bench.server.Server, variant in VARIANTS
-  ("no_auth", "jwt_rls") (server.py, server.js);
+  ("no_auth", "jwt_rls"), and running(...): every variant started, as a context manager (server.py, server.js);
 - check_all(reads, gateway_url, url, work, ...) and compare(...): its answers equal to the gateway's (check.py);
 - operation(gateway_operation, variant) -> Operation with PostGraphile's requests, for the load (check.py);
 - requests / translate / to_gateway_data: the requests and the reshaping behind them (requests.py, answers.py);
@@ -17,7 +17,7 @@ from bench.postgraphile.check import Compared, as_json, check_all, compare, oper
 from bench.postgraphile.database import prepare_database
 from bench.postgraphile.install import install, version
 from bench.postgraphile.requests import OPERATIONS, requests, translate
-from bench.postgraphile.server import JWT_RLS, NO_AUTH, VARIANTS, server
+from bench.postgraphile.server import JWT_RLS, NO_AUTH, VARIANTS, running, server
 
 __all__ = [
     "JWT_RLS",
@@ -32,6 +32,7 @@ __all__ = [
     "operation",
     "prepare_database",
     "requests",
+    "running",
     "server",
     "to_gateway_data",
     "translate",

@@ -25,7 +25,7 @@ from bench.postgraphile.check import check_all, operation
 from bench.postgraphile.database import prepare_database
 from bench.postgraphile.install import install, version
 from bench.postgraphile.requests import OPERATIONS
-from bench.postgraphile.server import VARIANTS, server
+from bench.postgraphile.server import VARIANTS, running
 from bench.server import Server, free_port
 from bench.tokens import AUDIENCE, ISSUER, TokenIssuer
 
@@ -70,12 +70,8 @@ def _load(
     if tool is None:
         raise SystemExit("--load needs wrk")
     results = []
-    for variant in args.variants:
-        measured = server(
-            variant, url, free_port(), work / f"postgraphile-{variant}.log", install_dir=install_dir, jwks=jwks
-        )
-        measured.start()
-        try:
+    with running(url, work, install_dir=install_dir, jwks=jwks, variants=tuple(args.variants)) as servers:
+        for variant, measured in servers.items():
             for read in reads:
                 translated = operation(read, variant).graphql
                 wrk.run(tool, measured.base_url, translated, concurrency=args.concurrency, seconds=1)
@@ -84,8 +80,6 @@ def _load(
                 spent = cpu.usage(before, cpu.snapshot(), set(measured.pids()))
                 result["server_cpu_ms_per_request"] = 1000 * spent["server"] / max(1, result["measured"])
                 results.append({"operation": read.key, "variant": variant, **result})
-        finally:
-            measured.stop()
     return results
 
 

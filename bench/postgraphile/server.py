@@ -10,10 +10,12 @@ the RLS role with the token's claims in jwt.claims.*. Both run `workers` node:cl
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench.postgraphile.database import authenticator_url
-from bench.server import Server
+from bench.server import Server, free_port
 from bench.tokens import AUDIENCE, ISSUER
 
 SERVER_JS = Path(__file__).resolve().parent / "server.js"
@@ -75,3 +77,28 @@ def server(
         "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     return PostGraphileServer(f"postgraphile-{variant}", command, env, port, log)
+
+
+@contextmanager
+def running(
+    url: str,
+    work: Path,
+    *,
+    install_dir: Path,
+    jwks: Path,
+    variants: tuple[str, ...] = VARIANTS,
+    workers: int = 2,
+    pool_size: int = 10,
+) -> Iterator[dict[str, Server]]:
+    """Every variant started on a free port (logs in `work`), {variant: Server}; all stopped on leaving."""
+    with ExitStack() as stack:
+        started: dict[str, Server] = {}
+        for variant in variants:
+            measured = server(
+                variant, url, free_port(), work / f"postgraphile-{variant}.log",
+                install_dir=install_dir, jwks=jwks, workers=workers, pool_size=pool_size,
+            )  # fmt: skip
+            measured.start()
+            stack.callback(measured.stop)
+            started[variant] = measured
+        yield started
