@@ -20,7 +20,7 @@ from auth.principal import Role
 from bench import dataset, operations
 from bench.postgraphile.database import RLS_ROLE, apply_schema, scope_roles
 from db.engine import Database
-from db.seed.synthetic import SyntheticSpec, load_synthetic
+from gateway.seed.synthetic import SyntheticSpec, load_synthetic
 from schema import global_id
 from tests import databases
 from tests.api import Api, principal

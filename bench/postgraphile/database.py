@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
 from auth.claims import ScopeRoles
+from gateway import wiring
 from gateway.settings import Settings
 from resolvers.usage.currencies import MINOR_UNITS
 
@@ -29,7 +30,7 @@ _LOCK_KEY = 0x70675F62656E6368  # "pg_bench"
 def scope_roles() -> dict[str, str]:
     """Scope -> role name as the gateway reads tokens with its default settings (the benchmark's)."""
     settings = Settings(env="dev", _env_file=None)  # type: ignore[call-arg]
-    return {scope: role.value for scope, role in ScopeRoles.from_settings(settings).by_scope.items()}
+    return {scope: role.value for scope, role in ScopeRoles.from_config(wiring.auth_config(settings)).by_scope.items()}
 
 
 async def apply_schema(url: str) -> None:
