@@ -18,8 +18,8 @@ from auth.config import AuthConfig, AuthConfigError
 from auth.principal import Role
 from gateway.settings import Settings, SettingsError
 from schema.extensions.config import ExtensionConfig
-from schema.extensions.cost import UsageBounds
 from schema.extensions.persisted_manifest import ManifestError
+from schema.extensions.usage_rows import UsageBounds
 from schema.root import build_schema
 
 # The setting behind each AuthConfig field (tests/test_wiring.py checks that every field has one).

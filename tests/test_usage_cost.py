@@ -17,7 +17,8 @@ from db import statement_counter
 from db.engine import Database
 from gateway.wiring import extension_config
 from resolvers.usage.ingestion import ingest_usage
-from schema.extensions.cost import UsageBounds, estimate
+from schema.extensions.cost import estimate
+from schema.extensions.usage_rows import UsageBounds
 from schema.root import build_schema
 from tests.api import api_for, error_codes, principal
 from tests.hardening_support import settings_for

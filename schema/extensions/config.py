@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from schema.extensions.cost import UsageBounds
+from schema.extensions.usage_rows import UsageBounds
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,15 +10,7 @@ count one (the schema paginates anything that can be large), except usage aggreg
 is 1 (the operation itself) plus the node count. It is an upper bound: `@skip`/`@include` are not evaluated, and
 fields under type conditions of different types all count.
 
-Usage aggregates (a list field with a `groupBy` argument: `usageAggregates`, `Subscription.usage`,
-`Tenant.usage`, `Partner.attributedUsage`) count the rows they can return (issue 11): the product over the
-grouping keys of each key's groups in the window. DAY counts the window's days and MONTH its months; SUBSCRIPTION,
-TENANT, PARTNER and SERVICE count one group when the filter or the parent pins them (a subscriptionId pins its
-tenant too; `Subscription.usage` pins both) and `usage_group_size` groups otherwise; partner-scoped rows (PARTNER
-grouping, a partnerId filter, `attributedUsage`) are split by association type unless one is given. A bound over
-`max_usage_rows` is TOO_MANY_USAGE_ROWS, before any SQL runs; rows beyond the estimate's assumptions (more groups
-than `usage_group_size`) are refused by the resolvers with the same code (schema/usage.py). Rows of several
-currencies, and a partner caller's rows split by association type in `usageAggregates`, are not multiplied in.
+Usage aggregates count the rows they can return (schema/extensions/usage_rows.py).
 
 A connection is recognised by shape, not by name: a field with a `first` argument whose type is an object with
 an `edges` field. An omitted `first` costs the resolvers' default page (20, as the SDL documents); a given one
@@ -36,10 +28,9 @@ field; "actual" equals "requested" (the estimate is not re-measured against the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from graphql import (
@@ -50,8 +41,6 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLInterfaceType,
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -62,10 +51,10 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from db.enums import AssociationType
 from resolvers.codes import Code
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 from schema.extensions.errors import coded_error, limit_error
+from schema.extensions.usage_rows import UsageBounds, is_list, is_usage_aggregate, usage_rows
 
 
 @dataclass
@@ -138,63 +127,6 @@ def is_connection(field: GraphQLField) -> bool:
     return "first" in field.args and isinstance(named, GraphQLObjectType) and "edges" in named.fields
 
 
-def _is_list(field: GraphQLField) -> bool:
-    type_ = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-    return isinstance(type_, GraphQLList)
-
-
-def is_usage_aggregate(field: GraphQLField) -> bool:
-    return "groupBy" in field.args and _is_list(field)
-
-
-@dataclass(frozen=True)
-class UsageBounds:
-    """How usage aggregates are priced and capped (settings `usage_group_size` and `max_usage_rows`)."""
-
-    group_size: int = 20
-    max_rows: int = 10_000
-
-
-# The grouping keys a parent pins: its own usage has one subscription (and tenant), one tenant, one partner.
-_PINNED_BY_PARENT = {"Subscription": {"SUBSCRIPTION", "TENANT"}, "Tenant": {"TENANT"}, "Partner": {"PARTNER"}}
-_PINNED_BY_FILTER = {
-    "subscriptionId": {"SUBSCRIPTION", "TENANT"},
-    "tenantId": {"TENANT"},
-    "partnerId": {"PARTNER"},
-    "service": {"SERVICE"},
-}
-
-
-def _months(first: date, last: date) -> int:
-    return (last.year * 12 + last.month) - (first.year * 12 + first.month) + 1
-
-
-def usage_rows(arguments: Mapping[str, Any], parent: str, group_size: int) -> int:
-    """The most rows a usage aggregate field can return with these (coerced) arguments on a `parent` object."""
-    given = arguments.get("filter") or arguments
-    first, last = given.get("from"), given.get("to")
-    days = (last - first).days + 1 if isinstance(first, date) and isinstance(last, date) else 1
-    if days < 1:
-        return 1  # an inverted window is refused by the resolver (BAD_USER_INPUT) before any SQL
-    pinned = set(_PINNED_BY_PARENT.get(parent, set()))
-    for name, keys in _PINNED_BY_FILTER.items():
-        if given.get(name) is not None:
-            pinned |= keys
-    rows = 1
-    keys = {getattr(key, "value", key) for key in arguments.get("groupBy") or []}
-    for key in keys:
-        if key == "DAY":
-            rows *= days
-        elif key == "MONTH":
-            rows *= _months(first, last) if isinstance(first, date) and isinstance(last, date) else 1
-        elif key not in pinned:
-            rows *= group_size
-    partner_scoped = "PARTNER" in keys or "PARTNER" in pinned
-    if partner_scoped and given.get("associationType") is None and arguments.get("associationType") is None:
-        rows *= len(AssociationType)
-    return rows
-
-
 class CostEstimator:
     def __init__(
         self,
@@ -233,7 +165,7 @@ class CostEstimator:
                 self._count_usage_rows(multiplier * rows, node)
                 self.nodes += multiplier * rows
                 self.walk(children, child_type, multiplier * rows, None)
-            elif _is_list(field):
+            elif is_list(field):
                 size = page if page is not None else self._list_argument_size(field, node)
                 if page is None and size > 1:
                     self.nodes += multiplier * size
