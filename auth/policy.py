@@ -16,6 +16,9 @@ unlink the other association types; DELEGATED_ADMIN reads its customer tenant li
 relationship is active, and links or unlinks only a PARTNER_ADMIN_LINK naming its own partner; PARTNER sees what it
 is or was associated with, never contacts, never another partner's associations, never usage outside its windows;
 PLATFORM_ADMIN provisions and reads everything but cannot change a DPOR; USAGE_INGEST only ingests usage.
+
+Longer than our other modules on purpose: the tables and the few functions saying how they are read (field rules,
+reach over a target, role preference, conditions) stay in one file, so one file answers "who may do what".
 """
 
 from __future__ import annotations
