@@ -179,7 +179,7 @@ class FieldRule:
     of the roles' filters, so a row in hand that no ALL or tenant-scoped role covers is the partner's). On a row
     of its own tenant the tenant roles decide: the partner's reach over it is not looked up (that would take SQL
     per row). This never grants more than the roles' union; it would only grant less if a partner could read a
-    field a tenant admin of the same tenant cannot, which tests/test_policy_matrix.py checks the table never says.
+    field a tenant admin of the same tenant cannot, which tests/auth/test_policy_matrix.py checks the table never says.
     """
 
     anywhere: bool  # some held role reads the field on every row (ALL)

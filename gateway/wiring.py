@@ -22,7 +22,7 @@ from schema.extensions.persisted_manifest import ManifestError
 from schema.extensions.usage_rows import UsageBounds
 from schema.root import build_schema
 
-# The setting behind each AuthConfig field (tests/test_wiring.py checks that every field has one).
+# The setting behind each AuthConfig field (tests/auth/test_wiring.py checks that every field has one).
 AUTH_SETTINGS = {
     "production": "DPOR_ENV",
     "issuer": "DPOR_OAUTH_ISSUER",

@@ -149,7 +149,7 @@ def sqlite_database(directory: Path) -> Database:
 
 class TestAuthenticator:
     """Stands in for auth.authenticator.Authenticator: the bearer token is `<subject>:<client_id>`. These tests
-    are about what happens after authentication; the real tokens are tested in tests/test_auth_*.py."""
+    are about what happens after authentication; the real tokens are tested in tests/auth/test_auth_*.py."""
 
     realm = "dpor-gateway-test"
 

@@ -9,6 +9,6 @@ operation, caller shape and plan inputs, never per field, so a response is all o
 - planner.py: document -> statement (or NotCompilable), compiled once for asyncpg.
 - runner.py: the plan cache, binding, execution, and the fall-back rule.
 
-schema/extensions/compiled_reads.py plugs it into execution; tests/test_compiled_reads.py holds it to the
+schema/extensions/compiled_reads.py plugs it into execution; tests/compiled/test_compiled_reads.py holds it to the
 interpreter's answers with generated documents, every role, on PostgreSQL. SQLite always uses the interpreter.
 """

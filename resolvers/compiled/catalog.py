@@ -1,8 +1,8 @@
 """What the compiler knows of the schema: each compilable object type, its table, and how each field becomes SQL.
 
 A field missing here is simply not compilable: a document that selects it runs on the interpreter. Each entry says
-what the interpreter's resolver returns, in SQL terms; the differential test (tests/test_compiled_reads.py) holds
-the two to the same answer.
+what the interpreter's resolver returns, in SQL terms; the differential test
+(tests/compiled/test_compiled_reads.py) holds the two to the same answer.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium for the GraphiQL browser test (tests/test_graphiql_browser.py), when it is missing
+# Installs Debian's chromium for the GraphiQL browser test (tests/service/test_graphiql_browser.py), when it is missing
 # and this is a Debian-like machine on which we are root. Anywhere else it only says why it did nothing: the
 # test then skips with the same reason. Never fails the caller (CI goes on; the test reports the outcome).
 set -uo pipefail

@@ -1,6 +1,6 @@
 """GraphiQL over HTTP: the page and its assets come from the gateway (pinned, hashed, no other origin), a reload
 or a shared link of `/graphql?query=...` opens the IDE, and nothing of it exists in production. The browser test
-(tests/test_graphiql_browser.py) shows the page actually works offline."""
+(tests/service/test_graphiql_browser.py) shows the page actually works offline."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from auth.dev_keys import mint_dev_token
 from auth.principal import Role
 from gateway import graphiql
 from gateway.wiring import auth_config
-from tests.test_auth_support import assert_refused, client, dev_settings, gateway, production_settings
+from tests.auth_support import assert_refused, client, dev_settings, gateway, production_settings
 
 # What chromium sends when it navigates (a reload, a link typed or clicked).
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"

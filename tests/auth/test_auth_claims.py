@@ -13,7 +13,7 @@ from auth.principal import Principal, Role
 from auth.rfc6750 import InsufficientScopeError, InvalidTokenError
 from gateway.settings import SettingsError
 from gateway.wiring import auth_config, authenticator
-from tests.test_auth_support import PARTNER, TENANT, claims, dev_settings
+from tests.auth_support import PARTNER, TENANT, claims, dev_settings
 
 DEFAULT_SCOPES = {
     "dpor.tenant.owner": Role.OWNER,

@@ -12,7 +12,7 @@ from auth import authenticator as authenticator_module
 from auth.authenticator import Authenticator
 from auth.rfc9068 import AccessTokenValidator
 from gateway.wiring import auth_config
-from tests.test_auth_support import (
+from tests.auth_support import (
     assert_refused,
     claims,
     gateway,

@@ -68,7 +68,7 @@ async def test_nul_characters_are_bad_input_on_every_backend(
     api: Api, database: Database, document: str, variables: dict[str, Any]
 ) -> None:
     # PostgreSQL cannot hold or compare NUL: before this was refused up front it failed as INTERNAL there
-    # (found by tests/test_fuzz.py), while SQLite stored it.
+    # (found by tests/graphql/test_fuzz.py), while SQLite stored it.
     body = await api.execute(document, variables, as_=ADMIN)
     assert [error["extensions"]["code"] for error in body["errors"]] == ["BAD_USER_INPUT"]
     async with database.read() as session:

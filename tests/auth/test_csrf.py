@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from starlette.applications import Starlette
 
-from tests.test_auth_support import GraphQLSpy, claims, client, gateway, install_spy, production_settings, rsa_key, sign
+from tests.auth_support import GraphQLSpy, claims, client, gateway, install_spy, production_settings, rsa_key, sign
 
 QUERY = '{"query": "{ __typename }"}'
 ALLOWED_ORIGIN = "https://app.example"

@@ -16,9 +16,9 @@ import pytest
 
 from gateway.commands.serve import check_rate_limit_scope
 from gateway.settings import SettingsError
-from tests.test_auth_support import dev_settings, production_settings
+from tests.auth_support import dev_settings, production_settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def serve(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from starlette.types import Message
 from auth.principal import Role
 from db.engine import Database
 from gateway.app import create_app
-from tests.test_auth_support import (
+from tests.auth_support import (
     AUDIENCE,
     ISSUER,
     PARTNER,

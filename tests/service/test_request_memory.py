@@ -15,7 +15,7 @@ from gateway.settings import load_settings
 from resolvers.loaders import Loaders
 from resolvers.usage.loaders import UsageLoaders
 from tests.api import Api, principal
-from tests.test_statement_count import ATTRIBUTED, _world
+from tests.graphql.test_statement_count import ATTRIBUTED, _world
 
 ATTRIBUTED_WITH_USAGE = """
 query {

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_auth_support import (
+from tests.auth_support import (
     assert_refused,
     claims,
     gateway,

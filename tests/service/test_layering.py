@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LAYERS = ("gateway", "schema", "resolvers", "auth", "db")
 # Third-party packages a layer must not import (schema/extensions/error_codes.py read SQLAlchemy's exceptions).
 FORBIDDEN_LIBRARIES = {"schema/extensions": ("sqlalchemy",)}

@@ -18,7 +18,7 @@ from auth.principal import Role
 from gateway.cli import main
 from gateway.settings import SettingsError
 from gateway.wiring import auth_config
-from tests.test_auth_support import (
+from tests.auth_support import (
     AUDIENCE,
     ISSUER,
     assert_refused,

@@ -15,7 +15,7 @@ import pytest
 
 from auth.principal import Role
 from gateway.cli import main
-from tests.test_auth_support import dev_settings, gateway, install_spy, post
+from tests.auth_support import dev_settings, gateway, install_spy, post
 
 TENANT = uuid.uuid4()
 

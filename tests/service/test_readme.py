@@ -11,7 +11,7 @@ from gateway.seed.demo_data import DEMO_PARTNER_MPN_IDS, DEMO_TENANT_EXTERNAL_ID
 from resolvers.codes import Code
 from resolvers.errors import GatewayError
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def _error_table() -> str:

@@ -9,7 +9,7 @@ from auth.config import AuthConfig, AuthConfigError
 from auth.principal import Role
 from gateway.settings import ENV_PREFIX, Settings
 from gateway.wiring import AUTH_SETTINGS, auth_config, settings_error
-from tests.test_auth_support import dev_settings
+from tests.auth_support import dev_settings
 
 SETTING_NAMES = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
 

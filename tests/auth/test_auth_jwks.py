@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from auth.authenticator import Authenticator
 from auth.jwks import COOLDOWN_SECONDS, LIFETIME_SECONDS, MAX_RESPONSE_BYTES
 from gateway.wiring import auth_config
-from tests.test_auth_support import (
+from tests.auth_support import (
     AUDIENCE,
     ISSUER,
     GraphQLSpy,

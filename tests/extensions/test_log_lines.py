@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from db.engine import Database
+from tests.auth_support import claims, gateway, now, post, production_settings, rsa_key, sign
 from tests.hardening_support import client_for, settings_for, sqlite_database
-from tests.test_auth_support import claims, gateway, now, post, production_settings, rsa_key, sign
 
 
 @pytest.fixture
