@@ -95,3 +95,13 @@ def usage(before: Snapshot, after: Snapshot, server_pids: set[int]) -> dict[str,
     seconds["other"] = max(0.0, busy - sum(seconds.values()))
     seconds["machine_busy_fraction"] = busy / total if total else 0.0
     return seconds
+
+
+def worker_shares(before: Snapshot, after: Snapshot, worker_pids: list[int]) -> list[float]:
+    """Each worker's share of the workers' CPU between two snapshots, largest first: how evenly the kernel spread
+    the connections (issue 13: within 60/40 at c=16 for two workers)."""
+    spent = [
+        after.processes[pid][1] - before.processes.get(pid, ("", 0))[1] for pid in worker_pids if pid in after.processes
+    ]
+    total = sum(spent)
+    return sorted((ticks / total for ticks in spent), reverse=True) if total else []
