@@ -11,8 +11,9 @@ Every change runs in one write transaction that:
    would have changed nothing;
 6. ends the old row and starts the new one at the same server instant (no backdating), bumps the version, and
    writes the audit event, whose `before` is taken before anything changes and whose ids are global ids.
-The result records what the transaction wrote (the version and the association rows as written), so the payload
-never shows a later writer's state and a replay answers exactly what the first request did.
+The result records what the transaction wrote (resolvers.association_change), so the payload never shows a later
+writer's state and a replay answers exactly what the first request did; what the payload shows of it passes the
+caller's row filters.
 The partial unique index on active DPORs stays as the backstop; its violation surfaces as CONFLICT.
 """
 
@@ -40,91 +41,9 @@ from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant
 from resolvers import audit, global_id, idempotency
+from resolvers.association_change import AssociationChange, ShownChange, result, shown_change
 from resolvers.authorize import Actor, acting_grant, granted, require_condition
 from resolvers.errors import BadUserInput, Conflict, NotActive, NotFound
-
-
-@dataclass(frozen=True)
-class AssociationChange:
-    """What a mutation did, as its transaction wrote it; stored as the idempotent result and turned into the payload.
-
-    `subscription_version` and the association snapshots (`written`) are the state at commit of this transaction,
-    not re-read afterwards: a later writer cannot show through, and a replay answers what the first request did.
-    """
-
-    subscription_id: str
-    association_id: str | None
-    previous_association_id: str | None
-    changed: bool
-    message: str
-    # None only in results stored before versions were recorded (the payload then reads the current state).
-    subscription_version: int | None = None
-    association: dict[str, Any] | None = None
-    previous_association: dict[str, Any] | None = None
-
-    @classmethod
-    def from_stored(cls, stored: dict[str, Any]) -> AssociationChange:
-        known = {name: stored[name] for name in cls.__dataclass_fields__ if name in stored}
-        return cls(**known)
-
-
-def written(association: PartnerAssociation | None) -> dict[str, Any] | None:
-    """A row's columns as this transaction leaves them (JSON-safe, for the idempotency record)."""
-    if association is None:
-        return None
-    return {
-        "id": association.id.hex,
-        "subscription_id": association.subscription_id.hex,
-        "partner_id": association.partner_id.hex,
-        "type": association.type.value,
-        "valid_from": association.valid_from.isoformat(),
-        "valid_to": association.valid_to.isoformat() if association.valid_to else None,
-        "created_by": association.created_by,
-        "created_by_role": association.created_by_role,
-        "created_by_client_id": association.created_by_client_id,
-        "ended_by": association.ended_by,
-        "ended_by_role": association.ended_by_role,
-        "ended_by_client_id": association.ended_by_client_id,
-        "end_reason": association.end_reason.value if association.end_reason else None,
-    }
-
-
-def as_written(snapshot: dict[str, Any]) -> PartnerAssociation:
-    """A detached row holding a `written` snapshot, for the payload (never added to a session)."""
-    return PartnerAssociation(
-        id=uuid.UUID(snapshot["id"]),
-        subscription_id=uuid.UUID(snapshot["subscription_id"]),
-        partner_id=uuid.UUID(snapshot["partner_id"]),
-        type=AssociationType(snapshot["type"]),
-        valid_from=datetime.fromisoformat(snapshot["valid_from"]),
-        valid_to=datetime.fromisoformat(snapshot["valid_to"]) if snapshot["valid_to"] else None,
-        created_by=snapshot["created_by"],
-        created_by_role=snapshot.get("created_by_role"),
-        created_by_client_id=snapshot.get("created_by_client_id"),
-        ended_by=snapshot["ended_by"],
-        ended_by_role=snapshot.get("ended_by_role"),
-        ended_by_client_id=snapshot.get("ended_by_client_id"),
-        end_reason=AssociationEndReason(snapshot["end_reason"]) if snapshot["end_reason"] else None,
-    )
-
-
-def _result(
-    subscription: Subscription,
-    current: PartnerAssociation | None,
-    previous: PartnerAssociation | None,
-    changed: bool,
-    message: str,
-) -> AssociationChange:
-    return AssociationChange(
-        subscription_id=subscription.id.hex,
-        association_id=current.id.hex if current else None,
-        previous_association_id=previous.id.hex if previous else None,
-        changed=changed,
-        message=message,
-        subscription_version=subscription.version,
-        association=written(current),
-        previous_association=written(previous),
-    )
 
 
 def now_in_seconds() -> datetime:
@@ -236,13 +155,15 @@ def _snapshot(association: PartnerAssociation | None) -> dict[str, Any] | None:
 
 async def _once(
     session: AsyncSession,
+    scope: CallerScope,
     actor: Actor,
     operation: str,
     subscription: Subscription,
     args: Any,
     apply: Callable[[], Awaitable[AssociationChange]],
-) -> AssociationChange:
-    """Runs `apply` once per idempotency key: a repeated key with the same input replays the stored result.
+) -> ShownChange:
+    """Runs `apply` once per idempotency key (a repeated key with the same input replays the stored result) and
+    returns what the payload shows of it, under the caller's row filters.
 
     A first run checks the target's status, then expectedVersion, before `apply` decides anything: a stale version
     is CONFLICT even when the request would have changed nothing (the schema promises CONFLICT on any mismatch).
@@ -250,13 +171,13 @@ async def _once(
     key: str | None = args.idempotency_key
     fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
     if (stored := await idempotency.replay(session, actor.subject, key, fingerprint)) is not None:
-        return AssociationChange.from_stored(stored)
+        return await shown_change(session, scope, subscription, AssociationChange.from_stored(stored))
     await _require_active(session, operation, subscription)
     _check_version(subscription, args.expected_version)
-    result = await apply()
-    idempotency.remember(session, actor.subject, key, operation, fingerprint, asdict(result))
+    change = await apply()
+    idempotency.remember(session, actor.subject, key, operation, fingerprint, asdict(change))
     await session.flush()
-    return result
+    return await shown_change(session, scope, subscription, change)
 
 
 def _record_change(
@@ -295,7 +216,7 @@ class SetDporArgs:
 
 async def set_digital_partner_of_record(
     session: AsyncSession, scope: CallerScope, request_id: str, args: SetDporArgs
-) -> AssociationChange:
+) -> ShownChange:
     operation = "setDigitalPartnerOfRecord"
     subscription, actor, _ = await _target(session, scope, operation, args.subscription_id, request_id)
 
@@ -304,7 +225,7 @@ async def set_digital_partner_of_record(
         current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
         if current is not None and current.partner_id == args.partner_id:
             # Naming the partner that already is the DPOR (at the current version) changes nothing.
-            return _result(subscription, current, None, False, "the partner already is the Digital Partner of Record")
+            return result(subscription, current, None, False, "the partner already is the Digital Partner of Record")
         before = _snapshot(current)  # before `end` changes it
         at = now_in_seconds()
         if current is not None:
@@ -328,9 +249,9 @@ async def set_digital_partner_of_record(
             before={"digitalPartnerOfRecord": before},
             after={"digitalPartnerOfRecord": _snapshot(new)},
         )
-        return _result(subscription, new, current, True, "replaced" if current else "set")
+        return result(subscription, new, current, True, "replaced" if current else "set")
 
-    return await _once(session, actor, operation, subscription, args, apply)
+    return await _once(session, scope, actor, operation, subscription, args, apply)
 
 
 @dataclass(frozen=True)
@@ -342,14 +263,14 @@ class RemoveDporArgs:
 
 async def remove_digital_partner_of_record(
     session: AsyncSession, scope: CallerScope, request_id: str, args: RemoveDporArgs
-) -> AssociationChange:
+) -> ShownChange:
     operation = "removeDigitalPartnerOfRecord"
     subscription, actor, _ = await _target(session, scope, operation, args.subscription_id, request_id)
 
     async def apply() -> AssociationChange:
         current = await _active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
         if current is None:
-            return _result(subscription, None, None, False, "the subscription has no Digital Partner of Record")
+            return result(subscription, None, None, False, "the subscription has no Digital Partner of Record")
         before = _snapshot(current)  # before `end` changes it
         end(current, now_in_seconds(), actor, AssociationEndReason.REMOVED_BY_OWNER)
         _record_change(
@@ -361,9 +282,9 @@ async def remove_digital_partner_of_record(
             before={"digitalPartnerOfRecord": before},
             after={"digitalPartnerOfRecord": None},
         )
-        return _result(subscription, None, current, True, "removed")
+        return result(subscription, None, current, True, "removed")
 
-    return await _once(session, actor, operation, subscription, args, apply)
+    return await _once(session, scope, actor, operation, subscription, args, apply)
 
 
 @dataclass(frozen=True)
@@ -375,7 +296,7 @@ class LinkArgs:
     idempotency_key: str | None
 
 
-async def link_partner(session: AsyncSession, scope: CallerScope, request_id: str, args: LinkArgs) -> AssociationChange:
+async def link_partner(session: AsyncSession, scope: CallerScope, request_id: str, args: LinkArgs) -> ShownChange:
     operation = "linkPartner"
     if args.type is AssociationType.DIGITAL_PARTNER_OF_RECORD:
         raise BadUserInput("use setDigitalPartnerOfRecord for the Digital Partner of Record", field="type")
@@ -387,7 +308,7 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
         await _require_partner(session, args.partner_id)
         existing = await _active(session, subscription.id, args.type, args.partner_id)
         if existing is not None:
-            return _result(subscription, existing, None, False, "the partner already holds this association")
+            return result(subscription, existing, None, False, "the partner already holds this association")
         new = PartnerAssociation(
             id=new_id(),
             subscription_id=subscription.id,
@@ -406,9 +327,9 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
             before=None,
             after={"association": _snapshot(new)},
         )
-        return _result(subscription, new, None, True, "linked")
+        return result(subscription, new, None, True, "linked")
 
-    return await _once(session, actor, operation, subscription, args, apply)
+    return await _once(session, scope, actor, operation, subscription, args, apply)
 
 
 @dataclass(frozen=True)
@@ -418,9 +339,7 @@ class UnlinkArgs:
     idempotency_key: str | None
 
 
-async def unlink_partner(
-    session: AsyncSession, scope: CallerScope, request_id: str, args: UnlinkArgs
-) -> AssociationChange:
+async def unlink_partner(session: AsyncSession, scope: CallerScope, request_id: str, args: UnlinkArgs) -> ShownChange:
     operation = "unlinkPartner"
     held = granted(operation, scope)  # FORBIDDEN before any lookup
     association = await session.get(PartnerAssociation, args.association_id)
@@ -442,7 +361,7 @@ async def unlink_partner(
     async def apply() -> AssociationChange:
         await session.refresh(association, with_for_update=True)
         if association.valid_to is not None:
-            return _result(subscription, None, association, False, "the association had already ended")
+            return result(subscription, None, association, False, "the association had already ended")
         before = _snapshot(association)
         end(association, now_in_seconds(), actor, AssociationEndReason.UNLINKED)
         _record_change(
@@ -454,6 +373,6 @@ async def unlink_partner(
             before={"association": before},
             after={"association": _snapshot(association)},
         )
-        return _result(subscription, None, association, True, "unlinked")
+        return result(subscription, None, association, True, "unlinked")
 
-    return await _once(session, actor, operation, subscription, args, apply)
+    return await _once(session, scope, actor, operation, subscription, args, apply)

@@ -19,6 +19,12 @@ OPERATION = "ingestUsage"
 
 
 @dataclass(frozen=True)
+class IngestArgs:
+    records: Sequence[UsageRecordInput]
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
 class IngestOutcome:
     inserted: int
     replaced: int
@@ -26,9 +32,10 @@ class IngestOutcome:
     freshness: list[tuple[str, str]]
 
 
-async def ingest(
-    session: AsyncSession, scope: CallerScope, request_id: str, records: Sequence[UsageRecordInput], key: str | None
-) -> IngestOutcome:
+async def ingest(session: AsyncSession, scope: CallerScope, request_id: str, args: IngestArgs) -> IngestOutcome:
+    """The batch's outcome. It names no rows to re-read: the freshness pairs are of the subscriptions the caller
+    itself sent, by the external ids it sent (USAGE_INGEST reads nothing else)."""
+    records, key = args.records, args.idempotency_key
     role, _ = acting_grant(granted(OPERATION, scope), scope, None, "subscription")
     actor = Actor(scope.principal.subject, scope.principal.client_id, role, request_id)
     fingerprint = idempotency.input_hash(OPERATION, {"records": [asdict(record) for record in records]})

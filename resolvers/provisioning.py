@@ -1,7 +1,8 @@
-"""Provisioning for admin tooling: tenants, contacts, partners, subscriptions, delegated admin relationships.
+"""Provisioning for admin tooling: tenants, contacts, partners, subscriptions (delegations: resolvers.delegations).
 
 Each function runs inside the caller's write transaction and records its audit event there. Uniqueness clashes
-(an external id or MPN id already taken) surface as CONFLICT from the transaction wrapper.
+(an external id or MPN id already taken) surface as CONFLICT from the transaction wrapper. What each returns is the
+row as the transaction left it, checked against the caller's row filters (resolvers.in_reach).
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.policy import Entity
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.base import new_id
-from db.delegation import DelegatedAdminRelationship
 from db.enums import (
     AssociationEndReason,
-    AssociationType,
-    DelegationStatus,
     Offer,
     SubscriptionStatus,
     TenantStatus,
@@ -30,17 +29,20 @@ from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
 from resolvers import audit, global_id
-from resolvers.associations import end, now_in_seconds
+from resolvers.associations import end, lock_subscription, now_in_seconds
 from resolvers.authorize import Actor, acting_grant, granted
 from resolvers.errors import BadUserInput, Conflict, NotFound
+from resolvers.in_reach import shown, visible
 
 
-def _actor(operation: str, scope: CallerScope, request_id: str, tenant_id: uuid.UUID | None, what: str) -> Actor:
+def acting(operation: str, scope: CallerScope, request_id: str, tenant_id: uuid.UUID | None, what: str) -> Actor:
+    """Who acts, in which of its roles: the operation's grant that reaches the target's tenant (None: no tenant)."""
     role, _ = acting_grant(granted(operation, scope), scope, tenant_id, what)
     return Actor(scope.principal.subject, scope.principal.client_id, role, request_id)
 
 
-async def _tenant(session: AsyncSession, tenant_id: uuid.UUID, *, lock: bool = False) -> Tenant:
+async def tenant_row(session: AsyncSession, tenant_id: uuid.UUID, *, lock: bool = False) -> Tenant:
+    """The target tenant (locked FOR UPDATE when asked), or NOT_FOUND; its reach is checked by `acting`."""
     statement = select(Tenant).where(Tenant.id == tenant_id)
     tenant = await session.scalar(statement.with_for_update() if lock else statement)
     if tenant is None:
@@ -66,7 +68,7 @@ class CreateTenantArgs:
 
 
 async def create_tenant(session: AsyncSession, scope: CallerScope, request_id: str, args: CreateTenantArgs) -> Tenant:
-    actor = _actor("createTenant", scope, request_id, None, "tenant")
+    actor = acting("createTenant", scope, request_id, None, "tenant")
     if await session.scalar(select(Tenant.id).where(Tenant.external_id == args.external_id)) is not None:
         raise Conflict("a tenant with this externalId exists", field="externalId")
     tenant = Tenant(
@@ -87,7 +89,7 @@ async def create_tenant(session: AsyncSession, scope: CallerScope, request_id: s
         tenant_id=tenant.id,
         after=_tenant_state(tenant),
     )
-    return tenant
+    return await shown(session, scope, Entity.TENANT, tenant, "tenant")
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,8 @@ class UpdateTenantArgs:
 
 async def update_tenant(session: AsyncSession, scope: CallerScope, request_id: str, args: UpdateTenantArgs) -> Tenant:
     granted("updateTenant", scope)
-    tenant = await _tenant(session, args.tenant_id, lock=True)
-    actor = _actor("updateTenant", scope, request_id, tenant.id, "tenant")
+    tenant = await tenant_row(session, args.tenant_id, lock=True)
+    actor = acting("updateTenant", scope, request_id, tenant.id, "tenant")
     before = _tenant_state(tenant)
     for attribute in ("display_name", "primary_domain", "country_code", "status"):
         if (value := getattr(args, attribute)) is not None:
@@ -119,7 +121,7 @@ async def update_tenant(session: AsyncSession, scope: CallerScope, request_id: s
         before=before,
         after=_tenant_state(tenant),
     )
-    return tenant
+    return await shown(session, scope, Entity.TENANT, tenant, "tenant")
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,8 @@ async def add_tenant_contact(
     session: AsyncSession, scope: CallerScope, request_id: str, args: AddContactArgs
 ) -> tuple[Tenant, TenantContact]:
     granted("addTenantContact", scope)
-    tenant = await _tenant(session, args.tenant_id)
-    actor = _actor("addTenantContact", scope, request_id, tenant.id, "tenant")
+    tenant = await tenant_row(session, args.tenant_id)
+    actor = acting("addTenantContact", scope, request_id, tenant.id, "tenant")
     contact = TenantContact(id=new_id(), tenant_id=tenant.id, name=args.name, email=args.email, phone=args.phone)
     session.add(contact)
     await session.flush()
@@ -149,6 +151,8 @@ async def add_tenant_contact(
         tenant_id=tenant.id,
         after={"contactId": contact.id.hex},
     )
+    if not all(await visible(session, scope, (Entity.TENANT, tenant.id), (Entity.CONTACT, contact.id))):
+        raise NotFound("tenant")
     return tenant, contact
 
 
@@ -162,7 +166,7 @@ class CreatePartnerArgs:
 async def create_partner(
     session: AsyncSession, scope: CallerScope, request_id: str, args: CreatePartnerArgs
 ) -> Partner:
-    actor = _actor("createPartner", scope, request_id, None, "partner")
+    actor = acting("createPartner", scope, request_id, None, "partner")
     if await session.scalar(select(Partner.id).where(Partner.mpn_id == args.mpn_id)) is not None:
         raise Conflict("a partner with this mpnId exists", field="mpnId")
     partner = Partner(id=new_id(), mpn_id=args.mpn_id, name=args.name, country_code=args.country_code)
@@ -177,7 +181,7 @@ async def create_partner(
         tenant_id=None,
         after={"mpnId": partner.mpn_id, "name": partner.name, "countryCode": partner.country_code},
     )
-    return partner
+    return await shown(session, scope, Entity.PARTNER, partner, "partner")
 
 
 @dataclass(frozen=True)
@@ -192,8 +196,8 @@ async def create_subscription(
     session: AsyncSession, scope: CallerScope, request_id: str, args: CreateSubscriptionArgs
 ) -> Subscription:
     granted("createSubscription", scope)
-    tenant = await _tenant(session, args.tenant_id)
-    actor = _actor("createSubscription", scope, request_id, tenant.id, "tenant")
+    tenant = await tenant_row(session, args.tenant_id)
+    actor = acting("createSubscription", scope, request_id, tenant.id, "tenant")
     if await session.scalar(select(Subscription.id).where(Subscription.external_id == args.external_id)):
         raise Conflict("a subscription with this externalId exists", field="externalId")
     subscription = Subscription(
@@ -219,7 +223,7 @@ async def create_subscription(
             "displayName": subscription.display_name,
         },
     )
-    return subscription
+    return await shown(session, scope, Entity.SUBSCRIPTION, subscription, "subscription")
 
 
 @dataclass(frozen=True)
@@ -231,13 +235,11 @@ class SetStatusArgs:
 async def set_subscription_status(
     session: AsyncSession, scope: CallerScope, request_id: str, args: SetStatusArgs
 ) -> Subscription:
-    from resolvers.associations import lock_subscription
-
     granted("setSubscriptionStatus", scope)
     subscription = await lock_subscription(session, args.subscription_id)
     if subscription is None:
         raise NotFound("subscription")
-    actor = _actor("setSubscriptionStatus", scope, request_id, subscription.tenant_id, "subscription")
+    actor = acting("setSubscriptionStatus", scope, request_id, subscription.tenant_id, "subscription")
     before = subscription.status
     if before is SubscriptionStatus.DELETED and args.status is not SubscriptionStatus.DELETED:
         raise BadUserInput("a deleted subscription cannot be reactivated", field="status")
@@ -272,113 +274,4 @@ async def set_subscription_status(
         before={"status": before.value},
         after={"status": args.status.value, "endedAssociations": ended},
     )
-    return subscription
-
-
-@dataclass(frozen=True)
-class CreateDelegationArgs:
-    tenant_id: uuid.UUID
-    partner_id: uuid.UUID
-
-
-async def create_delegated_admin_relationship(
-    session: AsyncSession, scope: CallerScope, request_id: str, args: CreateDelegationArgs
-) -> DelegatedAdminRelationship:
-    granted("createDelegatedAdminRelationship", scope)
-    tenant = await _tenant(session, args.tenant_id, lock=True)
-    actor = _actor("createDelegatedAdminRelationship", scope, request_id, tenant.id, "tenant")
-    if await session.get(Partner, args.partner_id) is None:
-        raise BadUserInput("no such partner", field="partnerId")
-    active = await session.scalar(
-        select(DelegatedAdminRelationship.id).where(
-            DelegatedAdminRelationship.tenant_id == tenant.id,
-            DelegatedAdminRelationship.partner_id == args.partner_id,
-            DelegatedAdminRelationship.status == DelegationStatus.ACTIVE,
-        )
-    )
-    if active is not None:
-        raise Conflict("the partner already holds an active delegated admin relationship on this tenant")
-    relationship = DelegatedAdminRelationship(id=new_id(), tenant_id=tenant.id, partner_id=args.partner_id)
-    session.add(relationship)
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        "createDelegatedAdminRelationship",
-        target_type="DelegatedAdminRelationship",
-        target_id=relationship.id,
-        tenant_id=tenant.id,
-        after={"partnerId": global_id.encode("Partner", args.partner_id)},
-    )
-    return relationship
-
-
-async def end_delegated_admin_relationship(
-    session: AsyncSession, scope: CallerScope, request_id: str, relationship_id: uuid.UUID
-) -> DelegatedAdminRelationship:
-    """Ends the relationship, and with it the partner's admin links on the tenant's subscriptions."""
-    granted("endDelegatedAdminRelationship", scope)
-    relationship = await session.scalar(
-        select(DelegatedAdminRelationship).where(DelegatedAdminRelationship.id == relationship_id).with_for_update()
-    )
-    if relationship is None:
-        raise NotFound("delegated admin relationship")
-    actor = _actor(
-        "endDelegatedAdminRelationship",
-        scope,
-        request_id,
-        relationship.tenant_id,
-        "delegated admin relationship",
-    )
-    if relationship.status is DelegationStatus.ENDED:
-        return relationship
-    at = now_in_seconds()
-    relationship.status = DelegationStatus.ENDED
-    relationship.ended_at = at
-    admin_links = (
-        PartnerAssociation.partner_id == relationship.partner_id,
-        PartnerAssociation.type == AssociationType.PARTNER_ADMIN_LINK,
-        PartnerAssociation.valid_to.is_(None),
-    )
-    # Lock order as everywhere else: subscriptions first, then their associations (no deadlock with DPOR changes).
-    subscriptions = (
-        await session.scalars(
-            select(Subscription)
-            .where(
-                Subscription.tenant_id == relationship.tenant_id,
-                Subscription.id.in_(select(PartnerAssociation.subscription_id).where(*admin_links)),
-            )
-            .order_by(Subscription.id)
-            .with_for_update()
-        )
-    ).all()
-    links = (
-        (
-            await session.scalars(
-                select(PartnerAssociation)
-                .where(PartnerAssociation.subscription_id.in_([s.id for s in subscriptions]), *admin_links)
-                .with_for_update()
-            )
-        ).all()
-        if subscriptions
-        else []
-    )
-    for link in links:
-        end(link, at, actor, AssociationEndReason.DELEGATION_ENDED)
-    for subscription in subscriptions:
-        subscription.version += 1
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        "endDelegatedAdminRelationship",
-        target_type="DelegatedAdminRelationship",
-        target_id=relationship.id,
-        tenant_id=relationship.tenant_id,
-        before={"status": "ACTIVE"},
-        after={
-            "status": "ENDED",
-            "endedAdminLinks": [global_id.encode("PartnerAssociation", link.id) for link in links],
-        },
-    )
-    return relationship
+    return await shown(session, scope, Entity.SUBSCRIPTION, subscription, "subscription")

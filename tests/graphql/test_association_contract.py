@@ -16,7 +16,8 @@ from db.engine import Database
 from db.enums import AssociationType, SubscriptionStatus, TenantStatus
 from db.subscription import Subscription
 from db.tenant import Tenant
-from schema import global_id, mutations
+from schema import global_id
+from schema.mutations import associations as association_mutations
 from tests import factories
 from tests.api import Api, error_codes, principal
 
@@ -268,17 +269,18 @@ async def test_payload_version_is_the_one_written_even_when_another_write_lands_
     api: Api, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = await _world(database)
-    original = mutations._change_payload
+    original = association_mutations.perform
 
-    async def another_writer_first(info: Any, change: Any) -> Any:
+    async def another_writer_first(*args: Any) -> Any:
+        change = await original(*args)
         # Another transaction commits between ours and the payload being built.
         async with database.write() as session:
             await session.execute(
                 update(Subscription).where(Subscription.id == w["sub"].id).values(version=Subscription.version + 1)
             )
-        return await original(info, change)
+        return change
 
-    monkeypatch.setattr(mutations, "_change_payload", another_writer_first)
+    monkeypatch.setattr(association_mutations, "perform", another_writer_first)
     result = (await api.data(SET_DPOR, _set(w["sub"], w["first"], 1), as_=w["owner"]))["setDigitalPartnerOfRecord"]
     assert result["subscription"]["version"] == 2  # what this write produced; the database is at 3 now
     async with database.read() as session:
