@@ -24,12 +24,12 @@ M = TypeVar("M")
 IDS = "ids"
 
 
-def among_ids(column: Any, dialect: str) -> ColumnElement[bool]:
-    """`column` is one of the list bound as `ids`. PostgreSQL gets one array parameter (`= ANY`): an expanding IN
+def among_ids(column: Any, dialect: str, name: str = IDS) -> ColumnElement[bool]:
+    """`column` is one of the list bound as `name`. PostgreSQL gets one array parameter (`= ANY`): an expanding IN
     is rewritten for every execution (about 0.1 ms) and its number of parameters is bounded. SQLite has no arrays."""
     if dialect == "postgresql":
-        return column == any_(bindparam(IDS, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
-    return column.in_(bindparam(IDS, expanding=True))  # type: ignore[no-any-return]
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
 
 
 def with_visibility(visible: Visibility, **values: Any) -> Mapping[str, Any]:

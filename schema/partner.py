@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from db.partner import Partner as PartnerRow
 from resolvers.context import RequestContext
-from resolvers.usage.aggregates import GroupBy
+from resolvers.usage.aggregate_types import GroupBy
 from resolvers.usage.loaders import UsageRequest
 from schema import global_id
 from schema.arguments import After, Filter, First
