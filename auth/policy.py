@@ -158,6 +158,7 @@ ROWS: Mapping[str, Entity] = _frozen(
         "Tenant": Entity.TENANT,
         "Subscription": Entity.SUBSCRIPTION,
         "PartnerAssociation": Entity.PARTNER_ASSOCIATION,
+        "UsageAggregate": Entity.USAGE,
     }
 )
 
@@ -210,6 +211,39 @@ def field_rule(type_name: str, field: str, roles: frozenset[Role]) -> FieldRule:
         on_own_tenant=any(parent[role] in TENANT_SCOPED and reads(role, TENANT_SCOPED) for role in held),
         through_partner=any(parent[role] in PARTNER_SCOPED and reads(role, PARTNER_SCOPED) for role in held),
     )
+
+
+def usage_filter(
+    roles: Iterable[Role],
+    *,
+    caller_tenant_id: object,
+    caller_partner_id: object,
+    row_tenant_id: object = None,
+    row_partner_id: object = None,
+) -> RowFilter | None:
+    """The ONE row filter of READ[USAGE] a caller reads a usage row under (None: it reads no usage).
+
+    Usage is summed, so a multi-role caller never gets the union of its roles' filters (a tenant's usage plus the
+    same usage attributed to its partner would count it twice): as in FieldRule, the role that reaches the row in
+    hand decides. The usage of its own partner (`row_partner_id`: Partner.attributedUsage, a partnerId filter) and
+    of a tenant other than its own (`row_tenant_id`, one it reaches through its partner) is read within the
+    partner's windows; anything else under its tenant roles when it has one (the broadest single filter it holds).
+    A role whose tenant or partner the token does not name keeps its filter, which then matches no row.
+    """
+    rules = read_filters(Entity.USAGE, roles)
+    if RowFilter.ALL in rules:
+        return RowFilter.ALL
+    tenant_rules = sorted(rules & TENANT_SCOPED, key=lambda rule: rule.value)
+    windows = RowFilter.ATTRIBUTED_WINDOWS in rules and caller_partner_id is not None
+    through_partner = windows and (
+        (row_partner_id is not None and row_partner_id == caller_partner_id)
+        or (row_tenant_id is not None and row_tenant_id != caller_tenant_id)
+    )
+    if tenant_rules and caller_tenant_id is not None and not through_partner:
+        return tenant_rules[0]
+    if windows:
+        return RowFilter.ATTRIBUTED_WINDOWS
+    return min(rules, key=lambda rule: rule.value) if rules else None
 
 
 def _grants(roles: Mapping[Role, RowFilter]) -> Mapping[Role, Grant]:

@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import BindParameter, ColumnElement, Select, Uuid, bindparam, false, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, Select, Table, Uuid, and_, bindparam, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
-from auth.policy import Entity, RowFilter, read_filters
+from auth.policy import Entity, RowFilter, read_filters, usage_filter
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
@@ -157,3 +157,64 @@ def parameters(scope: CallerScope) -> Mapping[str, uuid.UUID | None]:
 
 def visibility(entity: Entity, scope: CallerScope) -> Visibility:
     return Visibility(shape(entity, scope), parameters(scope))
+
+
+# Usage. Its rows are the rollups', read alone (a tenant's usage) or joined to the partner associations (usage
+# attributed inside a partner's windows), and they are summed: a caller reads them under ONE of its roles' filters,
+# the one auth.policy.usage_filter picks for the row in hand, never under the union the other entities get.
+
+
+@dataclass(frozen=True, slots=True)
+class UsageVisibility:
+    """What one caller may see of the usage of one row (or of the whole platform): its usage filter (by shape,
+    the rule set holding that one filter) and the values of its bind parameters."""
+
+    shape: Shape
+    parameters: Mapping[str, uuid.UUID | None]
+
+    @property
+    def attributed(self) -> bool:
+        """Whether the usage is a partner's: readable only joined to its associations, inside their windows."""
+        return RowFilter.ATTRIBUTED_WINDOWS in self.shape[1]
+
+
+def usage_visibility(
+    scope: CallerScope, *, row_tenant_id: uuid.UUID | None = None, row_partner_id: uuid.UUID | None = None
+) -> UsageVisibility | None:
+    """The caller's usage filter for a row of this tenant or partner (or for none in particular); None when its
+    roles read no usage."""
+    rule = usage_filter(
+        scope.roles,
+        caller_tenant_id=scope.tenant_id,
+        caller_partner_id=scope.partner_id,
+        row_tenant_id=row_tenant_id,
+        row_partner_id=row_partner_id,
+    )
+    if rule is None:
+        return None
+    known = Known(scope.tenant_id is not None, scope.partner_id is not None)
+    return UsageVisibility((Entity.USAGE, frozenset({rule}), known), parameters(scope))
+
+
+def _of_tenant(subscription_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+    return subscription_id.in_(select(Subscription.id).where(Subscription.tenant_id == _tenant_id()))
+
+
+@functools.lru_cache(maxsize=256)
+def usage_predicate(shape: Shape, rollup: Table, *, joined: bool) -> ColumnElement[bool]:
+    """Usage rows of `rollup` (the daily or the monthly rollup table) a caller of this shape may see; `joined`: the
+    statement joins them to the partner associations on the subscription, which a partner's usage needs (without
+    them its windows cannot be told, so it sees nothing)."""
+    entity, rules, known = shape
+    assert entity is Entity.USAGE and len(rules) == 1, shape
+    (rule,) = rules
+    associations: Table = PartnerAssociation.__table__  # type: ignore[assignment]
+    if rule is RowFilter.ALL:
+        return true()
+    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and known.tenant:
+        # On both sides of the join, so PostgreSQL can start from either table's subscription index.
+        own = _of_tenant(rollup.c.subscription_id)
+        return and_(own, _of_tenant(associations.c.subscription_id)) if joined else own
+    if rule is RowFilter.ATTRIBUTED_WINDOWS and known.partner and joined:
+        return associations.c.partner_id == _partner_id()
+    return false()

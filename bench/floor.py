@@ -6,19 +6,20 @@ price of those layers. Run with `uvicorn bench.floor:create_app --factory` (same
 the gateway). It does not validate the bearer token (the gateway caches verified tokens, so validation costs it
 one dict lookup per request after the first); the partner or tenant comes from the request body instead.
 
-The statements mirror the gateway's (captured with DPOR_DB_ECHO=true on the same dataset): the same tables,
-predicates, ordering and page size, including the caller-scope lookup (remembered after the first time, as the
-gateway remembers it: bench.floor_scope) and the totalCount query, so the floor does the database work the gateway
-does and nothing else. They run on one pooled connection without an explicit
-transaction (autocommit, like each of the gateway's read-only units of work). The usage reads' statements
-and the arithmetic their answers need are in bench.floor_usage, as are those of op (1)'s nested usage. Op (1)'s own
-statements are the gateway's text, parameter for parameter (bench.capture checks them too).
+The floor does the database work the gateway does and nothing else: the same statements, including the
+caller-scope lookup (remembered after the first time, as the gateway remembers it: bench.floor_scope) and the
+totalCount query, on one pooled connection without an explicit transaction (autocommit, like each of the gateway's
+read-only units of work). The usage reads, op (1)'s nested usage and the loaders' lookups by id are the gateway's
+own statement objects compiled for asyncpg (bench.floor_sql, bench.floor_usage; compiled at start-up). Op (1)'s
+page, count and association statements are still text taken from the gateway's log: the gateway builds them
+inside its resolver (schema/attributed.py), with no builder to call.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,15 +33,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench import floor_usage
+from auth.policy import Entity
+from auth.principal import Role
+from auth.row_filters import visibility
+from bench import floor_usage, operations
 from bench.floor_scope import SCOPE_PARTNER, SCOPE_TENANT, scope_id
+from bench.floor_sql import fetch
+from db.models import Tenant
+from resolvers.global_id import decode_any, encode
+from resolvers.queries import by_ids
 
 DATABASE_URL_VARIABLE = "DPOR_BENCH_FLOOR_DATABASE_URL"
 POOL_SIZE_VARIABLE = "DPOR_BENCH_FLOOR_POOL_SIZE"
 
-# (1) Captured from the gateway at 8b359e0 (schema/attributed.py, resolvers/loaders.py), 2026-11-30: the page (with
-# the partner's association condition and the caller's row filter, both the partner's id), its count, the page's
-# association rows naming the partner, and the tenants (through the tenant loader, with the caller's row filter).
+# (1) Captured from the gateway at 8b359e0 (schema/attributed.py), 2026-11-30: the page (with the partner's association
+# condition and the caller's row filter, both the partner's id), its count, and the page's association rows naming
+# the partner. The tenants come through the gateway's tenant loader statement (resolvers.queries.by_ids).
 ATTRIBUTED_PAGE = """
 SELECT subscriptions.id, subscriptions.external_id, subscriptions.tenant_id, subscriptions.offer,
 subscriptions.display_name, subscriptions.status, subscriptions.created_at, subscriptions.version,
@@ -68,36 +76,29 @@ AND subscriptions.id IN (SELECT partner_associations.subscription_id
 FROM partner_associations
 WHERE partner_associations.partner_id = $2::UUID)) AS anon_1
 """
-# The page's ids, one parameter each: a template for floor_usage.expand.
+# The page's ids, one parameter each: a template for `expand`.
 ATTRIBUTED_ASSOCIATIONS = """
 SELECT partner_associations.id, partner_associations.subscription_id, partner_associations.partner_id,
 partner_associations.type, partner_associations.valid_from, partner_associations.valid_to,
-partner_associations.created_by, partner_associations.ended_by, partner_associations.end_reason
+partner_associations.created_by, partner_associations.ended_by, partner_associations.created_by_role,
+partner_associations.created_by_client_id, partner_associations.ended_by_role, partner_associations.ended_by_client_id,
+partner_associations.end_reason
 FROM partner_associations
 WHERE partner_associations.subscription_id IN ({ids:3:0}) AND partner_associations.partner_id = $1::UUID
 AND partner_associations.partner_id = $2::UUID ORDER BY partner_associations.valid_from, partner_associations.id
 """
-ATTRIBUTED_TENANTS = """
-SELECT tenants.id, tenants.external_id, tenants.display_name, tenants.primary_domain, tenants.country_code,
-tenants.status, tenants.created_at, tenants.updated_at
-FROM tenants
-WHERE tenants.id = ANY ($1::UUID[]) AND tenants.id IN (SELECT subscriptions.tenant_id
-FROM subscriptions
-WHERE subscriptions.id IN (SELECT partner_associations.subscription_id
-FROM partner_associations
-WHERE partner_associations.partner_id = $2::UUID))
-"""
+_ID_LIST = re.compile(r"\{ids:(\d+):(\d+)\}")
 
 
-def attributed_mirrored(first: date, last: date) -> dict[str, str]:
-    """Op (1)'s statements for a usage window [first, last], for bench.capture's comparison with the gateway's log."""
-    page = {
-        "ATTRIBUTED_PAGE": ATTRIBUTED_PAGE,
-        "ATTRIBUTED_COUNT": ATTRIBUTED_COUNT,
-        "ATTRIBUTED_ASSOCIATIONS": ATTRIBUTED_ASSOCIATIONS,
-        "ATTRIBUTED_TENANTS": ATTRIBUTED_TENANTS,
-    }
-    return {**page, **floor_usage.subscriptions_mirrored(first, last)}
+def expand(template: str, count: int) -> str:
+    """A statement with its `{ids:B:K}` lists written out for `count` ids: $(B + K*count) and the next ones, as
+    SQLAlchemy numbers the parameters of an `IN` list of literal values."""
+
+    def placeholders(match: re.Match[str]) -> str:
+        start = int(match[1]) + int(match[2]) * count
+        return ", ".join(f"${number}::UUID" for number in range(start, start + count))
+
+    return _ID_LIST.sub(placeholders, template)
 
 
 NODE_SUBSCRIPTION = """
@@ -107,10 +108,6 @@ NODE_DPOR = """
 SELECT a.valid_from, p.id, p.name, p.mpn_id FROM partner_associations a JOIN partners p ON p.id = a.partner_id
 WHERE a.subscription_id = $1 AND a.type = 'DIGITAL_PARTNER_OF_RECORD' AND a.valid_to IS NULL
 """
-
-
-def _global_id(type_name: str, row_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{row_id.hex}".encode()).decode().rstrip("=")
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -144,12 +141,14 @@ async def attributed_data(connection: asyncpg.Connection, body: dict[str, Any]) 
     ids = [row["id"] for row in page]
     associations, tenants, usage = [], {}, {}
     if ids:
-        statement = floor_usage.expand(ATTRIBUTED_ASSOCIATIONS, len(ids))
+        statement = expand(ATTRIBUTED_ASSOCIATIONS, len(ids))
         associations = await connection.fetch(statement, partner_id, partner_id, *ids)
+        visible = visibility(Entity.TENANT, floor_usage.caller(Role.PARTNER, partner_id=partner_id))
         tenant_ids = list(dict.fromkeys(row["tenant_id"] for row in page))
-        tenants = {
-            row["id"]: row["display_name"] for row in await connection.fetch(ATTRIBUTED_TENANTS, tenant_ids, partner_id)
-        }
+        found = await fetch(
+            connection, by_ids(Tenant, visible.shape, floor_usage.DIALECT), {**visible.parameters, "ids": tenant_ids}
+        )
+        tenants = {row["id"]: row["display_name"] for row in found}
         usage = await floor_usage.subscription_usage(connection, partner_id, ids, month_start, today)
     by_subscription: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for association in associations:
@@ -163,7 +162,7 @@ async def attributed_data(connection: asyncpg.Connection, body: dict[str, Any]) 
     edges = [
         {
             "node": {
-                "id": _global_id("Subscription", row["id"]),
+                "id": encode("Subscription", row["id"]),
                 "displayName": row["display_name"],
                 "status": row["status"],
                 "tenant": {"displayName": tenants[row["tenant_id"]]},
@@ -185,13 +184,13 @@ async def attributed_data(connection: asyncpg.Connection, body: dict[str, Any]) 
 
 async def subscription_node(request: Request) -> Response:
     body = orjson.loads(await request.body())
-    type_name, _, hex_id = base64.urlsafe_b64decode(body["id"] + "=" * (-len(body["id"]) % 4)).decode().partition(":")
+    type_name, row_id = decode_any(body["id"])
     if type_name != "Subscription":
         return _json({"node": None})
     pool: asyncpg.Pool = request.app.state.pool
     async with pool.acquire() as connection:
         tenant_id = await scope_id(connection, SCOPE_TENANT, uuid.UUID(body["tenantExternalId"]))
-        row = await connection.fetchrow(NODE_SUBSCRIPTION, uuid.UUID(hex=hex_id), tenant_id)
+        row = await connection.fetchrow(NODE_SUBSCRIPTION, row_id, tenant_id)
         dpor = None if row is None else await connection.fetchrow(NODE_DPOR, row["id"])
     if row is None:
         return _json({"node": None})
@@ -206,7 +205,7 @@ async def subscription_node(request: Request) -> Response:
                 if dpor is None
                 else {
                     "validFrom": _instant(dpor["valid_from"]),
-                    "partner": {"id": _global_id("Partner", dpor["id"]), "name": dpor["name"], "mpnId": dpor["mpn_id"]},
+                    "partner": {"id": encode("Partner", dpor["id"]), "name": dpor["name"], "mpnId": dpor["mpn_id"]},
                 },
             }
         }
@@ -231,12 +230,18 @@ async def healthz(_request: Request) -> Response:
     return Response(b"ok")
 
 
+def _days(window: tuple[str, str]) -> tuple[date, date]:
+    return date.fromisoformat(window[0]), date.fromisoformat(window[1])
+
+
 def create_app() -> Starlette:
     url = os.environ[DATABASE_URL_VARIABLE]
     pool_size = int(os.environ.get(POOL_SIZE_VARIABLE, "10"))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The gateway's statements for today's windows, compiled before the first request.
+        floor_usage.prepare(_days(operations.twelve_months()), _days(operations.current_month()))
         # Same pool size as the gateway's (DPOR_DB_POOL_SIZE): neither side gets more connections.
         async with asyncpg.create_pool(url, min_size=pool_size, max_size=pool_size) as pool:
             app.state.pool = pool

@@ -13,11 +13,11 @@ from resolvers.pagination import MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
     from auth.principal import Principal
+    from auth.row_filters import Shape
     from auth.scope import CallerScope
     from db.engine import Database
     from resolvers.loaders import Loaders
     from resolvers.rate_limiter import RateLimiter
-    from resolvers.usage.aggregates import Scope as UsageScope
     from resolvers.usage.loaders import UsageLoaders
 
 # The default of DPOR_MAX_USAGE_ROWS. The bound in force is the setting's: the view puts it in the context.
@@ -43,5 +43,5 @@ class RequestContext:
     # concurrent top-level fields await one resolution (resolvers/caller.py); the DataLoaders are bound to it.
     scope_task: asyncio.Task[CallerScope] | None = None
     loaders: Loaders | None = None
-    # The nested usage fields' loaders, one set per usage scope (resolvers/usage/loaders.py).
-    usage_loaders: dict[UsageScope, UsageLoaders] = field(default_factory=dict)
+    # The nested usage fields' loaders, one set per usage filter shape (resolvers/usage/loaders.py).
+    usage_loaders: dict[Shape, UsageLoaders] = field(default_factory=dict)

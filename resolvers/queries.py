@@ -24,12 +24,12 @@ M = TypeVar("M")
 IDS = "ids"
 
 
-def among_ids(column: Any, dialect: str) -> ColumnElement[bool]:
-    """`column` is one of the list bound as `ids`. PostgreSQL gets one array parameter (`= ANY`): an expanding IN
+def among_ids(column: Any, dialect: str, name: str = IDS) -> ColumnElement[bool]:
+    """`column` is one of the list bound as `name`. PostgreSQL gets one array parameter (`= ANY`): an expanding IN
     is rewritten for every execution (about 0.1 ms) and its number of parameters is bounded. SQLite has no arrays."""
     if dialect == "postgresql":
-        return column == any_(bindparam(IDS, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
-    return column.in_(bindparam(IDS, expanding=True))  # type: ignore[no-any-return]
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
 
 
 def with_visibility(visible: Visibility, **values: Any) -> Mapping[str, Any]:
@@ -109,7 +109,8 @@ async def count_by_parent(
 
 
 @functools.cache
-def _by_ids(model: type[Any], shape: Shape, dialect: str) -> Select[Any]:
+def by_ids(model: type[Any], shape: Shape, dialect: str) -> Select[Any]:
+    """Rows of `model` among the ids bound as `ids` that a caller of `shape` may see."""
     return select(model).where(among_ids(model.id, dialect), predicate(shape))
 
 
@@ -123,7 +124,7 @@ async def fetch_by_ids(
     """Rows by primary key (`id`) in the order asked, None where absent or invisible (the two look the same).
     The statement is built once per model, caller shape and dialect."""
     # (mypy reads a class as unhashable here; mapped classes hash by identity)
-    statement = _by_ids(model, visible.shape, session.get_bind().dialect.name)  # type: ignore[arg-type]
+    statement = by_ids(model, visible.shape, session.get_bind().dialect.name)  # type: ignore[arg-type]
     rows = (await session.scalars(statement, with_visibility(visible, ids=list(ids)))).all()
     by_id = {row.id: row for row in rows}
     return [by_id.get(row_id) for row_id in ids]

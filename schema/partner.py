@@ -13,7 +13,7 @@ from db.partner import Partner as PartnerRow
 from resolvers.caller import caller_scope
 from resolvers.context import RequestContext
 from resolvers.reads.attributed import attributed_subscriptions as read_attributed_subscriptions
-from resolvers.usage.aggregates import GroupBy
+from resolvers.usage.aggregate_types import GroupBy
 from resolvers.usage.loaders import UsageRequest
 from schema import global_id
 from schema.arguments import After, Filter, First, paging

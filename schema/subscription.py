@@ -15,7 +15,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import NotFound
 from resolvers.loaders import PageRequest, active_at
 from resolvers.pagination import page_size
-from resolvers.usage.aggregates import GroupBy
+from resolvers.usage.aggregate_types import GroupBy
 from resolvers.usage.loaders import UsageRequest
 from schema import global_id
 from schema.arguments import After, First

@@ -16,7 +16,7 @@ from resolvers.caller import loaders_of
 from resolvers.context import RequestContext
 from resolvers.loaders import PageRequest
 from resolvers.pagination import page_size
-from resolvers.usage.aggregates import GroupBy
+from resolvers.usage.aggregate_types import GroupBy
 from resolvers.usage.loaders import UsageRequest
 from schema import global_id
 from schema.arguments import After, Filter, First

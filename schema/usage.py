@@ -18,14 +18,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from auth.policy import TENANT_SCOPED, Entity, RowFilter, read_filters
-from auth.scope import CallerScope
 from resolvers.caller import caller_scope, loaders_of
 from resolvers.context import RequestContext
-from resolvers.errors import BadUserInput, Forbidden, TooManyUsageRows
-from resolvers.usage import aggregates
-from resolvers.usage.aggregates import AggregateFilter, AggregateRow, GroupBy, check_window
-from resolvers.usage.loaders import UsageRequest, usage_loaders_of
+from resolvers.errors import BadUserInput, TooManyUsageRows
+from resolvers.usage import reads
+from resolvers.usage.aggregate_types import AggregateFilter, AggregateRow, GroupBy
+from resolvers.usage.loaders import UsageRequest
 from resolvers.usage.validation import UsageInputError
 from schema import global_id
 from schema.enums import AssociationType
@@ -40,35 +38,6 @@ UsageGroupBy = GroupBy  # registered in place, like the model enums (schema/enum
 
 # The storage scale of quantities: attributed quantities are presented at it (half to even).
 QUANTITY_PLACES = Decimal("0.000001")
-
-
-def usage_scope(
-    scope: CallerScope, *, tenant_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None
-) -> aggregates.Scope:
-    """The usage a caller may aggregate, from the policy's USAGE row filters, for the row in hand when there is one.
-
-    As for field rules (auth.policy.FieldRule), a multi-role caller reads each row under the role that reaches it:
-    the usage of a tenant other than its own (`tenant_id`, a row it reaches through its partner) and the usage of
-    its own partner (`partner_id`: Partner.attributedUsage, a partnerId filter) are read within the partner's
-    windows; anything else under its tenant roles when it has one (the broadest single scope of its roles).
-    """
-    rules = read_filters(Entity.USAGE, scope.roles)
-    if RowFilter.ALL in rules:
-        return aggregates.ALL
-    tenant_scoped = bool(rules & TENANT_SCOPED) and scope.tenant_id is not None
-    partner_scoped = RowFilter.ATTRIBUTED_WINDOWS in rules and scope.partner_id is not None
-    through_partner = partner_scoped and (
-        (partner_id is not None and partner_id == scope.partner_id)
-        or (tenant_id is not None and tenant_id != scope.tenant_id)
-    )
-    if tenant_scoped and not through_partner and scope.tenant_id is not None:
-        return aggregates.TenantScope(scope.tenant_id)
-    if partner_scoped and scope.partner_id is not None:
-        return aggregates.PartnerScope(scope.partner_id)
-    if rules:
-        # The role reads usage but the token's tenant or partner is unknown here: nothing to show.
-        return aggregates.PartnerScope(uuid.UUID(int=0))
-    raise Forbidden("usage is not readable with the caller's roles")
 
 
 @strawberry.type(description="A day of a subscription attributed only in part: the basis of an attributed amount.")
@@ -229,10 +198,8 @@ async def aggregate(
     info: Info[RequestContext, None], filter: AggregateFilter, group_by: list[GroupBy]
 ) -> list[UsageAggregate]:
     caller = await caller_scope(info.context)
-    scope = usage_scope(caller, tenant_id=filter.tenant_id, partner_id=filter.partner_id)
     try:
-        async with info.context.database.read() as session:
-            rows = await aggregates.usage_aggregates(session, filter, group_by, scope)
+        rows = await reads.aggregate_usage(info.context.database, caller, filter, group_by)
     except UsageInputError as error:
         raise bad_usage_input(error) from None
     return _presented(info, rows)
@@ -255,20 +222,10 @@ async def parent_usage(
     *,
     tenant_id: uuid.UUID | None = None,
 ) -> list[UsageAggregate]:
-    """A nested usage field (parent = SUBSCRIPTION, TENANT or PARTNER), loaded with its peers in one batch.
-
-    `tenant_id` is the parent row's tenant (a Tenant's own id, a Subscription's tenant): the usage scope is
-    decided for that row. The window is checked here, before batching, so a bad one fails its own field only, as
-    `aggregate` does.
-    """
+    """A nested usage field (parent = SUBSCRIPTION, TENANT or PARTNER): see resolvers.usage.reads.parent_usage."""
     caller = await caller_scope(info.context)
-    if parent is GroupBy.PARTNER:
-        scope = usage_scope(caller, partner_id=parent_id)
-    else:
-        scope = usage_scope(caller, tenant_id=parent_id if parent is GroupBy.TENANT else tenant_id)
     try:
-        check_window(request.filter(), list(request.group_by))
+        rows = await reads.parent_usage(info.context, caller, parent, parent_id, request, tenant_id=tenant_id)
     except UsageInputError as error:
         raise bad_usage_input(error) from None
-    rows = await usage_loaders_of(info.context, scope).load(parent, parent_id, request)
     return _presented(info, rows)

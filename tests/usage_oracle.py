@@ -1,8 +1,9 @@
 """The naive reference for usage aggregates: every number recomputed from raw records, day by day, in Python.
 
-It shares nothing with the implementation but the output dataclasses and the presentation rounding (tested on
-its own): no rollups, no interval shortcuts. For each record and each association of its subscription it
-counts the seconds of the record's day the association was in effect.
+It shares nothing with the implementation but the input and output dataclasses and the presentation rounding
+(tested on its own); its scopes are the tests' own (tests/usage_helpers.py). No rollups, no interval shortcuts:
+for each record and each association of its subscription it counts the seconds of the record's day the
+association was in effect.
 """
 
 from __future__ import annotations
@@ -14,17 +15,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 from db.enums import AssociationType
-from resolvers.usage.aggregates import (
-    AggregateFilter,
-    AggregateRow,
-    Attribution,
-    GroupBy,
-    PartialDay,
-    PartnerScope,
-    Scope,
-    TenantScope,
-)
+from resolvers.usage.aggregate_types import AggregateFilter, AggregateRow, Attribution, GroupBy, PartialDay
 from resolvers.usage.currencies import present
+from tests.usage_helpers import PartnerScope, Scope, TenantScope
 
 
 @dataclass(frozen=True)

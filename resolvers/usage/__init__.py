@@ -9,5 +9,10 @@ Plain functions `(session, ...) -> result` over plain dataclasses; the GraphQL l
 - text_record.py: the file import's fast check of a line as canonical text (rules stay in validation.py).
 - bulk.py: the PostgreSQL COPY path file_import.py writes batches through.
 - attribution.py: the rule that shares a subscription's usage between partners, and its interval arithmetic.
-- aggregates.py: `usage_aggregates`, grouped sums served from the rollups.
+- month_span.py: how a window is split between the monthly and the daily rollups.
+- aggregates.py: `usage_aggregates`, grouped sums served from the rollups; its parts:
+  aggregate_types.py (what is asked and answered), window.py (the window's limits), plan.py (which statements a
+  read sends, with their values), statements.py (the statements, pure, built once per shape), conditions.py (the
+  filter and the caller's usage filter as SQL), sums.py (adding up what the statements return).
+- by_parent.py, loaders.py: the nested usage fields' batches; reads.py: the API's usage reads.
 """

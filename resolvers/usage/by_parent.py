@@ -14,7 +14,9 @@ from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers.usage.aggregates import AggregateFilter, AggregateRow, GroupBy, Scope, usage_aggregates
+from auth.row_filters import UsageVisibility
+from resolvers.usage.aggregate_types import AggregateFilter, AggregateRow, GroupBy
+from resolvers.usage.aggregates import usage_aggregates
 
 PARENTS = (GroupBy.SUBSCRIPTION, GroupBy.TENANT, GroupBy.PARTNER)
 
@@ -23,13 +25,13 @@ async def aggregates_by_parent(
     session: AsyncSession,
     filter: AggregateFilter,
     group_by: Sequence[GroupBy],
-    scope: Scope,
+    reach: UsageVisibility,
     parent: GroupBy,
     parent_ids: Collection[uuid.UUID],
 ) -> dict[uuid.UUID, list[AggregateRow]]:
-    """Every parent's rows (an empty list for one with none, or outside the scope); UsageInputError as
+    """Every parent's rows (an empty list for one with none, or out of the caller's reach); UsageInputError as
     usage_aggregates."""
-    rows = await usage_aggregates(session, _batched(filter, parent, frozenset(parent_ids)), group_by, scope)
+    rows = await usage_aggregates(session, _batched(filter, parent, frozenset(parent_ids)), group_by, reach)
     split: dict[uuid.UUID, list[AggregateRow]] = {parent_id: [] for parent_id in parent_ids}
     for row in rows:
         owner, own_row = _split(row, parent, parent in group_by)

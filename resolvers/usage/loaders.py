@@ -16,10 +16,11 @@ from datetime import date
 
 from strawberry.dataloader import DataLoader
 
+from auth.row_filters import UsageVisibility
 from db.engine import Database
 from db.enums import AssociationType
 from resolvers.context import RequestContext
-from resolvers.usage.aggregates import AggregateFilter, AggregateRow, GroupBy, Scope
+from resolvers.usage.aggregate_types import AggregateFilter, AggregateRow, GroupBy
 from resolvers.usage.by_parent import PARENTS, aggregates_by_parent
 
 
@@ -41,10 +42,10 @@ UsageLoader = DataLoader[UsageKey, list[AggregateRow]]
 
 
 class UsageLoaders:
-    """One loader per parent kind, for one request and one usage scope."""
+    """One loader per parent kind, for one request and one usage filter of its caller."""
 
-    def __init__(self, database: Database, scope: Scope) -> None:
-        self._database, self._scope = database, scope
+    def __init__(self, database: Database, reach: UsageVisibility) -> None:
+        self._database, self._reach = database, reach
         self._loaders = {parent: self._loader(parent) for parent in PARENTS}
 
     async def load(self, parent: GroupBy, parent_id: uuid.UUID, request: UsageRequest) -> list[AggregateRow]:
@@ -65,18 +66,19 @@ class UsageLoaders:
         async with self._database.read() as session:
             for request, ids in parents.items():
                 group_by = sorted(request.group_by, key=lambda group: group.value)
-                split = await aggregates_by_parent(session, request.filter(), group_by, self._scope, parent, ids)
+                split = await aggregates_by_parent(session, request.filter(), group_by, self._reach, parent, ids)
                 results.update({(parent_id, request): rows for parent_id, rows in split.items()})
         return [results[key] for key in keys]
 
 
-def usage_loaders_of(context: RequestContext, scope: Scope) -> UsageLoaders:
-    """The request's usage loaders for `scope` (created on first use, dropped with the request).
+def usage_loaders_of(context: RequestContext, reach: UsageVisibility) -> UsageLoaders:
+    """The request's usage loaders for the usage filter `reach` (created on first use, dropped with the request).
 
-    Kept apart from resolvers.loaders.Loaders: usage is read under the usage scope derived from the caller's
-    roles (schema.usage.usage_scope), not under the entity row filters those loaders carry.
+    Kept apart from resolvers.loaders.Loaders: usage is read under the one usage filter the parent row calls for
+    (auth.row_filters.usage_visibility), not under the union of row filters those loaders carry. One request has
+    one caller, so the filter's shape tells its usage filters apart.
     """
-    loaders = context.usage_loaders.get(scope)
+    loaders = context.usage_loaders.get(reach.shape)
     if loaders is None:
-        loaders = context.usage_loaders[scope] = UsageLoaders(context.database, scope)
+        loaders = context.usage_loaders[reach.shape] = UsageLoaders(context.database, reach)
     return loaders

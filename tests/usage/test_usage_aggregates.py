@@ -28,21 +28,15 @@ from hypothesis import strategies as st
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType
 from db.models import PartnerAssociation
-from resolvers.usage.aggregates import (
-    ALL,
-    AggregateFilter,
-    GroupBy,
-    PartnerScope,
-    Scope,
-    TenantScope,
-    check_window,
-    usage_aggregates,
-)
+from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
+from resolvers.usage.aggregates import usage_aggregates
 from resolvers.usage.by_parent import PARENTS, aggregates_by_parent
 from resolvers.usage.ingestion import ingest_usage
 from resolvers.usage.validation import UsageInputError, UsageRecordInput
+from resolvers.usage.window import check_window
 from tests import factories
 from tests.conftest import empty_all_tables
+from tests.usage_helpers import ALL, PartnerScope, Scope, TenantScope, reach
 from tests.usage_oracle import RawAssociation, RawRecord, canonical, expected_rows
 
 FIRST_DAY = date(2026, 2, 20)  # 60 days: the end of February, all of March, most of April
@@ -281,7 +275,8 @@ async def _check(database_url: str, scenario: Scenario, checks: list[Query], bat
         records, associations = await _load(database, scenario)
         async with database.read() as session:
             for query in checks:
-                actual = await usage_aggregates(session, query.filter, sorted(query.group_by, key=str), query.scope)
+                group_by = sorted(query.group_by, key=str)
+                actual = await usage_aggregates(session, query.filter, group_by, reach(query.scope))
                 expected = expected_rows(
                     records, associations, TENANT_OF, query.filter, set(query.group_by), query.scope
                 )
@@ -289,7 +284,7 @@ async def _check(database_url: str, scenario: Scenario, checks: list[Query], bat
             for batch in batched:
                 query, group_by = batch.query, sorted(batch.query.group_by, key=str)
                 split = await aggregates_by_parent(
-                    session, query.filter, group_by, query.scope, batch.parent, batch.parent_ids
+                    session, query.filter, group_by, reach(query.scope), batch.parent, batch.parent_ids
                 )
                 assert set(split) == batch.parent_ids, batch
                 for parent_id, rows in split.items():
@@ -297,7 +292,8 @@ async def _check(database_url: str, scenario: Scenario, checks: list[Query], bat
                     expected = expected_rows(records, associations, TENANT_OF, own, set(group_by), query.scope)
                     assert canonical(rows) == canonical(expected), (batch, parent_id)
                     # Exactly the parent's own query: the same rows in the same order.
-                    assert rows == await usage_aggregates(session, own, group_by, query.scope), (batch, parent_id)
+                    own_rows = await usage_aggregates(session, own, group_by, reach(query.scope))
+                    assert rows == own_rows, (batch, parent_id)
     finally:
         await database.dispose()
 

@@ -11,20 +11,13 @@ import pytest
 from db.engine import Database
 from db.enums import AssociationEndReason
 from db.models import Partner, Subscription
-from resolvers.usage.aggregates import (
-    ALL,
-    AggregateFilter,
-    GroupBy,
-    PartialDay,
-    PartnerScope,
-    TenantScope,
-    usage_aggregates,
-)
+from resolvers.usage.aggregate_types import AggregateFilter, GroupBy, PartialDay
+from resolvers.usage.aggregates import usage_aggregates
 from resolvers.usage.attribution import seconds_active
 from resolvers.usage.currencies import present
 from resolvers.usage.ingestion import ingest_usage
 from tests import factories
-from tests.usage_helpers import build_world, record
+from tests.usage_helpers import ALL, PartnerScope, TenantScope, build_world, reach, record
 
 REPLACED_AT = datetime(2026, 3, 15, 12, tzinfo=UTC)
 MARCH = AggregateFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
@@ -56,7 +49,7 @@ async def _march(database: Database) -> tuple[Subscription, Partner, Partner]:
 async def test_replaced_dpor_shares_the_day_of_replacement_half_and_half(database: Database) -> None:
     sub, old, new = await _march(database)
     async with database.read() as session:
-        rows = await usage_aggregates(session, MARCH, [GroupBy.PARTNER], ALL)
+        rows = await usage_aggregates(session, MARCH, [GroupBy.PARTNER], reach(ALL))
     by_partner = {row.partner_id: row for row in rows}
     assert set(by_partner) == {old.id, new.id}
     old_row, new_row = by_partner[old.id], by_partner[new.id]
@@ -79,7 +72,7 @@ async def test_replaced_dpor_shares_the_day_of_replacement_half_and_half(databas
 async def test_each_day_of_march_goes_to_the_partner_of_record_of_that_day(database: Database) -> None:
     _sub, old, new = await _march(database)
     async with database.read() as session:
-        rows = await usage_aggregates(session, MARCH, [GroupBy.DAY], PartnerScope(new.id))
+        rows = await usage_aggregates(session, MARCH, [GroupBy.DAY], reach(PartnerScope(new.id)))
     assert [row.day for row in rows] == [date(2026, 3, day) for day in range(15, 32)]
     fifteenth = rows[0]
     assert fifteenth.attribution is not None
@@ -88,20 +81,20 @@ async def test_each_day_of_march_goes_to_the_partner_of_record_of_that_day(datab
     assert all(row.attribution and row.attribution.amount == 3 for row in rows[1:])
     assert {row.partner_id for row in rows} == {new.id}
     async with database.read() as session:
-        old_days = await usage_aggregates(session, MARCH, [GroupBy.DAY], PartnerScope(old.id))
+        old_days = await usage_aggregates(session, MARCH, [GroupBy.DAY], reach(PartnerScope(old.id)))
     assert [row.day for row in old_days] == [date(2026, 3, day) for day in range(1, 16)]
 
 
 async def test_scopes_see_only_their_own_rows(database: Database) -> None:
     sub, old, _new = await _march(database)
     async with database.read() as session:
-        tenant_rows = await usage_aggregates(session, MARCH, [], TenantScope(sub.tenant_id))
-        other_tenant = await usage_aggregates(session, MARCH, [], TenantScope(factories.tenant().id))
+        tenant_rows = await usage_aggregates(session, MARCH, [], reach(TenantScope(sub.tenant_id)))
+        other_tenant = await usage_aggregates(session, MARCH, [], reach(TenantScope(factories.tenant().id)))
         other_partner = await usage_aggregates(
             session,
             AggregateFilter(MARCH.date_from, MARCH.date_to, partner_id=old.id),
             [],
-            PartnerScope(sub.id),
+            reach(PartnerScope(sub.id)),
         )
     assert [(row.amount, row.record_count, row.attribution) for row in tenant_rows] == [(Decimal("90.25"), 31, None)]
     assert other_tenant == []
