@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -28,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from bench import check, cpu, dataset, ingest, operations, report, wrk
+from bench import check, cpu, dataset, ingest, operations, postgraphile, report, wrk
 from bench.operations import Operation, Request
 from bench.server import Server, free_port, python_module
 from bench.tokens import AUDIENCE, ISSUER, TokenIssuer
@@ -59,6 +60,11 @@ def _arguments() -> argparse.Namespace:
         "--interpreted",
         action="store_true",
         help="serve every read on the interpreter (DPOR_COMPILED_READS=false), to set against a default run",
+    )
+    parser.add_argument(
+        "--no-postgraphile",
+        action="store_true",
+        help="leave PostGraphile 4 out (by default both variants are checked and measured beside the gateway)",
     )
     parser.add_argument("--report", type=Path, metavar="JSON", help="only render the Markdown of a results JSON")
     return parser.parse_args()
@@ -111,8 +117,10 @@ def _load(tool: str | None, server: Server, operation: Operation, floor: bool, c
     else:
         # The Python generator warms up inside its own run; its CPU figures include that second.
         result = _python_load(server, operation, requests, concurrency, seconds)
-    spent = cpu.usage(before, cpu.snapshot(), set(server.pids()))
+    after = cpu.snapshot()
+    spent = cpu.usage(before, after, set(server.pids()))
     result["cpu_seconds"] = spent
+    result["worker_cpu_shares"] = cpu.worker_shares(before, after, server.worker_pids())
     sent = result.get("http_requests", result["measured"]) + result.get("warmup_http_requests", 0)
     result["server_cpu_ms_per_request"] = 1000 * spent["server"] / max(1, sent)
     return result
@@ -122,7 +130,9 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median of each figure over the runs (each figure separately), plus the runs themselves."""
     keys = ("requests_per_second", "p50_ms", "p95_ms", "p99_ms", "server_cpu_ms_per_request")
     median = {key: statistics.median(run[key] for run in runs) for key in keys}
-    return {**median, "tool": runs[0]["tool"], "runs": runs}
+    # The busiest worker's share of the workers' CPU in the least even run (issue 13: at most 0.6 for two).
+    shares = [run["worker_cpu_shares"][0] for run in runs if run.get("worker_cpu_shares")]
+    return {**median, "busiest_worker_share": max(shares) if shares else None, "tool": runs[0]["tool"], "runs": runs}
 
 
 def main() -> int:
@@ -177,8 +187,9 @@ def main() -> int:
     memory: dict[str, int] | None = None
     if reads or writes:
         checks, results, memory = _servers(
-            tool, args.concurrency, env, prepared, work, reads, writes, sample, issuer, duration, runs
-        )
+            tool, args.concurrency, env, prepared, work, reads, writes, sample, issuer, duration, runs,
+            not args.no_postgraphile,
+        )  # fmt: skip
     ingested = None
     if not args.operations or "ingest" in args.operations:
         ingested = asyncio.run(ingest.measure(prepared, args.admin_url, work, _log))
@@ -198,12 +209,21 @@ def main() -> int:
             "load_generator": "wrk" if tool else "python",
             "rate_limit_points": RATE_LIMIT_POINTS,
             "cpus": _cpus(),
+            "current_month": operations.current_month(),
+            "twelve_months": operations.twelve_months(),
         },
         "checks": checks,
         "results": results,
         "memory": memory,
         "ingest": ingested,
         "pending": report.PENDING,
+        "postgraphile": None
+        if args.no_postgraphile
+        else {
+            "version": postgraphile.version(postgraphile.install()),
+            "workers": WORKERS,
+            "pool_size_per_worker": POOL_SIZE,
+        },
         "harness_seconds": time.perf_counter() - started,
     }
     text = report.markdown(document)
@@ -228,6 +248,7 @@ def _servers(
     issuer: TokenIssuer,
     duration: float,
     runs: int,
+    with_postgraphile: bool,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, int]]:
     """Check every operation on a development gateway against the floor, then measure both."""
     floor = _floor(prepared.url, free_port(), work / "floor.log")
@@ -239,16 +260,38 @@ def _servers(
         dev.start()
         try:
             checks = _checks(dev, floor, reads, writes, sample, issuer)
+            if with_postgraphile:
+                peers_dir = postgraphile.install()
+                postgraphile.prepare_database(prepared.url)
+                found = postgraphile.check_all(
+                    reads, dev.base_url, prepared.url, work, install_dir=peers_dir, jwks=issuer.jwks_path
+                )
+                for key, by_variant in postgraphile.as_json(found).items():
+                    checks[key]["postgraphile"] = by_variant
         finally:
             dev.stop()
         gateway = _gateway(env, free_port(), work / "gateway.log")
         gateway.start()
         try:
-            results = _measure(tool, gateway, floor, reads, writes, concurrency, duration, runs)
-            memory = {
-                "gateway_peak_rss_bytes": gateway.peak_rss_bytes(),
-                "floor_peak_rss_bytes": floor.peak_rss_bytes(),
-            }
+            with contextlib.ExitStack() as stack:
+                peers: dict[str, Server] = {}
+                if with_postgraphile:
+                    peers = stack.enter_context(
+                        postgraphile.running(
+                            prepared.url,
+                            work,
+                            install_dir=peers_dir,
+                            jwks=issuer.jwks_path,
+                            workers=WORKERS,
+                            pool_size=POOL_SIZE,
+                        )
+                    )
+                results = _measure(tool, gateway, floor, peers, reads, writes, concurrency, duration, runs)
+                memory = {
+                    "gateway_peak_rss_bytes": gateway.peak_rss_bytes(),
+                    "floor_peak_rss_bytes": floor.peak_rss_bytes(),
+                    **{f"postgraphile_{v}_peak_rss_bytes": peer.peak_rss_bytes() for v, peer in peers.items()},
+                }
         finally:
             gateway.stop()
     finally:
@@ -322,6 +365,7 @@ def _measure(
     tool: str | None,
     gateway: Server,
     floor: Server,
+    peers: dict[str, Server],
     reads: list[Operation],
     writes: list[Operation],
     concurrencies: list[int],
@@ -332,6 +376,7 @@ def _measure(
     for concurrency in concurrencies:
         for operation in [*reads, *writes]:
             gateway_runs, floor_runs = [], []
+            peer_runs: dict[str, list[dict[str, Any]]] = {}
             for run in range(runs):
                 # Interleaved, so drift (autovacuum, page cache, thermal) hits both sides alike.
                 _log(f"c={concurrency} {operation.key} run {run + 1}/{runs}: gateway")
@@ -339,6 +384,12 @@ def _measure(
                 if operation.floor:
                     _log(f"c={concurrency} {operation.key} run {run + 1}/{runs}: floor")
                     floor_runs.append(_load(tool, floor, operation, True, concurrency, duration))
+                for variant, peer in peers.items() if operation.key in postgraphile.OPERATIONS else ():
+                    _log(f"c={concurrency} {operation.key} run {run + 1}/{runs}: postgraphile {variant}")
+                    translated = postgraphile.operation(operation, variant)
+                    peer_runs.setdefault(variant, []).append(
+                        _load(tool, peer, translated, False, concurrency, duration)
+                    )
             results.append(
                 {
                     "operation": operation.key,
@@ -346,6 +397,7 @@ def _measure(
                     "concurrency": concurrency,
                     "gateway": _median_run(gateway_runs),
                     "floor": _median_run(floor_runs) if floor_runs else None,
+                    "postgraphile": {variant: _median_run(found) for variant, found in peer_runs.items()},
                     "gateway_rss_bytes": gateway.rss_bytes(),
                 }
             )

@@ -88,9 +88,12 @@ query PartnerAttributedUsage($id: ID!, $from: Date!, $to: Date!) {
 
 
 def current_month() -> tuple[str, str]:
-    """[first day of the current month, today] in UTC: the window of a "current-month" amount."""
-    today = datetime.now(UTC).date()
-    return today.replace(day=1).isoformat(), today.isoformat()
+    """[first day of the month of the seed's last day, that day] in UTC: the window of a "current-month" amount.
+
+    The seed's usage ends yesterday, so on the 1st of a month today's month holds no usage yet and (1) would
+    measure an empty window: the latest month with data is the one of yesterday (the report says which)."""
+    last = datetime.now(UTC).date() - timedelta(days=1)
+    return last.replace(day=1).isoformat(), last.isoformat()
 
 
 def twelve_months() -> tuple[str, str]:

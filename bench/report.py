@@ -8,6 +8,7 @@ from typing import Any
 from graphql import FieldNode, InlineFragmentNode, SelectionSetNode, parse
 
 from bench import operations
+from bench.postgraphile import report as postgraphile_report
 
 # Issue 5 measurements the harness does not make yet (results files record the list of their time).
 PENDING: list[str] = []
@@ -202,6 +203,15 @@ def markdown(document: dict[str, Any]) -> str:
         f"- Load: {settings['load_generator']} on loopback, closed loop, {settings['duration_seconds']:.0f} s per run,"
         f" {settings['runs']} run(s) per cell, medians reported; concurrency {settings['concurrency']};"
         f" {settings['cpus']} CPUs shared by load generator, servers and PostgreSQL.",
+        *(
+            [
+                f"- Windows: the current month of (1) is {settings['current_month'][0]} to"
+                f" {settings['current_month'][1]} (the month of the seed's last day); 12 months of (2) and (5):"
+                f" {settings['twelve_months'][0]} to {settings['twelve_months'][1]}."
+            ]
+            if "current_month" in settings
+            else []
+        ),
         "",
         "## Results (medians)",
         "",
@@ -226,6 +236,8 @@ def markdown(document: dict[str, Any]) -> str:
             f" {ratio} | {_ms(gateway['p50_ms'])} / {_ms(gateway['p95_ms'])} / {_ms(gateway['p99_ms'])} | {floor_lat} |"
             f" {cpu} | {statement_text} |"
         )
+    if document.get("postgraphile"):
+        out += ["", *postgraphile_report.markdown(document)]
     out += [
         "",
         "Per run: outcomes, errors, and CPU seconds by consumer (`other` is CPU taken by processes outside the"
@@ -246,6 +258,19 @@ def markdown(document: dict[str, Any]) -> str:
                     f" CPU s: {share}; machine busy {spent['machine_busy_fraction']:.0%}"
                 )
     memory = document["memory"]
+    balance = [
+        f"{row['operation']} c={row['concurrency']}: {100 * row['gateway']['busiest_worker_share']:.0f}%"
+        for row in document.get("results", [])
+        if row.get("gateway", {}).get("busiest_worker_share") is not None
+    ]
+    if balance:
+        out += [
+            "",
+            "## Worker balance",
+            "",
+            "The gateway's busiest worker's share of the workers' CPU, in the least even run (60% or less is the"
+            " issue 13 bound for two workers): " + "; ".join(balance) + ".",
+        ]
     out += ["", "## Memory", ""]
     if memory:
         out.append(
