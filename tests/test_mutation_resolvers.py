@@ -4,19 +4,19 @@ what the caller's row filters let it see (a payload is no way round them)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from auth.policy import READ, Entity
 from auth.principal import Principal, Role
 from auth.scope import CallerScope, resolve_scope
+from db import statement_counter
 from db.association import PartnerAssociation
 from db.delegation import DelegatedAdminRelationship
 from db.engine import Database
@@ -31,7 +31,7 @@ from resolvers.in_reach import MODELS, visible
 from resolvers.transaction import in_transaction
 from resolvers.usage.validation import UsageRecordInput
 from tests import factories
-from tests.api import StatementCounter, principal
+from tests.api import principal
 
 R = TypeVar("R")
 ADMIN = principal(Role.PLATFORM_ADMIN, subject="admin")
@@ -110,11 +110,11 @@ async def test_several_rows_are_checked_in_one_statement_and_a_platform_admin_s_
         (ADMIN, (True, True, False), 0),  # ALL: nothing to ask
     ):
         scope = await _scope(database, caller)
-        counter = StatementCounter()
+        statement_counter.install(database.engine)
         async with database.write() as session:
-            with _counting(database, counter):
+            with statement_counter.counting() as count:
                 assert await visible(session, scope, *rows) == expected
-        assert counter.count == statements, counter.statements
+        assert count.statements == statements
 
 
 def test_every_entity_a_payload_carries_has_a_table() -> None:
@@ -304,13 +304,3 @@ async def test_an_ingested_batch_reports_its_outcome_and_a_replay_repeats_it(dat
     first = await _write(database, ingester, ingest.ingest, args)
     assert (first.inserted, first.replaced, first.freshness) == (1, 0, [(w["sub"].external_id, "2026-01-02")])
     assert await _write(database, ingester, ingest.ingest, args) == first
-
-
-@contextmanager
-def _counting(database: Database, counter: StatementCounter) -> Iterator[StatementCounter]:
-    """The statements `database` executes inside the block (as tests.api.Api.counting, without an Api)."""
-    event.listen(database.engine.sync_engine, "before_cursor_execute", counter)
-    try:
-        yield counter
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", counter)
