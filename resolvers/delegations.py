@@ -22,7 +22,7 @@ from db.enums import AssociationEndReason, AssociationType, DelegationStatus
 from db.partner import Partner
 from db.subscription import Subscription
 from resolvers import audit, global_id
-from resolvers.associations import end, now_in_seconds
+from resolvers.association_steps import end, now_in_seconds
 from resolvers.authorize import granted
 from resolvers.errors import BadUserInput, Conflict, NotFound
 from resolvers.in_reach import shown

@@ -29,7 +29,7 @@ from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
 from resolvers import audit, global_id
-from resolvers.associations import end, lock_subscription, now_in_seconds
+from resolvers.association_steps import end, lock_subscription, now_in_seconds
 from resolvers.authorize import Actor, acting_grant, granted
 from resolvers.errors import BadUserInput, Conflict, NotFound
 from resolvers.in_reach import shown, visible
