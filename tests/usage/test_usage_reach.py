@@ -1,6 +1,6 @@
 """Usage reach is a row filter: auth.policy.usage_filter picks ONE of READ[USAGE]'s filters for the row in hand,
 and auth.row_filters.usage_predicate turns it into the SQL every usage statement carries (the statements and
-their answers are tested in tests/test_usage_aggregates.py; here, which filter and which SQL)."""
+their answers are tested in tests/usage/test_usage_aggregates.py; here, which filter and which SQL)."""
 
 from __future__ import annotations
 
