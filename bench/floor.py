@@ -9,25 +9,27 @@ one dict lookup per request after the first); the partner or tenant comes from t
 The floor does the database work the gateway does and nothing else: the same statements, including the
 caller-scope lookup (remembered after the first time, as the gateway remembers it: bench.floor_scope) and the
 totalCount query, on one pooled connection without an explicit transaction (autocommit, like each of the gateway's
-read-only units of work). The usage reads, op (1)'s nested usage and the loaders' lookups by id are the gateway's
-own statement objects compiled for asyncpg (bench.floor_sql, bench.floor_usage; compiled at start-up). Op (1)'s
-page, count and association statements are still text taken from the gateway's log: the gateway builds them
-inside its resolver (schema/attributed.py), with no builder to call.
+read-only units of work). Every statement but the caller-scope lookup and op (3)'s two lookups (see
+NODE_SUBSCRIPTION) is one of the gateway's own statement objects, from the builders the gateway calls
+(resolvers.reads.attributed, resolvers.queries, resolvers.usage.plan via bench.floor_usage), compiled for asyncpg
+once at start-up (bench.floor_sql): no SQL text here is copied from the gateway.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import os
-import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import orjson
+from sqlalchemy import Select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,72 +37,58 @@ from starlette.routing import Route
 
 from auth.policy import Entity
 from auth.principal import Role
-from auth.row_filters import visibility
+from auth.row_filters import parameters, visibility
 from bench import floor_usage, operations
 from bench.floor_scope import SCOPE_PARTNER, SCOPE_TENANT, scope_id
-from bench.floor_sql import fetch
+from bench.floor_sql import compiled, fetch
 from db.models import Tenant
 from resolvers.global_id import decode_any, encode
-from resolvers.queries import by_ids
+from resolvers.loaders import SUBSCRIPTION_ORDER
+from resolvers.queries import IDS, PAGE_LIMIT, by_ids, count_statement, page_statement
+from resolvers.reads.attributed import PARTNER_ID, AssociationFilter, attributed_statements
 
 DATABASE_URL_VARIABLE = "DPOR_BENCH_FLOOR_DATABASE_URL"
 POOL_SIZE_VARIABLE = "DPOR_BENCH_FLOOR_POOL_SIZE"
 
-# (1) Captured from the gateway at 8b359e0 (schema/attributed.py), 2026-11-30: the page (with the partner's association
-# condition and the caller's row filter, both the partner's id), its count, and the page's association rows naming
-# the partner. The tenants come through the gateway's tenant loader statement (resolvers.queries.by_ids).
-ATTRIBUTED_PAGE = """
-SELECT subscriptions.id, subscriptions.external_id, subscriptions.tenant_id, subscriptions.offer,
-subscriptions.display_name, subscriptions.status, subscriptions.created_at, subscriptions.version,
-subscriptions.usage_data_as_of
-FROM subscriptions
-WHERE subscriptions.id IN (SELECT partner_associations.subscription_id
-FROM partner_associations
-WHERE partner_associations.partner_id = $1::UUID AND partner_associations.partner_id = $2::UUID)
-AND subscriptions.id IN (SELECT partner_associations.subscription_id
-FROM partner_associations
-WHERE partner_associations.partner_id = $2::UUID) ORDER BY subscriptions.created_at ASC, subscriptions.id ASC
-LIMIT $3::INTEGER
-"""
-ATTRIBUTED_COUNT = """
-SELECT count(*) AS count_1
-FROM (SELECT subscriptions.id AS id, subscriptions.external_id AS external_id, subscriptions.tenant_id AS tenant_id,
-subscriptions.offer AS offer, subscriptions.display_name AS display_name, subscriptions.status AS status,
-subscriptions.created_at AS created_at, subscriptions.version AS version,
-subscriptions.usage_data_as_of AS usage_data_as_of
-FROM subscriptions
-WHERE subscriptions.id IN (SELECT partner_associations.subscription_id
-FROM partner_associations
-WHERE partner_associations.partner_id = $1::UUID AND partner_associations.partner_id = $2::UUID)
-AND subscriptions.id IN (SELECT partner_associations.subscription_id
-FROM partner_associations
-WHERE partner_associations.partner_id = $2::UUID)) AS anon_1
-"""
-# The page's ids, one parameter each: a template for `expand`.
-ATTRIBUTED_ASSOCIATIONS = """
-SELECT partner_associations.id, partner_associations.subscription_id, partner_associations.partner_id,
-partner_associations.type, partner_associations.valid_from, partner_associations.valid_to,
-partner_associations.created_by, partner_associations.ended_by, partner_associations.created_by_role,
-partner_associations.created_by_client_id, partner_associations.ended_by_role, partner_associations.ended_by_client_id,
-partner_associations.end_reason
-FROM partner_associations
-WHERE partner_associations.subscription_id IN ({ids:3:0}) AND partner_associations.partner_id = $1::UUID
-AND partner_associations.partner_id = $2::UUID ORDER BY partner_associations.valid_from, partner_associations.id
-"""
-_ID_LIST = re.compile(r"\{ids:(\d+):(\d+)\}")
+_PLACEHOLDER = uuid.UUID(int=1)  # the caller's id while building: only the statements' shapes depend on the caller
 
 
-def expand(template: str, count: int) -> str:
-    """A statement with its `{ids:B:K}` lists written out for `count` ids: $(B + K*count) and the next ones, as
-    SQLAlchemy numbers the parameters of an `IN` list of literal values."""
+@dataclass(frozen=True, slots=True)
+class _Attributed:
+    """Op (1)'s statements, as resolvers.reads.attributed builds them for a partner reading its own rows."""
 
-    def placeholders(match: re.Match[str]) -> str:
-        start = int(match[1]) + int(match[2]) * count
-        return ", ".join(f"${number}::UUID" for number in range(start, start + count))
+    page: Select[Any]
+    count: Select[Any]
+    associations: Select[Any]
+    tenants: Select[Any]
 
-    return _ID_LIST.sub(placeholders, template)
+
+@functools.cache
+def _attributed() -> _Attributed:
+    partner = floor_usage.caller(Role.PARTNER, partner_id=_PLACEHOLDER)
+    built = attributed_statements(
+        AssociationFilter(), visibility(Entity.PARTNER_ASSOCIATION, partner).predicate, floor_usage.DIALECT
+    )
+    subscriptions_visible = visibility(Entity.SUBSCRIPTION, partner).predicate
+    return _Attributed(
+        page_statement(built.subscriptions, subscriptions_visible, key=SUBSCRIPTION_ORDER, after=None),
+        count_statement(built.subscriptions, subscriptions_visible),
+        built.associations,
+        by_ids(Tenant, visibility(Entity.TENANT, partner).shape, floor_usage.DIALECT),
+    )
 
 
+def prepare() -> int:
+    """Compile op (1)'s statements before any request; the number compiled."""
+    attributed = _attributed()
+    statements = [attributed.page, attributed.count, attributed.associations, attributed.tenants]
+    for statement in statements:
+        compiled(statement)
+    return len(statements)
+
+
+# (3) The floor's own: the gateway answers op (3) with one statement compiled from the whole document
+# (resolvers/compiled), not from a builder this floor could call; these are the two indexed lookups it needs.
 NODE_SUBSCRIPTION = """
 SELECT s.id, s.display_name, s.status, s.version FROM subscriptions s WHERE s.id = $1 AND s.tenant_id = $2
 """
@@ -135,19 +123,19 @@ async def attributed_data(connection: asyncpg.Connection, body: dict[str, Any]) 
     first = int(body["first"])
     month_start, today = date.fromisoformat(body["monthStart"]), date.fromisoformat(body["today"])
     partner_id = await scope_id(connection, SCOPE_PARTNER, body["partnerMpnId"])
-    rows = await connection.fetch(ATTRIBUTED_PAGE, partner_id, partner_id, first + 1)
-    total = await connection.fetchval(ATTRIBUTED_COUNT, partner_id, partner_id)
+    statements = _attributed()
+    # The caller's row filters' values and the partner read: the same partner here.
+    values = {**parameters(floor_usage.caller(Role.PARTNER, partner_id=partner_id)), PARTNER_ID: partner_id}
+    rows = await fetch(connection, statements.page, {**values, PAGE_LIMIT: first + 1})
+    (counted,) = await fetch(connection, statements.count, values)
+    total = counted[0]
     page = rows[:first]
     ids = [row["id"] for row in page]
     associations, tenants, usage = [], {}, {}
     if ids:
-        statement = expand(ATTRIBUTED_ASSOCIATIONS, len(ids))
-        associations = await connection.fetch(statement, partner_id, partner_id, *ids)
-        visible = visibility(Entity.TENANT, floor_usage.caller(Role.PARTNER, partner_id=partner_id))
+        associations = await fetch(connection, statements.associations, {**values, IDS: ids})
         tenant_ids = list(dict.fromkeys(row["tenant_id"] for row in page))
-        found = await fetch(
-            connection, by_ids(Tenant, visible.shape, floor_usage.DIALECT), {**visible.parameters, "ids": tenant_ids}
-        )
+        found = await fetch(connection, statements.tenants, {**values, IDS: tenant_ids})
         tenants = {row["id"]: row["display_name"] for row in found}
         usage = await floor_usage.subscription_usage(connection, partner_id, ids, month_start, today)
     by_subscription: dict[uuid.UUID, list[dict[str, Any]]] = {}
@@ -242,6 +230,7 @@ def create_app() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The gateway's statements for today's windows, compiled before the first request.
         floor_usage.prepare(_days(operations.twelve_months()), _days(operations.current_month()))
+        prepare()
         # Same pool size as the gateway's (DPOR_DB_POOL_SIZE): neither side gets more connections.
         async with asyncpg.create_pool(url, min_size=pool_size, max_size=pool_size) as pool:
             app.state.pool = pool

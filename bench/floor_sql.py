@@ -38,11 +38,18 @@ class Compiled:
 _compiled: dict[ClauseElement, Compiled] = {}
 
 
+def _bound(result: SQLCompiler, name: str, value: Any) -> Any:
+    """A constant as its type sends it (an enum member as its database label, ...), as SQLAlchemy would."""
+    type_ = result.binds[name].type
+    processor = type_.dialect_impl(_DIALECT).bind_processor(_DIALECT)
+    return value if processor is None else processor(value)
+
+
 def compiled(statement: ClauseElement) -> Compiled:
     found = _compiled.get(statement)
     if found is None:
         result = cast(SQLCompiler, statement.compile(dialect=_DIALECT))
-        constants = {name: value for name, value in result.params.items() if value is not None}
+        constants = {name: _bound(result, name, value) for name, value in result.params.items() if value is not None}
         found = _compiled[statement] = Compiled(result.string, tuple(result.positiontup or ()), constants)
     return found
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
@@ -22,6 +22,7 @@ from resolvers.pagination import Page, SortKey, build_page
 
 M = TypeVar("M")
 IDS = "ids"
+PAGE_LIMIT = "page_limit"  # a page statement's LIMIT: the page size plus one (the extra row says a next page exists)
 
 
 def among_ids(column: Any, dialect: str, name: str = IDS) -> ColumnElement[bool]:
@@ -41,6 +42,21 @@ def sort_values(key: SortKey, row: object) -> list[object]:
     return [getattr(row, column.key) for column in key.columns]
 
 
+def page_statement(statement: Select[M], visible: ColumnElement[bool], *, key: SortKey, after: str | None) -> Select[M]:
+    """`statement`'s rows under the row filter `visible` after the cursor `after`, in `key` order, as many as
+    PAGE_LIMIT says. A pure builder: the floor (bench.floor) runs the same statement."""
+    statement = statement.where(visible)
+    after_clause = key.after(after)
+    if after_clause is not None:
+        statement = statement.where(after_clause)
+    return statement.order_by(*key.order_by()).limit(bindparam(PAGE_LIMIT, type_=Integer()))
+
+
+def count_statement(statement: Select[Any], visible: ColumnElement[bool]) -> Select[Any]:
+    """How many rows of `statement` the row filter `visible` lets through."""
+    return select(func.count()).select_from(statement.where(visible).order_by(None).subquery())
+
+
 async def fetch_page(
     session: AsyncSession,
     statement: Select[M],
@@ -49,18 +65,20 @@ async def fetch_page(
     key: SortKey,
     size: int,
     after: str | None,
+    values: Mapping[str, Any] | None = None,
 ) -> Page[M]:
-    statement = statement.where(visible.predicate)
-    after_clause = key.after(after)
-    if after_clause is not None:
-        statement = statement.where(after_clause)
-    rows = (await session.scalars(statement.order_by(*key.order_by()).limit(size + 1), visible.parameters)).all()
+    """`values`: the statement's own bind parameters, besides the row filter's."""
+    paged = page_statement(statement, visible.predicate, key=key, after=after)
+    parameters = with_visibility(visible, **(values or {}), **{PAGE_LIMIT: size + 1})
+    rows = (await session.scalars(paged, parameters)).all()
     return build_page(rows, size, key, lambda row: sort_values(key, row), after=after)
 
 
-async def count_rows(session: AsyncSession, statement: Select[Any], *, visible: Visibility) -> int:
-    counted = select(func.count()).select_from(statement.where(visible.predicate).order_by(None).subquery())
-    return int(await session.scalar(counted, visible.parameters) or 0)
+async def count_rows(
+    session: AsyncSession, statement: Select[Any], *, visible: Visibility, values: Mapping[str, Any] | None = None
+) -> int:
+    counted = count_statement(statement, visible.predicate)
+    return int(await session.scalar(counted, with_visibility(visible, **(values or {}))) or 0)
 
 
 async def fetch_pages_by_parent(

@@ -13,8 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, select
 
 from auth.policy import Entity, RowFilter, grants, operation_reaches_partner
 from auth.principal import Role
@@ -29,8 +30,10 @@ from resolvers.authorize import granted
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.loaders import SUBSCRIPTION_ORDER
 from resolvers.pagination import Page, Paging
+from resolvers.queries import IDS, among_ids
 
 OPERATION = "attributedSubscriptions"
+PARTNER_ID = "attributed_partner_id"  # the bind parameter of the partner whose rows are read
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +85,9 @@ def target_partner(scope: CallerScope, requested: uuid.UUID | None) -> uuid.UUID
     return requested
 
 
-def _association_conditions(partner_id: uuid.UUID, given: AssociationFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [PartnerAssociation.partner_id == partner_id]
+def _association_conditions(given: AssociationFilter) -> list[ColumnElement[bool]]:
+    """The partner's (bound as PARTNER_ID) association rows that `given` counts."""
+    conditions: list[ColumnElement[bool]] = [PartnerAssociation.partner_id == bindparam(PARTNER_ID, type_=Uuid())]
     if given.type is not None:
         conditions.append(PartnerAssociation.type == given.type)
     if given.active_at is not None:
@@ -100,6 +104,31 @@ def _association_conditions(partner_id: uuid.UUID, given: AssociationFilter) -> 
     return conditions
 
 
+@dataclass(frozen=True, slots=True)
+class AttributedStatements:
+    """The statements of one read, the partner bound as PARTNER_ID: `subscriptions`, those the partner's matching
+    rows are on (paged and counted under the subscriptions' row filter by resolvers.queries), and `associations`,
+    the partner's matching rows on the subscriptions bound as IDS (the page's), oldest first."""
+
+    subscriptions: Select[Any]  # of Subscription rows
+    associations: Select[Any]  # of PartnerAssociation rows
+
+
+def attributed_statements(
+    given: AssociationFilter, associations_visible: ColumnElement[bool], dialect: str
+) -> AttributedStatements:
+    """A pure builder (the floor, bench.floor, runs the same statements); `associations_visible`: the caller's row
+    filter on the association rows."""
+    conditions = _association_conditions(given)
+    matching = select(PartnerAssociation.subscription_id).where(*conditions, associations_visible)
+    associations = (
+        select(PartnerAssociation)
+        .where(among_ids(PartnerAssociation.subscription_id, dialect), *conditions, associations_visible)
+        .order_by(PartnerAssociation.valid_from, PartnerAssociation.id)
+    )
+    return AttributedStatements(select(Subscription).where(Subscription.id.in_(matching)), associations)
+
+
 async def attributed_subscriptions(
     database: Database,
     scope: CallerScope,
@@ -114,26 +143,30 @@ async def attributed_subscriptions(
         # partner (its row filters match no row).
         return AttributedPage(Page([], [], has_next_page=False, has_previous_page=paging.after is not None), 0)
     size = paging.size()
-    conditions = _association_conditions(partner, filter)
     associations_visible = visibility(Entity.PARTNER_ASSOCIATION, scope).predicate
-    matching = select(PartnerAssociation.subscription_id).where(*conditions, associations_visible)
-    statement = select(Subscription).where(Subscription.id.in_(matching))
     # Both predicates take the same caller values (row_filters.parameters), passed with each statement.
     subscriptions_visible = visibility(Entity.SUBSCRIPTION, scope)
+    values = {PARTNER_ID: partner}
+    statements = attributed_statements(filter, associations_visible, database.dialect)
 
     async with database.read() as session:
         page = await queries.fetch_page(
-            session, statement, visible=subscriptions_visible, key=SUBSCRIPTION_ORDER, size=size, after=paging.after
+            session,
+            statements.subscriptions,
+            visible=subscriptions_visible,
+            key=SUBSCRIPTION_ORDER,
+            size=size,
+            after=paging.after,
+            values=values,
         )
-        total = await queries.count_rows(session, statement, visible=subscriptions_visible)
+        total = await queries.count_rows(
+            session, statements.subscriptions, visible=subscriptions_visible, values=values
+        )
         ids = [row.id for row in page.items]
         rows = (
             (
                 await session.scalars(
-                    select(PartnerAssociation)
-                    .where(PartnerAssociation.subscription_id.in_(ids), *conditions, associations_visible)
-                    .order_by(PartnerAssociation.valid_from, PartnerAssociation.id),
-                    subscriptions_visible.parameters,
+                    statements.associations, queries.with_visibility(subscriptions_visible, **values, **{IDS: ids})
                 )
             ).all()
             if ids

@@ -1,11 +1,11 @@
-"""The usage floors (bench.floor_usage) and op (1)'s floor (bench.floor.attributed_data, whose nested usage is a
+"""The usage floors (bench.floor_usage), op (1)'s floor (bench.floor.attributed_data, whose nested usage is a
 usage aggregate) answer what the gateway answers, with the gateway's statements.
 
-The floor builds its usage statements with the gateway's own builders (resolvers.usage.plan), compiled for asyncpg
-(bench.floor_sql): these tests run it against the gateway on a small synthetic dataset, every sampled tenant and
-partner, in every shape of window, and check floor data == gateway data and that every statement the floor sent
-(but its own caller-scope lookup) is one the gateway sent for the same request. PostgreSQL only (the floor is
-asyncpg).
+The floor builds its statements with the gateway's own builders (resolvers.usage.plan, resolvers.reads.attributed,
+resolvers.queries), compiled for asyncpg (bench.floor_sql): these tests run it against the gateway on a small
+synthetic dataset, every sampled tenant and partner, in every shape of window, and check floor data == gateway
+data and that every statement the floor sent (but its own caller-scope lookup) is one the gateway sent for the same
+request. PostgreSQL only (the floor is asyncpg).
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ import asyncpg
 import pytest
 
 from auth.principal import Principal, Role
-from auth.row_filters import usage_visibility
+from auth.row_filters import SCOPE_PARTNER_ID, usage_visibility
 from bench import dataset, floor, floor_usage, operations
 from bench.floor_scope import SCOPE_PARTNER, SCOPE_TENANT
 from bench.floor_sql import compiled
 from db.engine import Database
 from gateway.seed.synthetic import SyntheticSpec, load_synthetic
+from resolvers.queries import IDS, PAGE_LIMIT
+from resolvers.reads.attributed import PARTNER_ID
 from resolvers.usage.aggregate_types import AggregateFilter
 from resolvers.usage.plan import plan
 from tests import databases
@@ -156,6 +158,17 @@ class TestFloorAnswersAsTheGateway:
                         edges = gateway["attributedSubscriptions"]["edges"]
                         amounts += sum(len(edge["node"]["usage"]) for edge in edges)
         assert amounts > 0
+
+
+def test_the_floor_compiles_its_attributed_and_node_statements_once() -> None:
+    """Op (1)'s statements: the gateway's builders', compiled at start-up, every $n bound by name."""
+    assert floor.prepare() == 4
+    statements = floor._attributed()
+    assert statements is floor._attributed()
+    page = compiled(statements.page)
+    assert compiled(statements.page) is page
+    assert set(page.names) == {SCOPE_PARTNER_ID, PARTNER_ID, PAGE_LIMIT}
+    assert set(compiled(statements.associations).names) == {SCOPE_PARTNER_ID, PARTNER_ID, IDS}
 
 
 def test_the_floor_compiles_the_gateways_usage_statements_once() -> None:
