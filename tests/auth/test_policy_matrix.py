@@ -701,7 +701,7 @@ def read_reference(entity: policy.Entity, who: Principal) -> set[str]:
     roles = who.roles & set(policy.READ[entity])
     if entity is policy.Entity.USAGE and who.tenant_external_id is not None:
         # Aggregates over mixed scopes would add whole amounts to attributed ones, so the root usage list reads
-        # under the caller's tenant roles when it has them (schema/usage.py `usage_scope`); a row in hand of
+        # under the caller's tenant roles when it has them (auth.policy `usage_filter`); a row in hand of
         # another tenant (Tenant.usage, Subscription.usage) is read under the partner's windows, as field rules are.
         roles = {role for role in roles if policy.READ[entity][role] in policy.TENANT_SCOPED} or roles
     for role in roles:
