@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, Select, String, Uuid, and_, bindparam, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import Pool
 
 from auth.principal import Principal, Role
 from db.delegation import DelegatedAdminRelationship
@@ -62,14 +63,15 @@ class KnownIds:
             self._ids.popitem(last=False)
 
 
-# Per database (engine): a test run or a tool may point one process at several databases.
-_known_ids: weakref.WeakKeyDictionary[Engine, KnownIds] = weakref.WeakKeyDictionary()
+# Per database: a test run or a tool may point one process at several. Keyed by the engine's connection pool, which
+# the engine and every engine derived from it with other execution options (the read and write sessions') share.
+_known_ids: weakref.WeakKeyDictionary[Pool, KnownIds] = weakref.WeakKeyDictionary()
 
 
 def known_ids(engine: Engine) -> KnownIds:
-    known = _known_ids.get(engine)
+    known = _known_ids.get(engine.pool)
     if known is None:
-        known = _known_ids[engine] = KnownIds()
+        known = _known_ids[engine.pool] = KnownIds()
     return known
 
 
@@ -100,17 +102,42 @@ def scope_without_lookup(principal: Principal) -> CallerScope | None:
     return CallerScope(principal, principal.roles - {Role.DELEGATED_ADMIN}, None, None)
 
 
-async def resolve_scope(session: AsyncSession, principal: Principal) -> CallerScope:
+def _needs_delegation_check(principal: Principal) -> bool:
+    """A delegated admin token needs both a tenant and a partner, and a relationship active now."""
+    return (
+        Role.DELEGATED_ADMIN in principal.roles
+        and principal.tenant_external_id is not None
+        and principal.partner_mpn_id is not None
+    )
+
+
+def scope_from_known_ids(engine: Engine, principal: Principal) -> CallerScope | None:
+    """The scope when it needs no statement: no ids to resolve, or ids this database resolved before, and no
+    delegated admin relationship to check. None when only the database can say."""
     without_lookup = scope_without_lookup(principal)
     if without_lookup is not None:
         return without_lookup
+    if _needs_delegation_check(principal):
+        return None
+    tid, mpn = principal.tenant_external_id, principal.partner_mpn_id
+    known = known_ids(engine)
+    tenant_id, partner_id = known.get("tenant", tid), known.get("partner", mpn)
+    if (tid is not None and tenant_id is None) or (mpn is not None and partner_id is None):
+        return None
+    return CallerScope(principal, principal.roles - {Role.DELEGATED_ADMIN}, tenant_id, partner_id)
+
+
+async def resolve_scope(session: AsyncSession, principal: Principal) -> CallerScope:
+    engine = session.get_bind().engine
+    known_scope = scope_from_known_ids(engine, principal)
+    if known_scope is not None:
+        return known_scope
     tid, mpn = principal.tenant_external_id, principal.partner_mpn_id
 
     roles = set(principal.roles)
-    known = known_ids(session.get_bind().engine)
+    known = known_ids(engine)
     tenant_id, partner_id = known.get("tenant", tid), known.get("partner", mpn)
-    # A delegated admin token needs both a tenant and a partner, and a relationship active now.
-    check_delegation = Role.DELEGATED_ADMIN in roles and tid is not None and mpn is not None
+    check_delegation = _needs_delegation_check(principal)
     delegation_active = False
     if check_delegation or (tid is not None and tenant_id is None) or (mpn is not None and partner_id is None):
         statement = _scope_statement(tid is not None, mpn is not None)

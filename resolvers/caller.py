@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from auth.principal import Principal
-from auth.scope import CallerScope, resolve_scope, scope_without_lookup
+from auth.scope import CallerScope, resolve_scope, scope_from_known_ids
 from resolvers.context import RequestContext
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders
@@ -31,9 +31,10 @@ async def caller_scope(context: RequestContext) -> CallerScope:
     principal = principal_of(context)
     task = context.scope_task
     if task is None:
-        without_lookup = scope_without_lookup(principal)
-        if without_lookup is not None:
-            return without_lookup
+        # Most callers' scope needs no statement, so no session (and no pooled connection) either.
+        known = scope_from_known_ids(context.database.engine.sync_engine, principal)
+        if known is not None:
+            return known
         task = asyncio.ensure_future(_resolve(context, principal))
         context.scope_task = task
     return await task
