@@ -34,6 +34,7 @@ from db.models import (
     TenantContact,
     UsageRecord,
 )
+from gateway.seed import demo_rows
 from gateway.seed.bulk import BulkWriter, Row, table_of
 from gateway.seed.demo_audit import audit_rows
 from gateway.seed.demo_data import (
@@ -44,17 +45,7 @@ from gateway.seed.demo_data import (
     DEMO_SUBSCRIPTION_EXTERNAL_IDS,
     DEMO_TENANT_EXTERNAL_IDS,
 )
-from gateway.seed.demo_rows import (
-    NAMESPACE,
-    USAGE_SEED,
-    association_rows,
-    contact_rows,
-    delegation_rows,
-    partner_rows,
-    subscription_rows,
-    tenant_rows,
-    usage_rows,
-)
+from gateway.seed.demo_rows import NAMESPACE, USAGE_SEED
 from gateway.seed.rows import (
     ASSOCIATION_COLUMNS,
     AUDIT_COLUMNS,
@@ -133,7 +124,7 @@ async def load_demo(database: Database, *, today: date | None = None) -> DemoSum
             rows[table.name] = await writer.insert(table, columns, generated)
         usage = UsageRows(writer, first_day=first_day, days=(last_day - first_day).days + 1, seed=USAGE_SEED)
         rows[UsageRecord.__tablename__] = await writer.insert_fragments(
-            table_of(UsageRecord), USAGE_COLUMNS, usage_rows(usage)
+            table_of(UsageRecord), USAGE_COLUMNS, demo_rows.usage_rows(usage)
         )
         # Usage was written directly, not through ingestion: derive the rollups (and freshness) from it, in the
         # same transaction, so aggregates see the demo and later imports move the rollups by exact deltas.
@@ -142,10 +133,10 @@ async def load_demo(database: Database, *, today: date | None = None) -> DemoSum
 
 
 def _tables(first_day: date, last_day: date) -> Iterator[tuple[Table, tuple[str, ...], Iterator[Row]]]:
-    yield table_of(Tenant), TENANT_COLUMNS, tenant_rows(first_day)
-    yield table_of(TenantContact), CONTACT_COLUMNS, contact_rows(first_day)
-    yield table_of(Partner), PARTNER_COLUMNS, partner_rows(first_day)
-    yield table_of(DelegatedAdminRelationship), DELEGATION_COLUMNS, delegation_rows(first_day)
-    yield table_of(Subscription), SUBSCRIPTION_COLUMNS, subscription_rows(first_day, last_day)
-    yield table_of(PartnerAssociation), ASSOCIATION_COLUMNS, association_rows(first_day)
+    yield table_of(Tenant), TENANT_COLUMNS, demo_rows.tenant_rows(first_day)
+    yield table_of(TenantContact), CONTACT_COLUMNS, demo_rows.contact_rows(first_day)
+    yield table_of(Partner), PARTNER_COLUMNS, demo_rows.partner_rows(first_day)
+    yield table_of(DelegatedAdminRelationship), DELEGATION_COLUMNS, demo_rows.delegation_rows(first_day)
+    yield table_of(Subscription), SUBSCRIPTION_COLUMNS, demo_rows.subscription_rows(first_day, last_day)
+    yield table_of(PartnerAssociation), ASSOCIATION_COLUMNS, demo_rows.association_rows(first_day)
     yield table_of(AuditEvent), AUDIT_COLUMNS, audit_rows(first_day)

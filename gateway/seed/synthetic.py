@@ -34,6 +34,7 @@ from db.models import (
     TenantContact,
     UsageRecord,
 )
+from gateway.seed import synthetic_rows
 from gateway.seed.bulk import BulkWriter, Row, table_of
 from gateway.seed.deferred import constraints_deferred
 from gateway.seed.demo_data import DEMO_TENANT_EXTERNAL_IDS
@@ -44,15 +45,6 @@ from gateway.seed.rows import (
     PARTNER_COLUMNS,
     SUBSCRIPTION_COLUMNS,
     TENANT_COLUMNS,
-)
-from gateway.seed.synthetic_rows import (
-    association_rows,
-    contact_rows,
-    delegation_rows,
-    partner_rows,
-    subscription_rows,
-    tenant_rows,
-    usage_rows,
 )
 from gateway.seed.synthetic_spec import SyntheticSpec
 from gateway.seed.usage import COLUMNS as USAGE_COLUMNS
@@ -136,12 +128,12 @@ async def load_synthetic(
         await _refuse_unless_fresh(connection)
         writer = await BulkWriter.open(connection)
         plan: list[tuple[Table, Sequence[str], Iterator[Row]]] = [
-            (table_of(Tenant), TENANT_COLUMNS, tenant_rows(spec)),
-            (table_of(TenantContact), CONTACT_COLUMNS, contact_rows(spec)),
-            (table_of(Partner), PARTNER_COLUMNS, partner_rows(spec)),
-            (table_of(DelegatedAdminRelationship), DELEGATION_COLUMNS, delegation_rows(spec)),
-            (table_of(Subscription), SUBSCRIPTION_COLUMNS, subscription_rows(spec)),
-            (table_of(PartnerAssociation), ASSOCIATION_COLUMNS, association_rows(spec)),
+            (table_of(Tenant), TENANT_COLUMNS, synthetic_rows.tenant_rows(spec)),
+            (table_of(TenantContact), CONTACT_COLUMNS, synthetic_rows.contact_rows(spec)),
+            (table_of(Partner), PARTNER_COLUMNS, synthetic_rows.partner_rows(spec)),
+            (table_of(DelegatedAdminRelationship), DELEGATION_COLUMNS, synthetic_rows.delegation_rows(spec)),
+            (table_of(Subscription), SUBSCRIPTION_COLUMNS, synthetic_rows.subscription_rows(spec)),
+            (table_of(PartnerAssociation), ASSOCIATION_COLUMNS, synthetic_rows.association_rows(spec)),
         ]
         for table, columns, generated in plan:
             rows[table.name] = await writer.insert(table, columns, generated)
@@ -149,7 +141,9 @@ async def load_synthetic(
         usage = UsageRows(writer, first_day=spec.first_day, days=spec.days, seed=str(spec.seed))
         usage_table = table_of(UsageRecord)
         async with constraints_deferred(connection, usage_table):
-            rows[usage_table.name] = await writer.insert_fragments(usage_table, USAGE_COLUMNS, usage_rows(spec, usage))
+            rows[usage_table.name] = await writer.insert_fragments(
+                usage_table, USAGE_COLUMNS, synthetic_rows.usage_rows(spec, usage)
+            )
             step(f"{usage_table.name}: {rows[usage_table.name]:,} rows")
         step(f"{usage_table.name}: indexes and foreign key in place")
         for hook in post_load:
