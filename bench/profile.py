@@ -19,10 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import dataset, operations, wrk
-from bench.__main__ import POOL_SIZE, RATE_LIMIT_POINTS, _gateway
+from bench import dataset, operations, targets, wrk
 from bench.server import free_port
-from bench.tokens import AUDIENCE, ISSUER, TokenIssuer
+from bench.tokens import TokenIssuer
 
 # Innermost match wins: a sample in asyncpg called from SQLAlchemy called from a resolver is "asyncpg".
 LAYERS = (
@@ -83,22 +82,9 @@ def main() -> int:
     issuer = TokenIssuer(work)
     build = {"attributed": operations.attributed_subscriptions, "node": operations.subscription_node}
     operation = build[args.operation](sample, issuer)
-    env = {
-        "DPOR_ENV": "production",
-        "DPOR_DATABASE_URL": prepared.sqlalchemy_url,
-        "DPOR_OAUTH_ISSUER": ISSUER,
-        "DPOR_OAUTH_AUDIENCE": AUDIENCE,
-        "DPOR_OAUTH_JWKS_FILE": str(issuer.write_jwks()),
-        "DPOR_DB_POOL_SIZE": str(POOL_SIZE),
-        "DPOR_RATE_LIMIT_POINTS": str(RATE_LIMIT_POINTS),
-        # Two workers without Redis: each keeps its own (practically unlimited) budget, which serve refuses in
-        # production unless told it is meant.
-        "DPOR_RATE_LIMIT_PER_PROCESS": "true",
-        "DPOR_LOG_LEVEL": "WARNING",
-        "DPOR_VAR_DIR": str(work / "var"),
-    }
+    env = targets.production_env(prepared.sqlalchemy_url, issuer.write_jwks(), work)
     raw = args.out or work / "samples.raw"
-    gateway = _gateway(env, free_port(), work / "gateway.log")
+    gateway = targets.gateway(env, free_port(), work / "gateway.log")
     gateway.start()
     try:
         wrk.run(tool, gateway.base_url, operation.graphql, concurrency=args.concurrency, seconds=2)  # warm-up

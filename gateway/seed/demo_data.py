@@ -1,16 +1,16 @@
 """The demo dataset, as data: who the tenants, partners and subscriptions are, and what happened to them.
 
 Instants are `At(day, clock)`: days from the first day of the usage window, so the story stays inside the
-13 months of usage whatever day it is loaded. gateway/seed/demo.py turns this into rows.
+13 months of usage whatever day it is loaded. gateway/seed/demo_rows.py turns this into rows; the shapes are
+demo_model.py's.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 
 from db.enums import AssociationEndReason, AssociationType, Offer
+from gateway.seed.demo_model import At, DemoLink, DemoSubscription, DemoTenant
 
 # The tenant a dev OWNER token names in its `tid` claim.
 DEMO_OWNER_TENANT_EXTERNAL_ID = uuid.UUID("3f6c2a9e-7b41-4d8e-a5c2-91e0b7d4f3a1")  # Contoso Ltd
@@ -18,49 +18,6 @@ DEMO_OWNER_TENANT_EXTERNAL_ID = uuid.UUID("3f6c2a9e-7b41-4d8e-a5c2-91e0b7d4f3a1"
 DEMO_PARTNER_MPN_ID = "3987120"  # Proseware Cloud Services
 # A partner with an active delegated admin relationship on that tenant (a dev DELEGATED_ADMIN token).
 DEMO_DELEGATED_PARTNER_MPN_ID = "4125398"  # Adatum Consulting
-
-
-@dataclass(frozen=True, slots=True)
-class DemoTenant:
-    key: str
-    external_id: uuid.UUID
-    name: str
-    domain: str
-    country: str
-    contacts: tuple[tuple[str, str, str | None], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class At:
-    """An instant relative to the first day of the usage window: `day` days after it (negative: before)."""
-
-    day: int
-    clock: str = "00:00:00"
-
-    def on(self, first_day: date) -> datetime:
-        return datetime.combine(first_day + timedelta(days=self.day), time.fromisoformat(self.clock), tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class DemoLink:
-    type: AssociationType
-    mpn_id: str
-    since: At
-    ended: tuple[At, AssociationEndReason] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DemoSubscription:
-    external_id: str
-    tenant: str
-    offer: Offer
-    name: str
-    # (partner MPN id, since): each stint ends when the next begins.
-    dpor: tuple[tuple[str, At], ...] = ()
-    removed: At | None = None
-    links: tuple[DemoLink, ...] = ()
-    meters: int = 3
-    tier: int = 1
 
 
 TENANTS = (

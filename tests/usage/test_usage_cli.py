@@ -221,7 +221,7 @@ async def test_a_line_that_is_not_utf8_stops_the_import_naming_its_line(
     sub = world.subscriptions[0].external_id
     path = _csv(tmp_path / "usage.csv", [f"{sub},2026-03-01,Compute,m{n},VM,1,Hours,1.00,USD" for n in range(3)])
     path.write_bytes(path.read_bytes() + f"{sub},2026-03-01,Compute,m9,V\xff,1,Hours,1,USD\n".encode("latin-1"))
-    monkeypatch.setattr("resolvers.usage.file_import.READ_BLOCK", 64)  # the bad byte in a later block
+    monkeypatch.setattr("resolvers.usage.file_lines.READ_BLOCK", 64)  # the bad byte in a later block
     assert await _run(monkeypatch, database, str(path)) == 2
     assert "line 5 is not UTF-8" in capsys.readouterr().err
 
@@ -341,7 +341,7 @@ async def test_progress_counts_rows_written_and_the_bytes_up_to_them(
     sub = world.subscriptions[0].external_id
     rows = _good(sub, 5_000)
     path = _csv(tmp_path / "usage.csv", rows)
-    monkeypatch.setattr("resolvers.usage.file_import.READ_BLOCK", block)
+    monkeypatch.setattr("resolvers.usage.file_lines.READ_BLOCK", block)
     calls: list[tuple[int, int]] = []
     summary = await import_file(
         database, path, batch_size=1_000, progress=lambda rows, done: calls.append((rows, done))

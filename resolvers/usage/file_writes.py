@@ -1,0 +1,82 @@
+"""Writing one batch of a usage file in its own transaction: COPY on PostgreSQL, the API's write path on SQLite.
+
+Here, not in file_batches.py, because it needs the database: a line naming a subscription that does not exist
+or is DELETED is only known to be bad once the batch's external ids are resolved (one query per batch), and in
+strict mode such a line rolls the whole batch back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.engine import Database
+from resolvers.usage import bulk
+from resolvers.usage.file_batches import Batch
+from resolvers.usage.file_summary import ImportSummary
+from resolvers.usage.ingestion import KnownSubscription, resolve_subscriptions, write_records
+from resolvers.usage.text_record import TextRecord
+from resolvers.usage.validation import ValidRecord, subscription_problem, validate_values
+
+
+class _StrictStop(Exception):
+    """Raised inside a batch's transaction to roll it back."""
+
+
+async def write_batch(database: Database, batch: Batch, strict: bool, summary: ImportSummary, latest: date) -> bool:
+    """Write one batch in its own transaction; False when strict mode must stop (nothing of it written)."""
+    try:
+        async with database.write() as session:
+            known = await resolve_subscriptions(session, batch.subscriptions)
+            writable = {external for external, subscription in known.items() if not subscription.deleted}
+            payload = batch.payload
+            superseded = batch.superseded
+            if len(writable) < len(batch.subscriptions):
+                lines = [
+                    *zip(batch.lines, (record[0] for record in batch.records), strict=True),
+                    *((line, external) for external, line in superseded),
+                ]
+                refused = sorted(
+                    (
+                        problem
+                        for line, external in lines
+                        if (problem := subscription_problem(line, known.get(external)))
+                    ),
+                    key=lambda problem: problem.index,
+                )
+                summary.reject(refused)
+                if strict:
+                    summary.stopped_at = refused[0].index
+                    raise _StrictStop
+                superseded = [(external, line) for external, line in superseded if external in writable]
+                if payload and len(known) > len(writable):
+                    # COPY's joins leave out unknown subscriptions, not deleted ones: re-encode without them.
+                    payload = bulk.copy_payload([record for record in batch.records if record[0] in writable])
+            if batch.payload:  # PostgreSQL
+                written, replaced = await bulk.copy_text(session, payload) if payload else (0, 0)
+            else:
+                written, replaced = await _write_records(session, batch.records, known, latest)
+            summary.inserted += written - replaced
+            summary.replaced += replaced + len(superseded)
+    except _StrictStop:
+        return False
+    return True
+
+
+async def _write_records(
+    session: AsyncSession, records: Iterable[TextRecord], known: Mapping[str, KnownSubscription], latest: date
+) -> tuple[int, int]:
+    """The API's write path (SQLite): the checked text records as ValidRecords again, then write_records."""
+    valid = [
+        result
+        for record in records
+        if (subscription := known.get(record[0])) is not None
+        and not subscription.deleted
+        and isinstance(result := validate_values(0, *record, latest=latest), ValidRecord)
+    ]
+    if not valid:
+        return 0, 0
+    written = await write_records(session, valid, known)
+    return written.inserted + written.replaced, written.replaced
