@@ -15,7 +15,7 @@ Rules (the same for the API batch and the file import):
 Currency per subscription is deliberately not fixed: aggregates are always grouped by currency, so a
 subscription billed in two currencies is reported as two rows and never summed across currencies.
 A subscription the database does not know, or one that is DELETED, is reported by `subscription_problem`
-below, called by ingestion.py and file_import.py once they have resolved the batch's ids with one query.
+below, called by ingestion.py and file_writes.py once they have resolved the batch's ids with one query.
 DELETED is final: the subscription's usage is closed, and no record for it is accepted any more, whatever its
 usage date (also not a correction of a day before the deletion: the platform sends a subscription's final
 usage before it deletes it, and the store keeps no deletion day to bound late corrections by).
