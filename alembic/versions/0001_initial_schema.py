@@ -1,5 +1,7 @@
 """initial schema
 
+An applied migration (393 lines): it stays one file as it was applied, since a migration's history is not rewritten.
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-22
