@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from graphql import FieldNode, IntValueNode, NullValueNode, StringValueNode, VariableNode
 
@@ -32,10 +32,16 @@ class Source:
         return variables.get(self.variable) if self.variable is not None else self.literal
 
 
+class Valued(Protocol):
+    """Where a binding's value comes from: one argument (`Source`), or several read together (a usage window)."""
+
+    def value(self, variables: Mapping[str, Any]) -> object: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Binding:
     parameter: str
-    source: Source
+    source: Valued
     convert: Callable[[object], object]
 
     def value(self, variables: Mapping[str, Any]) -> object:

@@ -23,6 +23,7 @@ from db.subscription import Subscription
 from db.tenant import Tenant
 from resolvers.loaders import PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
 from resolvers.pagination import SortKey
+from resolvers.usage.aggregate_types import GroupBy
 
 
 class Kind(enum.Enum):
@@ -62,7 +63,15 @@ class ToMany:
     condition: Callable[[Any, Any], ColumnElement[bool]]
 
 
-Field = Column | ToOne | ToMany
+@dataclass(frozen=True)
+class Usage:
+    """A usage field (resolvers/compiled/usage.py): the parent's usage rows, read as the interpreter's usage loader
+    for `parent` (SUBSCRIPTION, TENANT or PARTNER) reads them."""
+
+    parent: GroupBy
+
+
+Field = Column | ToOne | ToMany | Usage
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "usageDataAsOf": Column("usage_data_as_of", Kind.DATE),
                     "tenant": ToOne("Tenant", _by_id("tenant_id"), required=True),
                     "digitalPartnerOfRecord": ToOne("PartnerAssociation", _active_dpor, required=False),
+                    "usage": Usage(GroupBy.SUBSCRIPTION),
                 }
             ),
         ),
@@ -133,6 +143,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "updatedAt": Column("updated_at", Kind.DATETIME),
                     "primaryDomain": Column("primary_domain"),
                     "subscriptions": ToMany("Subscription", SUBSCRIPTION_ORDER, _children("tenant_id")),
+                    "usage": Usage(GroupBy.TENANT),
                 }
             ),
         ),
@@ -146,6 +157,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "name": Column("name"),
                     "countryCode": Column("country_code"),
                     "createdAt": Column("created_at", Kind.DATETIME),
+                    "attributedUsage": Usage(GroupBy.PARTNER),
                 }
             ),
         ),

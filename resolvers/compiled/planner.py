@@ -29,7 +29,7 @@ from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
 from resolvers.compiled import sql_text
 from resolvers.compiled.attributed import attributed_subscriptions
-from resolvers.compiled.bindings import Binding, DecodeId, Source, argument, id_type, only_arguments, row_id
+from resolvers.compiled.bindings import Binding, DecodeId, Valued, argument, id_type, only_arguments, row_id
 from resolvers.compiled.catalog import (
     BY_ID_ROOTS,
     CONNECTION_ROOTS,
@@ -39,10 +39,12 @@ from resolvers.compiled.catalog import (
     ObjectType,
     ToMany,
     ToOne,
+    Usage,
 )
 from resolvers.compiled.connections import ConnectionBuilder
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.selections import Selections
+from resolvers.compiled.usage import usage_field
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +77,13 @@ class Builder:
         caller: CallerShape,
         decode_id: DecodeId,
         max_page_size: int,
+        max_usage_rows: int | None,
     ) -> None:
         self.variables = variables
         self.caller = caller
         self.decode_id = decode_id
         self.max_page_size = max_page_size
+        self.max_usage_rows = max_usage_rows  # None: unknown, so no usage field compiles
         self.selections = Selections(fragments, variables, self._applies)
         self.names = itertools.count()
         self.bindings: list[Binding] = []
@@ -90,7 +94,7 @@ class Builder:
     def alias(self, object_type: ObjectType) -> Any:
         return object_type.table.alias(f"{object_type.table.name[:1]}{next(self.names)}")
 
-    def bind(self, source: Source, convert: Any, type_: Any) -> ColumnElement[Any]:
+    def bind(self, source: Valued, convert: Any, type_: Any) -> ColumnElement[Any]:
         """A bind parameter filled from `source` at each request; checked now against this request's value."""
         binding = Binding(f"p{len(self.bindings)}", source, convert)
         binding.value(self.variables)  # NotCompilable where the interpreter would refuse the value
@@ -144,6 +148,8 @@ class Builder:
         self._field_readable(object_type, name)
         if isinstance(field, ToMany):
             return self.connections.nested(field, alias, nodes)
+        if isinstance(field, Usage):
+            return usage_field(self, alias, field, nodes)
         if any(node.arguments for node in nodes):
             raise NotCompilable(f"arguments of {object_type.name}.{name}")
         if isinstance(field, Column):
@@ -216,9 +222,11 @@ def plan(
     caller: CallerShape,
     decode_id: DecodeId,
     max_page_size: int,
+    max_usage_rows: int | None = None,
 ) -> Plan:
-    """The plan of this operation for this caller shape and these variables' plan inputs (bindings.plan_inputs)."""
-    builder = Builder(fragments, variables, caller, decode_id, max_page_size)
+    """The plan of this operation for this caller shape and these variables' plan inputs (bindings.plan_inputs,
+    usage_arguments.usage_inputs)."""
+    builder = Builder(fragments, variables, caller, decode_id, max_page_size, max_usage_rows)
     compiled = builder.statement(operation).compile(dialect=postgresql.asyncpg.dialect())  # type: ignore[no-untyped-call]
     parameters = tuple(compiled.positiontup or ())
     bound = {SCOPE_TENANT_ID, SCOPE_PARTNER_ID} | {binding.parameter for binding in builder.bindings}

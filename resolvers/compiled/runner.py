@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +24,11 @@ from resolvers.compiled.bindings import DecodeId, plan_inputs
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.planner import CallerShape, Plan, plan
 from resolvers.compiled.sql_text import MISSING
+from resolvers.compiled.usage_arguments import usage_inputs
 
 logger = logging.getLogger("dpor.compiled")
 
-PlanKey = tuple[str, str | None, CallerShape, tuple[tuple[str, object], ...]]
+PlanKey = tuple[str, str | None, CallerShape, tuple[tuple[str, object], ...], tuple[Hashable, ...]]
 
 
 class _Plans:
@@ -62,9 +63,14 @@ class Operation:
 class CompiledReads:
     """One per process (per schema): its plan cache is shared by every request."""
 
-    def __init__(self, decode_id: DecodeId, *, max_page_size: int, maxsize: int = 1024) -> None:
+    def __init__(
+        self, decode_id: DecodeId, *, max_page_size: int, max_usage_rows: int | None = None, maxsize: int = 1024
+    ) -> None:
+        """`max_usage_rows`: the bound in force (DPOR_MAX_USAGE_ROWS); without it no usage field compiles, since
+        the compiled answer could not refuse what the interpreter refuses (TOO_MANY_USAGE_ROWS)."""
         self._decode_id = decode_id
         self._max_page_size = max_page_size
+        self._max_usage_rows = max_usage_rows
         self._plans = _Plans(maxsize)
 
     def plan_for(self, request: Operation, scope: CallerScope) -> tuple[Plan, Mapping[str, Any]] | None:
@@ -84,6 +90,7 @@ class CompiledReads:
             request.operation_name,
             caller,
             plan_inputs(variables, self._decode_id),
+            usage_inputs(request.document, variables),
         )
         known, found = self._plans.get(key)
         if not known:
@@ -93,7 +100,15 @@ class CompiledReads:
                 if isinstance(definition, FragmentDefinitionNode)
             }
             try:
-                found = plan(operation, fragments, variables, caller, self._decode_id, self._max_page_size)
+                found = plan(
+                    operation,
+                    fragments,
+                    variables,
+                    caller,
+                    self._decode_id,
+                    self._max_page_size,
+                    self._max_usage_rows,
+                )
             except NotCompilable as why:
                 logger.debug("not compiled: %s", why)
                 found = None

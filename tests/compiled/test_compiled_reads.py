@@ -19,26 +19,30 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import select
 
 from auth.principal import Principal, Role
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType
+from db.models import Partner, Tenant
 from gateway.seed.demo import (
     DEMO_DELEGATED_PARTNER_MPN_ID,
     DEMO_OWNER_TENANT_EXTERNAL_ID,
     DEMO_PARTNER_MPN_ID,
     load_demo,
 )
-from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, Column, ToMany, ToOne
+from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, Column, ToMany, ToOne, Usage
+from resolvers.usage.ingestion import ingest_usage
 from schema.extensions.compiled_reads import CompiledReadsExtension
 from tests import databases, factories
 from tests.api import Api, principal, token_for
 from tests.resilience_support import WorldIds, gateway, world_ids
+from tests.usage_helpers import record
 
 EXAMPLES = int(os.environ.get("DPOR_TEST_COMPILED_EXAMPLES", "2000"))
 # Each example's document is drawn from random.Random(f"{SEED}:{example}"): a failure names its example number,
@@ -64,6 +68,17 @@ OUTSIDE_THE_CATALOG = {
     "Partner": [],
     "PartnerAssociation": [],
 }
+GROUPINGS = ["MONTH", "DAY", "SERVICE", "SUBSCRIPTION", "TENANT", "PARTNER"]
+USAGE_AGGREGATE_FIELDS = [
+    "month",
+    "day",
+    "service",
+    "associationType",
+    "currency",
+    "quantity",
+    "amount",
+    "recordCount",
+]
 ROOTS = {"node": None, "subscription": "Subscription", "tenant": "Tenant", "partner": "Partner"}
 JUNK_IDS = ["", "x", "VGVuYW50Om5vcGU=", "U3Vic2NyaXB0aW9uOjEyMw=="]
 
@@ -117,6 +132,10 @@ class _Writer:
                 if depth == 0:
                     continue
                 parts.append(f"{alias}{name}{self.directive()} {{ {self.selection(field.target, depth - 1)} }}")
+            elif isinstance(field, Usage):
+                parts.append(
+                    f"u{len(parts)}: {name}{self.usage_arguments(name)}{self.directive()} {{ {self.usage()} }}"
+                )
             elif isinstance(field, ToMany):
                 if depth == 0:
                     continue
@@ -143,6 +162,46 @@ class _Writer:
             self.fragments[name] = f"fragment {name} on {type_name} {{ {body} }}"
             return f"...{name} __typename"
         return body
+
+    def usage_arguments(self, name: str) -> str:
+        first, last = usage_window(self.rng)
+        grouped = sorted(set(self.pick(GROUPINGS, 0, 3)))
+        if "DAY" in grouped and (last - first).days > 40 and self.rng.random() < 0.8:
+            grouped.remove("DAY")  # mostly a window DAY may group (the longer ones are BAD_USER_INPUT)
+        given = []
+        for argument, value in (("from", first), ("to", last)):
+            text = self.variable("Date!", value.isoformat()) if self.rng.random() < 0.5 else f'"{value.isoformat()}"'
+            given.append(f"{argument}: {text}")
+        if self.rng.random() < 0.3:
+            given.append(f"groupBy: {self.variable('[UsageGroupBy!]!', grouped)}")
+        else:
+            given.append(f"groupBy: [{', '.join(grouped)}]")
+        if name == "attributedUsage" and self.rng.random() < 0.3:
+            kind = self.rng.choice([*(member.name for member in AssociationType), None])
+            given.append(
+                f"associationType: {self.variable('AssociationType', kind)}"
+                if self.rng.random() < 0.5
+                else f"associationType: {kind or 'null'}"
+            )
+        return f"({', '.join(given)})"
+
+    def usage(self) -> str:
+        parts = []
+        for name in self.pick([*USAGE_AGGREGATE_FIELDS, "attribution", "attribution", "__typename"], 1, 6):
+            alias = self.rng.choice(["", "", f"{name}{len(parts)}: "])
+            if name == "attribution":
+                inner = []
+                for part in self.pick(["amount", "amountExact", "quantity", "partialDays", "__typename"], 1, 4):
+                    if part == "partialDays":
+                        days = self.pick(["subscriptionId", "day", "seconds", "quantity", "amount", "__typename"], 1, 4)
+                        part = f"partialDays {{ {' '.join(days)} }}"
+                    inner.append(part)
+                parts.append(f"{alias}attribution {{ {' '.join(inner)} }}")
+            else:
+                parts.append(f"{alias}{name}")
+        if self.rng.randint(0, 24) == 0:
+            parts.append("subscription { id }")  # beyond the catalog
+        return " ".join(parts)
 
     def page_arguments(self, name: str) -> str:
         given = []
@@ -174,10 +233,32 @@ class _Writer:
                 parts.append(part)
         return " ".join(parts)
 
+    def usage_root(self) -> str:
+        """A portal's usage read, shaped like the benchmark's (1), (2) and (5): the caller's tenant's or
+        subscriptions' usage, its partner's attributed usage, a page of attributed subscriptions with theirs."""
+        self.roots += 1
+        shape = self.rng.choice(["tenant", "partner", "page", "subscriptions"])
+        if shape == "page":
+            usage = f"usage{self.usage_arguments('usage')} {{ {self.usage()} }}"
+            page = self.rng.choice([1, 3, 50])
+            return f"r{self.roots}: attributedSubscriptions(first: {page}) {{ edges {{ node {{ id {usage} }} }} }}"
+        if shape == "subscriptions":
+            usage = f"usage{self.usage_arguments('usage')} {{ {self.usage()} }}"
+            return (
+                f"r{self.roots}: subscriptions(first: {self.rng.choice([1, 5])}) {{ edges {{ node {{ {usage} }} }} }}"
+            )
+        type_name, field = ("Tenant", "usage") if shape == "tenant" else ("Partner", "attributedUsage")
+        ids = self.visible.get(type_name) or self.world.by_type[type_name]
+        node_id = self.variable("ID!", self.rng.choice(ids))
+        usage = f"{field}{self.usage_arguments(field)} {{ {self.usage()} }}"
+        return f"r{self.roots}: node(id: {node_id}) {{ ... on {type_name} {{ {usage} }} }}"
+
     def root(self) -> str:
-        field = self.rng.choice([*ROOTS, *CONNECTION_ROOTS, "attributedSubscriptions", "__typename"])
+        field = self.rng.choice([*ROOTS, *CONNECTION_ROOTS, "attributedSubscriptions", "__typename", "usage", "usage"])
         if field == "__typename":
             return "__typename"
+        if field == "usage":
+            return self.usage_root()
         if field == "attributedSubscriptions":
             self.roots += 1
             arguments = self.page_arguments("subscriptions")
@@ -219,6 +300,29 @@ class _Writer:
         header = f"query Q({', '.join(self.definitions)})" if self.definitions else "query Q"
         text = " ".join([f"{header} {{ {' '.join(roots)} }}", *self.fragments.values()])
         return Document(text, self.variables)
+
+
+def usage_window(rng: random.Random) -> tuple[date, date]:
+    """Windows over the demo's 13 months of usage and the extra usage of this month: whole and partial months,
+    the current month to date, short and single days, and windows the interpreter refuses (backwards, over 36
+    months, before any usage could be)."""
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    kind = rng.choice(["month", "months", "months", "days", "days", "day", "backwards", "long", "before"])
+    if kind == "month":
+        return yesterday.replace(day=1), yesterday
+    if kind == "months":
+        first = (yesterday - timedelta(days=rng.randint(20, 420))).replace(day=rng.choice([1, 1, 2, 15, 28]))
+        return first, rng.choice(
+            [yesterday, yesterday + timedelta(days=1), first + timedelta(days=rng.randint(27, 400))]
+        )
+    if kind in ("days", "day"):
+        first = yesterday - timedelta(days=rng.randint(0, 60))
+        return first, first + timedelta(days=0 if kind == "day" else rng.randint(1, 45))
+    if kind == "backwards":
+        return yesterday, yesterday - timedelta(days=rng.randint(1, 40))
+    if kind == "long":
+        return yesterday - timedelta(days=rng.choice([366, 367, 1095, 1096, 1200])), yesterday
+    return date(1999, 12, rng.randint(1, 31)), date(2000, 1, rng.choice([1, 1, 31]))
 
 
 def document(rng: random.Random, world: WorldIds, visible: dict[str, list[str]]) -> Document:
@@ -266,6 +370,69 @@ async def _extra_history(database: Database) -> None:
         session.add(factories.association(subscription, first, type=AssociationType.TRANSACTING_PARTNER))
 
 
+def _at(day: date, hours: int, microseconds: int = 0) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC) + timedelta(hours=hours, microseconds=microseconds)
+
+
+async def _extra_usage(database: Database) -> None:
+    """Usage the demo lacks, on a subscription of the demo owner's tenant that the demo partner is attributed:
+    currencies of 0, 3 and 4 minor units, shares of exactly half a minor unit, credits, a large amount, tiny
+    quantities, services that sort differently by code point than by locale, and days held in part (two intervals
+    touching one day, an instant with microseconds)."""
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    days = [yesterday - timedelta(days=offset) for offset in range(40)]
+    async with database.write() as session:
+        owner = select(Tenant).where(Tenant.external_id == DEMO_OWNER_TENANT_EXTERNAL_ID)
+        tenant = (await session.execute(owner)).scalar_one()
+        mine = select(Partner).where(Partner.mpn_id == DEMO_PARTNER_MPN_ID)
+        partner = (await session.execute(mine)).scalar_one()
+        subscription = factories.subscription(tenant)
+        await factories.add_flushed(session, subscription)
+        ended = _at(days[20], 10)
+        session.add_all(
+            [
+                factories.association(
+                    subscription,
+                    partner,
+                    valid_from=_at(days[35], 6, 500_000),
+                    valid_to=ended,
+                    end_reason=AssociationEndReason.REPLACED,
+                    ended_by="someone",
+                ),
+                factories.association(subscription, partner, valid_from=_at(days[20], 14)),
+                factories.association(
+                    subscription,
+                    partner,
+                    type=AssociationType.TRANSACTING_PARTNER,
+                    valid_from=_at(days[5], 12),
+                    valid_to=_at(days[2], 18, 1),
+                    end_reason=AssociationEndReason.REPLACED,
+                    ended_by="someone",
+                ),
+            ]
+        )
+        records = []
+        for day in days:
+            records += [
+                record(subscription, day, meter="m1", service="compute", amount="1", currency="JPY"),
+                record(
+                    subscription,
+                    day,
+                    meter="m2",
+                    service="Compute",
+                    quantity="0.000001",
+                    amount="0.003",
+                    currency="BHD",
+                ),
+                record(
+                    subscription, day, meter="m3", service="Égalité", quantity="2.5", amount="-0.0001", currency="CLF"
+                ),
+                record(subscription, day, meter="m4", service="_internal", amount="123456789012.345678"),
+                record(subscription, day, meter="m5", service="compute", quantity="0", amount="0", currency="EUR"),
+            ]
+        await ingest_usage(session, records)
+
+
 def _canonical(body: bytes) -> bytes:
     return orjson.dumps(orjson.loads(body))
 
@@ -300,6 +467,7 @@ class TestCompiledReads:
         """Lives across the examples of the test; on teardown, reports (and checks) the share that compiled."""
         await load_demo(database)
         await _extra_history(database)
+        await _extra_usage(database)
         served: Counter[str] = Counter()
         compile_one = CompiledReadsExtension._compiled
 

@@ -1,0 +1,273 @@
+"""Usage fields in SQL: `Subscription.usage`, `Tenant.usage` and `Partner.attributedUsage`, each the parent row's
+rows as the interpreter's usage loader returns them (resolvers/usage/loaders.py, by_parent.py).
+
+Why the interpreter's own statements, wrapped, and no usage SQL of the compiler's: which rollup rows a window reads
+(the month span), which days an association covers whole and the caller's usage filter are the subtle part, and
+resolvers/usage/plan.py already picks them for a window, grouping and usage filter. The compiler asks that plan for
+the field's statements, renames their bind parameters (fixed names) to this plan's bindings, filled per request
+from the field's arguments, and puts the parent row's id where the parent filter (`subscription_id`, `tenant_id`,
+`partner_id`) was: each parent row then gets exactly the rows `aggregates_by_parent` gives it. The statements'
+rows are added up by key in SQL, as sums.add_sums adds them (`HAVING sum(record_count) <> 0`: a group whose days
+all lay outside the window is no row), and listed in sums.aggregate_rows' order (by each key part's text);
+partner-scoped reads add the attribution (usage_attributed.py).
+
+Compiled only where that is the interpreter's answer on every row: one usage filter (auth.policy.usage_filter)
+for every parent row the caller reaches (a token holding a tenant role and PARTNER reads its own tenant's usage
+under one and other tenants' under the other: the interpreter decides per row), `attributedUsage` granted on
+every partner row it reaches, and a window check_window accepts (plan inputs keep later requests on the same side:
+usage_arguments.py). Where the interpreter answers an error it decides after SQL, the statement writes MISSING:
+more rows than `max_usage_rows` (TOO_MANY_USAGE_ROWS), or a sum too large for its 28-digit Decimal arithmetic.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from graphql import FieldNode
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Numeric,
+    case,
+    cast,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.visitors import replacement_traverse
+from sqlalchemy.types import Integer, Text, Uuid
+
+from auth.policy import READ, Entity, RowFilter, operation_reaches_partner, usage_filter
+from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Shape, UsageVisibility
+from resolvers.compiled import sql_text
+from resolvers.compiled.bindings import Source, only_arguments
+from resolvers.compiled.catalog import Usage
+from resolvers.compiled.errors import NotCompilable
+from resolvers.compiled.usage_arguments import Window, groups, window
+from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
+from resolvers.usage.plan import plan as usage_plan
+from resolvers.usage.statements import Statement
+from resolvers.usage.validation import UsageInputError
+
+if TYPE_CHECKING:
+    from resolvers.compiled.planner import Builder
+
+DIALECT = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+# Each parent's filter of its own usage (by_parent.py's sets of one), and the entity whose rows are its parents.
+PARENT_FILTER: Mapping[GroupBy, str] = {
+    GroupBy.SUBSCRIPTION: "subscription_id",
+    GroupBy.TENANT: "tenant_id",
+    GroupBy.PARTNER: "partner_id",
+}
+_PARENT_ENTITY = {GroupBy.SUBSCRIPTION: Entity.SUBSCRIPTION, GroupBy.TENANT: Entity.TENANT}
+# The key of an aggregate row (sums.Key) by its labels, in the order the interpreter sorts rows by.
+KEY_LABELS = ("month", "day", "service", "subscription_id", "tenant_id", "partner_id", "association_type", "currency")
+# The interpreter adds sums as Decimals of 28 digits; with 6 decimal places every partial sum stays exact below this.
+EXACT_SUMS_BELOW = literal_column("1000000000000000000000", Numeric())
+ZERO = literal_column("0", Integer())  # written into the statement: a bound 0 would need a value at every execution
+_OWN, _OTHER = uuid.UUID(int=1), uuid.UUID(int=2)  # stand-ins for the caller's own tenant or partner, and another
+
+
+def usage_field(builder: Builder, parent: Any, field: Usage, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+    if builder.max_usage_rows is None:
+        raise NotCompilable("usage without the row bound in force")
+    allowed = {"from", "to", "groupBy"} | ({"associationType"} if field.parent is GroupBy.PARTNER else set())
+    for node in nodes:
+        only_arguments(node, allowed)
+    given, grouped = window(field.parent, list(nodes)), groups(list(nodes), builder.variables)
+    reach = _usage_shape(builder, field.parent)
+    try:
+        planned = usage_plan(given.value(builder.variables), grouped, DIALECT.name, UsageVisibility(reach, {}))
+    except UsageInputError as error:
+        raise NotCompilable("a window the interpreter refuses") from error
+    if planned is None:  # no day of the window can hold usage: the interpreter answers [] without SQL
+        return literal_column("'[]'::json")
+    renamed = _Renamed(builder, given, grouped, reach, PARENT_FILTER[field.parent], parent)
+    sums = [renamed(statement) for statement in planned.sums]
+    if planned.attributed:
+        raise NotCompilable("partner-scoped usage")
+    return _rows_json(builder, _plain_sums(builder, sums), nodes, attributed=False)
+
+
+def _usage_shape(builder: Builder, parent: GroupBy) -> Shape:
+    """The one usage filter the interpreter reads this field under on every parent row the caller may reach."""
+    roles, known = builder.caller.roles, builder.caller.known
+    caller = {"caller_tenant_id": _OWN if known.tenant else None, "caller_partner_id": _OWN if known.partner else None}
+    found: set[RowFilter | None] = set()
+    if parent is GroupBy.PARTNER:
+        readers = [READ[Entity.PARTNER][role] for role in roles if role in READ[Entity.PARTNER]]
+        rows = ([_OWN] if known.partner and readers else []) + ([_OTHER] if RowFilter.ALL in readers else [])
+        for row in rows:
+            if not operation_reaches_partner("attributedUsage", roles, row, caller["caller_partner_id"]):
+                raise NotCompilable("Partner.attributedUsage is forbidden on some partner rows")
+            found.add(usage_filter(roles, **caller, row_partner_id=row))
+    else:
+        for row in [_OWN] if known.tenant else []:
+            found.add(usage_filter(roles, **caller, row_tenant_id=row))
+        found.add(usage_filter(roles, **caller, row_tenant_id=_OTHER))
+    if len(found) != 1 or None in found:
+        raise NotCompilable("usage read under different filters on different rows")
+    (rule,) = found
+    assert rule is not None
+    return Entity.USAGE, frozenset({rule}), known
+
+
+@functools.lru_cache(maxsize=1024)
+def _values(read: AggregateFilter, grouped: frozenset[GroupBy], reach: Shape) -> Mapping[str, Any]:
+    """The usage statements' parameter values for one request's window (the interpreter's: plan.py's)."""
+    try:
+        planned = usage_plan(read, grouped, DIALECT.name, UsageVisibility(reach, {}))
+    except UsageInputError as error:
+        raise NotCompilable("a window the interpreter refuses") from error
+    if planned is None:
+        raise NotCompilable("a window without usage days, for a plan of one with some")
+    return planned.parameters
+
+
+def _driver_value(type_: Any, value: object) -> object:
+    """A value as SQLAlchemy sends it for its type (an enum member as its name, ...): the runner sends it as is."""
+    processor = type_.dialect_impl(DIALECT).bind_processor(DIALECT)
+    return value if processor is None or value is None else processor(value)
+
+
+def _same(value: object) -> object:
+    return value
+
+
+class _Renamed:
+    """Copies of a field's usage statements with this plan's parameters: the usage filter's caller ids stay (the
+    runner binds them by the same names), the parent filter becomes the parent row's id, each other named parameter
+    one binding (the same name, the same binding, across the field's statements), each constant one too."""
+
+    def __init__(
+        self,
+        builder: Builder,
+        given: Window,
+        grouped: frozenset[GroupBy],
+        reach: Shape,
+        parent_filter: str,
+        parent: Any,
+    ) -> None:
+        self.builder, self.given, self.grouped, self.reach = builder, given, grouped, reach
+        self.parent_filter = parent_filter
+        # The parent's id by its alias' name: a column of the enclosing statement, several subqueries down, where
+        # SQLAlchemy's correlation (one level) would add the parent's table again.
+        self.parent_id = literal_column(f"{parent.name}.id", Uuid())
+        self.names: dict[str, ColumnElement[Any]] = {}
+
+    def __call__(self, statement: Statement) -> Statement:
+        return replacement_traverse(statement, {}, self._replace)  # type: ignore[return-value]
+
+    def _replace(self, element: Any, **_: Any) -> ColumnElement[Any] | None:
+        if not isinstance(element, BindParameter) or element.key in (SCOPE_TENANT_ID, SCOPE_PARTNER_ID):
+            return None
+        if element.key == self.parent_filter:
+            return self.parent_id
+        if element.key not in self.names:
+            if element.unique:  # a constant of the statement ('UTC', 'month', one second)
+                source = Source(_driver_value(element.type, element.value), None)
+                self.names[element.key] = self.builder.bind(source, _same, element.type)
+            else:
+                self.names[element.key] = self.builder.bind(self.given, self._parameter(element), element.type)
+        return self.names[element.key]
+
+    def _parameter(self, element: BindParameter[Any]) -> Any:
+        name, type_, grouped, reach = element.key, element.type, self.grouped, self.reach
+
+        def convert(read: object) -> object:
+            assert isinstance(read, AggregateFilter)
+            return _driver_value(type_, _values(read, grouped, reach)[name])
+
+        return convert
+
+
+def union(builder: Builder, statements: Sequence[Statement]) -> Any:
+    both = union_all(*statements) if len(statements) > 1 else statements[0]
+    return both.subquery(f"u{next(builder.names)}")
+
+
+def keys(rows: Any) -> list[Any]:
+    return [rows.c[label] for label in KEY_LABELS if label in rows.c]
+
+
+def too_large(rows: Any) -> ColumnElement[bool]:
+    """Some partial sum of this group could leave the interpreter's exact Decimal range."""
+    return or_(
+        func.sum(func.abs(rows.c.quantity)) >= EXACT_SUMS_BELOW, func.sum(func.abs(rows.c.amount)) >= EXACT_SUMS_BELOW
+    )
+
+
+def _plain_sums(builder: Builder, sums: Sequence[Statement]) -> Any:
+    rows = union(builder, sums)
+    record_count = func.sum(rows.c.record_count)
+    return (
+        select(
+            *keys(rows),
+            func.sum(rows.c.quantity).label("quantity"),
+            func.sum(rows.c.amount).label("amount"),
+            record_count.label("record_count"),
+            too_large(rows).label("too_large"),
+        )
+        .group_by(*keys(rows))
+        .having(record_count != ZERO)
+        .subquery(f"g{next(builder.names)}")
+    )
+
+
+def _rows_json(builder: Builder, rows: Any, nodes: Sequence[FieldNode], *, attributed: bool) -> ColumnElement[Any]:
+    """The rows as UsageAggregate objects in the interpreter's order, or MISSING where it answers an error."""
+    null: ColumnElement[Any] = literal_column("NULL")
+    pairs: list[ColumnElement[Any]] = []
+    for key, field_nodes in builder.selections.under("UsageAggregate", nodes).items():
+        name = field_nodes[0].name.value
+        if any(node.arguments for node in field_nodes):
+            raise NotCompilable(f"arguments of UsageAggregate.{name}")
+        label = _SCALARS.get(name)
+        if label is not None:
+            value = rows.c.get(label, null)
+            if label in ("month", "day") and label in rows.c:
+                value = func.to_char(value, sql_text.const("YYYY-MM-DD"))
+            elif label in ("quantity", "amount"):
+                value = cast(value, Text)
+        elif name == "attribution":
+            value = null
+        elif name == "__typename":
+            value = sql_text.const("UsageAggregate")
+        else:
+            raise NotCompilable(f"UsageAggregate.{name}")
+        pairs += [sql_text.const(key), value]
+    order = [_sorted(column) for column in keys(rows)]
+    listed = func.coalesce(func.json_agg(aggregate_order_by(func.json_build_object(*pairs), *order)), _EMPTY)
+    assert builder.max_usage_rows is not None
+    bound = literal_column(str(builder.max_usage_rows), Integer())
+    refused = or_(func.count() > bound, func.coalesce(func.bool_or(rows.c.too_large), false()))
+    return select(case((refused, sql_text.MISSING_SQL), else_=listed)).select_from(rows).scalar_subquery()
+
+
+def _sorted(column: Any) -> Any:
+    """sums._sort_key: by each part's text. Dates and ids sort as their text does; the rest (service, association
+    type, currency) by code point, which the C collation's byte order of UTF-8 is."""
+    if column.key in ("month", "day", "subscription_id", "tenant_id", "partner_id"):
+        return column
+    return cast(column, Text).collate("C")
+
+
+_EMPTY: ColumnElement[Any] = literal_column("'[]'::json")
+_SCALARS = {
+    "month": "month",
+    "day": "day",
+    "service": "service",
+    "associationType": "association_type",
+    "currency": "currency",
+    "quantity": "quantity",
+    "amount": "amount",
+    "recordCount": "record_count",
+}
