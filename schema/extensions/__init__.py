@@ -82,7 +82,11 @@ def for_config(config: ExtensionConfig) -> list[ExtensionFactory]:
         extensions.append(RateLimit)
     if config.compiled_reads:
         reads = CompiledReads(
-            global_id.decode_any, max_page_size=config.max_page_size, maxsize=config.compiled_plan_cache_size
+            global_id.decode_any,
+            max_page_size=config.max_page_size,
+            # The interpreter's row cap per usage field (RequestContext.max_usage_rows) is the same setting.
+            max_usage_rows=config.usage.max_rows,
+            maxsize=config.compiled_plan_cache_size,
         )
         extensions.append(partial(CompiledReadsExtension, reads=reads, seconds=config.request_timeout_seconds))
     # Last among the `on_execute` hooks: Strawberry does not exit hooks entered before one that raises, and an
