@@ -8,6 +8,8 @@ operation, caller shape and plan inputs, never per field, so a response is all o
 - catalog.py: the compilable types and fields, and what each is in SQL.
 - planner.py: document -> statement (or NotCompilable), compiled once for asyncpg.
 - runner.py: the plan cache, binding, execution, and the fall-back rule.
+- usage.py (with usage_arguments.py, usage_rows.py, usage_attributed.py): usage fields, from the interpreter's own
+  usage statements (resolvers/usage/plan.py) wrapped as subqueries.
 
 schema/extensions/compiled_reads.py plugs it into execution; tests/compiled/test_compiled_reads.py holds it to the
 interpreter's answers with generated documents, every role, on PostgreSQL. SQLite always uses the interpreter.

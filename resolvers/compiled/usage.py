@@ -7,9 +7,8 @@ resolvers/usage/plan.py already picks them for a window, grouping and usage filt
 the field's statements, renames their bind parameters (fixed names) to this plan's bindings, filled per request
 from the field's arguments, and puts the parent row's id where the parent filter (`subscription_id`, `tenant_id`,
 `partner_id`) was: each parent row then gets exactly the rows `aggregates_by_parent` gives it. The statements'
-rows are added up by key in SQL, as sums.add_sums adds them (`HAVING sum(record_count) <> 0`: a group whose days
-all lay outside the window is no row), and listed in sums.aggregate_rows' order (by each key part's text);
-partner-scoped reads add the attribution (usage_attributed.py).
+rows are added up by key and listed in the interpreter's order by usage_rows.py; partner-scoped reads (the plan's
+boundary statement) get their attributed sums and attribution from usage_attributed.py.
 
 Compiled only where that is the interpreter's answer on every row: one usage filter (auth.policy.usage_filter)
 for every parent row the caller reaches (a token holding a tenant role and PARTNER reads its own tenant's usage
@@ -30,28 +29,20 @@ from graphql import FieldNode
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
-    Numeric,
-    case,
-    cast,
-    false,
-    func,
     literal_column,
-    or_,
-    select,
-    union_all,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.visitors import replacement_traverse
-from sqlalchemy.types import Integer, Text, Uuid
+from sqlalchemy.types import Uuid
 
 from auth.policy import READ, Entity, RowFilter, operation_reaches_partner, usage_filter
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Shape, UsageVisibility
-from resolvers.compiled import sql_text
 from resolvers.compiled.bindings import Source, only_arguments
 from resolvers.compiled.catalog import Usage
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.usage_arguments import Window, groups, window
+from resolvers.compiled.usage_attributed import attributed_sums, attribution_json
+from resolvers.compiled.usage_rows import plain_sums, rows_json
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.plan import plan as usage_plan
 from resolvers.usage.statements import Statement
@@ -67,12 +58,6 @@ PARENT_FILTER: Mapping[GroupBy, str] = {
     GroupBy.TENANT: "tenant_id",
     GroupBy.PARTNER: "partner_id",
 }
-_PARENT_ENTITY = {GroupBy.SUBSCRIPTION: Entity.SUBSCRIPTION, GroupBy.TENANT: Entity.TENANT}
-# The key of an aggregate row (sums.Key) by its labels, in the order the interpreter sorts rows by.
-KEY_LABELS = ("month", "day", "service", "subscription_id", "tenant_id", "partner_id", "association_type", "currency")
-# The interpreter adds sums as Decimals of 28 digits; with 6 decimal places every partial sum stays exact below this.
-EXACT_SUMS_BELOW = literal_column("1000000000000000000000", Numeric())
-ZERO = literal_column("0", Integer())  # written into the statement: a bound 0 would need a value at every execution
 _OWN, _OTHER = uuid.UUID(int=1), uuid.UUID(int=2)  # stand-ins for the caller's own tenant or partner, and another
 
 
@@ -92,9 +77,10 @@ def usage_field(builder: Builder, parent: Any, field: Usage, nodes: Sequence[Fie
         return literal_column("'[]'::json")
     renamed = _Renamed(builder, given, grouped, reach, PARENT_FILTER[field.parent], parent)
     sums = [renamed(statement) for statement in planned.sums]
-    if planned.attributed:
-        raise NotCompilable("partner-scoped usage")
-    return _rows_json(builder, _plain_sums(builder, sums), nodes, attributed=False)
+    if planned.boundary is not None:  # partner-scoped
+        rows = attributed_sums(builder, sums, renamed(planned.boundary), planned.groups)
+        return rows_json(builder, rows, nodes, attribution_json)
+    return rows_json(builder, plain_sums(builder, sums), nodes, None)
 
 
 def _usage_shape(builder: Builder, parent: GroupBy) -> Shape:
@@ -187,87 +173,3 @@ class _Renamed:
             return _driver_value(type_, _values(read, grouped, reach)[name])
 
         return convert
-
-
-def union(builder: Builder, statements: Sequence[Statement]) -> Any:
-    both = union_all(*statements) if len(statements) > 1 else statements[0]
-    return both.subquery(f"u{next(builder.names)}")
-
-
-def keys(rows: Any) -> list[Any]:
-    return [rows.c[label] for label in KEY_LABELS if label in rows.c]
-
-
-def too_large(rows: Any) -> ColumnElement[bool]:
-    """Some partial sum of this group could leave the interpreter's exact Decimal range."""
-    return or_(
-        func.sum(func.abs(rows.c.quantity)) >= EXACT_SUMS_BELOW, func.sum(func.abs(rows.c.amount)) >= EXACT_SUMS_BELOW
-    )
-
-
-def _plain_sums(builder: Builder, sums: Sequence[Statement]) -> Any:
-    rows = union(builder, sums)
-    record_count = func.sum(rows.c.record_count)
-    return (
-        select(
-            *keys(rows),
-            func.sum(rows.c.quantity).label("quantity"),
-            func.sum(rows.c.amount).label("amount"),
-            record_count.label("record_count"),
-            too_large(rows).label("too_large"),
-        )
-        .group_by(*keys(rows))
-        .having(record_count != ZERO)
-        .subquery(f"g{next(builder.names)}")
-    )
-
-
-def _rows_json(builder: Builder, rows: Any, nodes: Sequence[FieldNode], *, attributed: bool) -> ColumnElement[Any]:
-    """The rows as UsageAggregate objects in the interpreter's order, or MISSING where it answers an error."""
-    null: ColumnElement[Any] = literal_column("NULL")
-    pairs: list[ColumnElement[Any]] = []
-    for key, field_nodes in builder.selections.under("UsageAggregate", nodes).items():
-        name = field_nodes[0].name.value
-        if any(node.arguments for node in field_nodes):
-            raise NotCompilable(f"arguments of UsageAggregate.{name}")
-        label = _SCALARS.get(name)
-        if label is not None:
-            value = rows.c.get(label, null)
-            if label in ("month", "day") and label in rows.c:
-                value = func.to_char(value, sql_text.const("YYYY-MM-DD"))
-            elif label in ("quantity", "amount"):
-                value = cast(value, Text)
-        elif name == "attribution":
-            value = null
-        elif name == "__typename":
-            value = sql_text.const("UsageAggregate")
-        else:
-            raise NotCompilable(f"UsageAggregate.{name}")
-        pairs += [sql_text.const(key), value]
-    order = [_sorted(column) for column in keys(rows)]
-    listed = func.coalesce(func.json_agg(aggregate_order_by(func.json_build_object(*pairs), *order)), _EMPTY)
-    assert builder.max_usage_rows is not None
-    bound = literal_column(str(builder.max_usage_rows), Integer())
-    refused = or_(func.count() > bound, func.coalesce(func.bool_or(rows.c.too_large), false()))
-    return select(case((refused, sql_text.MISSING_SQL), else_=listed)).select_from(rows).scalar_subquery()
-
-
-def _sorted(column: Any) -> Any:
-    """sums._sort_key: by each part's text. Dates and ids sort as their text does; the rest (service, association
-    type, currency) by code point, which the C collation's byte order of UTF-8 is."""
-    if column.key in ("month", "day", "subscription_id", "tenant_id", "partner_id"):
-        return column
-    return cast(column, Text).collate("C")
-
-
-_EMPTY: ColumnElement[Any] = literal_column("'[]'::json")
-_SCALARS = {
-    "month": "month",
-    "day": "day",
-    "service": "service",
-    "associationType": "association_type",
-    "currency": "currency",
-    "quantity": "quantity",
-    "amount": "amount",
-    "recordCount": "record_count",
-}

@@ -11,6 +11,7 @@ its plan is the interpreter's.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ def groups(nodes: list[FieldNode], variables: Mapping[str, Any]) -> frozenset[Gr
     return found.pop()
 
 
+@functools.lru_cache(maxsize=4096)
 def window_shape(first: date, last: date, grouped: frozenset[GroupBy]) -> Hashable:
     """What of a window the usage statements depend on, as resolvers.usage.plan reads it."""
     try:
@@ -102,7 +104,7 @@ def usage_inputs(document: DocumentNode, variables: Mapping[str, Any]) -> tuple[
     """The window shape of every usage field of the document, in document order (fields never reached, skipped
     or on another type, only make the key finer)."""
     shapes: list[Hashable] = []
-    for node in _fields(document):
+    for node in _window_fields(document):
         try:
             first = _date(argument(node, "from").value(variables))
             last = _date(argument(node, "to").value(variables))
@@ -110,6 +112,24 @@ def usage_inputs(document: DocumentNode, variables: Mapping[str, Any]) -> tuple[
         except NotCompilable:
             shapes.append("unknown")
     return tuple(shapes)
+
+
+def _window_fields(document: DocumentNode) -> tuple[FieldNode, ...]:
+    """The document's window fields, walked once per document text (a walk per request cost more than the rest of
+    a cached plan's look-up)."""
+    body = document.loc.source.body if document.loc is not None else None
+    found = _WINDOW_FIELDS.get(body) if body is not None else None
+    if found is None:
+        found = tuple(_fields(document))
+        if body is not None:
+            if len(_WINDOW_FIELDS) >= _KEPT:
+                _WINDOW_FIELDS.clear()
+            _WINDOW_FIELDS[body] = found
+    return found
+
+
+_KEPT = 1024
+_WINDOW_FIELDS: dict[str, tuple[FieldNode, ...]] = {}
 
 
 def _fields(document: DocumentNode) -> Iterator[FieldNode]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -19,13 +20,19 @@ import pytest
 from sqlalchemy import select
 
 from auth.principal import Principal, Role
-from bench.operations import TENANT_USAGE, twelve_months
+from bench.operations import (
+    ATTRIBUTED_SUBSCRIPTIONS,
+    PARTNER_ATTRIBUTED_USAGE,
+    TENANT_USAGE,
+    current_month,
+    twelve_months,
+)
 from db.engine import Database
-from db.models import Tenant
-from gateway.seed.demo import DEMO_OWNER_TENANT_EXTERNAL_ID, load_demo
+from db.models import Partner, Tenant
+from gateway.seed.demo import DEMO_OWNER_TENANT_EXTERNAL_ID, DEMO_PARTNER_MPN_ID, load_demo
 from resolvers.usage.ingestion import ingest_usage
 from schema import global_id
-from tests import databases
+from tests import databases, factories
 from tests.api import Api, api_for, principal
 from tests.usage_helpers import build_world, record
 
@@ -35,6 +42,7 @@ pytestmark = [
 ]
 
 TENANT_OWNER = principal(Role.OWNER, tenant=DEMO_OWNER_TENANT_EXTERNAL_ID)
+PARTNER = principal(Role.PARTNER, partner=DEMO_PARTNER_MPN_ID)
 JANUARY = {"from": "2025-01-01", "to": "2025-01-31"}
 
 
@@ -69,25 +77,38 @@ async def twins(database: Database, caplog: pytest.LogCaptureFixture, **override
         yield Twins(compiled, other, caplog)
 
 
-async def _tenant_id(database: Database) -> str:
+async def _demo_ids(database: Database) -> tuple[str, str]:
+    """The global ids of the demo owner's tenant and of the demo partner."""
     async with database.read() as session:
-        found = select(Tenant.id).where(Tenant.external_id == DEMO_OWNER_TENANT_EXTERNAL_ID)
-        return global_id.encode("Tenant", (await session.execute(found)).scalar_one())
+        tenant = select(Tenant.id).where(Tenant.external_id == DEMO_OWNER_TENANT_EXTERNAL_ID)
+        partner = select(Partner.id).where(Partner.mpn_id == DEMO_PARTNER_MPN_ID)
+        found = (await session.execute(tenant)).scalar_one(), (await session.execute(partner)).scalar_one()
+    return global_id.encode("Tenant", found[0]), global_id.encode("Partner", found[1])
 
 
-async def test_tenant_usage_by_month_and_service_is_one_statement(
+async def test_the_benchmarks_usage_reads_are_one_statement_each(
     database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The benchmark's (2), as its tenant owner sends it."""
+    """(2) as its tenant owner sends it, (5) and (1) as the partner does: one statement, the interpreter's data."""
     await load_demo(database)
-    first, last = twelve_months()
+    tenant_id, partner_id = await _demo_ids(database)
+    (first, last), (month_start, today) = twelve_months(), current_month()
+    reads = [
+        (TENANT_USAGE, {"id": tenant_id, "from": first, "to": last}, TENANT_OWNER),
+        (PARTNER_ATTRIBUTED_USAGE, {"id": partner_id, "from": first, "to": last}, PARTNER),
+        (ATTRIBUTED_SUBSCRIPTIONS, {"first": 50, "monthStart": month_start, "today": today}, PARTNER),
+    ]
+    answers = []
     async with twins(database, caplog) as both:
-        variables = {"id": await _tenant_id(database), "from": first, "to": last}
-        await both.answer(TENANT_USAGE, variables, TENANT_OWNER)  # the caller's tenant is looked up once
-        body, path = await both.answer(TENANT_USAGE, variables, TENANT_OWNER)
-    assert path == "compiled" and both.statements == 1
-    rows = body["data"]["tenant"]["usage"]
-    assert len(rows) > 12 and len({row["month"] for row in rows}) == 12, rows
+        for document, variables, caller in reads:
+            await both.answer(document, variables, caller)  # the caller's tenant or partner is looked up once
+            body, path = await both.answer(document, variables, caller)
+            assert (path, both.statements) == ("compiled", 1), body
+            answers.append(body["data"])
+    tenant_rows, partner_rows = answers[0]["tenant"]["usage"], answers[1]["node"]["attributedUsage"]
+    assert len({row["month"] for row in tenant_rows}) == 12 and partner_rows, answers
+    edges = answers[2]["attributedSubscriptions"]["edges"]
+    assert any(edge["node"]["usage"] for edge in edges), edges
 
 
 def _tenant_usage(group_by: str, fields: str) -> str:
@@ -190,3 +211,48 @@ async def test_a_window_the_interpreter_refuses_is_its_error(
         ):
             body, path = await both.answer(document, {"id": tenant_id, **window}, owner)
             assert path == expected, (window, body)
+
+
+ROUNDING = """query($id: ID!) { node(id: $id) { ... on Partner {
+  attributedUsage(from: "2025-03-01", to: "2025-03-31", groupBy: [DAY, SERVICE]) {
+    day service currency quantity amount recordCount associationType
+    attribution { amount amountExact quantity partialDays { subscriptionId day seconds quantity amount } }
+  } } } }"""
+
+
+async def test_attributed_amounts_round_half_to_even_at_exactly_half_a_minor_unit(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An association from 12:00 UTC: its first day counts half, so each amount below is exactly half a minor unit
+    off: half to even, as currencies.present rounds, in currencies of 0, 2, 3 and 4 minor units, and a credit."""
+    world = await build_world(database, tenants=1, subscriptions=1, partners=1)
+    (sub,), (partner,) = world.subscriptions, world.partners
+    first, second = date(2025, 3, 10), date(2025, 3, 11)
+    cases = {  # service: (currency, quantity, amount, presented amount of half, attributed quantity of half)
+        "a": ("JPY", "0.000001", "1", "0", "0.000000"),
+        "b": ("JPY", "0.000003", "3", "2", "0.000002"),
+        "c": ("USD", "1", "0.25", "0.12", "0.500000"),
+        "d": ("USD", "1", "0.75", "0.38", "0.500000"),
+        "e": ("BHD", "1", "0.003", "0.002", "0.500000"),
+        "f": ("CLF", "1", "-0.0001", "0.0000", "0.500000"),
+    }
+    async with database.write() as session:
+        session.add(factories.association(sub, partner, valid_from=datetime(2025, 3, 10, 12, tzinfo=UTC)))
+        records = [
+            record(sub, day, meter=service, service=service, quantity=quantity, amount=amount, currency=currency)
+            for service, (currency, quantity, amount, _, _) in cases.items()
+            for day in (first, second)
+        ]
+        await ingest_usage(session, records)
+    caller = principal(Role.PARTNER, partner=partner.mpn_id)
+    async with twins(database, caplog) as both:
+        body, path = await both.answer(ROUNDING, {"id": global_id.encode("Partner", partner.id)}, caller)
+    assert path == "compiled", body
+    rows = {(row["day"], row["service"]): row for row in body["data"]["node"]["attributedUsage"]}
+    for service, (_, _, amount, presented, attributed_quantity) in cases.items():
+        half = rows[(first.isoformat(), service)]["attribution"]
+        assert (half["amount"], half["quantity"]) == (presented, attributed_quantity), (service, half)
+        (partial,) = half["partialDays"]
+        assert partial["seconds"] == 43_200 and Decimal(partial["amount"]) == Decimal(amount), partial
+        assert rows[(second.isoformat(), service)]["attribution"]["partialDays"] == []
+    assert rows[("2025-03-10", "f")]["attribution"]["amountExact"] == "-1/20000"
