@@ -32,7 +32,7 @@ from resolvers.reads.attributed import PARTNER_ID
 from resolvers.usage.aggregate_types import AggregateFilter
 from resolvers.usage.plan import plan
 from tests import databases
-from tests.api import Api, principal
+from tests.api import Api, api_for, principal
 
 
 def _normalized(sql: str) -> str:
@@ -98,6 +98,13 @@ class TestFloorAnswersAsTheGateway:
     # Collected only when a PostgreSQL server is configured; never a SQLite case, never a skip.
     __test__ = "postgresql" in databases.backends()
     pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+    @pytest.fixture
+    async def api(self, database: Database) -> AsyncIterator[Api]:
+        """The gateway on its interpreter: the floor sends the interpreter's statements, which a compiled request
+        (one statement of its own) does not. Compiled answers are held to the interpreter's by tests/compiled/."""
+        async with api_for(database, compiled_reads=False) as interpreted:
+            yield interpreted
 
     async def test_usage_reads(self, api: Api, database: Database) -> None:
         sample = await _sample(database)
