@@ -14,7 +14,7 @@ refused answers 200.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import strawberry
@@ -39,13 +39,16 @@ from gateway.graphql_request import operation_request
 from gateway.refusals import RequestRefused, limited_receive, too_large
 from gateway.settings import Settings
 from resolvers.codes import Code
-from resolvers.context import RequestContext
+from resolvers.context import FastLaneHandover, RequestContext
 from resolvers.rate_limiter import RateLimiter
 from schema.extensions.masking import MASKED_MESSAGE
+from schema.fast_lane import FastLane
 
 REQUEST_ID_HEADER = "x-request-id"
 REQUEST_ID_SCOPE_KEY = "dpor.request_id"
 REQUEST_DATABASE_SCOPE_KEY = "dpor.database"
+# What the fast lane did before it handed the request to the full pipeline (resolvers.context.FastLaneHandover).
+HANDOVER_SCOPE_KEY = "dpor.fast_lane_handover"
 # Development only: how many SQL statements the request sent (tests and N+1 hunting read it).
 STATEMENTS_HEADER = "x-dpor-sql-statements"
 
@@ -80,6 +83,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.database = database
         self.settings = settings
         self.rate_limiter = rate_limiter
+        # The API's schema carries its fast lane (schema/fast_lane.py); a test's own schema has none.
+        self.fast_lane: FastLane | None = getattr(schema, "fast_lane", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,7 +98,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         with statement_counter.counting():
             try:
                 self._check_declared_length(request, body_limit)
-                response = await self.run(request)
+                response = await self._fast(request) or await self.run(request)
             except HTTPException as error:
                 response = self._refusal(request, RequestRefused.from_http_exception(error))
             except RequestRefused as refusal:
@@ -101,6 +106,35 @@ class GraphQLView(GraphQL[RequestContext, None]):
             finally:
                 await database.close()
         await response(scope, receive, send)
+
+    async def _fast(self, request: Request) -> Response | None:
+        """The fast lane's answer to a single JSON query it has vetted, or None for the full pipeline. Anything
+        the pipeline would look at twice (GET, a batch, a stream, persisted query hashes, a malformed body) goes
+        there untouched; the body read here is the one Strawberry reads (Starlette keeps it)."""
+        lane = self.fast_lane
+        if lane is None or request.method != "POST":
+            return None
+        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+        if content_type != "application/json" or self._get_stream_transport_from_headers(request.headers):
+            return None
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict) or data.get("extensions") or data.get("documentId") is not None:
+            return None
+        query, operation_name, variables = data.get("query"), data.get("operationName"), data.get("variables")
+        if not isinstance(query, str) or not isinstance(operation_name, str | None):
+            return None
+        if not isinstance(variables, dict | None):
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        outcome = await lane.serve(context, query, operation_name, variables)
+        if isinstance(outcome, FastLaneHandover):
+            request.scope[HANDOVER_SCOPE_KEY] = outcome
+            return None
+        return None if outcome is None else self.create_response(cast(GraphQLHTTPResponse, outcome), sub_response)
 
     def _body_limit(self, scope: Scope) -> int:
         # The caller is known before its body is read (the bearer middleware ran): a usage pipeline's
@@ -132,6 +166,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             rate_limiter=self.rate_limiter,
             max_page_size=self.settings.max_page_size,
             max_usage_rows=self.settings.max_usage_rows,
+            handover=request.scope.get(HANDOVER_SCOPE_KEY),
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
@@ -191,7 +226,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         try:
-            return await super().execute_single(
+            result = await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
             )
         except HTTPException as error:
@@ -200,6 +235,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
                     405, Code.METHOD_NOT_ALLOWED, "Only queries may be sent with GET; use POST."
                 ) from error
             raise
+        lane = self.fast_lane
+        served_compiled = not result.errors and context.execution_path == "compiled"
+        if lane is not None and served_compiled and request_data.query is not None and not request_data.extensions:
+            lane.vet(request_data.query, request_data.operation_name)
+        return result
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response

@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     # Queries the compiler knows are served by one SQL statement on PostgreSQL (resolvers/compiled/).
     compiled_reads: bool = True
     compiled_plan_cache_size: int = Field(default=1024, ge=1)
+    # Repeats of a compiled query skip Strawberry's machinery, through the same checks (schema/fast_lane.py).
+    fast_lane: bool = True
     # Production turns introspection off unless this is set; development always allows it.
     introspection_in_production: bool = False
     # Tuples, not lists: settings are hashed (schema.root caches the schema per settings).

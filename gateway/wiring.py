@@ -99,6 +99,7 @@ def extension_config(settings: Settings) -> ExtensionConfig:
         request_timeout_seconds=settings.request_timeout_seconds,
         compiled_reads=settings.compiled_reads,
         compiled_plan_cache_size=settings.compiled_plan_cache_size,
+        fast_lane=settings.fast_lane,
         persisted_documents_path=settings.persisted_documents_path,
         persisted_documents_only=settings.persisted_documents_mode == "only",
         persisted_documents_per_client=settings.persisted_documents_per_client,

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from auth.scope import CallerScope
     from db.engine import Database
     from resolvers.loaders import Loaders
-    from resolvers.rate_limiter import RateLimiter
+    from resolvers.rate_limiter import Decision, RateLimiter
     from resolvers.usage.loaders import UsageLoaders
 
 # The default of DPOR_MAX_USAGE_ROWS. The bound in force is the setting's: the view puts it in the context.
@@ -45,3 +45,17 @@ class RequestContext:
     loaders: Loaders | None = None
     # The nested usage fields' loaders, one set per usage filter shape (resolvers/usage/loaders.py).
     usage_loaders: dict[Shape, UsageLoaders] = field(default_factory=dict)
+    # Set when the fast lane began this request and handed it over (FastLaneHandover).
+    handover: FastLaneHandover | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FastLaneHandover:
+    """What the fast lane (schema/fast_lane.py) already did for a request it then handed to the full pipeline:
+    the rate limiter's decision on the operation's cost (so it is not charged twice), and whether the compiled
+    statement ran out of time (so the pipeline answers TIMEOUT at once, as the compiled path would have)."""
+
+    decision: Decision | None = None
+    timed_out: bool = False
+    # The compiled statement ran and its answer needs the interpreter: the pipeline does not run it again.
+    compiled_declined: bool = False

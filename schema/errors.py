@@ -9,6 +9,7 @@ log says, always with the request id so a caller's report can be matched to the 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import strawberry
 from graphql import GraphQLError, GraphQLSchema
@@ -18,6 +19,9 @@ from resolvers.codes import Code
 from resolvers.errors import GatewayError
 from schema.extensions.error_codes import classify
 from schema.extensions.errors import code_of
+
+if TYPE_CHECKING:
+    from schema.fast_lane import FastLane
 
 log = logging.getLogger("dpor_gateway.graphql")
 
@@ -67,6 +71,9 @@ def where(error: GraphQLError) -> str:
 
 
 class GatewaySchema(strawberry.Schema):
+    # Set by schema.root.build_schema; schemas built otherwise (tests' own) have none.
+    fast_lane: FastLane | None = None
+
     def as_str(self) -> str:
         """The SDL, always with its schema definition (see `schema_definition`)."""
         printed = super().as_str()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 
-import strawberry
-
 from schema import extensions
 from schema.association import PartnerAssociation
 from schema.audit import AuditEvent
 from schema.delegation import DelegatedAdminRelationship
 from schema.errors import GatewaySchema
 from schema.extensions.config import ExtensionConfig
+from schema.fast_lane import fast_lane_for
 from schema.mutations import Mutation
 from schema.partner import Partner
 from schema.query import Query
@@ -23,7 +22,7 @@ from schema.tenant import Tenant
 NODE_TYPES = [Tenant, Subscription, Partner, PartnerAssociation, DelegatedAdminRelationship, AuditEvent]
 
 
-def _schema(extension_list: list[object]) -> strawberry.Schema:
+def _schema(extension_list: list[object]) -> GatewaySchema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -34,9 +33,13 @@ def _schema(extension_list: list[object]) -> strawberry.Schema:
 
 
 @functools.lru_cache(maxsize=8)
-def build_schema(config: ExtensionConfig) -> strawberry.Schema:
-    """The configuration is frozen, so equal configurations always build the same schema: build it once."""
-    return _schema(list(extensions.for_config(config)))
+def build_schema(config: ExtensionConfig) -> GatewaySchema:
+    """The configuration is frozen, so equal configurations always build the same schema: build it once. The
+    schema carries its fast lane (schema/fast_lane.py), which shares the extensions' compiled reads."""
+    shared = extensions.shared_for(config)
+    schema = _schema(list(extensions.for_config(config, shared)))
+    schema.fast_lane = fast_lane_for(config, schema._schema, shared)
+    return schema
 
 
 def sdl() -> str:

@@ -28,6 +28,8 @@ from resolvers.compiled.usage_arguments import usage_inputs
 
 logger = logging.getLogger("dpor.compiled")
 
+# A plan and the coerced variables it is run with.
+Planned = tuple[Plan, Mapping[str, Any]]
 PlanKey = tuple[str, str | None, CallerShape, tuple[tuple[str, object], ...], tuple[Hashable, ...]]
 
 
@@ -73,7 +75,7 @@ class CompiledReads:
         self._max_usage_rows = max_usage_rows
         self._plans = _Plans(maxsize)
 
-    def plan_for(self, request: Operation, scope: CallerScope) -> tuple[Plan, Mapping[str, Any]] | None:
+    def plan_for(self, request: Operation, scope: CallerScope) -> Planned | None:
         """The plan and the coerced variables, or None when this request needs the interpreter."""
         operation = get_operation_ast(request.document, request.operation_name)
         if operation is None or operation.operation is not OperationType.QUERY or request.document.loc is None:
@@ -123,8 +125,10 @@ class CompiledReads:
         if database.dialect != "postgresql":
             return None
         planned = self.plan_for(request, scope)
-        if planned is None:
-            return None
+        return None if planned is None else await self.answer(database, planned, scope)
+
+    async def answer(self, database: Database, planned: Planned, scope: CallerScope) -> str | None:
+        """Run a plan (from `plan_for`) for the caller: its `data` JSON text, or None for the interpreter."""
         found, variables = planned
         values: dict[str, Any] = dict(parameters(scope))
         try:

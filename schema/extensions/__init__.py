@@ -13,6 +13,7 @@ manifest, the rate limiter) is built here once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -30,7 +31,7 @@ from schema.extensions.masking import MaskUnexpectedErrors
 from schema.extensions.nul_characters import RefuseNulCharacters
 from schema.extensions.observability import Observability
 from schema.extensions.operation_limits import limit_rules
-from schema.extensions.persisted import PersistedDocuments
+from schema.extensions.persisted import PersistedDocuments, TrustRules
 from schema.extensions.persisted_manifest import Manifest
 from schema.extensions.rate_limit import RateLimit
 from schema.extensions.schema_names import HideSchemaNames
@@ -39,8 +40,36 @@ from schema.extensions.tracing import otlp_processor, tracer_provider, tracing
 ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
 
 
-def for_config(config: ExtensionConfig) -> list[ExtensionFactory]:
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What the extensions of one configuration share with each other and with the fast lane (schema/fast_lane.py):
+    the trusted documents' rules and the compiled reads with their plan cache."""
+
+    trust: TrustRules
+    reads: CompiledReads | None
+
+
+def shared_for(config: ExtensionConfig) -> Shared:
     """Raises ManifestError when a trusted documents manifest cannot be used."""
+    manifest = Manifest.load(config.persisted_documents_path) if config.persisted_documents_path else None
+    per_client = {client: Manifest.load(path) for client, path in config.persisted_documents_per_client}
+    reads = (
+        CompiledReads(
+            global_id.decode_any,
+            max_page_size=config.max_page_size,
+            # The interpreter's row cap per usage field (RequestContext.max_usage_rows) is the same setting.
+            max_usage_rows=config.usage.max_rows,
+            maxsize=config.compiled_plan_cache_size,
+        )
+        if config.compiled_reads
+        else None
+    )
+    return Shared(TrustRules(manifest, per_client, config.persisted_documents_only), reads)
+
+
+def for_config(config: ExtensionConfig, shared: Shared | None = None) -> list[ExtensionFactory]:
+    """`shared`: what the caller shares with these extensions (the fast lane); made here when not given. Raises
+    ManifestError when a trusted documents manifest cannot be used."""
     rules = limit_rules(
         max_depth=config.max_depth,
         max_aliases=config.max_aliases,
@@ -50,8 +79,7 @@ def for_config(config: ExtensionConfig) -> list[ExtensionFactory]:
     )
     if not config.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    manifest = Manifest.load(config.persisted_documents_path) if config.persisted_documents_path else None
-    per_client = {client: Manifest.load(path) for client, path in config.persisted_documents_per_client}
+    shared = shared or shared_for(config)
 
     extensions: list[ExtensionFactory] = [Observability]
     if config.otel_endpoint:
@@ -64,12 +92,7 @@ def for_config(config: ExtensionConfig) -> list[ExtensionFactory]:
         extensions.append(HideSchemaNames)
     extensions += [
         ErrorCodes,
-        partial(
-            PersistedDocuments,
-            manifest=manifest,
-            per_client=per_client,
-            only=config.persisted_documents_only,
-        ),
+        partial(PersistedDocuments, rules=shared.trust),
         partial(MaxTokensLimiter, max_token_count=config.max_tokens),
         partial(DocumentParserCache, maxsize=config.parse_cache_size),
         partial(AddValidationRules, rules),
@@ -80,15 +103,8 @@ def for_config(config: ExtensionConfig) -> list[ExtensionFactory]:
     ]
     if config.rate_limit:
         extensions.append(RateLimit)
-    if config.compiled_reads:
-        reads = CompiledReads(
-            global_id.decode_any,
-            max_page_size=config.max_page_size,
-            # The interpreter's row cap per usage field (RequestContext.max_usage_rows) is the same setting.
-            max_usage_rows=config.usage.max_rows,
-            maxsize=config.compiled_plan_cache_size,
-        )
-        extensions.append(partial(CompiledReadsExtension, reads=reads, seconds=config.request_timeout_seconds))
+    if shared.reads is not None:
+        extensions.append(partial(CompiledReadsExtension, reads=shared.reads, seconds=config.request_timeout_seconds))
     # Last among the `on_execute` hooks: Strawberry does not exit hooks entered before one that raises, and an
     # armed deadline left behind would cancel its task later. Cost and rate limit refuse before it is armed.
     extensions.append(partial(ExecutionDeadline, seconds=config.request_timeout_seconds))

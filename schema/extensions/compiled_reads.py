@@ -4,6 +4,8 @@ Placed after the cost check and the rate limit (a refused operation compiles not
 deadline: a hook that raises on entry leaves the hooks entered before it unexited, so this one keeps its own time
 bound and refuses with the deadline's own TIMEOUT before that deadline is armed. When it answers, Strawberry skips
 execution (`execution_context.result` is set); otherwise the interpreter runs as if this hook were not there.
+A request the fast lane (schema/fast_lane.py) handed over is not compiled twice: its handover says how the
+compiled statement ended.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ class CompiledReadsExtension(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context = execution.context
-        if isinstance(context, RequestContext) and execution.graphql_document is not None:
+        handover = context.handover if isinstance(context, RequestContext) else None
+        if handover is not None and handover.timed_out:
+            # The fast lane ran this very statement into the deadline: the same answer, without a second wait.
+            raise timeout_error(self.seconds)
+        compile_it = handover is None or not handover.compiled_declined
+        if isinstance(context, RequestContext) and execution.graphql_document is not None and compile_it:
             try:
                 async with asyncio.timeout(self.seconds):
                     text = await self._compiled(context)

@@ -35,6 +35,7 @@ class ExtensionConfig:
     request_timeout_seconds: float
     compiled_reads: bool
     compiled_plan_cache_size: int
+    fast_lane: bool
     # Trusted documents (persisted.py): a manifest for everyone, "only" mode, and manifests per OAuth client.
     persisted_documents_path: Path | None
     persisted_documents_only: bool

@@ -90,6 +90,13 @@ def current_report() -> CostReport | None:
     return _report.get()
 
 
+def start_report(requested: int, maximum: int) -> CostReport:
+    """The current operation's report, from its estimate (what the response's `extensions.cost` shows)."""
+    report = CostReport(requested=requested, maximum=maximum)
+    _report.set(report)
+    return report
+
+
 FieldKey = tuple[str, str]  # (response key, name of the type the field is selected on)
 
 
@@ -268,8 +275,7 @@ class CostLimit(SchemaExtension):
             self.usage,
         )
         if requested is not None:
-            self.report = CostReport(requested=requested, maximum=self.max_cost)
-            _report.set(self.report)
+            self.report = start_report(requested, self.max_cost)
             if requested > self.max_cost:
                 raise limit_error(
                     f"The operation's estimated cost {requested} exceeds the maximum of {self.max_cost}.",

@@ -19,6 +19,7 @@ PERSISTED_QUERY_NOT_SUPPORTED; a query text that does not match its hash is BAD_
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, parse
@@ -36,24 +37,37 @@ DOCUMENT_ID_EXTENSION = "documentId"
 _PLACEHOLDER = parse("{ __typename }")
 
 
-class PersistedDocuments(SchemaExtension):
-    def __init__(self, *, manifest: Manifest | None, per_client: dict[str, Manifest], only: bool) -> None:
-        self.manifest = manifest
-        self.per_client = per_client
-        self.only = only
-        self.trusted: TrustedDocument | None = None
-        self.refusal: GraphQLError | None = None
+@dataclass(frozen=True, slots=True)
+class TrustRules:
+    """Which manifest holds a caller to what: built once from the settings, read per operation."""
 
-    def _manifest_for(self, context: Any) -> tuple[Manifest | None, bool]:
+    manifest: Manifest | None
+    per_client: dict[str, Manifest]
+    only: bool
+
+    def manifest_for(self, context: Any) -> tuple[Manifest | None, bool]:
+        """The caller's manifest, and whether it may run only what that manifest lists."""
         principal = getattr(context, "principal", None)
         client_id = getattr(principal, "client_id", None)
         if client_id is not None and client_id in self.per_client:
             return self.per_client[client_id], True
         return self.manifest, self.only
 
+    def admits_text(self, context: Any, query: str) -> bool:
+        """Whether a document sent as text alone (no hash, no `documentId`) may run for this caller."""
+        manifest, only = self.manifest_for(context)
+        return not only or (manifest is not None and manifest.get(document_hash(query)) is not None)
+
+
+class PersistedDocuments(SchemaExtension):
+    def __init__(self, *, rules: TrustRules) -> None:
+        self.rules = rules
+        self.trusted: TrustedDocument | None = None
+        self.refusal: GraphQLError | None = None
+
     def _resolve(self) -> TrustedDocument | None:
         context = self.execution_context
-        manifest, only = self._manifest_for(context.context)
+        manifest, only = self.rules.manifest_for(context.context)
         operation_extensions = context.operation_extensions or {}
         persisted = operation_extensions.get("persistedQuery")
         document_id = operation_extensions.get(DOCUMENT_ID_EXTENSION)

@@ -21,8 +21,9 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from resolvers.codes import Code
-from resolvers.rate_limiter import RateLimiter
-from schema.extensions.cost import current_report
+from resolvers.context import FastLaneHandover
+from resolvers.rate_limiter import Decision, RateLimiter
+from schema.extensions.cost import CostReport, current_report
 from schema.extensions.errors import coded_error
 
 logger = logging.getLogger("dpor.ratelimit")
@@ -37,6 +38,25 @@ def bucket_key(context: Any) -> str:
     return f"anonymous:{client.host if client else 'unknown'}"
 
 
+async def charge(limiter: RateLimiter, context: Any, report: CostReport) -> Decision:
+    """Take the operation's cost from its caller's bucket and note the budget in the report; also called by the
+    fast lane (schema/fast_lane.py), which hands its decision over when the full pipeline must finish the job."""
+    try:
+        decision = await limiter.consume(bucket_key(context), report.requested)
+    except Exception as error:
+        # The budget store is down: refuse (fail closed) rather than serve without limits, and say so.
+        logger.exception("rate limiter unavailable", extra={"request_id": getattr(context, "request_id", None)})
+        raise coded_error("The rate limiter is unavailable; retry shortly.", Code.INTERNAL) from error
+    _note(report, decision)
+    return decision
+
+
+def _note(report: CostReport, decision: Decision) -> None:
+    report.limit = decision.capacity
+    report.remaining = math.floor(decision.remaining)
+    report.reset_after_seconds = round(decision.reset_after, 3)
+
+
 class RateLimit(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         report = current_report()
@@ -45,15 +65,13 @@ class RateLimit(SchemaExtension):
         # while the schema, cached per configuration, may outlive one application.
         limiter: RateLimiter | None = getattr(context, "rate_limiter", None)
         if report is not None and limiter is not None:
-            try:
-                decision = await limiter.consume(bucket_key(context), report.requested)
-            except Exception as error:
-                # The budget store is down: refuse (fail closed) rather than serve without limits, and say so.
-                logger.exception("rate limiter unavailable", extra={"request_id": getattr(context, "request_id", None)})
-                raise coded_error("The rate limiter is unavailable; retry shortly.", Code.INTERNAL) from error
-            report.limit = decision.capacity
-            report.remaining = math.floor(decision.remaining)
-            report.reset_after_seconds = round(decision.reset_after, 3)
+            handover: FastLaneHandover | None = getattr(context, "handover", None)
+            if handover is not None and handover.decision is not None:
+                # The fast lane charged this very operation already: it is not charged twice.
+                decision = handover.decision
+                _note(report, decision)
+            else:
+                decision = await charge(limiter, context, report)
             if not decision.allowed:
                 retry_after = max(1, math.ceil(decision.retry_after))
                 report.throttled = True
