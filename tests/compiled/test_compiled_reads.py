@@ -48,6 +48,8 @@ EXAMPLES = int(os.environ.get("DPOR_TEST_COMPILED_EXAMPLES", "2000"))
 # Each example's document is drawn from random.Random(f"{SEED}:{example}"): a failure names its example number,
 # which this seed and that number reproduce.
 SEED = os.environ.get("DPOR_TEST_COMPILED_SEED", "0")
+# Marks the second send of a document (the fast lane's, when it compiled), which the compiled share leaves out.
+REPEAT_HEADER = "x-test-repeat"
 
 CALLERS: list[Principal] = [
     principal(Role.OWNER, tenant=DEMO_OWNER_TENANT_EXTERNAL_ID),
@@ -437,11 +439,12 @@ def _canonical(body: bytes) -> bytes:
     return orjson.dumps(orjson.loads(body))
 
 
-async def _send(api: Api, document: Document, caller: Principal) -> bytes:
+async def _send(api: Api, document: Document, caller: Principal, *, repeat: bool = False) -> bytes:
+    headers = {"authorization": f"Bearer {token_for(api.settings, caller)}"}
     response = await api.client.post(
         "/graphql",
         json={"query": document.text, "variables": document.variables, "operationName": "Q"},
-        headers={"authorization": f"Bearer {token_for(api.settings, caller)}"},
+        headers={**headers, REPEAT_HEADER: "1"} if repeat else headers,
     )
     return f"{response.status_code} ".encode() + _canonical(response.content)
 
@@ -473,6 +476,8 @@ class TestCompiledReads:
 
         async def counted(self: CompiledReadsExtension, context: Any) -> str | None:
             text = await compile_one(self, context)
+            if context.request.headers.get(REPEAT_HEADER):
+                return text  # the share counts each generated document once
             path = "compiled" if text is not None else "interpreted"
             served[path] += 1
             if any(field in (self.execution_context.query or "") for field in ("usage(", "attributedUsage(")):
@@ -500,7 +505,7 @@ class TestCompiledReads:
             generated = document(rng, twins.ids, twins.visible[caller])
             ours = await _send(twins.compiled, generated, CALLERS[caller])
             # Again: a document the compiled path answered is now vetted, and its repeat is the fast lane's.
-            repeated = await _send(twins.compiled, generated, CALLERS[caller])
+            repeated = await _send(twins.compiled, generated, CALLERS[caller], repeat=True)
             reference = await _send(twins.interpreted, generated, CALLERS[caller])
             if ours != reference or repeated != reference:
                 differences.append(
