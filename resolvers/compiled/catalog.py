@@ -17,6 +17,8 @@ from sqlalchemy import ColumnElement, TableClause, and_, literal_column
 
 from auth.policy import Entity
 from db.association import PartnerAssociation
+from db.audit import AuditEvent
+from db.delegation import DelegatedAdminRelationship
 from db.enums import AssociationType
 from db.partner import Partner
 from db.subscription import Subscription
@@ -33,14 +35,19 @@ class Kind(enum.Enum):
     DATETIME = "DATETIME"  # ISO 8601 in UTC with "Z", microseconds only when there are some
     DATE = "DATE"
     UUID = "UUID"  # the dashed lower-case text
-    GLOBAL_ID = "GLOBAL_ID"  # the Relay id of the row's own type
+    GLOBAL_ID = "GLOBAL_ID"  # a Relay id: of the row's own type, or of `Column.id_type`
     IS_NULL = "IS_NULL"  # a boolean: the column holds no value (PartnerAssociation.isActive)
 
 
 @dataclass(frozen=True)
 class Column:
+    """A column of the row. A GLOBAL_ID names the row's own type, unless `id_type` names another type or
+    `type_column` the column holding the type's name."""
+
     name: str
     kind: Kind = Kind.STRING
+    id_type: str | None = None
+    type_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,40 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "isActive": Column("valid_to", Kind.IS_NULL),
                     "subscription": ToOne("Subscription", _by_id("subscription_id"), required=True),
                     "partner": ToOne("Partner", _by_id("partner_id"), required=True),
+                }
+            ),
+        ),
+        "DelegatedAdminRelationship": ObjectType(
+            "DelegatedAdminRelationship",
+            DelegatedAdminRelationship.__table__,  # type: ignore[arg-type]
+            Entity.DELEGATED_ADMIN_RELATIONSHIP,
+            _frozen(
+                {
+                    "status": Column("status"),
+                    "createdAt": Column("created_at", Kind.DATETIME),
+                    "endedAt": Column("ended_at", Kind.DATETIME),
+                    "tenant": ToOne("Tenant", _by_id("tenant_id"), required=True),
+                    "partner": ToOne("Partner", _by_id("partner_id"), required=False),
+                }
+            ),
+        ),
+        # `before` and `after` stay with the interpreter: JSON documents, re-serialized there.
+        "AuditEvent": ObjectType(
+            "AuditEvent",
+            AuditEvent.__table__,  # type: ignore[arg-type]
+            Entity.AUDIT_EVENT,
+            _frozen(
+                {
+                    "occurredAt": Column("occurred_at", Kind.DATETIME),
+                    "requestId": Column("request_id"),
+                    "actorSubject": Column("actor_subject"),
+                    "actorRole": Column("actor_role"),
+                    "actorClientId": Column("actor_client_id"),
+                    "action": Column("action"),
+                    "targetType": Column("target_type"),
+                    "targetId": Column("target_id", Kind.GLOBAL_ID, type_column="target_type"),
+                    "tenantId": Column("tenant_id", Kind.GLOBAL_ID, id_type="Tenant"),
+                    "subscriptionId": Column("subscription_id", Kind.GLOBAL_ID, id_type="Subscription"),
                 }
             ),
         ),

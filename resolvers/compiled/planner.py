@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode
-from sqlalchemy import ColumnElement, Select, bindparam, cast, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, cast, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.util import ClauseAdapter
-from sqlalchemy.types import Text
+from sqlalchemy.types import Text, Uuid
 
-from auth.policy import FIELDS, OPERATIONS, READ, read_filters
+from auth.policy import FIELDS, OPERATIONS, field_rule, read_filters
 from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
 from resolvers.compiled import sql_text
@@ -36,6 +36,7 @@ from resolvers.compiled.catalog import (
     INTERFACES,
     TYPES,
     Column,
+    Field,
     ObjectType,
     ToMany,
     ToOne,
@@ -115,16 +116,38 @@ class Builder:
             return False
         raise NotCompilable(f"a fragment on {condition}")
 
-    def _field_readable(self, object_type: ObjectType, field: str) -> None:
-        """A field the policy guards compiles only when its answer is the same for every row the caller may
-        reach: every role that reads the parent also reads the field's entity. Otherwise (FORBIDDEN for all, or
-        for some rows) the interpreter decides, per row."""
-        entity = FIELDS.get((object_type.name, field))
-        if entity is None:
-            return
-        reaching = [role for role in self.caller.roles if role in READ[object_type.entity]]
-        if not reaching or any(role not in READ[entity] for role in reaching):
-            raise NotCompilable(f"{object_type.name}.{field} depends on the row or is forbidden")
+    def _field_guard(self, object_type: ObjectType, alias: Any, field: str) -> bool | ColumnElement[bool]:
+        """Where auth.policy.FIELDS guards a field, auth.policy.FieldRule.allows for the row in hand: True or False
+        when it is the same on every row the caller may reach, else in SQL. Where it fails the statement writes
+        MISSING (the interpreter's FORBIDDEN, which it then answers): a document selecting such a field for rows
+        the caller has none of still compiles."""
+        if (object_type.name, field) not in FIELDS:
+            return True
+        rule = field_rule(object_type.name, field, self.caller.roles)
+        if rule.anywhere:
+            return True
+        decided_by_tenant = rule.reaches_own_tenant and self.caller.known.tenant
+        if not decided_by_tenant or rule.on_own_tenant == rule.through_partner:
+            return rule.through_partner
+        # IS NOT DISTINCT FROM: a row of no tenant the caller reaches (NULL) is not of its own, as in `allows`.
+        own = self._row_tenant(object_type, alias).is_not_distinct_from(bindparam(SCOPE_TENANT_ID, type_=Uuid()))
+        return own if rule.on_own_tenant else ~own
+
+    def _row_tenant(self, object_type: ObjectType, alias: Any) -> ColumnElement[Any]:
+        """The tenant a field rule is decided for: each schema type's `policy_tenant_id`."""
+        if object_type.name == "Tenant":
+            return alias.c.id  # type: ignore[no-any-return]
+        if object_type.name == "Subscription":
+            return alias.c.tenant_id  # type: ignore[no-any-return]
+        if object_type.name == "PartnerAssociation":  # its subscription's, if the caller reaches that subscription
+            subscriptions = TYPES["Subscription"]
+            subscription = self.alias(subscriptions)
+            return (
+                select(subscription.c.tenant_id)
+                .where(subscription.c.id == alias.c.subscription_id, self.visible(subscriptions, subscription))
+                .scalar_subquery()
+            )
+        raise NotCompilable(f"a field rule on {object_type.name}")
 
     def _guarded(self, root_field: str) -> None:
         if not set(OPERATIONS[root_field].grants) & self.caller.roles:
@@ -145,15 +168,24 @@ class Builder:
         field = object_type.fields.get(name)
         if field is None:
             raise NotCompilable(f"{object_type.name}.{name}")
-        self._field_readable(object_type, name)
+        guard = self._field_guard(object_type, alias, name)
+        if guard is False:
+            return sql_text.MISSING_SQL
+        value = self._unguarded_value(object_type, alias, field, nodes)
+        return value if guard is True else case((guard, func.to_json(value)), else_=sql_text.MISSING_SQL)
+
+    def _unguarded_value(
+        self, object_type: ObjectType, alias: Any, field: Field, nodes: Sequence[FieldNode]
+    ) -> ColumnElement[Any]:
         if isinstance(field, ToMany):
             return self.connections.nested(field, alias, nodes)
         if isinstance(field, Usage):
             return usage_field(self, alias, field, nodes)
         if any(node.arguments for node in nodes):
-            raise NotCompilable(f"arguments of {object_type.name}.{name}")
+            raise NotCompilable(f"arguments of {object_type.name}.{nodes[0].name.value}")
         if isinstance(field, Column):
-            return sql_text.scalar(alias.c[field.name], field.kind, object_type.name)
+            type_name = alias.c[field.type_column] if field.type_column else field.id_type or object_type.name
+            return sql_text.scalar(alias.c[field.name], field.kind, type_name)
         return self._related(field, alias, nodes)
 
     def _related(self, field: ToOne, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:

@@ -57,12 +57,16 @@ def base64url(text: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.rtrim(func.translate(encoded, literal_column("E'+/\\n'"), const("-_")), const("="))
 
 
-def global_id(type_name: str, column: Any) -> ColumnElement[Any]:
-    """resolvers.global_id.encode: base64url of "Type:hex", unpadded."""
-    return base64url(concat(const(f"{type_name}:"), uuid_hex(column)))
+def global_id(type_name: str | ColumnElement[Any], column: Any) -> ColumnElement[Any]:
+    """resolvers.global_id.encode: base64url of "Type:hex", unpadded. The type is a name, or a column holding it
+    (AuditEvent.targetId); the id a UUID column, or a text one holding a UUID."""
+    if not isinstance(column.type, Uuid):
+        column = cast(column, Uuid)
+    prefix = const(f"{type_name}:") if isinstance(type_name, str) else concat(type_name, const(":"))
+    return base64url(concat(prefix, uuid_hex(column)))
 
 
-def scalar(column: Any, kind: Kind, type_name: str) -> ColumnElement[Any]:
+def scalar(column: Any, kind: Kind, type_name: str | ColumnElement[Any]) -> ColumnElement[Any]:
     if kind is Kind.STRING:
         return column  # type: ignore[no-any-return]
     if kind is Kind.IS_NULL:
@@ -73,6 +77,7 @@ def scalar(column: Any, kind: Kind, type_name: str) -> ColumnElement[Any]:
         return func.to_char(column, const("YYYY-MM-DD"))
     if kind is Kind.DATETIME:
         return instant(column)
+    assert kind is Kind.GLOBAL_ID, kind
     return global_id(type_name, column)
 
 

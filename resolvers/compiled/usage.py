@@ -10,12 +10,13 @@ from the field's arguments, and puts the parent row's id where the parent filter
 rows are added up by key and listed in the interpreter's order by usage_rows.py; partner-scoped reads (the plan's
 boundary statement) get their attributed sums and attribution from usage_attributed.py.
 
-Compiled only where that is the interpreter's answer on every row: one usage filter (auth.policy.usage_filter)
-for every parent row the caller reaches (a token holding a tenant role and PARTNER reads its own tenant's usage
-under one and other tenants' under the other: the interpreter decides per row), `attributedUsage` granted on
-every partner row it reaches, and a window check_window accepts (plan inputs keep later requests on the same side:
-usage_arguments.py). Where the interpreter answers an error it decides after SQL, the statement writes MISSING:
-more rows than `max_usage_rows` (TOO_MANY_USAGE_ROWS), or a sum too large for its 28-digit Decimal arithmetic.
+The usage filter (auth.policy.usage_filter) is the one the interpreter picks for the row in hand: a token holding a
+tenant role and PARTNER reads its own tenant's usage under one and other tenants' under the other, so the statement
+then holds both and picks by the parent row; where a row's usage is FORBIDDEN (`attributedUsage` of a partner the
+caller's grant does not reach) it writes MISSING there. Compiled only for a window check_window accepts (plan
+inputs keep later requests on the same side: usage_arguments.py). Where the interpreter answers an error it decides
+after SQL, the statement writes MISSING: more rows than `max_usage_rows` (TOO_MANY_USAGE_ROWS), or a sum too large
+for its 28-digit Decimal arithmetic.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from graphql import FieldNode
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    bindparam,
+    case,
     literal_column,
 )
 from sqlalchemy.dialects import postgresql
@@ -37,6 +40,7 @@ from sqlalchemy.types import Uuid
 
 from auth.policy import READ, Entity, RowFilter, operation_reaches_partner, usage_filter
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Shape, UsageVisibility
+from resolvers.compiled import sql_text
 from resolvers.compiled.bindings import Source, only_arguments
 from resolvers.compiled.catalog import Usage
 from resolvers.compiled.errors import NotCompilable
@@ -68,7 +72,31 @@ def usage_field(builder: Builder, parent: Any, field: Usage, nodes: Sequence[Fie
     for node in nodes:
         only_arguments(node, allowed)
     given, grouped = window(field.parent, list(nodes)), groups(list(nodes), builder.variables)
-    reach = _usage_shape(builder, field.parent)
+    rules = _row_rules(builder, field.parent)
+    known = builder.caller.known
+
+    def rows_under(rule: RowFilter | None) -> ColumnElement[Any]:
+        if rule is None:
+            return sql_text.MISSING_SQL
+        return _rows(builder, parent, field, nodes, given, grouped, (Entity.USAGE, frozenset({rule}), known))
+
+    if len(set(rules.values())) <= 1:  # one filter everywhere (none: the caller reaches no parent row)
+        return rows_under(next(iter(rules.values()), None))
+    # The interpreter decides per row (a token holding OWNER and PARTNER reads its own tenant's usage under the
+    # tenant's filter, other tenants' within its partner's windows): so does the statement.
+    return case((_is_own(field.parent, parent), rows_under(rules[True])), else_=rows_under(rules[False]))
+
+
+def _rows(
+    builder: Builder,
+    parent: Any,
+    field: Usage,
+    nodes: Sequence[FieldNode],
+    given: Window,
+    grouped: frozenset[GroupBy],
+    reach: Shape,
+) -> ColumnElement[Any]:
+    """The field's rows as JSON, for parent rows the interpreter reads under the usage filter of `reach`."""
     try:
         planned = usage_plan(given.value(builder.variables), grouped, DIALECT.name, UsageVisibility(reach, {}))
     except UsageInputError as error:
@@ -83,27 +111,32 @@ def usage_field(builder: Builder, parent: Any, field: Usage, nodes: Sequence[Fie
     return rows_json(builder, plain_sums(builder, sums), nodes, None)
 
 
-def _usage_shape(builder: Builder, parent: GroupBy) -> Shape:
-    """The one usage filter the interpreter reads this field under on every parent row the caller may reach."""
+def _row_rules(builder: Builder, parent: GroupBy) -> dict[bool, RowFilter | None]:
+    """The usage filter (auth.policy.usage_filter) the interpreter reads a parent row's usage under, by whether the
+    row is the caller's own (its tenant's; for Partner.attributedUsage, its partner) or another's, for each kind
+    of parent row the caller may reach. None: FORBIDDEN on such rows."""
     roles, known = builder.caller.roles, builder.caller.known
     caller = {"caller_tenant_id": _OWN if known.tenant else None, "caller_partner_id": _OWN if known.partner else None}
-    found: set[RowFilter | None] = set()
+    rules: dict[bool, RowFilter | None] = {}
     if parent is GroupBy.PARTNER:
         readers = [READ[Entity.PARTNER][role] for role in roles if role in READ[Entity.PARTNER]]
-        rows = ([_OWN] if known.partner and readers else []) + ([_OTHER] if RowFilter.ALL in readers else [])
-        for row in rows:
-            if not operation_reaches_partner("attributedUsage", roles, row, caller["caller_partner_id"]):
-                raise NotCompilable("Partner.attributedUsage is forbidden on some partner rows")
-            found.add(usage_filter(roles, **caller, row_partner_id=row))
+        for own, row in ((True, _OWN), (False, _OTHER)):
+            if (known.partner and readers) if own else RowFilter.ALL in readers:
+                granted = operation_reaches_partner("attributedUsage", roles, row, caller["caller_partner_id"])
+                rules[own] = usage_filter(roles, **caller, row_partner_id=row) if granted else None
     else:
-        for row in [_OWN] if known.tenant else []:
-            found.add(usage_filter(roles, **caller, row_tenant_id=row))
-        found.add(usage_filter(roles, **caller, row_tenant_id=_OTHER))
-    if len(found) != 1 or None in found:
-        raise NotCompilable("usage read under different filters on different rows")
-    (rule,) = found
-    assert rule is not None
-    return Entity.USAGE, frozenset({rule}), known
+        if known.tenant:
+            rules[True] = usage_filter(roles, **caller, row_tenant_id=_OWN)
+        rules[False] = usage_filter(roles, **caller, row_tenant_id=_OTHER)
+    return rules
+
+
+def _is_own(parent: GroupBy, row: Any) -> ColumnElement[bool]:
+    """Whether the parent row (`row`, its alias) is the caller's own, in SQL: _row_rules' key."""
+    if parent is GroupBy.PARTNER:
+        return row.c.id.is_not_distinct_from(bindparam(SCOPE_PARTNER_ID, type_=Uuid()))  # type: ignore[no-any-return]
+    tenant = row.c.id if parent is GroupBy.TENANT else row.c.tenant_id
+    return tenant.is_not_distinct_from(bindparam(SCOPE_TENANT_ID, type_=Uuid()))  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=1024)

@@ -37,8 +37,8 @@ from gateway.seed.demo import (
     load_demo,
 )
 from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, Column, ToMany, ToOne, Usage
+from resolvers.compiled.runner import CompiledReads
 from resolvers.usage.ingestion import ingest_usage
-from schema.extensions.compiled_reads import CompiledReadsExtension
 from tests import databases, factories
 from tests.api import Api, principal, token_for
 from tests.resilience_support import WorldIds, gateway, world_ids
@@ -48,8 +48,6 @@ EXAMPLES = int(os.environ.get("DPOR_TEST_COMPILED_EXAMPLES", "2000"))
 # Each example's document is drawn from random.Random(f"{SEED}:{example}"): a failure names its example number,
 # which this seed and that number reproduce.
 SEED = os.environ.get("DPOR_TEST_COMPILED_SEED", "0")
-# Marks the second send of a document (the fast lane's, when it compiled), which the compiled share leaves out.
-REPEAT_HEADER = "x-test-repeat"
 
 CALLERS: list[Principal] = [
     principal(Role.OWNER, tenant=DEMO_OWNER_TENANT_EXTERNAL_ID),
@@ -69,6 +67,8 @@ OUTSIDE_THE_CATALOG = {
     "Tenant": ["subscriptions(filter: {status: ACTIVE}) { totalCount }", "contacts(first: 1) { totalCount }"],
     "Partner": [],
     "PartnerAssociation": [],
+    "DelegatedAdminRelationship": [],
+    "AuditEvent": ["before", "after"],
 }
 GROUPINGS = ["MONTH", "DAY", "SERVICE", "SUBSCRIPTION", "TENANT", "PARTNER"]
 USAGE_AGGREGATE_FIELDS = [
@@ -439,12 +439,12 @@ def _canonical(body: bytes) -> bytes:
     return orjson.dumps(orjson.loads(body))
 
 
-async def _send(api: Api, document: Document, caller: Principal, *, repeat: bool = False) -> bytes:
+async def _send(api: Api, document: Document, caller: Principal) -> bytes:
     headers = {"authorization": f"Bearer {token_for(api.settings, caller)}"}
     response = await api.client.post(
         "/graphql",
         json={"query": document.text, "variables": document.variables, "operationName": "Q"},
-        headers={**headers, REPEAT_HEADER: "1"} if repeat else headers,
+        headers=headers,
     )
     return f"{response.status_code} ".encode() + _canonical(response.content)
 
@@ -458,6 +458,7 @@ class Twins:
     interpreted: Api
     served: Counter[str]
     visible: dict[int, dict[str, list[str]]]
+    answers: list[str]
 
 
 class TestCompiledReads:
@@ -472,30 +473,34 @@ class TestCompiledReads:
         await _extra_history(database)
         await _extra_usage(database)
         served: Counter[str] = Counter()
-        compile_one = CompiledReadsExtension._compiled
+        answers: list[str] = []  # each compiled answer since the test last cleared it
+        answer = CompiledReads.answer
 
-        async def counted(self: CompiledReadsExtension, context: Any) -> str | None:
-            text = await compile_one(self, context)
-            if context.request.headers.get(REPEAT_HEADER):
-                return text  # the share counts each generated document once
-            path = "compiled" if text is not None else "interpreted"
-            served[path] += 1
-            if any(field in (self.execution_context.query or "") for field in ("usage(", "attributedUsage(")):
-                served[f"usage {path}"] += 1
+        async def counted(self: CompiledReads, *arguments: Any) -> str | None:
+            # Both ways to a compiled answer end here: the extension's, and the fast lane's for a vetted text.
+            text = await answer(self, *arguments)
+            if text is not None:
+                answers.append(text)
             return text
 
-        monkeypatch.setattr(CompiledReadsExtension, "_compiled", counted)
+        monkeypatch.setattr(CompiledReads, "answer", counted)
         async with gateway(database) as compiled, gateway(database, compiled_reads=False) as interpreted:
             ids = await world_ids(database)
             visible = {index: await _visible_ids(interpreted, ids, caller) for index, caller in enumerate(CALLERS)}
-            yield Twins(ids, compiled, interpreted, served, visible)
+            yield Twins(ids, compiled, interpreted, served, visible, answers)
         total = served["compiled"] + served["interpreted"]
         usage = served["usage compiled"] + served["usage interpreted"]
+        answered = served["answered compiled"] + served["answered interpreted"]
         print(f"\ncompiled reads: {served['compiled']} of {total} generated requests compiled")
         print(f"compiled reads: {served['usage compiled']} of {usage} requests with usage fields compiled")
+        print(f"compiled reads: {served['answered compiled']} of {answered} requests answered without errors compiled")
         # The generator aims at the catalog and most callers reach what it names: most requests compile. Usage
         # fields too, though their windows are often refused and a tenant caller may not read attributedUsage.
+        # Half the generated requests are answered with errors (FORBIDDEN roots and fields, refused windows and
+        # cursors, junk ids), which the interpreter words: of those answered without one, what portals and
+        # partners send, the goal is 90%.
         assert served["compiled"] > 0.3 * total and served["usage compiled"] > 0.3 * usage, served
+        assert served["answered compiled"] >= 0.9 * answered, served
 
     async def test_compiled_answers_equal_the_interpreters(self, twins: Twins) -> None:
         differences = []
@@ -503,10 +508,18 @@ class TestCompiledReads:
             rng = random.Random(f"{SEED}:{example}")
             caller = rng.randrange(len(CALLERS))
             generated = document(rng, twins.ids, twins.visible[caller])
+            twins.answers.clear()
             ours = await _send(twins.compiled, generated, CALLERS[caller])
+            # The share counts each generated document once, as its first send was served.
+            path = "compiled" if twins.answers else "interpreted"
+            twins.served[path] += 1
+            if any(field in generated.text for field in ("usage(", "attributedUsage(")):
+                twins.served[f"usage {path}"] += 1
             # Again: a document the compiled path answered is now vetted, and its repeat is the fast lane's.
-            repeated = await _send(twins.compiled, generated, CALLERS[caller], repeat=True)
+            repeated = await _send(twins.compiled, generated, CALLERS[caller])
             reference = await _send(twins.interpreted, generated, CALLERS[caller])
+            if "errors" not in orjson.loads(reference.split(b" ", 1)[1]):
+                twins.served[f"answered {path}"] += 1
             if ours != reference or repeated != reference:
                 differences.append(
                     f"example {example}, {sorted(role.value for role in CALLERS[caller].roles)}: {generated}\n"
