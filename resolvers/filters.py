@@ -41,21 +41,39 @@ def subscription_conditions(filters: Mapping[str, Any]) -> list[ColumnElement[bo
     return conditions
 
 
-def _contains(column: Any, text: str) -> ColumnElement[bool]:
-    # Case-insensitive substring match on both backends; LIKE wildcards in the search text are taken literally.
+def like_pattern(text: str) -> str:
+    """The LIKE pattern of a search text: its wildcards taken literally, lower-cased (see `contains`)."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return func.lower(column).like(f"%{escaped}%", escape="\\")
+    return f"%{escaped}%"
+
+
+def contains(column: Any, pattern: str | ColumnElement[str]) -> ColumnElement[bool]:
+    """Case-insensitive substring match on both backends, for a `like_pattern` (or a parameter holding one)."""
+    return func.lower(column).like(pattern, escape="\\")
+
+
+def _contains(column: Any, text: str) -> ColumnElement[bool]:
+    return contains(column, like_pattern(text))
 
 
 def tenant_conditions(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    search = filters.get("search")
+    return tenant_conditions_for(
+        like_pattern(search) if search else None, filters.get("country_code"), filters.get("status")
+    )
+
+
+def tenant_conditions_for(search_pattern: Any, country_code: Any, status: Any) -> list[ColumnElement[bool]]:
+    """`tenant_conditions` for values as they are compared (each a value, or a bind parameter the compiled reads
+    fill per request; None: not filtered)."""
     conditions: list[ColumnElement[bool]] = []
     # Display name only: the primary domain is not visible to every caller who can list tenants, so it must not be
     # searchable either (a search would reveal it one character at a time).
-    if search := filters.get("search"):
-        conditions.append(_contains(Tenant.display_name, search))
-    if (country := filters.get("country_code")) is not None:
-        conditions.append(Tenant.country_code == country)
-    if (status := filters.get("status")) is not None:
+    if search_pattern is not None:
+        conditions.append(contains(Tenant.display_name, search_pattern))
+    if country_code is not None:
+        conditions.append(Tenant.country_code == country_code)
+    if status is not None:
         conditions.append(Tenant.status == status)
     return conditions
 

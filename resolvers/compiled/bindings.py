@@ -13,12 +13,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from graphql import FieldNode, IntValueNode, NullValueNode, StringValueNode, VariableNode
+from sqlalchemy.dialects import postgresql
 
 from resolvers.compiled.errors import NotCompilable
 from resolvers.errors import BadUserInput
 from resolvers.pagination import page_size as checked_page_size
 
 DecodeId = Callable[[str], tuple[str, uuid.UUID]]
+DIALECT = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+
+def driver_value(type_: Any, value: object) -> object:
+    """A value as SQLAlchemy sends it for its type (an enum member as its name, ...): the runner sends bind values
+    to asyncpg as they are."""
+    processor = type_.dialect_impl(DIALECT).bind_processor(DIALECT)
+    return value if processor is None or value is None else processor(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,11 @@ class Binding:
 
     def value(self, variables: Mapping[str, Any]) -> object:
         return self.convert(self.source.value(variables))
+
+
+def unchanged(value: object) -> object:
+    """A binding's conversion for a value used as it is."""
+    return value
 
 
 def argument(node: FieldNode, name: str) -> Source:
@@ -111,15 +125,18 @@ def id_type(value: object, decode_id: DecodeId) -> str | None:
 
 
 def plan_inputs(variables: Mapping[str, Any], decode_id: DecodeId) -> tuple[tuple[str, object], ...]:
-    """What a plan may depend on in the variables: booleans (@skip/@include), whether a value is given at all
-    (`after`), and the type an id names (`node`). Everything else is a bind parameter; literal arguments are in
-    the document text, which is part of the key already."""
-    inputs: list[tuple[str, object]] = []
-    for name, value in variables.items():
-        if isinstance(value, bool) or value is None:
-            inputs.append((name, value))
-        elif isinstance(value, str):
-            inputs.append((name, id_type(value, decode_id)))
-        else:
-            inputs.append((name, type(value).__name__))
-    return tuple(inputs)
+    """What a plan may depend on in the variables: booleans (@skip/@include, a filter's flags), whether a value is
+    given at all (`after`, a filter's fields: an input object's shape), and the type an id names (`node`).
+    Everything else is a bind parameter; literal arguments are in the document text, which is part of the key
+    already."""
+    return tuple((name, _shape(value, decode_id)) for name, value in variables.items())
+
+
+def _shape(value: object, decode_id: DecodeId) -> object:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return id_type(value, decode_id) if value else "<empty>"  # an empty search filters nothing
+    if isinstance(value, Mapping):
+        return tuple((name, _shape(field, decode_id)) for name, field in value.items())
+    return type(value).__name__

@@ -23,6 +23,8 @@ from db.enums import AssociationType
 from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant
+from resolvers.compiled import filters
+from resolvers.compiled.filters import FilterSpec
 from resolvers.loaders import PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
 from resolvers.pagination import SortKey
 from resolvers.usage.aggregate_types import GroupBy
@@ -63,11 +65,12 @@ class ToOne:
 @dataclass(frozen=True)
 class ToMany:
     """A connection of `target` rows in `key` order (first/after, edges, pageInfo, totalCount), tied to the parent
-    by `condition(child, parent)`."""
+    by `condition(child, parent)`, with its `filter` argument if it has one."""
 
     target: str
     key: SortKey
     condition: Callable[[Any, Any], ColumnElement[bool]]
+    filter: FilterSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,9 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "createdAt": Column("created_at", Kind.DATETIME),
                     "updatedAt": Column("updated_at", Kind.DATETIME),
                     "primaryDomain": Column("primary_domain"),
-                    "subscriptions": ToMany("Subscription", SUBSCRIPTION_ORDER, _children("tenant_id")),
+                    "subscriptions": ToMany(
+                        "Subscription", SUBSCRIPTION_ORDER, _children("tenant_id"), filters.TENANT_SUBSCRIPTIONS
+                    ),
                     "usage": Usage(GroupBy.TENANT),
                 }
             ),
@@ -238,11 +243,11 @@ BY_ID_ROOTS: Mapping[str, str | None] = MappingProxyType(
     {"node": None, "subscription": "Subscription", "tenant": "Tenant", "partner": "Partner"}
 )
 
-# Root connections (guarded by auth.policy.OPERATIONS): every visible row, in the key's order.
-CONNECTION_ROOTS: Mapping[str, tuple[str, SortKey]] = MappingProxyType(
+# Root connections (guarded by auth.policy.OPERATIONS): every visible row the filter keeps, in the key's order.
+CONNECTION_ROOTS: Mapping[str, tuple[str, SortKey, FilterSpec | None]] = MappingProxyType(
     {
-        "subscriptions": ("Subscription", SUBSCRIPTION_ORDER),
-        "tenants": ("Tenant", TENANT_ORDER),
-        "partners": ("Partner", PARTNER_ORDER),
+        "subscriptions": ("Subscription", SUBSCRIPTION_ORDER, filters.SUBSCRIPTIONS),
+        "tenants": ("Tenant", TENANT_ORDER, filters.TENANTS),
+        "partners": ("Partner", PARTNER_ORDER, None),
     }
 )

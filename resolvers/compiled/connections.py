@@ -12,10 +12,11 @@ from sqlalchemy import ColumnElement, Select, false, func, literal_column, selec
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.types import Integer, Text
 
-from resolvers.compiled import sql_text
+from resolvers.compiled import filters, sql_text
 from resolvers.compiled.bindings import Source, argument, only_arguments, page_size
 from resolvers.compiled.catalog import TYPES, ObjectType, ToMany
 from resolvers.compiled.errors import NotCompilable
+from resolvers.compiled.filters import FilterSpec
 from resolvers.errors import BadUserInput
 from resolvers.pagination import SortKey
 
@@ -46,8 +47,11 @@ class ConnectionBuilder:
     def __init__(self, builder: Builder) -> None:
         self.builder = builder
 
-    def root(self, target: str, key: SortKey, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
-        return self._connection(TYPES[target], key, lambda _child: [], nodes, parent=None, allowed={"first", "after"})
+    def root(
+        self, target: str, key: SortKey, spec: FilterSpec | None, nodes: Sequence[FieldNode]
+    ) -> ColumnElement[Any]:
+        where, allowed = self._filtered(spec, nodes)
+        return self._connection(TYPES[target], key, where, nodes, parent=None, allowed=allowed)
 
     def root_with(
         self,
@@ -66,10 +70,20 @@ class ConnectionBuilder:
         )
 
     def nested(self, field: ToMany, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
-        def where(child: Any) -> list[ColumnElement[bool]]:
-            return [field.condition(child, parent)]
+        filtered, allowed = self._filtered(field.filter, nodes)
 
-        return self._connection(TYPES[field.target], field.key, where, nodes, parent=parent, allowed={"first", "after"})
+        def where(child: Any) -> list[ColumnElement[bool]]:
+            return [field.condition(child, parent), *filtered(child)]
+
+        return self._connection(TYPES[field.target], field.key, where, nodes, parent=parent, allowed=allowed)
+
+    def _filtered(self, spec: FilterSpec | None, nodes: Sequence[FieldNode]) -> tuple[Where, set[str]]:
+        """The connection's filter conditions, and the arguments it takes."""
+        if spec is None:
+            return (lambda _child: []), {"first", "after"}
+        for node in nodes:
+            only_arguments(node, {"first", "after", "filter"})
+        return filters.conditions(self.builder, spec, nodes), {"first", "after", "filter"}
 
     def _connection(
         self,

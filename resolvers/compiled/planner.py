@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode
-from sqlalchemy import ColumnElement, Select, bindparam, case, cast, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.util import ClauseAdapter
+from sqlalchemy.sql.visitors import replacement_traverse
 from sqlalchemy.types import Text, Uuid
 
 from auth.policy import FIELDS, OPERATIONS, field_rule, read_filters
@@ -29,7 +30,18 @@ from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
 from resolvers.compiled import sql_text
 from resolvers.compiled.attributed import attributed_subscriptions
-from resolvers.compiled.bindings import Binding, DecodeId, Valued, argument, id_type, only_arguments, row_id
+from resolvers.compiled.bindings import (
+    Binding,
+    DecodeId,
+    Source,
+    Valued,
+    argument,
+    driver_value,
+    id_type,
+    only_arguments,
+    row_id,
+    unchanged,
+)
 from resolvers.compiled.catalog import (
     BY_ID_ROOTS,
     CONNECTION_ROOTS,
@@ -101,6 +113,21 @@ class Builder:
         binding.value(self.variables)  # NotCompilable where the interpreter would refuse the value
         self.bindings.append(binding)
         return bindparam(binding.parameter, type_=type_)
+
+    def constant(self, element: BindParameter[Any]) -> ColumnElement[Any]:
+        """A constant of a statement written elsewhere (`type = 'DIGITAL_PARTNER_OF_RECORD'`, 'UTC') as one of this
+        plan's parameters: the plan's statement is compiled once, with every parameter named."""
+        return self.bind(Source(driver_value(element.type, element.value), None), unchanged, element.type)
+
+    def constants_bound(self, clause: Any) -> Any:
+        """`clause` with each of its constants a parameter of this plan (`constant`); named parameters stay."""
+
+        def replace(element: Any, **_: Any) -> ColumnElement[Any] | None:
+            if isinstance(element, BindParameter) and element.unique:
+                return self.constant(element)
+            return None
+
+        return replacement_traverse(clause, {}, replace)
 
     def visible(self, object_type: ObjectType, alias: Any) -> ColumnElement[bool]:
         rules = read_filters(object_type.entity, self.caller.roles)
@@ -233,8 +260,8 @@ class Builder:
             return self._by_id(name, nodes)
         if name in CONNECTION_ROOTS:
             self._guarded(name)
-            target, key = CONNECTION_ROOTS[name]
-            return self.connections.root(target, key, nodes)
+            target, key, spec = CONNECTION_ROOTS[name]
+            return self.connections.root(target, key, spec, nodes)
         if name == "attributedSubscriptions":
             self._guarded(name)
             return attributed_subscriptions(self, nodes)

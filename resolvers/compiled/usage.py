@@ -41,7 +41,7 @@ from sqlalchemy.types import Uuid
 from auth.policy import READ, Entity, RowFilter, operation_reaches_partner, usage_filter
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Shape, UsageVisibility
 from resolvers.compiled import sql_text
-from resolvers.compiled.bindings import Source, only_arguments
+from resolvers.compiled.bindings import driver_value, only_arguments
 from resolvers.compiled.catalog import Usage
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.usage_arguments import Window, groups, window
@@ -151,16 +151,6 @@ def _values(read: AggregateFilter, grouped: frozenset[GroupBy], reach: Shape) ->
     return planned.parameters
 
 
-def _driver_value(type_: Any, value: object) -> object:
-    """A value as SQLAlchemy sends it for its type (an enum member as its name, ...): the runner sends it as is."""
-    processor = type_.dialect_impl(DIALECT).bind_processor(DIALECT)
-    return value if processor is None or value is None else processor(value)
-
-
-def _same(value: object) -> object:
-    return value
-
-
 class _Renamed:
     """Copies of a field's usage statements with this plan's parameters: the usage filter's caller ids stay (the
     runner binds them by the same names), the parent filter becomes the parent row's id, each other named parameter
@@ -192,8 +182,7 @@ class _Renamed:
             return self.parent_id
         if element.key not in self.names:
             if element.unique:  # a constant of the statement ('UTC', 'month', one second)
-                source = Source(_driver_value(element.type, element.value), None)
-                self.names[element.key] = self.builder.bind(source, _same, element.type)
+                self.names[element.key] = self.builder.constant(element)
             else:
                 self.names[element.key] = self.builder.bind(self.given, self._parameter(element), element.type)
         return self.names[element.key]
@@ -203,6 +192,6 @@ class _Renamed:
 
         def convert(read: object) -> object:
             assert isinstance(read, AggregateFilter)
-            return _driver_value(type_, _values(read, grouped, reach)[name])
+            return driver_value(type_, _values(read, grouped, reach)[name])
 
         return convert

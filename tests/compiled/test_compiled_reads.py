@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from auth.principal import Principal, Role
 from db.engine import Database
-from db.enums import AssociationEndReason, AssociationType
+from db.enums import AssociationEndReason, AssociationType, Offer
 from db.models import Partner, Tenant
 from gateway.seed.demo import (
     DEMO_DELEGATED_PARTNER_MPN_ID,
@@ -37,6 +37,7 @@ from gateway.seed.demo import (
     load_demo,
 )
 from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, Column, ToMany, ToOne, Usage
+from resolvers.compiled.filters import FilterSpec
 from resolvers.compiled.runner import CompiledReads
 from resolvers.usage.ingestion import ingest_usage
 from tests import databases, factories
@@ -64,7 +65,7 @@ CALLERS: list[Principal] = [
 # Fields beyond the catalog, so that refusals and the fall-back are exercised too.
 OUTSIDE_THE_CATALOG = {
     "Subscription": ["partnerAssociations { type }", "associationHistory(first: 2) { totalCount }"],
-    "Tenant": ["subscriptions(filter: {status: ACTIVE}) { totalCount }", "contacts(first: 1) { totalCount }"],
+    "Tenant": ["contacts(first: 1) { totalCount }"],
     "Partner": [],
     "PartnerAssociation": [],
     "DelegatedAdminRelationship": [],
@@ -83,6 +84,14 @@ USAGE_AGGREGATE_FIELDS = [
 ]
 ROOTS = {"node": None, "subscription": "Subscription", "tenant": "Tenant", "partner": "Partner"}
 JUNK_IDS = ["", "x", "VGVuYW50Om5vcGU=", "U3Vic2NyaXB0aW9uOjEyMw=="]
+
+
+def _filter_field_type(spec: FilterSpec, name: str) -> str:
+    """The GraphQL type of a filter field given as its own variable."""
+    if name == "status":
+        return "TenantStatus" if spec.input_type == "TenantsFilter" else "SubscriptionStatus"
+    types = {"offer": "Offer", "hasDigitalPartnerOfRecord": "Boolean", "tenantId": "ID", "partnerId": "ID"}
+    return types.get(name, "String")
 
 
 @dataclass
@@ -141,7 +150,7 @@ class _Writer:
             elif isinstance(field, ToMany):
                 if depth == 0:
                     continue
-                arguments = self.page_arguments(field.key.name)
+                arguments = self.with_filter(self.page_arguments(field.key.name), field.filter)
                 parts.append(
                     f"{alias}{name}{arguments}{self.directive()} {{ {self.connection(field.target, depth - 1)} }}"
                 )
@@ -217,6 +226,43 @@ class _Writer:
             given.append(f"after: {self.variable('String', cursor) if self.rng.random() < 0.5 else literal}")
         return f"({', '.join(given)})" if given else ""
 
+    def with_filter(self, arguments: str, spec: FilterSpec | None) -> str:
+        """Page arguments and, sometimes, a filter over some of the spec's fields: a literal object (its fields
+        literals or variables), or one variable for the whole object."""
+        if spec is None or self.rng.random() < 0.6:
+            return arguments
+        values: dict[str, Any] = {}
+        for name in self.pick([field.name for field in spec.fields], 0, 3):
+            values[name] = self.filter_value(name)
+        if self.rng.random() < 0.3:
+            given = f"filter: {self.variable(spec.input_type, values)}"
+        else:
+            literal = []
+            for name, value in values.items():
+                if self.rng.random() < 0.3:
+                    literal.append(f"{name}: {self.variable(_filter_field_type(spec, name), value)}")
+                elif name in ("offer", "status") and value is not None:
+                    literal.append(f"{name}: {value}")  # an enum literal
+                else:
+                    literal.append(f"{name}: {orjson.dumps(value).decode()}")
+            given = f"filter: {{{', '.join(literal)}}}"
+        return f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
+
+    def filter_value(self, name: str) -> Any:
+        if name == "offer":
+            return self.rng.choice([member.name for member in Offer])
+        if name == "status":
+            return self.rng.choice(["ACTIVE", "SUSPENDED", "DELETED"])
+        if name == "hasDigitalPartnerOfRecord":
+            return self.rng.choice([True, False, None])
+        if name in ("tenantId", "partnerId"):
+            type_name = "Tenant" if name == "tenantId" else "Partner"
+            return self.rng.choice(self.world.by_type[type_name] + JUNK_IDS[1:] + [None])
+        if name == "countryCode":
+            return self.rng.choice(["US", "DE", "GB", "ZZ", None])
+        # A search: part of a name, any case, LIKE wildcards (taken literally), empty, or nothing.
+        return self.rng.choice(["contoso", "CON", "o", "%", "_", "a_b", "\\", "", None, "fabrikam"])
+
     def connection(self, type_name: str, depth: int, *, attributed: bool = False) -> str:
         parts = []
         for part in self.pick(["edges", "nodeless", "pageInfo", "totalCount", "__typename"], 1, 3):
@@ -275,8 +321,9 @@ class _Writer:
             return f"r{self.roots}: attributedSubscriptions{arguments} {{ {connection} }}"
         if field in CONNECTION_ROOTS:
             self.roots += 1
-            target, key = CONNECTION_ROOTS[field]
-            return f"r{self.roots}: {field}{self.page_arguments(key.name)} {{ {self.connection(target, 2)} }}"
+            target, key, spec = CONNECTION_ROOTS[field]
+            arguments = self.with_filter(self.page_arguments(key.name), spec)
+            return f"r{self.roots}: {field}{arguments} {{ {self.connection(target, 2)} }}"
         expected = ROOTS[field]
         # Mostly what the caller can see (a portal sends back the ids it was given), else anything at all.
         if expected is None:
@@ -341,7 +388,7 @@ async def _visible_ids(api: Api, world: WorldIds, caller: Principal) -> dict[str
             )
             found = [node["id"] for node in (body.get("data") or {}).get("nodes") or [] if node]
             visible.setdefault(type_name, []).extend(found)
-    for field, (_target, key) in CONNECTION_ROOTS.items():
+    for field, (_target, key, _filter) in CONNECTION_ROOTS.items():
         body = await api.execute(f"{{ {field}(first: 6) {{ edges {{ cursor }} }} }}", as_=caller)
         edges = ((body.get("data") or {}).get(field) or {}).get("edges") or []
         visible[f"cursor:{key.name}"] = [edge["cursor"] for edge in edges]
