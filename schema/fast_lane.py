@@ -11,8 +11,9 @@ error. Whatever depends on the text alone then holds for every later request of 
 name: it parses, keeps within the token, depth, alias, root-field, directive and introspection limits, validates,
 has no NUL in its literals, and is a query. Whatever depends on the request is checked again, by the
 extensions' own functions and in their order: the trusted documents rule for the caller (persisted.TrustRules),
-NUL in the variables, the cost of these variables (cost.estimate), the compiled plan for this caller shape and
-these variables (CompiledReads.plan_for), the rate limit (rate_limit.charge), the deadline, and the statement.
+NUL in the variables, the cost of these variables (cost.estimate, remembered by the values it reads:
+cost.CostMemo), the compiled plan for this caller shape and these variables (CompiledReads.plan_for), the rate
+limit (rate_limit.charge), the deadline, and the statement.
 The metrics and the access log line are the observability extension's own (observability.record).
 
 Anything else goes to the full pipeline, which answers exactly as if the lane were not there: before the rate
@@ -39,7 +40,7 @@ from resolvers.compiled.runner import CompiledReads, Operation
 from resolvers.context import FastLaneHandover, RequestContext
 from schema.extensions import Shared, nul_characters
 from schema.extensions.config import ExtensionConfig
-from schema.extensions.cost import estimate, start_report
+from schema.extensions.cost import CostMemo, start_report
 from schema.extensions.observability import record
 from schema.extensions.rate_limit import charge
 
@@ -53,6 +54,7 @@ class _Vetted:
     document: DocumentNode
     # The operation's name as the access log and metrics report it (the document's, when the request gave none).
     name: str | None
+    costs: CostMemo  # cost.estimate for this document, by the variables it reads
 
 
 Outcome = dict[str, Any] | FastLaneHandover | None
@@ -75,7 +77,8 @@ class FastLane:
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation is not OperationType.QUERY:
             return
-        self._vetted[key] = _Vetted(document, operation.name.value if operation.name else None)
+        name = operation.name.value if operation.name else None
+        self._vetted[key] = _Vetted(document, name, CostMemo(self.schema, document, operation_name))
         if len(self._vetted) > MAX_VETTED:
             self._vetted.popitem(last=False)
 
@@ -102,9 +105,7 @@ class FastLane:
     ) -> Outcome:
         config = self.config
         try:
-            requested = estimate(
-                self.schema, vetted.document, operation_name, variables, config.max_page_size, config.usage
-            )
+            requested = vetted.costs.estimate(variables, config.max_page_size, config.usage)
         except GraphQLError:  # a bad `first`, too many usage rows: the cost extension words it
             return None
         if requested is None or requested > config.max_cost:

@@ -28,11 +28,13 @@ field; "actual" equals "requested" (the estimate is not re-measured against the 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -44,7 +46,11 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     SelectionSetNode,
+    ValueNode,
+    VariableNode,
     get_named_type,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
@@ -150,6 +156,7 @@ class CostEstimator:
         self.usage = usage or UsageBounds()
         self.nodes = 0
         self.usage_rows = 0  # the usage rows the whole operation can return
+        self.read: set[str] = set()  # the variables the estimate depends on (see CostMemo)
 
     def walk(self, selection_sets: list[SelectionSetNode], parent: str, multiplier: int, page: int | None) -> None:
         for (_key, on_type), nodes in _collect(selection_sets, parent, self.schema, self.fragments).items():
@@ -181,6 +188,8 @@ class CostEstimator:
                 self.walk(children, child_type, multiplier, None)
 
     def _arguments(self, field: GraphQLField, node: FieldNode) -> dict[str, Any]:
+        for argument in node.arguments or ():
+            self.read.update(_variables_in(argument.value))
         try:
             return get_argument_values(field, node, self.variables)
         except GraphQLError as error:
@@ -223,6 +232,17 @@ class CostEstimator:
         return max(sizes, default=1)
 
 
+def _variables_in(value: ValueNode) -> Iterator[str]:
+    if isinstance(value, VariableNode):
+        yield value.name.value
+    elif isinstance(value, ListValueNode):
+        for item in value.values:
+            yield from _variables_in(item)
+    elif isinstance(value, ObjectValueNode):
+        for field in value.fields:
+            yield from _variables_in(field.value)
+
+
 def estimate(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -232,6 +252,18 @@ def estimate(
     usage: UsageBounds | None = None,
 ) -> int | None:
     """The requested cost, or None if the operation or its variables are invalid (execution reports that)."""
+    estimator = _estimated(schema, document, operation_name, variables, max_page_size, usage)
+    return None if estimator is None else 1 + estimator.nodes
+
+
+def _estimated(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    max_page_size: int,
+    usage: UsageBounds | None,
+) -> CostEstimator | None:
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return None
@@ -248,7 +280,58 @@ def estimate(
         return None
     estimator = CostEstimator(schema, fragments, coerced, max_page_size, usage)
     estimator.walk([operation.selection_set], root.name, 1, None)
-    return 1 + estimator.nodes
+    return estimator
+
+
+# How many variable values one document's memo keeps: a client pages with a few `first` values and windows; the
+# bound keeps a caller sending endless distinct values from growing it.
+MAX_MEMO_ENTRIES = 64
+
+_ABSENT = b"absent"  # a variable not given (its default applies), unlike one given as null
+
+
+class CostMemo:
+    """`estimate` for one document and operation, remembered by the values of the variables it reads.
+
+    The walk reads only the arguments of connections, lists and usage fields (`first`, `ids`, a usage window), so a
+    document's estimate is the same for every value of its other variables (a node's `id`): the fast lane answers
+    the repeats of a vetted document without walking it again. The value of a read variable is keyed as the
+    request sent it (JSON, which its coercion is a function of). Only successful estimates are kept; an invalid
+    variable elsewhere in the request is still refused by the compiled plan's own coercion."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> None:
+        self.schema, self.document, self.operation_name = schema, document, operation_name
+        self._read: tuple[str, ...] | None = None  # known after the first successful estimate
+        self._costs: OrderedDict[tuple[bytes, ...], int] = OrderedDict()
+
+    def estimate(self, variables: dict[str, Any] | None, max_page_size: int, usage: UsageBounds | None) -> int | None:
+        given = variables or {}
+        key = None if self._read is None else self._key(given, self._read)
+        if key is not None and (cost := self._costs.get(key)) is not None:
+            self._costs.move_to_end(key)
+            return cost
+        estimator = _estimated(self.schema, self.document, self.operation_name, variables, max_page_size, usage)
+        if estimator is None:
+            return None
+        cost = 1 + estimator.nodes
+        if self._read is None:
+            self._read = tuple(sorted(estimator.read))
+        key = self._key(given, self._read)
+        if key is not None:
+            self._costs[key] = cost
+            if len(self._costs) > MAX_MEMO_ENTRIES:
+                self._costs.popitem(last=False)
+        return cost
+
+    @staticmethod
+    def _key(variables: dict[str, Any], names: tuple[str, ...]) -> tuple[bytes, ...] | None:
+        try:
+            return tuple(
+                orjson.dumps(variables[name], option=orjson.OPT_SORT_KEYS) if name in variables else _ABSENT
+                for name in names
+            )
+        except orjson.JSONEncodeError:  # not JSON (a caller other than an HTTP request): not remembered
+            return None
 
 
 class CostLimit(SchemaExtension):

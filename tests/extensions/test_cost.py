@@ -13,7 +13,7 @@ from graphql import GraphQLError, parse
 
 from db import statement_counter
 from db.engine import Database
-from schema.extensions.cost import estimate
+from schema.extensions.cost import CostMemo, estimate
 from tests.hardening_support import (
     ItemConnection,
     client_for,
@@ -170,3 +170,25 @@ def test_fields_under_type_conditions_are_counted_on_their_type() -> None:
             max_page_size=100,
         )
     assert refused.value.extensions["code"] == "BAD_USER_INPUT"
+
+
+def test_the_memo_remembers_the_estimate_by_the_variables_it_reads_only() -> None:
+    query = """query Q($n: Int, $s: Float, $ids: [ID!]!) {
+        items(first: $n) { totalCount } nodes(ids: $ids) { id } slow(seconds: $s) }"""
+    memo = CostMemo(SCHEMA, parse(query), None)
+
+    def memo_cost(**variables: Any) -> int | None:
+        return memo.estimate(variables, max_page_size=100, usage=None)
+
+    for n, ids in ((10, ["a"]), (30, ["a"]), (10, ["a", "b", "c"]), (None, ["a"])):
+        given: dict[str, Any] = {"ids": ids} if n is None else {"n": n, "ids": ids}
+        # Asked twice: the second answer comes from the memo, and both equal the walk's.
+        assert memo_cost(**given) == memo_cost(**given) == cost(query, given)
+    # `first` and `ids` are read, a leaf's argument is not: the memo is keyed by the first two.
+    assert memo._read == ("ids", "n")
+    assert memo_cost(n=10, s=0.5, ids=["a"]) == cost(query, {"n": 10, "ids": ["a"]})
+    # An explicit null is not an absent variable; an invalid value is refused, not remembered.
+    assert memo_cost(n=None, ids=["a"]) == cost(query, {"n": None, "ids": ["a"]})
+    assert memo_cost(n="ten", ids=["a"]) is None
+    with pytest.raises(GraphQLError):
+        memo_cost(n=101, ids=["a"])
