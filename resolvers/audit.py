@@ -22,12 +22,14 @@ def row(
     subscription_id: uuid.UUID | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    correlation_id: str | None = None,
 ) -> dict[str, Any]:
     """An audit event's columns, for a multi-row INSERT (a batch of changes writes its events in one statement)."""
     return {
         "id": new_id(),
         "occurred_at": utcnow(),
         "request_id": actor.request_id,
+        "correlation_id": correlation_id,
         "actor_subject": actor.subject,
         "actor_role": actor.role.value,
         "actor_client_id": actor.client_id,
