@@ -282,9 +282,12 @@ class Audited:
     after: dict[str, Any]
 
 
-async def record_changes(session: AsyncSession, operation: str, changes: Sequence[Audited]) -> None:
+async def record_changes(
+    session: AsyncSession, operation: str, changes: Sequence[Audited], *, correlation_id: str | None = None
+) -> None:
     """Every association change bumps its subscription's version and is audited with it, in its transaction: the
-    version bumps go out as one executemany UPDATE at the next flush, the audit events as one multi-row INSERT."""
+    version bumps go out as one executemany UPDATE at the next flush, the audit events as one multi-row INSERT.
+    The events of a batch carry its `correlation_id`."""
     events: list[dict[str, Any]] = []
     for change in changes:
         subscription = change.subscription
@@ -300,6 +303,7 @@ async def record_changes(session: AsyncSession, operation: str, changes: Sequenc
                 subscription_id=subscription.id,
                 before=None if change.before is None else {"version": previous_version, **change.before},
                 after={"version": subscription.version, **change.after},
+                correlation_id=correlation_id,
             )
         )
     if events:

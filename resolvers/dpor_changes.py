@@ -35,10 +35,15 @@ DPOR = AssociationType.DIGITAL_PARTNER_OF_RECORD
 
 
 async def set_dpors(
-    session: AsyncSession, operation: str, targets: Sequence[Target], partner_id: uuid.UUID
+    session: AsyncSession,
+    operation: str,
+    targets: Sequence[Target],
+    partner_id: uuid.UUID,
+    *,
+    correlation_id: str | None = None,
 ) -> list[AssociationChange]:
     """Make `partner_id` the DPOR of every target's subscription (each previous DPOR ends REPLACED at the instant
-    the new one starts); one change per target, in order."""
+    the new one starts); one change per target, in order. A batch's audit events carry its `correlation_id`."""
     current = await active_of_type(session, [t.subscription.id for t in targets], DPOR)
     at = now_in_seconds()
     ended: list[tuple[Target, PartnerAssociation, dict[str, object] | None]] = []
@@ -80,6 +85,7 @@ async def set_dpors(
             )
             for item, new, _, before in started
         ],
+        correlation_id=correlation_id,
     )
     for item, new, previous, _ in started:
         message = "replaced" if previous is not None else "set"
@@ -87,7 +93,9 @@ async def set_dpors(
     return [changes[item.subscription.id] for item in targets]
 
 
-async def remove_dpors(session: AsyncSession, operation: str, targets: Sequence[Target]) -> list[AssociationChange]:
+async def remove_dpors(
+    session: AsyncSession, operation: str, targets: Sequence[Target], *, correlation_id: str | None = None
+) -> list[AssociationChange]:
     """End every target subscription's DPOR with REMOVED_BY_OWNER; one change per target, in order."""
     current = await active_of_type(session, [t.subscription.id for t in targets], DPOR)
     at = now_in_seconds()
@@ -115,6 +123,7 @@ async def remove_dpors(session: AsyncSession, operation: str, targets: Sequence[
             )
             for item, _, before in removed
         ],
+        correlation_id=correlation_id,
     )
     for item, previous, _ in removed:
         changes[item.subscription.id] = result(item.subscription, None, previous, True, "removed")
