@@ -1,8 +1,8 @@
 """`python -m bench.bulk_dpor [--items 500] [--runs 7]`: bulk DPOR changes of 500 subscriptions in one call, timed
 on PostgreSQL (issue 14: under 1 s; a benchmark, not a timed test).
 
-1. A database of its own, `dpor_bench_bulk`, dropped and created by each run (these calls write history, and the
-   read datasets of `python -m bench` must stay as seeded): migrated, then seeded with `dpor-gateway seed`
+1. A database of its own, `dpor_bench_bulk`, created by each run and dropped after it (these calls write history,
+   and the read datasets of `python -m bench` must stay as seeded): migrated, then seeded with `dpor-gateway seed`
    (4 tenants of 600 subscriptions, 50 partners, 30 days of usage), so the tables the batch locks, reads and
    writes also hold other tenants' rows, and the synthetic DPOR history.
 2. The gateway runs as in `python -m bench` (bench.targets: production settings, 2 workers, real RS256 tokens
@@ -185,6 +185,14 @@ async def _measure(url: str, items: int, runs: int, work: Path) -> dict[str, Any
     return samples
 
 
+async def _drop(admin_url: str) -> None:
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
 def _summary(samples: list[dict[str, float]]) -> dict[str, Any]:
     walls = [sample["wall_seconds"] for sample in samples]
     return {
@@ -198,12 +206,13 @@ def _summary(samples: list[dict[str, float]]) -> dict[str, Any]:
 
 
 def markdown(document: dict[str, Any]) -> str:
-    items, target = document["items"], document["target_seconds"]
+    items, target, spec = document["items"], document["target_seconds"], document["seed"]["spec"]
     lines = [
         f"# Bulk DPOR changes, {items} subscriptions per call ({document['date'][:10]})",
         "",
         f"Commit {document['commit'][:7]}. `python -m bench.bulk_dpor`: database `{DATABASE}` seeded with"
-        f" {document['seed']['spec']} ({document['seed']['seconds']:.1f} s); the gateway in production mode with"
+        f" {spec['tenants']} tenants of {spec['subscriptions_per_tenant']} subscriptions, {spec['partners']} partners"
+        f" and {spec['days']} days of usage ({document['seed']['seconds']:.1f} s); the gateway in production mode with"
         f" {WORKERS} workers, real RS256 tokens, one call at a time over loopback HTTP as the tenant's owner;"
         f" {document['runs']} runs after a warm-up round; {document['cpus']} CPUs, shared.",
         "",
@@ -237,7 +246,10 @@ def main() -> int:
     log(f"seeding {DATABASE}: {SEED}")
     url, seed_seconds = asyncio.run(_prepare(args.admin_url))
     log(f"seeded in {seed_seconds:.1f} s; {args.runs} runs of {args.items} subscriptions per call")
-    samples = asyncio.run(_measure(url, args.items, args.runs, work))
+    try:
+        samples = asyncio.run(_measure(url, args.items, args.runs, work))
+    finally:
+        asyncio.run(_drop(args.admin_url))
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
