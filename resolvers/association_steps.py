@@ -122,11 +122,6 @@ def version_conflict(subscription: Subscription, expected: int) -> Conflict | No
     )
 
 
-def check_version(subscription: Subscription, expected: int) -> None:
-    if (conflict := version_conflict(subscription, expected)) is not None:
-        raise conflict
-
-
 async def tenant_statuses(session: AsyncSession, tenant_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, TenantStatus]:
     if not tenant_ids:
         return {}
@@ -164,12 +159,6 @@ async def refusals(
         inactive = not_active(operation, statuses[subscription.tenant_id], subscription)
         refused.append(inactive if inactive is not None else version_conflict(subscription, expected))
     return refused
-
-
-async def require_active(session: AsyncSession, operation: str, subscription: Subscription) -> None:
-    statuses = await tenant_statuses(session, [subscription.tenant_id])
-    if (refused := not_active(operation, statuses[subscription.tenant_id], subscription)) is not None:
-        raise refused
 
 
 async def require_partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
