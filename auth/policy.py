@@ -11,11 +11,12 @@ Three tables:
   A role absent from an operation gets FORBIDDEN without any lookup; a target outside the role's reach is
   NOT_FOUND, exactly like a target that does not exist.
 
-Rules (issue 3): tenant roles read their own tenant; only OWNER changes a DPOR; OWNER and SERVICE_ADMIN link and
-unlink the other association types; DELEGATED_ADMIN reads its customer tenant like a tenant admin while the
-relationship is active, and links or unlinks only a PARTNER_ADMIN_LINK naming its own partner; PARTNER sees what it
-is or was associated with, never contacts, never another partner's associations, never usage outside its windows;
-PLATFORM_ADMIN provisions and reads everything but cannot change a DPOR; USAGE_INGEST only ingests usage.
+Rules (issue 3): tenant roles read their own tenant; only OWNER changes a DPOR (one at a time or, issue 14, up to
+500 at once); OWNER and SERVICE_ADMIN link and unlink the other association types; DELEGATED_ADMIN reads its
+customer tenant like a tenant admin while the relationship is active, and links or unlinks only a PARTNER_ADMIN_LINK
+naming its own partner; PARTNER sees what it is or was associated with, never contacts, never another partner's
+associations, never usage outside its windows; PLATFORM_ADMIN provisions and reads everything but cannot change a
+DPOR; USAGE_INGEST only ingests usage.
 
 Longer than our other modules on purpose: the tables and the few functions saying how they are read (field rules,
 reach over a target, role preference, conditions) stay in one file, so one file answers "who may do what".
@@ -293,6 +294,11 @@ _OPERATIONS: list[Operation] = [
         Entity.SUBSCRIPTION,
         _frozen({Role.OWNER: Grant(RowFilter.OWN_TENANT)}),
     ),
+    # Bulk DPOR changes (issue 14): the same rule as the single ones, for up to 500 subscriptions at once.
+    *(
+        Operation(name, "mutation", Entity.SUBSCRIPTION, _frozen({Role.OWNER: Grant(RowFilter.OWN_TENANT)}))
+        for name in ("bulkSetDigitalPartnerOfRecord", "bulkRemoveDigitalPartnerOfRecord")
+    ),
     *(
         Operation(
             name,
@@ -414,7 +420,14 @@ def permitted_operations(roles: Iterable[Role]) -> list[str]:
 # foreign target is still NOT_FOUND); reads still work, and ending a delegated admin relationship (revoking a
 # partner's access) stays possible.
 CHANGES_NEED_ACTIVE_TARGET: frozenset[str] = frozenset(
-    {"setDigitalPartnerOfRecord", "removeDigitalPartnerOfRecord", "linkPartner", "unlinkPartner"}
+    {
+        "setDigitalPartnerOfRecord",
+        "removeDigitalPartnerOfRecord",
+        "bulkSetDigitalPartnerOfRecord",
+        "bulkRemoveDigitalPartnerOfRecord",
+        "linkPartner",
+        "unlinkPartner",
+    }
 )
 CHANGEABLE_TENANT_STATUSES: frozenset[TenantStatus] = frozenset({TenantStatus.ACTIVE})
 CHANGEABLE_SUBSCRIPTION_STATUSES: frozenset[SubscriptionStatus] = frozenset({SubscriptionStatus.ACTIVE})

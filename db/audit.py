@@ -19,11 +19,14 @@ class AuditEvent(Base):
         Index("ix_audit_events_tenant_occurred", "tenant_id", "occurred_at"),
         Index("ix_audit_events_subscription_occurred", "subscription_id", "occurred_at"),
         Index("ix_audit_events_occurred", "occurred_at"),
+        Index("ix_audit_events_correlation_id", "correlation_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     request_id: Mapped[str] = mapped_column(String(64))
+    # The batch a change belongs to: every event of one bulk mutation carries the same id (null: a single change).
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
     actor_subject: Mapped[str] = mapped_column(String(256))
     actor_role: Mapped[str] = mapped_column(String(40))
     actor_client_id: Mapped[str | None] = mapped_column(String(256))

@@ -8,6 +8,7 @@ result (JSON); `shown_change` turns it into the payload's rows, each under the c
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from db.association import PartnerAssociation
 from db.enums import AssociationEndReason, AssociationType
 from db.subscription import Subscription
 from resolvers.errors import NotFound
-from resolvers.in_reach import visible
+from resolvers.in_reach import visible_among
 
 
 @dataclass(frozen=True)
@@ -120,16 +121,12 @@ class ShownChange:
     message: str
 
 
-async def _recorded(
-    session: AsyncSession, change: AssociationChange
-) -> tuple[PartnerAssociation | None, PartnerAssociation | None]:
-    """The association rows as written; for a result stored before rows were recorded, as they are now."""
-    if change.subscription_version is not None:
-        return (
-            as_written(change.association) if change.association else None,
-            as_written(change.previous_association) if change.previous_association else None,
-        )
-    return await _now(session, change.association_id), await _now(session, change.previous_association_id)
+def _recorded(change: AssociationChange) -> tuple[PartnerAssociation | None, PartnerAssociation | None]:
+    """The association rows as written (None for a result stored before rows were recorded: read them now)."""
+    return (
+        as_written(change.association) if change.association else None,
+        as_written(change.previous_association) if change.previous_association else None,
+    )
 
 
 async def _now(session: AsyncSession, association_id: str | None) -> PartnerAssociation | None:
@@ -139,26 +136,48 @@ async def _now(session: AsyncSession, association_id: str | None) -> PartnerAsso
 async def shown_change(
     session: AsyncSession, scope: CallerScope, subscription: Subscription, change: AssociationChange
 ) -> ShownChange:
-    """The payload of `change` on the locked `subscription`, under the caller's row filters, in one statement: the
-    subscription must be visible (NOT_FOUND otherwise); an association the caller cannot see is null, as a hidden
-    partner is on any association read."""
-    current, previous = await _recorded(session, change)
-    subscription_seen, current_seen, previous_seen = await visible(
+    """The payload of `change` on the locked `subscription` (`shown_changes` for one)."""
+    (shown,) = await shown_changes(session, scope, [(subscription, change)])
+    return shown
+
+
+async def shown_changes(
+    session: AsyncSession, scope: CallerScope, changes: Sequence[tuple[Subscription, AssociationChange]]
+) -> list[ShownChange]:
+    """The payloads of changes on locked subscriptions, under the caller's row filters, in one statement however
+    many: every subscription must be visible (NOT_FOUND otherwise, which rolls the change back); an association
+    the caller cannot see is null, as a hidden partner is on any association read."""
+    rows: list[tuple[PartnerAssociation | None, PartnerAssociation | None]] = []
+    for _, change in changes:
+        if change.subscription_version is not None:
+            rows.append(_recorded(change))
+        else:  # stored before rows were recorded: as they are now (rare, and only for single changes)
+            rows.append(
+                (await _now(session, change.association_id), await _now(session, change.previous_association_id))
+            )
+    seen = await visible_among(
         session,
         scope,
-        (Entity.SUBSCRIPTION, subscription.id),
-        (Entity.PARTNER_ASSOCIATION, current.id if current else None),
-        (Entity.PARTNER_ASSOCIATION, previous.id if previous else None),
+        {
+            Entity.SUBSCRIPTION: [subscription.id for subscription, _ in changes],
+            Entity.PARTNER_ASSOCIATION: [row.id for pair in rows for row in pair if row is not None],
+        },
     )
-    if not subscription_seen:
-        raise NotFound("subscription")
-    return ShownChange(
-        subscription=subscription,
-        subscription_version=subscription.version
-        if change.subscription_version is None
-        else change.subscription_version,
-        association=current if current_seen else None,
-        previous_association=previous if previous_seen else None,
-        changed=change.changed,
-        message=change.message,
-    )
+    shown: list[ShownChange] = []
+    for (subscription, change), (current, previous) in zip(changes, rows, strict=True):
+        if subscription.id not in seen[Entity.SUBSCRIPTION]:
+            raise NotFound("subscription")
+        associations = seen[Entity.PARTNER_ASSOCIATION]
+        shown.append(
+            ShownChange(
+                subscription=subscription,
+                subscription_version=subscription.version
+                if change.subscription_version is None
+                else change.subscription_version,
+                association=current if current is not None and current.id in associations else None,
+                previous_association=previous if previous is not None and previous.id in associations else None,
+                changed=change.changed,
+                message=change.message,
+            )
+        )
+    return shown

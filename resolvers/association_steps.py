@@ -1,43 +1,102 @@
 """The steps every association change runs (numbered in resolvers.associations), and the row helpers that
 provisioning shares: locking the subscription, reaching it, the status and version checks, ending and starting rows,
 the audit event with its version bump, and the once-per-idempotency-key run that returns what the payload shows.
+
+The steps are set-based (`lock_subscriptions`, `reach`, `refusals`, `record_changes`): a single change is the
+one-item case, a batch (resolvers.bulk_associations) runs the same steps over all its subscriptions with the same
+number of statements. A check step returns each item's typed error instead of raising it, so a batch can list
+every failing item; a single change raises its one error as before.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.policy import (
     CHANGEABLE_SUBSCRIPTION_STATUSES,
     CHANGEABLE_TENANT_STATUSES,
     CHANGES_NEED_ACTIVE_TARGET,
+    Grant,
 )
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
-from db.enums import AssociationEndReason, AssociationType
+from db.audit import AuditEvent
+from db.enums import AssociationEndReason, AssociationType, TenantStatus
 from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant
 from resolvers import audit, global_id, idempotency
 from resolvers.association_change import AssociationChange, ShownChange, shown_change
 from resolvers.authorize import Actor, acting_grant, granted
-from resolvers.errors import BadUserInput, Conflict, NotActive, NotFound
+from resolvers.errors import BadUserInput, Conflict, GatewayError, NotActive, NotFound
 
 
 def now_in_seconds() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+async def lock_subscriptions(
+    session: AsyncSession, subscription_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Subscription]:
+    """The subscriptions that exist among `subscription_ids`, locked FOR UPDATE in id order (SQLite's BEGIN
+    IMMEDIATE already holds the write lock). Every writer that locks several subscriptions takes them in id order,
+    and a single change holds one before its associations, so no two changes can wait on each other in a cycle."""
+    if not subscription_ids:
+        return {}
+    statement = (
+        select(Subscription)
+        .where(Subscription.id.in_(sorted(set(subscription_ids))))
+        .order_by(Subscription.id)
+        .with_for_update()
+    )
+    return {subscription.id: subscription for subscription in await session.scalars(statement)}
+
+
 async def lock_subscription(session: AsyncSession, subscription_id: uuid.UUID) -> Subscription | None:
-    statement = select(Subscription).where(Subscription.id == subscription_id).with_for_update()
-    return await session.scalar(statement)
+    return (await lock_subscriptions(session, [subscription_id])).get(subscription_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A locked subscription in the caller's reach, and who acts on it under which grant."""
+
+    subscription: Subscription
+    actor: Actor
+    grant: Grant
+
+
+async def reach(
+    session: AsyncSession,
+    scope: CallerScope,
+    operation: str,
+    subscription_ids: Sequence[uuid.UUID],
+    actor_request_id: str,
+) -> list[Target | GatewayError]:
+    """Steps 1-2 for each id: FORBIDDEN (raised) before any lookup when no held role may perform the operation;
+    then every subscription locked in one statement, and each one's Target, or NOT_FOUND when it does not exist or
+    no held role reaches it (the two answers are the same)."""
+    held = granted(operation, scope)
+    locked = await lock_subscriptions(session, subscription_ids)
+    reached: list[Target | GatewayError] = []
+    for subscription_id in subscription_ids:
+        subscription = locked.get(subscription_id)
+        try:
+            if subscription is None:
+                raise NotFound("subscription")
+            role, grant = acting_grant(held, scope, subscription.tenant_id, "subscription")
+        except NotFound as missing:
+            reached.append(missing)
+            continue
+        actor = Actor(scope.principal.subject, scope.principal.client_id, role, actor_request_id)
+        reached.append(Target(subscription, actor, grant))
+    return reached
 
 
 async def target(
@@ -47,41 +106,59 @@ async def target(
     subscription_id: uuid.UUID,
     actor_request_id: str,
 ) -> tuple[Subscription, Actor, Any]:
-    held = granted(operation, scope)
-    subscription = await lock_subscription(session, subscription_id)
-    if subscription is None:
-        raise NotFound("subscription")
-    role, grant = acting_grant(held, scope, subscription.tenant_id, "subscription")
-    actor = Actor(scope.principal.subject, scope.principal.client_id, role, actor_request_id)
-    return subscription, actor, grant
+    (reached,) = await reach(session, scope, operation, [subscription_id], actor_request_id)
+    if isinstance(reached, GatewayError):
+        raise reached
+    return reached.subscription, reached.actor, reached.grant
 
 
-def check_version(subscription: Subscription, expected: int) -> None:
-    if subscription.version != expected:
-        raise Conflict(
-            f"subscription is at version {subscription.version}, not {expected}",
-            field="expectedVersion",
-            currentVersion=subscription.version,
-        )
+def version_conflict(subscription: Subscription, expected: int) -> Conflict | None:
+    if subscription.version == expected:
+        return None
+    return Conflict(
+        f"subscription is at version {subscription.version}, not {expected}",
+        field="expectedVersion",
+        currentVersion=subscription.version,
+    )
 
 
-async def require_active(session: AsyncSession, operation: str, subscription: Subscription) -> None:
+async def tenant_statuses(session: AsyncSession, tenant_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, TenantStatus]:
+    if not tenant_ids:
+        return {}
+    rows = await session.execute(select(Tenant.id, Tenant.status).where(Tenant.id.in_(sorted(set(tenant_ids)))))
+    return {tenant_id: status for tenant_id, status in rows.all()}
+
+
+def not_active(operation: str, tenant_status: TenantStatus, subscription: Subscription) -> NotActive | None:
     """auth.policy: association changes need an ACTIVE tenant and an ACTIVE subscription; reads are unaffected."""
     if operation not in CHANGES_NEED_ACTIVE_TARGET:
-        return
-    tenant = await session.get(Tenant, subscription.tenant_id)
-    assert tenant is not None  # a subscription's tenant is a foreign key, never deleted
-    if tenant.status not in CHANGEABLE_TENANT_STATUSES:
-        raise NotActive(
-            f"the tenant is {tenant.status.value}: its partner associations cannot change",
-            tenantStatus=tenant.status.value,
+        return None
+    if tenant_status not in CHANGEABLE_TENANT_STATUSES:
+        return NotActive(
+            f"the tenant is {tenant_status.value}: its partner associations cannot change",
+            tenantStatus=tenant_status.value,
         )
     if subscription.status not in CHANGEABLE_SUBSCRIPTION_STATUSES:
-        raise NotActive(
+        return NotActive(
             f"the subscription is {subscription.status.value}: its partner associations cannot change",
             field="subscriptionId",
             subscriptionStatus=subscription.status.value,
         )
+    return None
+
+
+async def refusals(
+    session: AsyncSession, operation: str, checked: Sequence[tuple[Subscription, int]]
+) -> list[GatewayError | None]:
+    """Steps 4-5 for each (locked subscription, expectedVersion): NOT_ACTIVE when its tenant or itself is not
+    ACTIVE, else CONFLICT on any version mismatch, else None. One statement for the tenants, whatever the count."""
+    statuses = await tenant_statuses(session, {subscription.tenant_id for subscription, _ in checked})
+    # A subscription's tenant is a foreign key, never deleted: every status is there.
+    refused: list[GatewayError | None] = []
+    for subscription, expected in checked:
+        inactive = not_active(operation, statuses[subscription.tenant_id], subscription)
+        refused.append(inactive if inactive is not None else version_conflict(subscription, expected))
+    return refused
 
 
 async def require_partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
@@ -89,6 +166,22 @@ async def require_partner(session: AsyncSession, partner_id: uuid.UUID) -> Partn
     if partner is None:
         raise BadUserInput("no such partner", field="partnerId")
     return partner
+
+
+async def active_of_type(
+    session: AsyncSession, subscription_ids: Collection[uuid.UUID], kind: AssociationType
+) -> dict[uuid.UUID, PartnerAssociation]:
+    """Each subscription's active association of a type held at most once (the DPOR), locked FOR UPDATE after its
+    subscription (the lock order of every change): one statement for any number of subscriptions."""
+    if not subscription_ids:
+        return {}
+    statement = select(PartnerAssociation).where(
+        PartnerAssociation.subscription_id.in_(sorted(set(subscription_ids))),
+        PartnerAssociation.type == kind,
+        PartnerAssociation.valid_to.is_(None),
+    )
+    rows = await session.scalars(statement.order_by(PartnerAssociation.subscription_id).with_for_update())
+    return {row.subscription_id: row for row in rows}
 
 
 async def active(
@@ -157,15 +250,56 @@ async def once(
     fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
     if (stored := await idempotency.replay(session, actor.subject, key, fingerprint)) is not None:
         return await shown_change(session, scope, subscription, AssociationChange.from_stored(stored))
-    await require_active(session, operation, subscription)
-    check_version(subscription, args.expected_version)
+    (refused,) = await refusals(session, operation, [(subscription, args.expected_version)])
+    if refused is not None:
+        raise refused
     change = await apply()
     idempotency.remember(session, actor.subject, key, operation, fingerprint, asdict(change))
     await session.flush()
     return await shown_change(session, scope, subscription, change)
 
 
-def record_change(
+@dataclass(frozen=True, slots=True)
+class Audited:
+    """One association change to record: the subscription whose version it bumps, who acted, the object acted on
+    and its state before (None: it did not exist) and after."""
+
+    subscription: Subscription
+    actor: Actor
+    target: tuple[str, uuid.UUID]
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+async def record_changes(
+    session: AsyncSession, operation: str, changes: Sequence[Audited], *, correlation_id: str | None = None
+) -> None:
+    """Every association change bumps its subscription's version and is audited with it, in its transaction: the
+    version bumps go out as one executemany UPDATE at the next flush, the audit events as one multi-row INSERT.
+    The events of a batch carry its `correlation_id`."""
+    events: list[dict[str, Any]] = []
+    for change in changes:
+        subscription = change.subscription
+        previous_version = subscription.version
+        subscription.version += 1
+        events.append(
+            audit.row(
+                change.actor,
+                operation,
+                target_type=change.target[0],
+                target_id=change.target[1],
+                tenant_id=subscription.tenant_id,
+                subscription_id=subscription.id,
+                before=None if change.before is None else {"version": previous_version, **change.before},
+                after={"version": subscription.version, **change.after},
+                correlation_id=correlation_id,
+            )
+        )
+    if events:
+        await session.execute(insert(AuditEvent), events)
+
+
+async def record_change(
     session: AsyncSession,
     actor: Actor,
     operation: str,
@@ -175,17 +309,5 @@ def record_change(
     before: dict[str, Any] | None,
     after: dict[str, Any],
 ) -> None:
-    """Every association change bumps the subscription's version and is audited with it, in its transaction."""
-    previous_version = subscription.version
-    subscription.version += 1
-    audit.record(
-        session,
-        actor,
-        operation,
-        target_type=target[0],
-        target_id=target[1],
-        tenant_id=subscription.tenant_id,
-        subscription_id=subscription.id,
-        before=None if before is None else {"version": previous_version, **before},
-        after={"version": subscription.version, **after},
-    )
+    """`record_changes` for one change."""
+    await record_changes(session, operation, [Audited(subscription, actor, target, before, after)])

@@ -15,7 +15,8 @@ The result records what the transaction wrote (resolvers.association_change), so
 writer's state and a replay answers exactly what the first request did; what the payload shows of it passes the
 caller's row filters.
 The partial unique index on active DPORs stays as the backstop; its violation surfaces as CONFLICT. Steps 1-5 and
-the audit of step 6 are resolvers.association_steps; each function here decides what its change writes.
+the audit of step 6 are resolvers.association_steps; what a DPOR change writes is resolvers.dpor_changes (set-based:
+a single change is its one-item case, resolvers.bulk_associations its many-item one); link and unlink decide here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from db.enums import AssociationEndReason, AssociationType
 from db.subscription import Subscription
 from resolvers.association_change import AssociationChange, ShownChange, result
 from resolvers.association_steps import (
+    Target,
     active,
     end,
     now_in_seconds,
@@ -44,6 +46,7 @@ from resolvers.association_steps import (
     target,
 )
 from resolvers.authorize import acting_grant, granted, require_condition
+from resolvers.dpor_changes import remove_dpors, set_dpors
 from resolvers.errors import BadUserInput, NotFound
 
 
@@ -59,38 +62,12 @@ async def set_digital_partner_of_record(
     session: AsyncSession, scope: CallerScope, request_id: str, args: SetDporArgs
 ) -> ShownChange:
     operation = "setDigitalPartnerOfRecord"
-    subscription, actor, _ = await target(session, scope, operation, args.subscription_id, request_id)
+    subscription, actor, grant = await target(session, scope, operation, args.subscription_id, request_id)
 
     async def apply() -> AssociationChange:
         await require_partner(session, args.partner_id)
-        current = await active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
-        if current is not None and current.partner_id == args.partner_id:
-            # Naming the partner that already is the DPOR (at the current version) changes nothing.
-            return result(subscription, current, None, False, "the partner already is the Digital Partner of Record")
-        before = snapshot(current)  # before `end` changes it
-        at = now_in_seconds()
-        if current is not None:
-            end(current, at, actor, AssociationEndReason.REPLACED)
-            await session.flush()  # the old row must be inactive before the new one meets the unique index
-        new = PartnerAssociation(
-            id=new_id(),
-            subscription_id=subscription.id,
-            partner_id=args.partner_id,
-            type=AssociationType.DIGITAL_PARTNER_OF_RECORD,
-            valid_from=at,
-            **started_by(actor),
-        )
-        session.add(new)
-        record_change(
-            session,
-            actor,
-            operation,
-            subscription,
-            target=("Subscription", subscription.id),
-            before={"digitalPartnerOfRecord": before},
-            after={"digitalPartnerOfRecord": snapshot(new)},
-        )
-        return result(subscription, new, current, True, "replaced" if current else "set")
+        (change,) = await set_dpors(session, operation, [Target(subscription, actor, grant)], args.partner_id)
+        return change
 
     return await once(session, scope, actor, operation, subscription, args, apply)
 
@@ -106,24 +83,11 @@ async def remove_digital_partner_of_record(
     session: AsyncSession, scope: CallerScope, request_id: str, args: RemoveDporArgs
 ) -> ShownChange:
     operation = "removeDigitalPartnerOfRecord"
-    subscription, actor, _ = await target(session, scope, operation, args.subscription_id, request_id)
+    subscription, actor, grant = await target(session, scope, operation, args.subscription_id, request_id)
 
     async def apply() -> AssociationChange:
-        current = await active(session, subscription.id, AssociationType.DIGITAL_PARTNER_OF_RECORD)
-        if current is None:
-            return result(subscription, None, None, False, "the subscription has no Digital Partner of Record")
-        before = snapshot(current)  # before `end` changes it
-        end(current, now_in_seconds(), actor, AssociationEndReason.REMOVED_BY_OWNER)
-        record_change(
-            session,
-            actor,
-            operation,
-            subscription,
-            target=("Subscription", subscription.id),
-            before={"digitalPartnerOfRecord": before},
-            after={"digitalPartnerOfRecord": None},
-        )
-        return result(subscription, None, current, True, "removed")
+        (change,) = await remove_dpors(session, operation, [Target(subscription, actor, grant)])
+        return change
 
     return await once(session, scope, actor, operation, subscription, args, apply)
 
@@ -159,7 +123,7 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
             **started_by(actor),
         )
         session.add(new)
-        record_change(
+        await record_change(
             session,
             actor,
             operation,
@@ -205,7 +169,7 @@ async def unlink_partner(session: AsyncSession, scope: CallerScope, request_id: 
             return result(subscription, None, association, False, "the association had already ended")
         before = snapshot(association)
         end(association, now_in_seconds(), actor, AssociationEndReason.UNLINKED)
-        record_change(
+        await record_change(
             session,
             actor,
             operation,

@@ -8,8 +8,39 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.audit import AuditEvent
-from db.base import new_id
+from db.base import new_id, utcnow
 from resolvers.authorize import Actor
+
+
+def row(
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+    subscription_id: uuid.UUID | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """An audit event's columns, for a multi-row INSERT (a batch of changes writes its events in one statement)."""
+    return {
+        "id": new_id(),
+        "occurred_at": utcnow(),
+        "request_id": actor.request_id,
+        "correlation_id": correlation_id,
+        "actor_subject": actor.subject,
+        "actor_role": actor.role.value,
+        "actor_client_id": actor.client_id,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id.hex,
+        "tenant_id": tenant_id,
+        "subscription_id": subscription_id,
+        "before": before,
+        "after": after,
+    }
 
 
 def record(
@@ -25,18 +56,16 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
-        id=new_id(),
-        request_id=actor.request_id,
-        actor_subject=actor.subject,
-        actor_role=actor.role.value,
-        actor_client_id=actor.client_id,
-        action=action,
-        target_type=target_type,
-        target_id=target_id.hex,
-        tenant_id=tenant_id,
-        subscription_id=subscription_id,
-        before=before,
-        after=after,
+        **row(
+            actor,
+            action,
+            target_type=target_type,
+            target_id=target_id,
+            tenant_id=tenant_id,
+            subscription_id=subscription_id,
+            before=before,
+            after=after,
+        )
     )
     session.add(event)
     return event

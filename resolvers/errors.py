@@ -7,6 +7,8 @@ at INFO; anything else is unexpected, masked as INTERNAL and logged at ERROR wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from resolvers.codes import Code
@@ -79,6 +81,39 @@ class TooManyUsageRows(GatewayError):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ItemProblem:
+    """One refused item of a batch: its position in the input (0-based) and the typed error it would get alone."""
+
+    index: int
+    error: GatewayError
+
+    def as_extension(self) -> dict[str, Any]:
+        """`{index, code, message, ...}` with the error's details (`field`, `currentVersion`, ...)."""
+        details = {key: value for key, value in self.error.extensions.items() if key != "code"}
+        return {"index": self.index, "code": self.error.code.value, "message": self.error.message, **details}
+
+
+class BatchRefused(GatewayError):
+    """A batch refused as a whole, nothing written: `extensions.problems` lists every failing item by index, each
+    with the code and details the item would get on its own (NOT_FOUND, CONFLICT with `currentVersion`, ...).
+
+    The error's own code is the first failing item's (as `extensions.field` is the first bad field's in
+    resolvers.validation), so a one-item batch answers with the code the single change would."""
+
+    def __init__(self, items: str, problems: Sequence[ItemProblem]) -> None:
+        if not problems:
+            raise ValueError("a refused batch names at least one problem")
+        self.problems = tuple(sorted(problems, key=lambda problem: problem.index))
+        first = self.problems[0]
+        self.code = first.error.code
+        super().__init__(
+            f"{len(self.problems)} of the {items} refused, nothing was written; first: item {first.index}:"
+            f" {first.error.message}",
+            problems=[problem.as_extension() for problem in self.problems],
+        )
+
+
 EXPECTED_ERRORS: tuple[type[GatewayError], ...] = (
     Unauthenticated,
     Forbidden,
@@ -88,4 +123,5 @@ EXPECTED_ERRORS: tuple[type[GatewayError], ...] = (
     NotActive,
     RateLimited,
     TooManyUsageRows,
+    BatchRefused,
 )

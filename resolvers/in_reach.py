@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Select, Uuid, bindparam, exists, select, true
+from sqlalchemy import CompoundSelect, Select, Uuid, bindparam, exists, literal_column, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.policy import Entity
@@ -77,6 +77,48 @@ async def visible(
         row_id is not None and (predicate(row_shape) is true() or next(remaining))
         for row_shape, (_, row_id) in zip(shapes, rows, strict=True)
     )
+
+
+def _ids(position: int) -> str:
+    return f"payload_ids_{position}"
+
+
+@functools.cache
+def _among_statement(shapes: tuple[Shape, ...]) -> Select[Any] | CompoundSelect[Any]:
+    """(position, id) of each visible row among the bound ids of each shape's entity: one statement for any number
+    of rows, built once per sequence of caller shapes (the id lists are expanding parameters)."""
+    parts = [
+        select(literal_column(str(position)).label("position"), MODELS[row_shape[0]].id.label("id")).where(
+            MODELS[row_shape[0]].id.in_(bindparam(_ids(position), expanding=True, type_=Uuid())),
+            predicate(row_shape),
+        )
+        for position, row_shape in enumerate(shapes)
+    ]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+async def visible_among(
+    session: AsyncSession, scope: CallerScope, wanted: Mapping[Entity, Collection[uuid.UUID]]
+) -> dict[Entity, set[uuid.UUID]]:
+    """For each entity, which of the ids (of rows in hand that exist) the caller's row filters let it see: the
+    set-based form of `visible`, one statement whatever the number of rows (a batch's payload), none when every
+    filter is constant true."""
+    seen: dict[Entity, set[uuid.UUID]] = {entity: set() for entity in wanted}
+    asked: list[tuple[Shape, Entity, list[uuid.UUID]]] = []
+    for entity, ids in wanted.items():
+        row_shape = shape(entity, scope)
+        if not ids:
+            continue
+        if predicate(row_shape) is true():
+            seen[entity] = set(ids)
+        else:
+            asked.append((row_shape, entity, sorted(set(ids))))
+    if asked:
+        statement = _among_statement(tuple(row_shape for row_shape, _, _ in asked))
+        values = {_ids(position): ids for position, (_, _, ids) in enumerate(asked)}
+        for position, row_id in (await session.execute(statement, {**parameters(scope), **values})).all():
+            seen[asked[int(position)][1]].add(row_id)
+    return seen
 
 
 class Identified(Protocol):

@@ -18,6 +18,10 @@ from schema.node import Node
 class AuditEvent(Node):
     occurred_at: datetime = strawberry.field(description="When the mutation committed (UTC).")
     request_id: str = strawberry.field(description="The request id (also in the gateway's logs).")
+    correlation_id: str | None = strawberry.field(
+        description="The batch this change belongs to: every event of one bulk mutation carries the same id, which"
+        " its payload returns (null for single mutations)."
+    )
     actor_subject: str = strawberry.field(description="Token subject of the caller.")
     actor_role: str = strawberry.field(description="The role the caller acted in.")
     actor_client_id: str | None = strawberry.field(description="OAuth client id of the calling application.")
@@ -40,6 +44,7 @@ class AuditEvent(Node):
             id=strawberry.ID(global_id.encode("AuditEvent", row.id)),
             occurred_at=row.occurred_at,
             request_id=row.request_id,
+            correlation_id=row.correlation_id,
             actor_subject=row.actor_subject,
             actor_role=row.actor_role,
             actor_client_id=row.actor_client_id,

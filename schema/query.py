@@ -98,6 +98,9 @@ class AuditEventsFilter:
     tenant_id: strawberry.ID | None = strawberry.field(default=None, description="Only events about this tenant.")
     subscription_id: strawberry.ID | None = strawberry.field(default=None, description="Only about this subscription.")
     action: str | None = strawberry.field(default=None, description="Only this mutation name.")
+    correlation_id: str | None = strawberry.field(
+        default=None, description="Only the events of this batch (a bulk mutation's `correlationId`)."
+    )
     from_: datetime | None = strawberry.field(default=None, name="from", description="Only at or after this instant.")
     to: datetime | None = strawberry.field(default=None, description="Only before this instant.")
 
@@ -280,6 +283,7 @@ class Query:
             tenant_id=_optional_id(given.tenant_id, "Tenant", "filter.tenantId"),
             subscription_id=_optional_id(given.subscription_id, "Subscription", "filter.subscriptionId"),
             action=given.action,
+            correlation_id=given.correlation_id,
             from_=given.from_,
             to=given.to,
         )

@@ -47,10 +47,12 @@ EXPECTED_CODES = frozenset(
         "TOO_MANY_USAGE_ROWS",
     }
 )
-# Mutations that change a subscription's version (each writes exactly one audit event when it changes something).
+# Mutations that change a subscription's version (each writes exactly one audit event per subscription it changes).
 ASSOCIATION_ACTIONS = (
     "setDigitalPartnerOfRecord",
     "removeDigitalPartnerOfRecord",
+    "bulkSetDigitalPartnerOfRecord",  # one event per changed subscription
+    "bulkRemoveDigitalPartnerOfRecord",
     "linkPartner",
     "unlinkPartner",
 )

@@ -220,6 +220,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                 {
                     "occurredAt": Column("occurred_at", Kind.DATETIME),
                     "requestId": Column("request_id"),
+                    "correlationId": Column("correlation_id"),
                     "actorSubject": Column("actor_subject"),
                     "actorRole": Column("actor_role"),
                     "actorClientId": Column("actor_client_id"),

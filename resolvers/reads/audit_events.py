@@ -26,6 +26,7 @@ class AuditEventFilter:
     tenant_id: uuid.UUID | None = None
     subscription_id: uuid.UUID | None = None
     action: str | None = None  # a mutation name
+    correlation_id: str | None = None  # a bulk mutation's batch
     from_: datetime | None = None  # at or after
     to: datetime | None = None  # before
 
@@ -38,6 +39,8 @@ def _filtered(given: AuditEventFilter) -> Select[Any]:
         statement = statement.where(AuditEvent.subscription_id == given.subscription_id)
     if given.action:
         statement = statement.where(AuditEvent.action == given.action)
+    if given.correlation_id:
+        statement = statement.where(AuditEvent.correlation_id == given.correlation_id)
     if given.from_ is not None:
         statement = statement.where(AuditEvent.occurred_at >= given.from_)
     if given.to is not None:

@@ -202,6 +202,21 @@ CELLS: dict[str, Cell] = {
         "mutation($i: RemoveDigitalPartnerOfRecordInput!) { removeDigitalPartnerOfRecord(input: $i) { changed } }",
         lambda w, s: {"i": {"subscriptionId": w.gid(f"sub{_side(s)}"), "expectedVersion": 1}},
     ),
+    "bulkSetDigitalPartnerOfRecord": Cell(
+        "mutation($i: BulkSetDigitalPartnerOfRecordInput!) {"
+        " bulkSetDigitalPartnerOfRecord(input: $i) { correlationId changes { changed } } }",
+        lambda w, s: {
+            "i": {
+                "partnerId": w.gid("P5"),
+                "subscriptions": [{"subscriptionId": w.gid(f"sub{_side(s)}"), "expectedVersion": 1}],
+            }
+        },
+    ),
+    "bulkRemoveDigitalPartnerOfRecord": Cell(
+        "mutation($i: BulkRemoveDigitalPartnerOfRecordInput!) {"
+        " bulkRemoveDigitalPartnerOfRecord(input: $i) { correlationId changes { changed } } }",
+        lambda w, s: {"i": {"subscriptions": [{"subscriptionId": w.gid(f"sub{_side(s)}"), "expectedVersion": 1}]}},
+    ),
     "linkPartner": Cell(
         "mutation($i: LinkPartnerInput!) { linkPartner(input: $i) { changed } }",
         lambda w, s: {
@@ -370,6 +385,24 @@ async def test_policy_cell(api: Api, database: Database, caller: str, operation:
             (c, "setDigitalPartnerOfRecord", "own", Outcome.FORBIDDEN)
             for c in ("service-admin", "co-admin", "delegated-admin", "partner", "platform-admin", "usage-ingest")
         ],
+        # Bulk DPOR changes follow the same rule (issue 14).
+        *[
+            (caller, operation, "own", outcome)
+            for operation in ("bulkSetDigitalPartnerOfRecord", "bulkRemoveDigitalPartnerOfRecord")
+            for caller, outcome in (
+                ("owner", Outcome.OK),
+                ("owner+usage-ingest", Outcome.OK),
+                ("service-admin", Outcome.FORBIDDEN),
+                ("co-admin", Outcome.FORBIDDEN),
+                ("delegated-admin", Outcome.FORBIDDEN),
+                ("partner", Outcome.FORBIDDEN),
+                ("co-admin+partner", Outcome.FORBIDDEN),
+                ("platform-admin", Outcome.FORBIDDEN),
+                ("usage-ingest", Outcome.FORBIDDEN),
+            )
+        ],
+        ("owner", "bulkSetDigitalPartnerOfRecord", "other", Outcome.NOT_FOUND),
+        ("owner", "bulkRemoveDigitalPartnerOfRecord", "other", Outcome.NOT_FOUND),
         ("service-admin", "linkPartner", "own", Outcome.OK),
         ("co-admin", "linkPartner", "own", Outcome.FORBIDDEN),
         ("delegated-admin", "linkPartner", "own", Outcome.OK),

@@ -18,6 +18,7 @@ from db.subscription import Subscription
 from schema import global_id
 from tests import factories
 from tests.api import Api, error_codes, principal
+from tests.resilience_support import check_invariants
 
 SET_DPOR = """
 mutation($input: SetDigitalPartnerOfRecordInput!) {
@@ -175,3 +176,111 @@ async def test_many_owners_at_once_exactly_one_wins_each_round(api: Api, databas
     # The history is a chain: each row ends exactly when the next starts.
     for earlier, later in itertools.pairwise(history):
         assert earlier.valid_to == later.valid_from
+
+
+# Bulk changes racing single ones (issue 14) --------------------------------------------------------------------
+
+BULK_SET_DPOR = """
+mutation($input: BulkSetDigitalPartnerOfRecordInput!) {
+  bulkSetDigitalPartnerOfRecord(input: $input) { changes { changed subscription { id version } } }
+}
+"""
+BULK_REMOVE_DPOR = """
+mutation($input: BulkRemoveDigitalPartnerOfRecordInput!) {
+  bulkRemoveDigitalPartnerOfRecord(input: $input) { changes { changed subscription { id version } } }
+}
+"""
+REMOVE_DPOR = """
+mutation($input: RemoveDigitalPartnerOfRecordInput!) {
+  removeDigitalPartnerOfRecord(input: $input) { changed subscription { version } }
+}
+"""
+
+
+def _version_conflict(body: dict[str, Any]) -> bool:
+    """A CONFLICT on expectedVersion (for a batch: every failing item's), never a race lost at the database: a
+    deadlock or a unique index violation would also be CONFLICT, but without `currentVersion`."""
+    if error_codes(body) != ["CONFLICT"]:
+        return False
+    extensions = body["errors"][0]["extensions"]
+    problems = extensions.get("problems", [extensions])
+    return all(problem.get("code", "CONFLICT") == "CONFLICT" and "currentVersion" in problem for problem in problems)
+
+
+async def test_bulk_changes_racing_single_ones_lose_nothing_and_never_double_a_dpor(
+    api: Api, database: Database
+) -> None:
+    """Bulk sets and removes over random subsets (in random order) race single sets and removes on the same
+    subscriptions, every writer with the versions read at the start of its round: each answer is a success or a
+    version CONFLICT (no deadlock: every writer locks subscriptions in id order), at most one writer changes a
+    subscription per round, and afterwards every change is in the history, the audit log and the version."""
+    postgres = database.dialect == "postgresql"
+    bulk_writers, single_writers, rounds = (8, 16, 12) if postgres else (3, 4, 4)
+    tenant, pool = factories.tenant(), [factories.partner() for _ in range(4)]
+    async with database.write() as session:
+        await factories.add_flushed(session, tenant, *pool)
+        subs = [factories.subscription(tenant) for _ in range(6)]
+        await factories.add_flushed(session, *subs)
+    owners = [
+        principal(Role.OWNER, tenant=tenant.external_id, subject=f"owner-{n}")
+        for n in range(bulk_writers + single_writers)
+    ]
+    randomness = random.Random(14)
+    changed_by_response: dict[Any, int] = {sub.id: 0 for sub in subs}
+    outcomes: dict[str, int] = {"ok": 0, "conflict": 0}
+    for _ in range(rounds):
+        async with database.read() as session:
+            versions = {row[0]: row[1] for row in await session.execute(select(Subscription.id, Subscription.version))}
+        requests: list[tuple[str, dict[str, Any], list[Any]]] = []
+        for _ in range(bulk_writers):
+            chosen = randomness.sample(subs, randomness.randint(2, len(subs)))
+            items = [
+                {"subscriptionId": global_id.encode("Subscription", s.id), "expectedVersion": versions[s.id]}
+                for s in chosen
+            ]
+            if randomness.random() < 0.7:
+                partner = global_id.encode("Partner", randomness.choice(pool).id)
+                requests.append((BULK_SET_DPOR, {"input": {"partnerId": partner, "subscriptions": items}}, chosen))
+            else:
+                requests.append((BULK_REMOVE_DPOR, {"input": {"subscriptions": items}}, chosen))
+        for _ in range(single_writers):
+            sub = randomness.choice(subs)
+            if randomness.random() < 0.7:
+                requests.append((SET_DPOR, _set(sub, randomness.choice(pool), versions[sub.id]), [sub]))
+            else:
+                remove = {
+                    "subscriptionId": global_id.encode("Subscription", sub.id),
+                    "expectedVersion": versions[sub.id],
+                }
+                requests.append((REMOVE_DPOR, {"input": remove}, [sub]))
+        randomness.shuffle(requests)
+        bodies = await asyncio.gather(
+            *(
+                api.execute(document, variables, as_=owner)
+                for owner, (document, variables, _) in zip(owners, requests, strict=True)
+            )
+        )
+        changed_this_round: dict[Any, int] = {sub.id: 0 for sub in subs}
+        for body, (_, _, chosen) in zip(bodies, requests, strict=True):
+            if "errors" in body:
+                assert _version_conflict(body), body
+                outcomes["conflict"] += 1
+                continue
+            outcomes["ok"] += 1
+            (result,) = body["data"].values()
+            changes = result.get("changes", [result])
+            for sub, change in zip(chosen, changes, strict=True):
+                if change["changed"]:
+                    changed_this_round[sub.id] += 1
+                    assert change["subscription"]["version"] == versions[sub.id] + 1, body
+        assert max(changed_this_round.values()) <= 1, changed_this_round  # one winner per subscription and round
+        for sub_id, count in changed_this_round.items():
+            changed_by_response[sub_id] += count
+
+    # No lost update: every change a response reported is in the version and the audit log, and nothing else is.
+    report = await check_invariants(database, exact_versions=True)  # one active DPOR at most, chains, versions
+    async with database.read() as session:
+        versions = {row[0]: row[1] for row in await session.execute(select(Subscription.id, Subscription.version))}
+    assert {sub_id: version - 1 for sub_id, version in versions.items()} == changed_by_response
+    assert report.association_audit_events == sum(changed_by_response.values())
+    assert outcomes["ok"] and outcomes["conflict"], outcomes  # the race was real
