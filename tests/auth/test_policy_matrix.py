@@ -13,7 +13,7 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,10 +25,13 @@ from auth.principal import Principal, Role
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
+from db.dpor_invitation import DporInvitation
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType
 from db.tenant import TenantContact
 from db.usage import UsageRecord
+from resolvers.invitations.codes import code_hash
+from resolvers.invitations.state import now as invitation_clock
 from resolvers.usage.rollups import rebuild_rollups
 from schema import global_id
 from tests import factories
@@ -46,6 +49,7 @@ class Outcome(enum.Enum):
 TENANT_A, TENANT_B = uuid.UUID(int=0xA), uuid.UUID(int=0xB)
 # P1: DPOR on A's subscription (the PARTNER caller). P2: delegated admin on A, with an admin link there.
 # P3: DPOR on B's subscription. P4: delegated admin on B. P5: a partner with no relationships.
+# P1, P3 and P5 each have an active DPOR invitation (no redemption limit), whose code is in the world's ids.
 MPN = {"P1": "101", "P2": "102", "P3": "103", "P4": "104", "P5": "105"}
 
 CALLERS: dict[str, Principal | None] = {
@@ -127,6 +131,19 @@ async def build_world(database: Database) -> World:
                     tenant_id=tenant.id,
                 )
             )
+        created = invitation_clock()
+        for name in ("P1", "P3", "P5"):
+            invitation = DporInvitation(
+                id=uuid.uuid4(),
+                partner_id=partners[name].id,
+                code_hash=code_hash(f"matrix-code-{name}"),
+                created_at=created,
+                expires_at=created + timedelta(days=30),
+                redemptions=0,
+            )
+            session.add(invitation)
+            ids[f"invitation{name}"] = global_id.encode("DporInvitation", invitation.id)
+            ids[f"code{name}"] = f"matrix-code-{name}"
     for side in ("A", "B"):
         ids[f"tenant{side}"] = global_id.encode("Tenant", tenants[side].id)
         ids[f"sub{side}"] = global_id.encode("Subscription", subs[side].id)
@@ -299,8 +316,15 @@ CELLS: dict[str, Cell] = {
     ),
 }
 
-# Operations in the table whose cells are not walked here (none today: every operation has its cell).
-NOT_YET_MOUNTED: set[str] = set()
+# Operations in the table whose cells are not walked here: the DPOR invitations, until the schema mounts them.
+NOT_YET_MOUNTED: set[str] = {
+    "createDporInvitation",
+    "revokeDporInvitation",
+    "dporInvitations",
+    "dporInvitation",
+    "acceptDporInvitation",
+    "declineDporInvitation",
+}
 
 
 def expected(caller: str, operation: str, side: str) -> Outcome:
