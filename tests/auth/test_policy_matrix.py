@@ -314,17 +314,40 @@ CELLS: dict[str, Cell] = {
             }
         },
     ),
+    # DPOR invitations: "own" is P1's invitation (the partner caller's), "other" P3's; acceptances take P5's code.
+    "createDporInvitation": Cell(
+        "mutation { createDporInvitation(input: {expiresInDays: 7}) { code invitation { id } } }", lambda w, s: {}
+    ),
+    "revokeDporInvitation": Cell(
+        "mutation($i: RevokeDporInvitationInput!) { revokeDporInvitation(input: $i) { changed } }",
+        lambda w, s: {"i": {"invitationId": w.gid("invitationP1" if s == "own" else "invitationP3")}},
+    ),
+    "dporInvitations": Cell(
+        "query($p: ID!) { partner(id: $p) { dporInvitations(first: 5) { edges { node { id status } } } } }",
+        lambda w, s: {"p": w.gid("P1" if s == "own" else "P3")},
+        root="partner",
+    ),
+    "dporInvitation": Cell(
+        "query($c: String!) { dporInvitation(code: $c) { partnerName partnerMpnId } }",
+        lambda w, s: {"c": w.ids["codeP1" if s == "own" else "codeP3"]},
+    ),
+    "acceptDporInvitation": Cell(
+        "mutation($i: AcceptDporInvitationInput!) { acceptDporInvitation(input: $i) { changes { changed } } }",
+        lambda w, s: {
+            "i": {
+                "code": w.ids["codeP5"],
+                "subscriptions": [{"subscriptionId": w.gid(f"sub{_side(s)}"), "expectedVersion": 1}],
+            }
+        },
+    ),
+    "declineDporInvitation": Cell(
+        "mutation($i: DeclineDporInvitationInput!) { declineDporInvitation(input: $i) { invitation { partnerName } } }",
+        lambda w, s: {"i": {"code": w.ids["codeP1" if s == "own" else "codeP3"]}},
+    ),
 }
 
-# Operations in the table whose cells are not walked here: the DPOR invitations, until the schema mounts them.
-NOT_YET_MOUNTED: set[str] = {
-    "createDporInvitation",
-    "revokeDporInvitation",
-    "dporInvitations",
-    "dporInvitation",
-    "acceptDporInvitation",
-    "declineDporInvitation",
-}
+# Operations in the table whose cells are not walked here (none today: every operation has its cell).
+NOT_YET_MOUNTED: set[str] = set()
 
 
 def expected(caller: str, operation: str, side: str) -> Outcome:
@@ -411,6 +434,22 @@ async def test_policy_cell(api: Api, database: Database, caller: str, operation:
         ("co-admin+partner", "tenant", "other", Outcome.NOT_FOUND),
         ("owner+usage-ingest", "ingestUsage", "own", Outcome.OK),
         ("owner+usage-ingest", "setDigitalPartnerOfRecord", "other", Outcome.NOT_FOUND),
+        # DPOR invitations: the partner creates, lists and revokes its own; only the owner previews, accepts and
+        # declines, and accepts for its own tenant only (a code names no tenant: any owner may read one).
+        ("partner", "createDporInvitation", "own", Outcome.OK),
+        ("partner", "revokeDporInvitation", "other", Outcome.NOT_FOUND),
+        ("partner", "dporInvitations", "other", Outcome.NOT_FOUND),
+        ("platform-admin", "dporInvitations", "other", Outcome.OK),
+        ("owner", "createDporInvitation", "own", Outcome.FORBIDDEN),
+        ("owner", "dporInvitation", "other", Outcome.OK),
+        ("owner", "acceptDporInvitation", "own", Outcome.OK),
+        ("owner", "acceptDporInvitation", "other", Outcome.NOT_FOUND),
+        ("owner", "declineDporInvitation", "other", Outcome.OK),
+        *[
+            (c, operation, "own", Outcome.FORBIDDEN)
+            for c in ("service-admin", "co-admin", "delegated-admin", "partner", "platform-admin", "co-admin+partner")
+            for operation in ("dporInvitation", "acceptDporInvitation", "declineDporInvitation")
+        ],
     ],
 )
 def test_the_table_says_what_the_product_rules_say(caller: str, operation: str, side: str, outcome: Outcome) -> None:
