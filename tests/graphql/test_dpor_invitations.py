@@ -415,3 +415,48 @@ async def test_a_last_redemption_raced_by_two_owners_goes_to_exactly_one(api: Ap
             )
         )
     assert (invitation.redemptions, dpors) == (1, 1)
+
+
+SET_DPOR = """mutation($input: SetDigitalPartnerOfRecordInput!) {
+  setDigitalPartnerOfRecord(input: $input) { changed } }"""
+
+
+async def test_acceptances_racing_single_changes_on_one_subscription(api: Api, database: Database) -> None:
+    """Acceptances of several partners' invitations and setDigitalPartnerOfRecord calls, all at version 1 of one
+    subscription: one wins, every other is CONFLICT; one active DPOR, one new row, no lost update."""
+    writers = 8 if database.dialect == "postgresql" else 4
+    world = await build_world(database)
+    async with database.write() as session:
+        partners = [factories.partner() for _ in range(writers)]
+        await factories.add_flushed(session, *partners)
+    callers = [principal(Role.PARTNER, partner=p.mpn_id, subject=f"inviter-{n}") for n, p in enumerate(partners)]
+    invitation_codes = [
+        (await api.data(CREATE, {"input": {}}, as_=caller))["createDporInvitation"]["code"] for caller in callers
+    ]
+    target = world.sub_id(1)
+    owners = [principal(Role.OWNER, tenant=world.tenant.external_id, subject=f"owner-{n}") for n in range(writers)]
+    requests = [
+        api.execute(ACCEPT, accept_input(code, (target, 1)), as_=owner)
+        if n % 2 == 0
+        else api.execute(
+            SET_DPOR,
+            {"input": {"subscriptionId": target, "partnerId": global_id.encode("Partner", p.id), "expectedVersion": 1}},
+            as_=owner,
+        )
+        for n, (code, owner, p) in enumerate(zip(invitation_codes, owners, partners, strict=True))
+    ]
+    bodies = await asyncio.gather(*requests)
+    outcomes = sorted("OK" if "errors" not in body else error_codes(body)[0] for body in bodies)
+    assert outcomes == ["CONFLICT"] * (writers - 1) + ["OK"], bodies
+    async with database.read() as session:
+        rows = (
+            await session.scalars(
+                select(PartnerAssociation).where(PartnerAssociation.subscription_id == world.subs[1].id)
+            )
+        ).all()
+        version = await session.scalar(select(Subscription.version).where(Subscription.id == world.subs[1].id))
+        redemptions = await session.scalar(select(func.sum(DporInvitation.redemptions)))
+    assert [row.valid_to for row in rows] == [None]
+    assert version == 2
+    winner = next(n for n, body in enumerate(bodies) if "errors" not in body)
+    assert redemptions == (1 if winner % 2 == 0 else 0)  # a refused acceptance counts nothing
