@@ -41,7 +41,7 @@ from resolvers.association_change import AssociationChange, ShownChange, shown_c
 from resolvers.association_steps import lock_subscription
 from resolvers.associations import SetDporArgs, set_digital_partner_of_record
 from resolvers.authorize import Actor, acting_grant, granted
-from resolvers.errors import BadUserInput, GatewayError, NotFound
+from resolvers.errors import BadUserInput, Conflict, GatewayError, NotFound
 from resolvers.invitations import codes, state
 from resolvers.invitations.codes import CodeGuard
 from resolvers.mutation import Work
@@ -179,10 +179,18 @@ async def accept_dpor_invitation(
             "subscriptions": [[item.subscription_id.hex, item.expected_version] for item in args.subscriptions],
         },
     )
-    stored = await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)
+    redeemable = state.redeemable(invitation, state.now())
+    try:
+        stored = await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)
+    except Conflict:
+        # A key reused with another input is CONFLICT for a live code only: for a dead one it would tell the code
+        # from an unknown one.
+        if not redeemable:
+            await _refuse(guard)
+        raise
     if stored is not None:
         return await _replayed(session, scope, invitation, stored)
-    if not state.redeemable(invitation, state.now()):
+    if not redeemable:
         await _refuse(guard)
     changes = await _set_each(session, scope, request_id, invitation.partner_id, args.subscriptions)
     invitation.redemptions += 1
