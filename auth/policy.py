@@ -17,6 +17,8 @@ customer tenant like a tenant admin while the relationship is active, and links 
 naming its own partner; PARTNER sees what it is or was associated with, never contacts, never another partner's
 associations, never usage outside its windows; PLATFORM_ADMIN provisions and reads everything but cannot change a
 DPOR; USAGE_INGEST only ingests usage.
+DPOR invitations (issue 14): a PARTNER creates, lists and revokes its own; only a tenant's OWNER previews, accepts
+(setting the DPOR of its own subscriptions exactly as setDigitalPartnerOfRecord does) or declines one.
 
 Longer than our other modules on purpose: the tables and the few functions saying how they are read (field rules,
 reach over a target, role preference, conditions) stay in one file, so one file answers "who may do what".
@@ -44,6 +46,7 @@ class Entity(enum.Enum):
     DELEGATED_ADMIN_RELATIONSHIP = "DELEGATED_ADMIN_RELATIONSHIP"
     USAGE = "USAGE"
     AUDIT_EVENT = "AUDIT_EVENT"
+    DPOR_INVITATION = "DPOR_INVITATION"
 
 
 class RowFilter(enum.Enum):
@@ -56,7 +59,7 @@ class RowFilter(enum.Enum):
     DELEGATED_TENANT = "DELEGATED_TENANT"
     # Rows tied to subscriptions the caller's partner is or was associated with.
     ATTRIBUTED = "ATTRIBUTED"
-    # Rows naming the caller's partner itself (its own record, its own association rows).
+    # Rows naming the caller's partner itself (its own record, its own association rows, its own invitations).
     OWN_PARTNER = "OWN_PARTNER"
     # Usage inside the caller's partner association windows only.
     ATTRIBUTED_WINDOWS = "ATTRIBUTED_WINDOWS"
@@ -131,6 +134,9 @@ READ: Mapping[Entity, Mapping[Role, RowFilter]] = _frozen(
             _TENANT_ADMINS | {Role.PARTNER: RowFilter.ATTRIBUTED_WINDOWS, Role.PLATFORM_ADMIN: RowFilter.ALL}
         ),
         Entity.AUDIT_EVENT: _frozen(_TENANT_ADMINS | {Role.PLATFORM_ADMIN: RowFilter.ALL}),
+        # A partner's invitations are its own business; a tenant's owner reaches one only through its code, and
+        # then sees its preview (the partner's name and MPN id, message, expiry), never this row.
+        Entity.DPOR_INVITATION: _frozen({Role.PARTNER: RowFilter.OWN_PARTNER, Role.PLATFORM_ADMIN: RowFilter.ALL}),
     }
 )
 
@@ -330,6 +336,28 @@ _OPERATIONS: list[Operation] = [
     ),
     # Usage.
     Operation("ingestUsage", "mutation", None, _frozen({Role.USAGE_INGEST: Grant(RowFilter.ALL)})),
+    # DPOR invitations (issue 14). The partner's side: creating one reaches no tenant (target None); revoking and
+    # listing (Partner.dporInvitations) reach the partner's own invitations, platform admins list any partner's.
+    Operation("createDporInvitation", "mutation", None, _frozen({Role.PARTNER: Grant(RowFilter.OWN_PARTNER)})),
+    Operation(
+        "revokeDporInvitation",
+        "mutation",
+        Entity.DPOR_INVITATION,
+        _frozen({Role.PARTNER: Grant(RowFilter.OWN_PARTNER)}),
+    ),
+    Operation("dporInvitations", "query", Entity.DPOR_INVITATION, _reads(Entity.DPOR_INVITATION)),
+    # The owner's side. A code names no tenant (target None): any tenant's owner may preview or decline it; an
+    # acceptance changes the DPOR of subscriptions of the owner's own tenant only, through setDigitalPartnerOfRecord's
+    # own steps (so its grant, CHANGES_NEED_ACTIVE_TARGET and version checks apply to every subscription too).
+    # Service and co-admins, delegated admins, partners and platform admins are FORBIDDEN: the DPOR is the owner's.
+    Operation("dporInvitation", "query", None, _frozen({Role.OWNER: Grant(RowFilter.OWN_TENANT)})),
+    Operation(
+        "acceptDporInvitation",
+        "mutation",
+        Entity.SUBSCRIPTION,
+        _frozen({Role.OWNER: Grant(RowFilter.OWN_TENANT)}),
+    ),
+    Operation("declineDporInvitation", "mutation", None, _frozen({Role.OWNER: Grant(RowFilter.OWN_TENANT)})),
 ]
 
 OPERATIONS: Mapping[str, Operation] = _frozen({operation.name: operation for operation in _OPERATIONS})

@@ -26,6 +26,7 @@ from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
+from db.dpor_invitation import DporInvitation
 from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
@@ -98,6 +99,14 @@ def _association_predicate(known: Known, rule: RowFilter) -> ColumnElement[bool]
     return false()
 
 
+def _invitation_predicate(known: Known, rule: RowFilter) -> ColumnElement[bool]:
+    if rule is RowFilter.ALL:
+        return true()
+    if rule is RowFilter.OWN_PARTNER and known.partner:
+        return DporInvitation.partner_id == _partner_id()
+    return false()
+
+
 def _tenant_column_predicate(
     column: InstrumentedAttribute[Any],
 ) -> Callable[[Known, RowFilter], ColumnElement[bool]]:
@@ -121,6 +130,7 @@ _PREDICATES: dict[Entity, Callable[[Known, RowFilter], ColumnElement[bool]]] = {
     Entity.CONTACT: _tenant_column_predicate(TenantContact.tenant_id),
     Entity.DELEGATED_ADMIN_RELATIONSHIP: _tenant_column_predicate(DelegatedAdminRelationship.tenant_id),
     Entity.AUDIT_EVENT: _tenant_column_predicate(AuditEvent.tenant_id),
+    Entity.DPOR_INVITATION: _invitation_predicate,
 }
 
 

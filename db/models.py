@@ -4,6 +4,7 @@ from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.base import Base
 from db.delegation import DelegatedAdminRelationship
+from db.dpor_invitation import DporInvitation
 from db.idempotency import IdempotencyRecord
 from db.partner import Partner
 from db.rollup import UsageDailyRollup, UsageMonthlyRollup
@@ -15,6 +16,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "DelegatedAdminRelationship",
+    "DporInvitation",
     "IdempotencyRecord",
     "Partner",
     "PartnerAssociation",

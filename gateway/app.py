@@ -51,8 +51,13 @@ def create_app(
     configure_logging(settings)
     statement_counter.install(database.engine)
     rate_limiter = ratelimit.for_settings(settings)
+    invitation_code_limiter = ratelimit.invitation_codes_for_settings(settings)
     graphql = GraphQLView(
-        schema or wiring.api_schema(settings), database=database, settings=settings, rate_limiter=rate_limiter
+        schema or wiring.api_schema(settings),
+        database=database,
+        settings=settings,
+        rate_limiter=rate_limiter,
+        invitation_code_limiter=invitation_code_limiter,
     )
 
     @asynccontextmanager
@@ -65,6 +70,8 @@ def create_app(
         await authenticator.aclose()
         if rate_limiter is not None:
             await rate_limiter.close()
+        if invitation_code_limiter is not None:
+            await invitation_code_limiter.close()
         if owns_database:
             await database.dispose()
 

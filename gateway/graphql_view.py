@@ -83,6 +83,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         database: Database,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        invitation_code_limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -92,6 +93,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.database = database
         self.settings = settings
         self.rate_limiter = rate_limiter
+        self.invitation_code_limiter = invitation_code_limiter
         # The API's schema carries its fast lane (schema/fast_lane.py); a test's own schema has none.
         self.fast_lane: FastLane | None = getattr(schema, "fast_lane", None)
 
@@ -173,6 +175,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             request_id=request_id,
             principal=request.scope.get(PRINCIPAL_SCOPE_KEY),
             rate_limiter=self.rate_limiter,
+            invitation_code_limiter=self.invitation_code_limiter,
             max_page_size=self.settings.max_page_size,
             max_usage_rows=self.settings.max_usage_rows,
             handover=request.scope.get(HANDOVER_SCOPE_KEY),

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_points: int = Field(default=500_000, ge=1)
     rate_limit_window_seconds: int = Field(default=3_600, ge=1)
+    # DPOR invitation codes that redeem nothing, per caller, before its code lookups are RATE_LIMITED (a bucket of
+    # their own, refilled evenly over the window; on with the rate limit, in Redis with it when configured).
+    invitation_code_failures: int = Field(default=10, ge=1, le=10_000)
+    invitation_code_window_seconds: int = Field(default=900, ge=1, le=86_400)
     # Set: the budget lives in Redis, shared by every gateway process (gateway/ratelimit/redis.py).
     redis_url: str | None = None
     # Without Redis each worker process keeps its own buckets, so `serve --workers N` grants N budgets. In

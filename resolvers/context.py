@@ -33,6 +33,8 @@ class RequestContext:
     principal: Principal | None = None
     # The application's rate limiter (None: rate limiting is off), for the rate-limit extension.
     rate_limiter: RateLimiter | None = None
+    # Failed DPOR invitation code lookups per caller (resolvers/invitations/codes.py; None: rate limiting is off).
+    invitation_code_limiter: RateLimiter | None = None
     # DPOR_MAX_PAGE_SIZE: the bound every connection's `first` is checked against (and the cost check assumes).
     max_page_size: int = MAX_PAGE_SIZE
     # DPOR_MAX_USAGE_ROWS: the most rows a usage aggregate field returns (the cost check refuses most before SQL).

@@ -23,6 +23,7 @@ from auth.row_filters import Shape, parameters, predicate, shape
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.delegation import DelegatedAdminRelationship
+from db.dpor_invitation import DporInvitation
 from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
@@ -36,6 +37,7 @@ MODELS: Mapping[Entity, type[Any]] = {
     Entity.PARTNER: Partner,
     Entity.PARTNER_ASSOCIATION: PartnerAssociation,
     Entity.DELEGATED_ADMIN_RELATIONSHIP: DelegatedAdminRelationship,
+    Entity.DPOR_INVITATION: DporInvitation,
 }
 
 

@@ -12,13 +12,15 @@ from strawberry.types import Info
 from db.partner import Partner as PartnerRow
 from resolvers.caller import caller_scope
 from resolvers.context import RequestContext
+from resolvers.invitations.issuing import list_dpor_invitations
 from resolvers.reads.attributed import attributed_subscriptions as read_attributed_subscriptions
 from resolvers.usage.aggregate_types import GroupBy
 from resolvers.usage.loaders import UsageRequest
 from schema import global_id
 from schema.arguments import After, Filter, First, paging
+from schema.dpor_invitation import DporInvitation
 from schema.enums import AssociationType
-from schema.node import Node
+from schema.node import Connection, Node, connection
 from schema.permissions import OperationPolicy
 from schema.usage import UsageAggregate, UsageGroupBy, parent_usage
 
@@ -92,3 +94,17 @@ class Partner(Node):
             info.context.database, scope, self.row_id, association_filter(filter), paging(info, first, after)
         )
         return AttributedSubscriptionConnection.from_page(found)
+
+    @strawberry.field(
+        description=(
+            "This partner's DPOR invitations, newest first, with their status and redemptions (never their codes)."
+            " Readable by the partner itself and platform admins."
+        ),
+        permission_classes=[OperationPolicy],
+    )
+    async def dpor_invitations(
+        self, info: Info[RequestContext, None], first: First = None, after: After = None
+    ) -> Connection[DporInvitation] | None:
+        scope = await caller_scope(info.context)
+        found = await list_dpor_invitations(info.context.database, scope, self.row_id, paging(info, first, after))
+        return connection(found.page, DporInvitation.from_row, found.count)

@@ -15,6 +15,8 @@ from strawberry.types import Info
 from resolvers.caller import caller_scope, loaders_of
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, NotFound
+from resolvers.invitations import codes
+from resolvers.invitations.redeeming import preview_dpor_invitation
 from resolvers.reads.attributed import attributed_subscriptions
 from resolvers.reads.audit_events import AuditEventFilter, list_audit_events
 from resolvers.reads.nodes import load_nodes
@@ -27,6 +29,7 @@ from schema.association import PartnerAssociation
 from schema.attributed import AttributedSubscriptionConnection, AttributedSubscriptionsFilter, association_filter
 from schema.audit import AuditEvent
 from schema.delegation import DelegatedAdminRelationship
+from schema.dpor_invitation import DporInvitationPreview
 from schema.enums import Offer, SubscriptionStatus, TenantStatus
 from schema.extensions.rate_limit import RateLimitInfo, rate_limit_field
 from schema.node import Connection, Node, connection
@@ -290,3 +293,21 @@ class Query:
         scope = await caller_scope(info.context)
         found = await list_audit_events(info.context.database, scope, wanted, paging(info, first, after))
         return connection(found.page, AuditEvent.from_row, found.count)
+
+    @strawberry.field(
+        permission_classes=GUARDED,
+        description=(
+            "A DPOR invitation's preview by its code: the inviting partner's name and MPN id, its message and expiry"
+            " (tenant OWNER only; service admins, co-admins, delegated admins, partners and platform admins are"
+            " FORBIDDEN). A code that is unknown, expired, revoked or used up is NOT_FOUND, one answer for all; after"
+            " too many such answers the caller's code lookups are RATE_LIMITED (`retryAfter`)."
+        ),
+    )
+    async def dpor_invitation(
+        self,
+        info: Info[RequestContext, None],
+        code: Annotated[str, strawberry.argument(description="The code the partner gave.")],
+    ) -> DporInvitationPreview | None:
+        scope = await caller_scope(info.context)
+        preview = await preview_dpor_invitation(info.context.database, scope, code, codes.guard_for(info.context))
+        return DporInvitationPreview.from_preview(preview)

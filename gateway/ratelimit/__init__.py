@@ -35,6 +35,16 @@ def for_settings(settings: Settings) -> RateLimiter | None:
     return create_rate_limiter(bucket, settings.redis_url)
 
 
+def invitation_codes_for_settings(settings: Settings) -> RateLimiter | None:
+    """The limiter of failed DPOR invitation code lookups (resolvers/invitations/codes.py): a bucket of its own,
+    `invitation_code_failures` per `invitation_code_window_seconds`, kept where the cost budget is kept (its keys
+    are prefixed apart). Off when rate limiting is off, as the fuzz and load tests need."""
+    if not settings.rate_limit_enabled:
+        return None
+    bucket = Bucket(capacity=settings.invitation_code_failures, window_seconds=settings.invitation_code_window_seconds)
+    return create_rate_limiter(bucket, settings.redis_url)
+
+
 def create_rate_limiter(bucket: Bucket, redis_url: str | None) -> RateLimiter:
     if redis_url:
         from gateway.ratelimit.redis import RedisRateLimiter

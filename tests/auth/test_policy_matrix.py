@@ -13,7 +13,7 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,10 +25,13 @@ from auth.principal import Principal, Role
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
+from db.dpor_invitation import DporInvitation
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType
 from db.tenant import TenantContact
 from db.usage import UsageRecord
+from resolvers.invitations.codes import code_hash
+from resolvers.invitations.state import now as invitation_clock
 from resolvers.usage.rollups import rebuild_rollups
 from schema import global_id
 from tests import factories
@@ -46,6 +49,7 @@ class Outcome(enum.Enum):
 TENANT_A, TENANT_B = uuid.UUID(int=0xA), uuid.UUID(int=0xB)
 # P1: DPOR on A's subscription (the PARTNER caller). P2: delegated admin on A, with an admin link there.
 # P3: DPOR on B's subscription. P4: delegated admin on B. P5: a partner with no relationships.
+# P1, P3 and P5 each have an active DPOR invitation (no redemption limit), whose code is in the world's ids.
 MPN = {"P1": "101", "P2": "102", "P3": "103", "P4": "104", "P5": "105"}
 
 CALLERS: dict[str, Principal | None] = {
@@ -127,6 +131,19 @@ async def build_world(database: Database) -> World:
                     tenant_id=tenant.id,
                 )
             )
+        created = invitation_clock()
+        for name in ("P1", "P3", "P5"):
+            invitation = DporInvitation(
+                id=uuid.uuid4(),
+                partner_id=partners[name].id,
+                code_hash=code_hash(f"matrix-code-{name}"),
+                created_at=created,
+                expires_at=created + timedelta(days=30),
+                redemptions=0,
+            )
+            session.add(invitation)
+            ids[f"invitation{name}"] = global_id.encode("DporInvitation", invitation.id)
+            ids[f"code{name}"] = f"matrix-code-{name}"
     for side in ("A", "B"):
         ids[f"tenant{side}"] = global_id.encode("Tenant", tenants[side].id)
         ids[f"sub{side}"] = global_id.encode("Subscription", subs[side].id)
@@ -312,6 +329,36 @@ CELLS: dict[str, Cell] = {
             }
         },
     ),
+    # DPOR invitations: "own" is P1's invitation (the partner caller's), "other" P3's; acceptances take P5's code.
+    "createDporInvitation": Cell(
+        "mutation { createDporInvitation(input: {expiresInDays: 7}) { code invitation { id } } }", lambda w, s: {}
+    ),
+    "revokeDporInvitation": Cell(
+        "mutation($i: RevokeDporInvitationInput!) { revokeDporInvitation(input: $i) { changed } }",
+        lambda w, s: {"i": {"invitationId": w.gid("invitationP1" if s == "own" else "invitationP3")}},
+    ),
+    "dporInvitations": Cell(
+        "query($p: ID!) { partner(id: $p) { dporInvitations(first: 5) { edges { node { id status } } } } }",
+        lambda w, s: {"p": w.gid("P1" if s == "own" else "P3")},
+        root="partner",
+    ),
+    "dporInvitation": Cell(
+        "query($c: String!) { dporInvitation(code: $c) { partnerName partnerMpnId } }",
+        lambda w, s: {"c": w.ids["codeP1" if s == "own" else "codeP3"]},
+    ),
+    "acceptDporInvitation": Cell(
+        "mutation($i: AcceptDporInvitationInput!) { acceptDporInvitation(input: $i) { changes { changed } } }",
+        lambda w, s: {
+            "i": {
+                "code": w.ids["codeP5"],
+                "subscriptions": [{"subscriptionId": w.gid(f"sub{_side(s)}"), "expectedVersion": 1}],
+            }
+        },
+    ),
+    "declineDporInvitation": Cell(
+        "mutation($i: DeclineDporInvitationInput!) { declineDporInvitation(input: $i) { invitation { partnerName } } }",
+        lambda w, s: {"i": {"code": w.ids["codeP1" if s == "own" else "codeP3"]}},
+    ),
 }
 
 # Operations in the table whose cells are not walked here (none today: every operation has its cell).
@@ -420,6 +467,22 @@ async def test_policy_cell(api: Api, database: Database, caller: str, operation:
         ("co-admin+partner", "tenant", "other", Outcome.NOT_FOUND),
         ("owner+usage-ingest", "ingestUsage", "own", Outcome.OK),
         ("owner+usage-ingest", "setDigitalPartnerOfRecord", "other", Outcome.NOT_FOUND),
+        # DPOR invitations: the partner creates, lists and revokes its own; only the owner previews, accepts and
+        # declines, and accepts for its own tenant only (a code names no tenant: any owner may read one).
+        ("partner", "createDporInvitation", "own", Outcome.OK),
+        ("partner", "revokeDporInvitation", "other", Outcome.NOT_FOUND),
+        ("partner", "dporInvitations", "other", Outcome.NOT_FOUND),
+        ("platform-admin", "dporInvitations", "other", Outcome.OK),
+        ("owner", "createDporInvitation", "own", Outcome.FORBIDDEN),
+        ("owner", "dporInvitation", "other", Outcome.OK),
+        ("owner", "acceptDporInvitation", "own", Outcome.OK),
+        ("owner", "acceptDporInvitation", "other", Outcome.NOT_FOUND),
+        ("owner", "declineDporInvitation", "other", Outcome.OK),
+        *[
+            (c, operation, "own", Outcome.FORBIDDEN)
+            for c in ("service-admin", "co-admin", "delegated-admin", "partner", "platform-admin", "co-admin+partner")
+            for operation in ("dporInvitation", "acceptDporInvitation", "declineDporInvitation")
+        ],
     ],
 )
 def test_the_table_says_what_the_product_rules_say(caller: str, operation: str, side: str, outcome: Outcome) -> None:
