@@ -28,7 +28,7 @@ def record(
         id=new_id(),
         request_id=actor.request_id,
         actor_subject=actor.subject,
-        actor_role=actor.role.value,
+        actor_role=actor.role_name,
         actor_client_id=actor.client_id,
         action=action,
         target_type=target_type,
