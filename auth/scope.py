@@ -7,7 +7,8 @@ The external ids a database has resolved are remembered (`KnownIds`): a tenant's
 once the row exists (provisioning only inserts them; nothing deletes them or reassigns an external id), so a
 returning caller's scope costs no statement. What may change is never remembered: an id not found yet (it may be
 provisioned a moment later) and whether a delegated admin relationship is active (ending one takes effect on the
-next request).
+next request). A relationship past its `expires_at` grants nothing from that instant on, before the sweep
+(resolvers.sweep) has ended it: the role is decided against the server's clock (db.clock), bound as `now`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Select, String, Uuid, and_, bindparam, exists, literal, select
+from sqlalchemy import Engine, Select, String, Uuid, and_, bindparam, exists, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import Pool
 
 from auth.principal import Principal, Role
+from db import clock
 from db.delegation import DelegatedAdminRelationship
 from db.enums import DelegationStatus
 from db.partner import Partner
@@ -80,11 +82,16 @@ def _scope_statement(has_tenant: bool, has_partner: bool) -> Select[uuid.UUID | 
     """(tenant id, partner id, delegation active) for the bound `tid` and `mpn`: built once per shape of token."""
     tenant = select(Tenant.id).where(Tenant.external_id == bindparam("tid", type_=Uuid())).scalar_subquery()
     partner = select(Partner.id).where(Partner.mpn_id == bindparam("mpn", type_=String())).scalar_subquery()
+    now = bindparam("now", type_=DelegatedAdminRelationship.expires_at.type)
     delegation_active = exists().where(
         and_(
             DelegatedAdminRelationship.tenant_id == tenant,
             DelegatedAdminRelationship.partner_id == partner,
             DelegatedAdminRelationship.status == DelegationStatus.ACTIVE,
+            or_(
+                DelegatedAdminRelationship.expires_at.is_(None),
+                DelegatedAdminRelationship.expires_at > now,
+            ),
         )
     )
     return select(
@@ -141,7 +148,7 @@ async def resolve_scope(session: AsyncSession, principal: Principal) -> CallerSc
     delegation_active = False
     if check_delegation or (tid is not None and tenant_id is None) or (mpn is not None and partner_id is None):
         statement = _scope_statement(tid is not None, mpn is not None)
-        row = (await session.execute(statement, {"tid": tid, "mpn": mpn})).one()
+        row = (await session.execute(statement, {"tid": tid, "mpn": mpn, "now": clock.now()})).one()
         tenant_id, partner_id, delegation_active = _as_uuid(row[0]), _as_uuid(row[1]), bool(row[2])
         known.remember("tenant", tid, tenant_id)
         known.remember("partner", mpn, partner_id)

@@ -10,11 +10,13 @@ import secrets
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from db import clock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -30,7 +32,8 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, from the server's clock (db.clock), for the models' creation times."""
+    return clock.now()
 
 
 class _MonotonicUUIDv7:

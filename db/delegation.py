@@ -36,6 +36,13 @@ class DelegatedAdminRelationship(Base):
             postgresql_where=ACTIVE_DELEGATION,
         ),
         Index("ix_delegated_admin_relationships_partner_tenant", "partner_id", "tenant_id"),
+        # The expiry sweep (resolvers.sweep) reads the active relationships due to expire, earliest first.
+        Index(
+            "ix_delegated_admin_relationships_active_expiry",
+            "expires_at",
+            sqlite_where=ACTIVE_DELEGATION,
+            postgresql_where=ACTIVE_DELEGATION,
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -46,6 +53,10 @@ class DelegatedAdminRelationship(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the rights lapse by themselves (null: until ended). Whole seconds, as the admin links that end with the
+    # relationship at this instant. From then on the partner holds no DELEGATED_ADMIN role (auth.scope), and the
+    # sweep ends the relationship and its links with ended_at = valid_to = expires_at, whatever its lag.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(seconds=True))
 
     tenant: Mapped[Tenant] = relationship(lazy="raise")
     partner: Mapped[Partner] = relationship(lazy="raise")

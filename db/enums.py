@@ -37,7 +37,11 @@ class AssociationEndReason(enum.Enum):
     REMOVED_BY_OWNER = "REMOVED_BY_OWNER"
     UNLINKED = "UNLINKED"
     SUBSCRIPTION_DELETED = "SUBSCRIPTION_DELETED"
+    # Written before revision 0004 when a delegated admin relationship ended; kept for those rows (history is never
+    # rewritten). An admin link now ends with ROLE_REVOKED.
     DELEGATION_ENDED = "DELEGATION_ENDED"
+    # A partner admin link whose delegated admin relationship ended or expired: it ends at that same instant.
+    ROLE_REVOKED = "ROLE_REVOKED"
 
 
 class DelegationStatus(enum.Enum):

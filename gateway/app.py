@@ -22,6 +22,7 @@ from gateway.health import healthz, readiness_endpoint
 from gateway.logging import configure_logging
 from gateway.metrics import metrics_endpoint
 from gateway.settings import Settings, load_settings
+from gateway.sweeper import sweeping
 
 
 def create_app(
@@ -65,7 +66,9 @@ def create_app(
         if freeze_heap_at_startup:
             gc.collect()
             gc.freeze()
-        yield
+        # What time makes due (expired delegated admin relationships and their admin links), in the background.
+        async with sweeping(database, settings.sweep_interval_seconds):
+            yield
         metrics.mark_this_process_dead()
         await authenticator.aclose()
         if rate_limiter is not None:

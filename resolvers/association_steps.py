@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -26,6 +26,7 @@ from auth.policy import (
     Grant,
 )
 from auth.scope import CallerScope
+from db import clock
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.enums import AssociationEndReason, AssociationType, TenantStatus
@@ -39,7 +40,8 @@ from resolvers.errors import BadUserInput, Conflict, GatewayError, NotActive, No
 
 
 def now_in_seconds() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    """The server's clock (db.clock) at the precision of association intervals."""
+    return clock.now_in_seconds()
 
 
 async def lock_subscriptions(
@@ -204,7 +206,7 @@ def end(association: PartnerAssociation, at: datetime, by: Actor, reason: Associ
     # Never before it started: a row replaced within its first second becomes the empty interval [t, t).
     association.valid_to = max(at, association.valid_from)
     association.ended_by = by.subject
-    association.ended_by_role = by.role.value
+    association.ended_by_role = by.role_name
     association.ended_by_client_id = by.client_id
     association.end_reason = reason
 
@@ -213,7 +215,7 @@ def started_by(actor: Actor) -> dict[str, Any]:
     """The actor columns of a new association row."""
     return {
         "created_by": actor.subject,
-        "created_by_role": actor.role.value,
+        "created_by_role": actor.role_name,
         "created_by_client_id": actor.client_id,
     }
 

@@ -31,7 +31,7 @@ def row(
         "request_id": actor.request_id,
         "correlation_id": correlation_id,
         "actor_subject": actor.subject,
-        "actor_role": actor.role.value,
+        "actor_role": actor.role_name,
         "actor_client_id": actor.client_id,
         "action": action,
         "target_type": target_type,

@@ -16,6 +16,9 @@ from auth.principal import Role
 from auth.scope import CallerScope
 from resolvers.errors import Forbidden, NotFound
 
+# The role recorded for what the gateway does by itself because time passed (resolvers.sweep): no caller acted.
+SYSTEM_ROLE = "SYSTEM"
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -23,8 +26,12 @@ class Actor:
 
     subject: str
     client_id: str | None
-    role: Role
+    role: Role | None  # None: the gateway itself (SYSTEM_ROLE)
     request_id: str
+
+    @property
+    def role_name(self) -> str:
+        return self.role.value if self.role is not None else SYSTEM_ROLE
 
 
 def granted(operation: str, scope: CallerScope) -> dict[Role, Grant]:

@@ -28,7 +28,13 @@ class DelegatedAdminRelationship(Node):
     partner_id: strawberry.Private[uuid.UUID]
     status: DelegationStatus = strawberry.field(description="ACTIVE while the partner holds the rights.")
     created_at: datetime = strawberry.field(description="When the relationship started (UTC).")
-    ended_at: datetime | None = strawberry.field(description="When it ended (UTC); null while active.")
+    ended_at: datetime | None = strawberry.field(
+        description="When it ended (UTC); null while active. An expired relationship ended at its expiresAt."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When the rights lapse by themselves (UTC); null: until ended. From this instant the partner"
+        " holds no delegated admin role, and its admin links on the tenant end with ROLE_REVOKED at this instant."
+    )
 
     @classmethod
     def from_row(cls, row: DelegationRow) -> DelegatedAdminRelationship:
@@ -39,6 +45,7 @@ class DelegatedAdminRelationship(Node):
             status=row.status,
             created_at=row.created_at,
             ended_at=row.ended_at,
+            expires_at=row.expires_at,
         )
 
     @strawberry.field(description="The customer tenant.")

@@ -21,7 +21,12 @@ strawberry.enum(
         " gives support and lifecycle services; the others record sell-and-deploy and manage-and-use contributions."
     ),
 )
-strawberry.enum(AssociationEndReason, description="Why a partner association ended.")
+strawberry.enum(
+    AssociationEndReason,
+    description="Why a partner association ended. ROLE_REVOKED: a partner admin link whose delegated admin"
+    " relationship ended or expired, at that instant; DELEGATION_ENDED: the same, on rows recorded before"
+    " ROLE_REVOKED existed.",
+)
 strawberry.enum(DelegationStatus, description="Status of a delegated admin relationship.")
 strawberry.enum(Role, description="A role granted by the caller's token scopes.")
 

@@ -14,6 +14,9 @@ from db.models import Base
 from tests import databases
 from tests.api import Api, api_for
 from tests.browser.chromium import CHROMIUM_MISSING, find_chromium
+from tests.server_clock import server_clock
+
+__all__ = ["server_clock"]  # a fixture, shared by every test module
 
 
 @pytest.fixture(scope="session", params=databases.backends())

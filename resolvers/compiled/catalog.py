@@ -206,6 +206,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "status": Column("status"),
                     "createdAt": Column("created_at", Kind.DATETIME),
                     "endedAt": Column("ended_at", Kind.DATETIME),
+                    "expiresAt": Column("expires_at", Kind.DATETIME),
                     "tenant": ToOne("Tenant", _by_id("tenant_id"), required=True),
                     "partner": ToOne("Partner", _by_id("partner_id"), required=False),
                 }

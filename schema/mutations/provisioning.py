@@ -8,6 +8,7 @@ the transaction wrote, under the caller's row filters.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -176,13 +177,20 @@ class SubscriptionPayload:
 class CreateDelegatedAdminRelationshipInput:
     tenant_id: strawberry.ID = strawberry.field(description="The customer tenant.")
     partner_id: strawberry.ID = strawberry.field(description="The partner.")
+    expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the rights lapse by themselves (UTC, whole seconds; fractions are dropped; in the future)."
+        " From then on the partner holds no delegated admin role, and the relationship and the partner's admin links"
+        " on the tenant end at this instant (ROLE_REVOKED), whenever the sweep records it. Null: until ended.",
+    )
 
     def arguments(self) -> delegations.CreateDelegationArgs:
         return delegations.CreateDelegationArgs(
             **validation.every(
                 tenant_id=lambda: global_id.decode(self.tenant_id, "Tenant", field="tenantId"),
                 partner_id=lambda: global_id.decode(self.partner_id, "Partner", field="partnerId"),
-            )
+            ),
+            expires_at=self.expires_at.replace(microsecond=0) if self.expires_at is not None else None,
         )
 
 
@@ -261,7 +269,9 @@ class ProvisioningMutations:
         return await run(info, provisioning.set_subscription_status, input.arguments(), SubscriptionPayload.from_row)
 
     @strawberry.mutation(
-        permission_classes=GUARDED, description="Give a partner admin rights on a customer tenant (PLATFORM_ADMIN)."
+        permission_classes=GUARDED,
+        description="Give a partner admin rights on a customer tenant (PLATFORM_ADMIN), until ended or until"
+        " `expiresAt`.",
     )
     async def create_delegated_admin_relationship(
         self, info: Info[RequestContext, None], input: Annotated[CreateDelegatedAdminRelationshipInput, MutationInput]
@@ -276,7 +286,8 @@ class ProvisioningMutations:
     @strawberry.mutation(
         permission_classes=GUARDED,
         description="End a delegated admin relationship (PLATFORM_ADMIN, or the tenant's OWNER); the partner's admin"
-        " links on the tenant end with DELEGATION_ENDED.",
+        " links on the tenant end at the same instant with ROLE_REVOKED, and attribution through them stops there."
+        " A relationship already past its expiresAt ends at that expiry.",
     )
     async def end_delegated_admin_relationship(
         self, info: Info[RequestContext, None], input: Annotated[EndDelegatedAdminRelationshipInput, MutationInput]

@@ -1,0 +1,70 @@
+"""access-bound admin links
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-03
+
+Issue 14. A delegated admin relationship may expire (`expires_at`); a partner admin link ends with the relationship
+behind it, at the same instant, with the new end reason ROLE_REVOKED. Rows that ended with DELEGATION_ENDED keep
+it: history is never rewritten, and their audit events say the same.
+
+Enums are checked strings (db.base.enum_column), so a new member means a new CHECK constraint: on SQLite the batch
+recreates the table with it, on PostgreSQL the constraint is dropped and added.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_END_REASONS = ("REPLACED", "REMOVED_BY_OWNER", "UNLINKED", "SUBSCRIPTION_DELETED", "DELEGATION_ENDED")
+_ACTIVE = sa.text("status = 'ACTIVE'")
+
+
+def _enum(name: str, members: Sequence[str]) -> sa.Enum:
+    return sa.Enum(*members, name=name, native_enum=False, create_constraint=True, length=40)
+
+
+def _check(column: str, members: Sequence[str]) -> str:
+    return f"{column} IN ({', '.join(repr(member) for member in members)})"
+
+
+def _members(table: str, column: str, name: str, before: Sequence[str], after: Sequence[str]) -> None:
+    """An enum column's CHECK from the members `before` to those `after`."""
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table(table, recreate="always") as batch:
+            batch.alter_column(column, type_=_enum(name, after), existing_type=_enum(name, before))
+        return
+    op.drop_constraint(op.f(f"ck_{table}_{name}"), table, type_="check")
+    op.create_check_constraint(op.f(f"ck_{table}_{name}"), table, _check(column, after))
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("delegated_admin_relationships") as batch:
+        batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch.create_index(
+            "ix_delegated_admin_relationships_active_expiry",
+            ["expires_at"],
+            unique=False,
+            sqlite_where=_ACTIVE,
+            postgresql_where=_ACTIVE,
+        )
+    _members(
+        "partner_associations", "end_reason", "association_end_reason", _END_REASONS, (*_END_REASONS, "ROLE_REVOKED")
+    )
+
+
+def downgrade() -> None:
+    op.execute("UPDATE partner_associations SET end_reason = 'DELEGATION_ENDED' WHERE end_reason = 'ROLE_REVOKED'")
+    _members(
+        "partner_associations", "end_reason", "association_end_reason", (*_END_REASONS, "ROLE_REVOKED"), _END_REASONS
+    )
+    with op.batch_alter_table("delegated_admin_relationships") as batch:
+        batch.drop_index("ix_delegated_admin_relationships_active_expiry")
+        batch.drop_column("expires_at")

@@ -1,0 +1,44 @@
+"""The sweep run in the background of a serving process, every `sweep_interval_seconds` (resolvers/sweep.py).
+
+Started and stopped by the app's lifespan (gateway/app.py). With `serve --workers N` every worker sweeps: the sweep
+re-checks each item under its lock, so N of them change each item once; N only shortens the lag. A failing sweep
+(the database away, say) is logged and tried again at the next interval: it never stops the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from db.engine import Database
+from resolvers.sweep import sweep
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_every(database: Database, interval_seconds: float) -> None:
+    """Wait `interval_seconds`, then sweep, until cancelled. The first sweep comes one interval after start-up (a
+    process starting is not made slower, and what came due while none ran is caught up then)."""
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            await sweep(database)
+        except Exception:  # CancelledError is not an Exception: cancelling stops the loop
+            log.exception("sweep failed; trying again in %s s", interval_seconds)
+
+
+@asynccontextmanager
+async def sweeping(database: Database, interval_seconds: float) -> AsyncIterator[None]:
+    """Sweeps in the background while the block runs (not at all for an interval of 0)."""
+    if interval_seconds <= 0:
+        yield
+        return
+    task = asyncio.create_task(sweep_every(database, interval_seconds), name="dpor-sweep")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
