@@ -197,6 +197,11 @@ mutation($input: RemoveDigitalPartnerOfRecordInput!) {
 """
 
 
+CREATE_INVITATION = """mutation($input: CreateDporInvitationInput!) { createDporInvitation(input: $input) { code } }"""
+ACCEPT_INVITATION = """mutation($input: AcceptDporInvitationInput!) { acceptDporInvitation(input: $input) {
+  changes { changed subscription { version } } } }"""
+
+
 def _version_conflict(body: dict[str, Any]) -> bool:
     """A CONFLICT on expectedVersion (for a batch: every failing item's), never a race lost at the database: a
     deadlock or a unique index violation would also be CONFLICT, but without `currentVersion`."""
@@ -207,15 +212,16 @@ def _version_conflict(body: dict[str, Any]) -> bool:
     return all(problem.get("code", "CONFLICT") == "CONFLICT" and "currentVersion" in problem for problem in problems)
 
 
-async def test_bulk_changes_racing_single_ones_lose_nothing_and_never_double_a_dpor(
+async def test_bulk_changes_and_acceptances_racing_single_ones_lose_nothing_and_never_double_a_dpor(
     api: Api, database: Database
 ) -> None:
-    """Bulk sets and removes over random subsets (in random order) race single sets and removes on the same
-    subscriptions, every writer with the versions read at the start of its round: each answer is a success or a
-    version CONFLICT (no deadlock: every writer locks subscriptions in id order), at most one writer changes a
-    subscription per round, and afterwards every change is in the history, the audit log and the version."""
+    """Bulk sets and removes over random subsets (in random order) and DPOR invitation acceptances race single sets
+    and removes on the same subscriptions, every writer with the versions read at the start of its round: each
+    answer is a success or a version CONFLICT (no deadlock: every writer locks subscriptions in id order), at most
+    one writer changes a subscription per round, and afterwards every change is in the history, the audit log and
+    the version."""
     postgres = database.dialect == "postgresql"
-    bulk_writers, single_writers, rounds = (8, 16, 12) if postgres else (3, 4, 4)
+    bulk_writers, accept_writers, single_writers, rounds = (6, 6, 12, 12) if postgres else (2, 2, 3, 4)
     tenant, pool = factories.tenant(), [factories.partner() for _ in range(4)]
     async with database.write() as session:
         await factories.add_flushed(session, tenant, *pool)
@@ -223,11 +229,17 @@ async def test_bulk_changes_racing_single_ones_lose_nothing_and_never_double_a_d
         await factories.add_flushed(session, *subs)
     owners = [
         principal(Role.OWNER, tenant=tenant.external_id, subject=f"owner-{n}")
-        for n in range(bulk_writers + single_writers)
+        for n in range(bulk_writers + accept_writers + single_writers)
+    ]
+    codes = [  # one invitation per partner of the pool, redeemable without limit
+        (await api.data(CREATE_INVITATION, {"input": {}}, as_=principal(Role.PARTNER, partner=p.mpn_id)))[
+            "createDporInvitation"
+        ]["code"]
+        for p in pool
     ]
     randomness = random.Random(14)
     changed_by_response: dict[Any, int] = {sub.id: 0 for sub in subs}
-    outcomes: dict[str, int] = {"ok": 0, "conflict": 0}
+    outcomes = dict.fromkeys(("ok", "conflict", "acceptance ok", "acceptance conflict"), 0)
     for _ in range(rounds):
         async with database.read() as session:
             versions = {row[0]: row[1] for row in await session.execute(select(Subscription.id, Subscription.version))}
@@ -243,6 +255,14 @@ async def test_bulk_changes_racing_single_ones_lose_nothing_and_never_double_a_d
                 requests.append((BULK_SET_DPOR, {"input": {"partnerId": partner, "subscriptions": items}}, chosen))
             else:
                 requests.append((BULK_REMOVE_DPOR, {"input": {"subscriptions": items}}, chosen))
+        for _ in range(accept_writers):
+            chosen = randomness.sample(subs, randomness.randint(1, len(subs)))
+            items = [
+                {"subscriptionId": global_id.encode("Subscription", s.id), "expectedVersion": versions[s.id]}
+                for s in chosen
+            ]
+            accept = {"input": {"code": randomness.choice(codes), "subscriptions": items}}
+            requests.append((ACCEPT_INVITATION, accept, chosen))
         for _ in range(single_writers):
             sub = randomness.choice(subs)
             if randomness.random() < 0.7:
@@ -261,12 +281,13 @@ async def test_bulk_changes_racing_single_ones_lose_nothing_and_never_double_a_d
             )
         )
         changed_this_round: dict[Any, int] = {sub.id: 0 for sub in subs}
-        for body, (_, _, chosen) in zip(bodies, requests, strict=True):
+        for body, (document, _, chosen) in zip(bodies, requests, strict=True):
+            kind = "acceptance " if document is ACCEPT_INVITATION else ""
             if "errors" in body:
                 assert _version_conflict(body), body
-                outcomes["conflict"] += 1
+                outcomes[kind + "conflict"] += 1
                 continue
-            outcomes["ok"] += 1
+            outcomes[kind + "ok"] += 1
             (result,) = body["data"].values()
             changes = result.get("changes", [result])
             for sub, change in zip(chosen, changes, strict=True):
@@ -283,4 +304,5 @@ async def test_bulk_changes_racing_single_ones_lose_nothing_and_never_double_a_d
         versions = {row[0]: row[1] for row in await session.execute(select(Subscription.id, Subscription.version))}
     assert {sub_id: version - 1 for sub_id, version in versions.items()} == changed_by_response
     assert report.association_audit_events == sum(changed_by_response.values())
-    assert outcomes["ok"] and outcomes["conflict"], outcomes  # the race was real
+    # The race was real, for acceptances too.
+    assert all(outcomes.values()), outcomes
