@@ -14,7 +14,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, enum_column, new_id
-from db.enums import AssociationEndReason, AssociationType
+from db.enums import AssociationEndReason, AssociationType, RecognitionRole
 from db.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -76,6 +76,9 @@ class PartnerAssociation(Base):
     end_reason: Mapped[AssociationEndReason | None] = mapped_column(
         enum_column(AssociationEndReason, "association_end_reason")
     )
+    # The recognition the partner is given for the subscription, when the link or claim named one (revision 0004);
+    # usage attribution can be grouped by it.
+    recognition_role: Mapped[RecognitionRole | None] = mapped_column(enum_column(RecognitionRole, "recognition_role"))
 
     # lazy="raise": loading is explicit (selectinload or DataLoaders), so an N+1 cannot sneak in.
     subscription: Mapped[Subscription] = relationship(lazy="raise")

@@ -44,6 +44,13 @@ class AssociationEndReason(enum.Enum):
     ROLE_REVOKED = "ROLE_REVOKED"
 
 
+class RecognitionRole(enum.Enum):
+    """How a partner is recognised for a subscription beside the association type (multi-partner recognition)."""
+
+    SELL_AND_DEPLOY = "SELL_AND_DEPLOY"
+    MANAGE_AND_USE = "MANAGE_AND_USE"
+
+
 class DelegationStatus(enum.Enum):
     ACTIVE = "ACTIVE"
     ENDED = "ENDED"

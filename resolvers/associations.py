@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.base import new_id
-from db.enums import AssociationEndReason, AssociationType
+from db.enums import AssociationEndReason, AssociationType, RecognitionRole
 from db.subscription import Subscription
 from resolvers.association_change import AssociationChange, ShownChange, result
 from resolvers.association_steps import (
@@ -99,6 +99,7 @@ class LinkArgs:
     type: AssociationType
     expected_version: int
     idempotency_key: str | None
+    recognition_role: RecognitionRole | None = None
 
 
 async def link_partner(session: AsyncSession, scope: CallerScope, request_id: str, args: LinkArgs) -> ShownChange:
@@ -120,6 +121,7 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
             partner_id=args.partner_id,
             type=args.type,
             valid_from=now_in_seconds(),
+            recognition_role=args.recognition_role,
             **started_by(actor),
         )
         session.add(new)

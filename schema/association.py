@@ -14,7 +14,7 @@ from resolvers.caller import loaders_of
 from resolvers.context import RequestContext
 from resolvers.errors import NotFound
 from schema import global_id
-from schema.enums import AssociationEndReason, AssociationType
+from schema.enums import AssociationEndReason, AssociationType, RecognitionRole
 from schema.node import Node
 from schema.permissions import FieldPolicy
 
@@ -53,6 +53,10 @@ class PartnerAssociation(Node):
         description="OAuth client id of the application that ended the association, if any."
     )
     end_reason: AssociationEndReason | None = strawberry.field(description="Why it ended; null while active.")
+    recognition_role: RecognitionRole | None = strawberry.field(
+        description="How the partner is recognised (SELL_AND_DEPLOY, MANAGE_AND_USE), as set with the link or claim;"
+        " null when none was named (and on rows recorded before recognition roles)."
+    )
 
     @classmethod
     def from_row(cls, row: AssociationRow) -> PartnerAssociation:
@@ -70,6 +74,7 @@ class PartnerAssociation(Node):
             ended_by_role=row.ended_by_role,
             ended_by_client_id=row.ended_by_client_id,
             end_reason=row.end_reason,
+            recognition_role=row.recognition_role,
         )
 
     @strawberry.field(

@@ -9,7 +9,15 @@ from __future__ import annotations
 import strawberry
 
 from auth.principal import Role
-from db.enums import AssociationEndReason, AssociationType, DelegationStatus, Offer, SubscriptionStatus, TenantStatus
+from db.enums import (
+    AssociationEndReason,
+    AssociationType,
+    DelegationStatus,
+    Offer,
+    RecognitionRole,
+    SubscriptionStatus,
+    TenantStatus,
+)
 
 strawberry.enum(TenantStatus, description="Lifecycle status of a tenant.")
 strawberry.enum(SubscriptionStatus, description="Lifecycle status of a subscription. DELETED ends its associations.")
@@ -28,6 +36,11 @@ strawberry.enum(
     " ROLE_REVOKED existed.",
 )
 strawberry.enum(DelegationStatus, description="Status of a delegated admin relationship.")
+strawberry.enum(
+    RecognitionRole,
+    description="How a partner is recognised for a subscription beside its association type (multi-partner"
+    " recognition): SELL_AND_DEPLOY or MANAGE_AND_USE.",
+)
 strawberry.enum(Role, description="A role granted by the caller's token scopes.")
 
 __all__ = [
@@ -35,6 +48,7 @@ __all__ = [
     "AssociationType",
     "DelegationStatus",
     "Offer",
+    "RecognitionRole",
     "Role",
     "SubscriptionStatus",
     "TenantStatus",

@@ -26,14 +26,19 @@ from resolvers.usage.aggregate_types import AggregateFilter, AggregateRow, Group
 from resolvers.usage.loaders import UsageRequest
 from resolvers.usage.validation import UsageInputError
 from schema import global_id
-from schema.enums import AssociationType
+from schema.enums import AssociationType, RecognitionRole
 
 if TYPE_CHECKING:
     from schema.partner import Partner
     from schema.subscription import Subscription
     from schema.tenant import Tenant
 
-strawberry.enum(GroupBy, name="UsageGroupBy", description="How usage rows are grouped.")
+strawberry.enum(
+    GroupBy,
+    name="UsageGroupBy",
+    description="How usage rows are grouped. PARTNER and RECOGNITION_ROLE make the rows partner-scoped (attributed):"
+    " RECOGNITION_ROLE splits each partner's attribution by the recognition role its associations carry.",
+)
 UsageGroupBy = GroupBy  # registered in place, like the model enums (schema/enums.py)
 
 # The storage scale of quantities: attributed quantities are presented at it (half to even).
@@ -76,6 +81,10 @@ class UsageAggregate:
     association_type: AssociationType | None = strawberry.field(
         description="The association type attributed (partner-scoped rows)."
     )
+    recognition_role: RecognitionRole | None = strawberry.field(
+        description="The recognition role of the associations attributed (RECOGNITION_ROLE grouping; null there for"
+        " associations that name none, and always null without that grouping)."
+    )
     currency: str = strawberry.field(description="ISO 4217 currency: amounts of different currencies never mix.")
     quantity: Decimal = strawberry.field(description="Summed quantity (for partner rows: of the days attributed).")
     amount: Decimal = strawberry.field(description="Summed amount (for partner rows: of the days attributed).")
@@ -113,6 +122,7 @@ class UsageAggregate:
             day=row.day,
             service=row.service,
             association_type=row.association_type,
+            recognition_role=row.recognition_role,
             currency=row.currency,
             quantity=row.quantity,
             amount=row.amount,

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from db.enums import AssociationType
+from db.enums import AssociationType, RecognitionRole
 from resolvers.usage.aggregate_types import AggregateFilter, AggregateRow, Attribution, GroupBy, PartialDay
 from resolvers.usage.currencies import present
 from tests.usage_helpers import PartnerScope, Scope, TenantScope
@@ -38,6 +38,7 @@ class RawAssociation:
     type: AssociationType
     valid_from: datetime
     valid_to: datetime | None
+    recognition_role: RecognitionRole | None = None
 
 
 @dataclass
@@ -55,6 +56,7 @@ _Key = tuple[
     uuid.UUID | None,
     uuid.UUID | None,
     AssociationType | None,
+    RecognitionRole | None,
     str,
 ]
 
@@ -93,9 +95,11 @@ def expected_rows(
         if partner_id not in (None, scope.partner_id):
             return []
         partner_id = scope.partner_id
+    by_role = GroupBy.RECOGNITION_ROLE in group_by
     partner_scoped = (
         isinstance(scope, PartnerScope)
         or GroupBy.PARTNER in group_by
+        or by_role
         or partner_id is not None
         or query.association_type is not None
     )
@@ -126,17 +130,18 @@ def expected_rows(
             tenant_of[record.subscription_id] if GroupBy.TENANT in group_by else None,
         )
         if not partner_scoped:
-            _add(totals.setdefault((*base, None, None, record.currency), _Totals()), record, None, True)
+            _add(totals.setdefault((*base, None, None, None, record.currency), _Totals()), record, None, True)
             continue
-        held: dict[tuple[uuid.UUID, AssociationType], list[RawAssociation]] = {}
+        held: dict[tuple[uuid.UUID, AssociationType, RecognitionRole | None], list[RawAssociation]] = {}
         for association in candidates.get(record.subscription_id, []):
-            held.setdefault((association.partner_id, association.type), []).append(association)
-        for (partner, kind), intervals in held.items():
+            role = association.recognition_role if by_role else None
+            held.setdefault((association.partner_id, association.type, role), []).append(association)
+        for (partner, kind, role), intervals in held.items():
             seconds = sum(_overlap_seconds(record.day, interval) for interval in intervals)
             if seconds == 0:
                 continue
             whole = any(_overlap_seconds(record.day, interval) == 86_400 for interval in intervals)
-            target = totals.setdefault((*base, partner, kind, record.currency), _Totals())
+            target = totals.setdefault((*base, partner, kind, role, record.currency), _Totals())
             _add(target, record, seconds, whole)
     return [_row(key, value, partner_scoped) for key, value in totals.items()]
 
@@ -156,7 +161,7 @@ def _add(target: _Totals, record: RawRecord, seconds: int | None, whole: bool) -
 
 
 def _row(key: _Key, totals: _Totals, partner_scoped: bool) -> AggregateRow:
-    month, day, service, subscription_id, tenant_id, partner_id, kind, currency = key
+    month, day, service, subscription_id, tenant_id, partner_id, kind, role, currency = key
     attribution = None
     if partner_scoped:
         attribution = Attribution(
@@ -180,6 +185,7 @@ def _row(key: _Key, totals: _Totals, partner_scoped: bool) -> AggregateRow:
         tenant_id=tenant_id,
         partner_id=partner_id,
         association_type=kind,
+        recognition_role=role,
         attribution=attribution,
     )
 

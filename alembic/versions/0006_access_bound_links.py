@@ -1,4 +1,4 @@
-"""access-bound admin links
+"""access-bound admin links, recognition roles
 
 Revision ID: 0006
 Revises: 0005
@@ -6,7 +6,8 @@ Create Date: 2026-12-03
 
 Issue 14. A delegated admin relationship may expire (`expires_at`); a partner admin link ends with the relationship
 behind it, at the same instant, with the new end reason ROLE_REVOKED. Rows that ended with DELEGATION_ENDED keep
-it: history is never rewritten, and their audit events say the same.
+it: history is never rewritten, and their audit events say the same. Associations carry an optional recognition
+role (SELL_AND_DEPLOY, MANAGE_AND_USE); rows before it have none.
 
 Enums are checked strings (db.base.enum_column), so a new member means a new CHECK constraint: on SQLite the batch
 recreates the table with it, on PostgreSQL the constraint is dropped and added.
@@ -24,6 +25,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _END_REASONS = ("REPLACED", "REMOVED_BY_OWNER", "UNLINKED", "SUBSCRIPTION_DELETED", "DELEGATION_ENDED")
+_RECOGNITION_ROLES = ("SELL_AND_DEPLOY", "MANAGE_AND_USE")
 _ACTIVE = sa.text("status = 'ACTIVE'")
 
 
@@ -58,9 +60,14 @@ def upgrade() -> None:
     _members(
         "partner_associations", "end_reason", "association_end_reason", _END_REASONS, (*_END_REASONS, "ROLE_REVOKED")
     )
+    with op.batch_alter_table("partner_associations") as batch:
+        batch.add_column(sa.Column("recognition_role", _enum("recognition_role", _RECOGNITION_ROLES), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("partner_associations") as batch:
+        batch.drop_constraint(op.f("ck_partner_associations_recognition_role"), type_="check")
+        batch.drop_column("recognition_role")
     op.execute("UPDATE partner_associations SET end_reason = 'DELEGATION_ENDED' WHERE end_reason = 'ROLE_REVOKED'")
     _members(
         "partner_associations", "end_reason", "association_end_reason", (*_END_REASONS, "ROLE_REVOKED"), _END_REASONS

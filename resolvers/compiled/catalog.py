@@ -185,6 +185,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "validFrom": Column("valid_from", Kind.DATETIME),
                     "validTo": Column("valid_to", Kind.DATETIME),
                     "endReason": Column("end_reason"),
+                    "recognitionRole": Column("recognition_role"),
                     "createdBy": Column("created_by"),
                     "createdByRole": Column("created_by_role"),
                     "createdByClientId": Column("created_by_client_id"),

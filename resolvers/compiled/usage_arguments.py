@@ -75,11 +75,21 @@ def window(parent: GroupBy, nodes: list[FieldNode]) -> Window:
     return windows.pop()
 
 
+# The groupings the compiled usage statements know (resolvers/compiled/usage_rows.py KEY_LABELS): any other
+# (RECOGNITION_ROLE) leaves the request to the interpreter.
+COMPILED_GROUPS = frozenset(
+    {GroupBy.MONTH, GroupBy.DAY, GroupBy.SERVICE, GroupBy.SUBSCRIPTION, GroupBy.TENANT, GroupBy.PARTNER}
+)
+
+
 def groups(nodes: list[FieldNode], variables: Mapping[str, Any]) -> frozenset[GroupBy]:
     found = {_groups(_value_node(node, "groupBy"), variables) for node in nodes}
     if len(found) != 1:
         raise NotCompilable("a usage field merged with differing groupings")
-    return found.pop()
+    grouped = found.pop()
+    if not grouped <= COMPILED_GROUPS:
+        raise NotCompilable(f"groupBy {', '.join(sorted(group.value for group in grouped - COMPILED_GROUPS))}")
+    return grouped
 
 
 @functools.lru_cache(maxsize=4096)

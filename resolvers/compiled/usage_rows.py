@@ -115,6 +115,9 @@ _SCALARS = {
     "day": "day",
     "service": "service",
     "associationType": "association_type",
+    # Never a key of a compiled statement (RECOGNITION_ROLE grouping is the interpreter's, usage_arguments.py):
+    # null on every row, as the interpreter's rows without that grouping.
+    "recognitionRole": "recognition_role",
     "currency": "currency",
     "quantity": "quantity",
     "amount": "amount",

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from db.enums import AssociationType
+from db.enums import AssociationType, RecognitionRole
 from resolvers.usage.attribution import DAY_SECONDS
 
 
@@ -31,6 +31,8 @@ class GroupBy(enum.Enum):
     SUBSCRIPTION = "SUBSCRIPTION"
     TENANT = "TENANT"
     PARTNER = "PARTNER"
+    # The associations' recognition role (null where none was named): partner-scoped, as PARTNER is.
+    RECOGNITION_ROLE = "RECOGNITION_ROLE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,4 +96,5 @@ class AggregateRow:
     tenant_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
     association_type: AssociationType | None = None
+    recognition_role: RecognitionRole | None = None  # RECOGNITION_ROLE grouping only
     attribution: Attribution | None = None

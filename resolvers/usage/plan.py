@@ -1,8 +1,8 @@
 """Which statements one usage read sends, and the values of their parameters: pure, no session.
 
-A read is partner-scoped when the caller's usage filter is a partner's (its windows), when it groups by PARTNER, or
-when it filters by partner or by association type; its rows are then also grouped by partner and association type
-(each type is attributed on its own, see attribution.py).
+A read is partner-scoped when the caller's usage filter is a partner's (its windows), when it groups by PARTNER or
+RECOGNITION_ROLE, or when it filters by partner or by association type; its rows are then also grouped by partner
+and association type (each type is attributed on its own, see attribution.py).
 
 Sums come from the monthly rollups for the months of the window's month span (month_span.py: its whole months,
 and an edge month mostly inside it, less the daily rows of its days outside; for partner rows only the months the
@@ -57,6 +57,7 @@ def plan(filter: AggregateFilter, group_by: Iterable[GroupBy], dialect: str, rea
     attributed = (
         reach.attributed
         or GroupBy.PARTNER in groups
+        or GroupBy.RECOGNITION_ROLE in groups
         or clamped.partner_id is not None
         or clamped.association_type is not None
     )

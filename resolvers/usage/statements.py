@@ -7,7 +7,8 @@ the benchmark floor (bench/floor_usage.py) compiles the same objects for asyncpg
 
 Sums are grouped by currency as well (amounts of two currencies are never added). Partner-scoped statements
 (`attributed_*`, `boundary_days`) join the partner associations and add their partner and association type to
-the keys; see aggregates.py for how the statements of one read fit together.
+the keys (and their recognition role when grouped by it); see aggregates.py for how the statements of one read fit
+together.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def boundary_days(shape: ReadShape) -> Statement:
 
 def _rollups_on(shape: ReadShape, day: ColumnElement[Any], *extra: ColumnElement[bool]) -> Select[Any]:
     """The daily rollup rows of each association's subscription on `day` (an expression of the association),
-    with the association's partner, type and interval, and the tenant when grouping by it."""
+    with the association's partner, type and interval, and the tenant and recognition role when grouping by them."""
     columns: list[Any] = [
         DAILY,
         ASSOCIATIONS.c.partner_id,
@@ -175,6 +176,8 @@ def _rollups_on(shape: ReadShape, day: ColumnElement[Any], *extra: ColumnElement
     if GroupBy.TENANT in shape.groups:
         columns.append(SUBSCRIPTIONS.c.tenant_id)
         source = source.join(SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == ASSOCIATIONS.c.subscription_id)
+    if GroupBy.RECOGNITION_ROLE in shape.groups:
+        columns.append(ASSOCIATIONS.c.recognition_role)
     return (
         select(*columns)
         .select_from(source)
@@ -193,6 +196,8 @@ def _summing(
     if association is not None:
         source = source.join(ASSOCIATIONS, association)
         extra = [ASSOCIATIONS.c.partner_id.label("partner_id"), ASSOCIATIONS.c.type.label("association_type")]
+        if GroupBy.RECOGNITION_ROLE in shape.groups:
+            extra.append(ASSOCIATIONS.c.recognition_role.label("recognition_role"))
     if GroupBy.TENANT in shape.groups:
         source = source.join(SUBSCRIPTIONS, SUBSCRIPTIONS.c.id == table.c.subscription_id)
     group = [*extra, *_group_columns(shape, table), table.c.currency]

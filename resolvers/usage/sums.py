@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Result
 
-from db.enums import AssociationType
+from db.enums import AssociationType, RecognitionRole
 from resolvers.usage.aggregate_types import AggregateRow, Attribution, GroupBy, PartialDay
 from resolvers.usage.attribution import DAY_SECONDS, seconds_active
 from resolvers.usage.currencies import present
@@ -33,6 +33,7 @@ Key = tuple[
     uuid.UUID | None,
     uuid.UUID | None,
     AssociationType | None,
+    RecognitionRole | None,
     str,
 ]
 
@@ -50,7 +51,16 @@ class Sums:
 Totals = dict[Key, Sums]
 
 # The labels of the grouping key in a summing SELECT, in Key's order; a statement selects only those it groups by.
-_KEY_LABELS = ("month", "day", "service", "subscription_id", "tenant_id", "partner_id", "association_type")
+_KEY_LABELS = (
+    "month",
+    "day",
+    "service",
+    "subscription_id",
+    "tenant_id",
+    "partner_id",
+    "association_type",
+    "recognition_role",
+)
 _SUMS_LABELS = ("currency", "quantity", "amount", "record_count")
 
 
@@ -82,13 +92,22 @@ def add_sums(result: Result[Any], totals: Totals, *, attributed: bool) -> None:
 
 def add_boundary_days(result: Result[Any], groups: frozenset[GroupBy], totals: Totals) -> None:
     """Add the rows of statements.boundary_days, each for the seconds of its day its association was in effect."""
-    # (rollup row, partner, type) -> [row, seconds]: two intervals touching the same day add their seconds.
+    # (rollup row, partner, type[, role]) -> [row, seconds]: two intervals touching the same day add their seconds.
+    by_role = GroupBy.RECOGNITION_ROLE in groups
     shares: dict[tuple[Any, ...], list[Any]] = {}
     for row in result:
         seconds = seconds_active(row.usage_date, row.valid_from, row.valid_to)
         if not 0 < seconds < DAY_SECONDS:
             continue  # a whole day (counted in SQL) or one the interval only touches at midnight
-        rollup_key = (row.subscription_id, row.usage_date, row.service_name, row.currency, row.partner_id, row.type)
+        rollup_key = (
+            row.subscription_id,
+            row.usage_date,
+            row.service_name,
+            row.currency,
+            row.partner_id,
+            row.type,
+            row.recognition_role if by_role else None,  # selected only then
+        )
         share = shares.setdefault(rollup_key, [row, 0])
         share[1] += seconds
     for row, seconds in shares.values():
@@ -100,6 +119,7 @@ def add_boundary_days(result: Result[Any], groups: frozenset[GroupBy], totals: T
             tenant_id=row.tenant_id if GroupBy.TENANT in groups else None,  # selected only then
             partner_id=row.partner_id,
             association_type=row.type,
+            recognition_role=row.recognition_role if by_role else None,
             currency=row.currency,
         )
         _add_partial(totals.setdefault(key, Sums()), row, seconds)
@@ -127,6 +147,7 @@ def _key(groups: frozenset[GroupBy], **values: Any) -> Key:
         values["tenant_id"] if GroupBy.TENANT in groups else None,
         values.get("partner_id"),
         values.get("association_type"),
+        values.get("recognition_role"),
         values["currency"],
     )
 
@@ -139,7 +160,7 @@ def aggregate_rows(totals: Totals, *, attributed: bool) -> list[AggregateRow]:
 
 
 def _row(key: Key, sums: Sums, attributed: bool) -> AggregateRow:
-    month, day, service, subscription_id, tenant_id, partner_id, association_type, currency = key
+    month, day, service, subscription_id, tenant_id, partner_id, association_type, recognition_role, currency = key
     attribution = None
     if attributed:
         partial_days = tuple(
@@ -165,6 +186,7 @@ def _row(key: Key, sums: Sums, attributed: bool) -> AggregateRow:
         tenant_id=tenant_id,
         partner_id=partner_id,
         association_type=association_type,
+        recognition_role=recognition_role,
         attribution=attribution,
     )
 

@@ -4,9 +4,10 @@ Usage aggregates (a list field with a `groupBy` argument: `usageAggregates`, `Su
 `Tenant.usage`, `Partner.attributedUsage`) count the rows they can return (issue 11): the product over the
 grouping keys of each key's groups in the window. DAY counts the window's days and MONTH its months; SUBSCRIPTION,
 TENANT, PARTNER and SERVICE count one group when the filter or the parent pins them (a subscriptionId pins its
-tenant too; `Subscription.usage` pins both) and `usage_group_size` groups otherwise; partner-scoped rows (PARTNER
-grouping, a partnerId filter, `attributedUsage`) are split by association type unless one is given. A bound over
-`max_usage_rows` is TOO_MANY_USAGE_ROWS, before any SQL runs; rows beyond the estimate's assumptions (more groups
+tenant too; `Subscription.usage` pins both) and `usage_group_size` groups otherwise; RECOGNITION_ROLE counts its
+two roles and none; partner-scoped rows (PARTNER or RECOGNITION_ROLE grouping, a partnerId filter,
+`attributedUsage`) are split by association type unless one is given. A bound over `max_usage_rows` is
+TOO_MANY_USAGE_ROWS, before any SQL runs; rows beyond the estimate's assumptions (more groups
 than `usage_group_size`) are refused by the resolvers with the same code (schema/usage.py). Rows of several
 currencies, and a partner caller's rows split by association type in `usageAggregates`, are not multiplied in.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from graphql import GraphQLField, GraphQLList, GraphQLNonNull
 
-from db.enums import AssociationType
+from db.enums import AssociationType, RecognitionRole
 
 
 def is_list(field: GraphQLField) -> bool:
@@ -72,9 +73,11 @@ def usage_rows(arguments: Mapping[str, Any], parent: str, group_size: int) -> in
             rows *= days
         elif key == "MONTH":
             rows *= _months(first, last) if isinstance(first, date) and isinstance(last, date) else 1
+        elif key == "RECOGNITION_ROLE":
+            rows *= len(RecognitionRole) + 1  # and the associations that name none
         elif key not in pinned:
             rows *= group_size
-    partner_scoped = "PARTNER" in keys or "PARTNER" in pinned
+    partner_scoped = bool({"PARTNER", "RECOGNITION_ROLE"} & keys) or "PARTNER" in pinned
     if partner_scoped and given.get("associationType") is None and arguments.get("associationType") is None:
         rows *= len(AssociationType)
     return rows

@@ -21,7 +21,7 @@ from resolvers.mutation import Work, perform
 from schema import global_id
 from schema.arguments import MutationInput
 from schema.association import PartnerAssociation
-from schema.enums import AssociationType
+from schema.enums import AssociationType, RecognitionRole
 from schema.mutations.common import GUARDED, IDEMPOTENCY_KEY
 from schema.subscription import Subscription
 
@@ -85,6 +85,12 @@ class LinkPartnerInput:
     type: AssociationType = strawberry.field(description="The association type (not DIGITAL_PARTNER_OF_RECORD).")
     expected_version: int = strawberry.field(description=_VERSION)
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
+    recognition_role: RecognitionRole | None = strawberry.field(
+        default=None,
+        description="How the partner is recognised for the subscription (SELL_AND_DEPLOY, MANAGE_AND_USE), if at all;"
+        " kept on the association and in its history, and usage attribution can be grouped by it. Linking a partner"
+        " that already holds the association changes nothing, its role included.",
+    )
 
     def arguments(self) -> associations.LinkArgs:
         check_key(self.idempotency_key)
@@ -94,6 +100,7 @@ class LinkPartnerInput:
             type=self.type,
             expected_version=validation.expected_version(self.expected_version),
             idempotency_key=self.idempotency_key,
+            recognition_role=self.recognition_role,
         )
 
 

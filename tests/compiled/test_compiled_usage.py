@@ -28,6 +28,7 @@ from bench.operations import (
     twelve_months,
 )
 from db.engine import Database
+from db.enums import RecognitionRole
 from db.models import Partner, Tenant
 from gateway.seed.demo import DEMO_OWNER_TENANT_EXTERNAL_ID, DEMO_PARTNER_MPN_ID, load_demo
 from resolvers.usage.ingestion import ingest_usage
@@ -256,3 +257,45 @@ async def test_attributed_amounts_round_half_to_even_at_exactly_half_a_minor_uni
         assert partial["seconds"] == 43_200 and Decimal(partial["amount"]) == Decimal(amount), partial
         assert rows[(second.isoformat(), service)]["attribution"]["partialDays"] == []
     assert rows[("2025-03-10", "f")]["attribution"]["amountExact"] == "-1/20000"
+
+
+ROLES = """query($id: ID!) { node(id: $id) { ... on Partner {
+  attributedUsage(from: "2025-03-01", to: "2025-03-31", groupBy: [%s]) {
+    month recognitionRole associationType attribution { amount } } } } }"""
+
+
+async def test_grouping_by_recognition_role_is_left_to_the_interpreter(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The compiled statements know no RECOGNITION_ROLE key: such a field runs on the interpreter (NotCompilable),
+    with the same answer; `recognitionRole` without that grouping is null on every row and compiles."""
+    world = await build_world(database, tenants=1, subscriptions=2, partners=1)
+    (first, second), (partner,) = world.subscriptions, world.partners
+    async with database.write() as session:
+        session.add_all(
+            [
+                factories.association(
+                    first,
+                    partner,
+                    valid_from=datetime(2025, 3, 1, tzinfo=UTC),
+                    recognition_role=RecognitionRole.SELL_AND_DEPLOY,
+                ),
+                factories.association(second, partner, valid_from=datetime(2025, 3, 16, tzinfo=UTC)),
+            ]
+        )
+        await ingest_usage(session, [record(sub, date(2025, 3, 20)) for sub in (first, second)])
+    caller = principal(Role.PARTNER, partner=partner.mpn_id)
+    variables = {"id": global_id.encode("Partner", partner.id)}
+    async with twins(database, caplog) as both:
+        body, path = await both.answer(ROLES % "MONTH, RECOGNITION_ROLE", variables, caller)
+        assert path == "interpreted", body
+        rows = body["data"]["node"]["attributedUsage"]
+        assert sorted((row["recognitionRole"] or "", row["attribution"]["amount"]) for row in rows) == [
+            ("", "1.00"),
+            ("SELL_AND_DEPLOY", "1.00"),
+        ]
+        await both.answer(ROLES % "MONTH", variables, caller)  # the partner is looked up once
+        body, path = await both.answer(ROLES % "MONTH", variables, caller)
+        assert path == "compiled", body
+        (row,) = body["data"]["node"]["attributedUsage"]
+        assert (row["recognitionRole"], row["attribution"]["amount"]) == (None, "2.00")

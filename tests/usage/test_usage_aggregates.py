@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db.engine import Database
-from db.enums import AssociationEndReason, AssociationType
+from db.enums import AssociationEndReason, AssociationType, RecognitionRole
 from db.models import PartnerAssociation
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
@@ -48,6 +48,7 @@ TENANT_OF = {sub: TENANTS[index % 2] for index, sub in enumerate(SUBSCRIPTIONS)}
 PARTNERS = [uuid.UUID(int=21), uuid.UUID(int=22), uuid.UUID(int=23)]
 NOWHERE = uuid.UUID(int=99)  # a parent id that names nothing: its rows are empty, never an error
 TYPES = [AssociationType.DIGITAL_PARTNER_OF_RECORD, AssociationType.TRANSACTING_PARTNER]
+ROLES = [None, RecognitionRole.SELL_AND_DEPLOY, RecognitionRole.MANAGE_AND_USE]
 SERVICES = ["Compute", "Storage"]
 METERS = ["m1", "m2", "m3"]
 CURRENCIES = ["USD", "JPY"]
@@ -226,7 +227,10 @@ def _associations(scenario: Scenario) -> list[RawAssociation]:
         for index in range(0, len(ordered), 2):
             starts = MIDNIGHT + timedelta(seconds=ordered[index])
             ends = MIDNIGHT + timedelta(seconds=ordered[index + 1]) if index + 1 < len(ordered) else None
-            associations.append(RawAssociation(SUBSCRIPTIONS[sub], PARTNERS[partner], kind, starts, ends))
+            # Successive intervals of one history carry no role, then each role in turn: RECOGNITION_ROLE grouping
+            # splits a partner's attribution, also on a day two intervals of different roles touch.
+            role = ROLES[index // 2 % len(ROLES)]
+            associations.append(RawAssociation(SUBSCRIPTIONS[sub], PARTNERS[partner], kind, starts, ends, role))
     return associations
 
 
@@ -249,6 +253,7 @@ async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord]
             created_by="test",
             ended_by="test" if item.valid_to else None,
             end_reason=AssociationEndReason.REPLACED if item.valid_to else None,
+            recognition_role=item.recognition_role,
         )
         for item in associations
     ]
