@@ -16,6 +16,8 @@ unlink the other association types; DELEGATED_ADMIN reads its customer tenant li
 relationship is active, and links or unlinks only a PARTNER_ADMIN_LINK naming its own partner; PARTNER sees what it
 is or was associated with, never contacts, never another partner's associations, never usage outside its windows;
 PLATFORM_ADMIN provisions and reads everything but cannot change a DPOR; USAGE_INGEST only ingests usage.
+Issue 14: a DELEGATED_ADMIN claims partner of record for its own partner on its customer's subscriptions; only the
+OWNER declines a claim; the tenant's admins (and platform admins) list pending claims.
 
 Longer than our other modules on purpose: the tables and the few functions saying how they are read (field rules,
 reach over a target, role preference, conditions) stay in one file, so one file answers "who may do what".
@@ -308,6 +310,21 @@ _OPERATIONS: list[Operation] = [
         )
         for name in ("linkPartner", "unlinkPartner")
     ),
+    # Claims with a decline window (issue 14, resolvers/claims.py): a partner claims with its delegated admin access
+    # on its customer's subscriptions; the owner declines; the tenant's admins list what is still pending.
+    Operation(
+        "claimPartnerOfRecord",
+        "mutation",
+        Entity.SUBSCRIPTION,
+        _frozen({Role.DELEGATED_ADMIN: Grant(RowFilter.DELEGATED_TENANT)}),
+    ),
+    Operation("declineClaim", "mutation", Entity.SUBSCRIPTION, _frozen({Role.OWNER: Grant(RowFilter.OWN_TENANT)})),
+    Operation(
+        "pendingClaims",
+        "query",
+        Entity.TENANT,
+        _grants({**_TENANT_ADMINS, Role.PLATFORM_ADMIN: RowFilter.ALL}),
+    ),
     # Provisioning, for admin tooling.
     Operation("createTenant", "mutation", None, _ADMIN_ONLY),
     Operation("updateTenant", "mutation", Entity.TENANT, _ADMIN_ONLY),
@@ -414,7 +431,13 @@ def permitted_operations(roles: Iterable[Role]) -> list[str]:
 # foreign target is still NOT_FOUND); reads still work, and ending a delegated admin relationship (revoking a
 # partner's access) stays possible.
 CHANGES_NEED_ACTIVE_TARGET: frozenset[str] = frozenset(
-    {"setDigitalPartnerOfRecord", "removeDigitalPartnerOfRecord", "linkPartner", "unlinkPartner"}
+    {
+        "setDigitalPartnerOfRecord",
+        "removeDigitalPartnerOfRecord",
+        "linkPartner",
+        "unlinkPartner",
+        "claimPartnerOfRecord",
+    }
 )
 CHANGEABLE_TENANT_STATUSES: frozenset[TenantStatus] = frozenset({TenantStatus.ACTIVE})
 CHANGEABLE_SUBSCRIPTION_STATUSES: frozenset[SubscriptionStatus] = frozenset({SubscriptionStatus.ACTIVE})

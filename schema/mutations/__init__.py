@@ -1,8 +1,8 @@
 """The Mutation root: one `input` argument, a payload type, one transaction each, audited.
 
-Mutations live by feature (associations, usage, provisioning); each decodes its input, hands it to one function in
-resolvers/ through `common.run` (the request's transaction, the caller's scope) and converts the rows it returns,
-which the resolver has read under the caller's row filters.
+Mutations live by feature (associations, claims, usage, provisioning); each decodes its input, hands it to one
+function in resolvers/ through `common.run` (the request's transaction, the caller's scope) and converts the rows
+it returns, which the resolver has read under the caller's row filters.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.mutations.associations import AssociationMutations
+from schema.mutations.claims import ClaimMutations
 from schema.mutations.provisioning import ProvisioningMutations
 from schema.mutations.usage import UsageMutations
 
@@ -17,7 +18,7 @@ from schema.mutations.usage import UsageMutations
 # strawberry.tools.merge_types composes the same way (the bases' fields, in this order, are the SDL's order), but
 # takes no description; the root's description is part of the published contract.
 @strawberry.type(description="Write operations. Each runs in one transaction and writes an audit event.")
-class Mutation(AssociationMutations, UsageMutations, ProvisioningMutations):
+class Mutation(AssociationMutations, ClaimMutations, UsageMutations, ProvisioningMutations):
     pass
 
 
