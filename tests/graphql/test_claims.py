@@ -6,6 +6,7 @@ naive oracle (tests/usage_oracle.py) says; the roles that may not claim or decli
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -318,3 +319,55 @@ async def test_the_decline_window_is_the_setting(database: Database, server_cloc
             "claims"
         ]
     assert claim["claim"]["declineBy"] == (CLAIMED_AT + timedelta(days=days)).isoformat().replace("+00:00", "Z")
+
+
+SET_DPOR = """mutation($input: SetDigitalPartnerOfRecordInput!) {
+  setDigitalPartnerOfRecord(input: $input) { changed subscription { version } } }"""
+
+
+async def test_concurrent_claims_and_dpor_changes_claim_once_and_lose_no_update(
+    api: Api, database: Database, server_clock: ServerClock
+) -> None:
+    """Six identical claims racing one another and the owner's DPOR changes on the same subscriptions: one claim per
+    subscription, every answer a success or CONFLICT, and every version accounted for (no lost update)."""
+    w = await _world(database)
+    server_clock.set(CLAIMED_AT)
+    claims = [api.execute(CLAIM, _claim_input(w, "first", "second"), as_=w["delegated"]) for _ in range(6)]
+    dpor = {
+        "input": {
+            "subscriptionId": _sub(w, "first"),
+            "partnerId": global_id.encode("Partner", w["dpor"].id),
+            "expectedVersion": 1,
+        }
+    }
+    bodies = await asyncio.gather(*claims, api.execute(SET_DPOR, dpor, as_=w["owner"]))
+    outcomes = []
+    for body in bodies:
+        if "errors" in body:
+            assert error_codes(body) == ["CONFLICT"], body
+            outcomes.append("conflict")
+        else:
+            outcomes.append("ok")
+    claimed = [body for body in bodies[:6] if "errors" not in body]
+    assert sum(body["data"]["claimPartnerOfRecord"]["changed"] for body in claimed) == 1
+    async with database.read() as session:
+        rows = (
+            await session.execute(
+                select(PartnerAssociation.subscription_id, func.count())
+                .where(PartnerAssociation.type == AssociationType.CLAIMING_PARTNER_OF_RECORD)
+                .group_by(PartnerAssociation.subscription_id)
+            )
+        ).all()
+        versions = dict((await session.execute(select(Subscription.id, Subscription.version))).all())
+        audits = dict(
+            (
+                await session.execute(
+                    select(AuditEvent.subscription_id, func.count()).group_by(AuditEvent.subscription_id)
+                )
+            ).all()
+        )
+    assert sorted(count for _, count in rows) == [1, 1]
+    # Each subscription's version counts exactly the changes audited on it.
+    for sub in (w["first"], w["second"]):
+        assert versions[sub.id] == 1 + audits[sub.id], (versions, audits)
+    assert outcomes.count("ok") >= 1
