@@ -19,6 +19,8 @@ associations, never usage outside its windows; PLATFORM_ADMIN provisions and rea
 DPOR; USAGE_INGEST only ingests usage.
 DPOR invitations (issue 14): a PARTNER creates, lists and revokes its own; only a tenant's OWNER previews, accepts
 (setting the DPOR of its own subscriptions exactly as setDigitalPartnerOfRecord does) or declines one.
+Claims (issue 14): a DELEGATED_ADMIN claims partner of record for its own partner on its customer's subscriptions;
+only the OWNER declines a claim; the tenant's admins (and platform admins) list pending claims.
 
 Longer than our other modules on purpose: the tables and the few functions saying how they are read (field rules,
 reach over a target, role preference, conditions) stay in one file, so one file answers "who may do what".
@@ -320,6 +322,21 @@ _OPERATIONS: list[Operation] = [
         )
         for name in ("linkPartner", "unlinkPartner")
     ),
+    # Claims with a decline window (issue 14, resolvers/claims.py): a partner claims with its delegated admin access
+    # on its customer's subscriptions; the owner declines; the tenant's admins list what is still pending.
+    Operation(
+        "claimPartnerOfRecord",
+        "mutation",
+        Entity.SUBSCRIPTION,
+        _frozen({Role.DELEGATED_ADMIN: Grant(RowFilter.DELEGATED_TENANT)}),
+    ),
+    Operation("declineClaim", "mutation", Entity.SUBSCRIPTION, _frozen({Role.OWNER: Grant(RowFilter.OWN_TENANT)})),
+    Operation(
+        "pendingClaims",
+        "query",
+        Entity.TENANT,
+        _grants({**_TENANT_ADMINS, Role.PLATFORM_ADMIN: RowFilter.ALL}),
+    ),
     # Provisioning, for admin tooling.
     Operation("createTenant", "mutation", None, _ADMIN_ONLY),
     Operation("updateTenant", "mutation", Entity.TENANT, _ADMIN_ONLY),
@@ -455,6 +472,7 @@ CHANGES_NEED_ACTIVE_TARGET: frozenset[str] = frozenset(
         "bulkRemoveDigitalPartnerOfRecord",
         "linkPartner",
         "unlinkPartner",
+        "claimPartnerOfRecord",
     }
 )
 CHANGEABLE_TENANT_STATUSES: frozenset[TenantStatus] = frozenset({TenantStatus.ACTIVE})

@@ -10,11 +10,11 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Uuid, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, enum_column, new_id
-from db.enums import AssociationEndReason, AssociationType, RecognitionRole
+from db.enums import AssociationEndReason, AssociationStatus, AssociationType, RecognitionRole
 from db.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 ACTIVE = text("valid_to IS NULL")
 ACTIVE_DPOR = text("valid_to IS NULL AND type = 'DIGITAL_PARTNER_OF_RECORD'")
+PENDING = text("status = 'PENDING'")
 
 
 class PartnerAssociation(Base):
@@ -56,6 +57,16 @@ class PartnerAssociation(Base):
         ),
         Index("ix_partner_associations_subscription_valid_from", "subscription_id", "valid_from"),
         Index("ix_partner_associations_partner_type_valid_from", "partner_id", "type", "valid_from"),
+        # A claim is PENDING until its decline window ends (decline_by), DECLINED only as the customer declined it.
+        CheckConstraint(
+            "(status = 'PENDING' AND decline_by IS NOT NULL) OR status = 'ACTIVE'"
+            " OR (status = 'DECLINED' AND end_reason = 'CUSTOMER_DECLINED')",
+            name="status_consistently",
+        ),
+        # The sweep ripens the pending claims whose window has passed, and the owner lists those still open.
+        Index(
+            "ix_partner_associations_pending_decline_by", "decline_by", sqlite_where=PENDING, postgresql_where=PENDING
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -79,6 +90,18 @@ class PartnerAssociation(Base):
     # The recognition the partner is given for the subscription, when the link or claim named one (revision 0004);
     # usage attribution can be grouped by it.
     recognition_role: Mapped[RecognitionRole | None] = mapped_column(enum_column(RecognitionRole, "recognition_role"))
+    # Attribution counts ACTIVE rows only (resolvers/usage/conditions.py). Every row before revision 0004 is ACTIVE,
+    # and so is each row loaded in bulk without the column (the server default).
+    status: Mapped[AssociationStatus] = mapped_column(
+        enum_column(AssociationStatus, "association_status"),
+        default=AssociationStatus.ACTIVE,
+        server_default=AssociationStatus.ACTIVE.value,
+    )
+    # A claim's (resolvers/claims.py): until when its customer may decline it, what it is for, and the partner's
+    # evidence (at most 4 KB). Null on every other row.
+    decline_by: Mapped[datetime | None] = mapped_column(UTCDateTime(seconds=True))
+    claim_workload: Mapped[str | None] = mapped_column(String(256))
+    claim_evidence: Mapped[str | None] = mapped_column(Text)
 
     # lazy="raise": loading is explicit (selectinload or DataLoaders), so an N+1 cannot sneak in.
     subscription: Mapped[Subscription] = relationship(lazy="raise")

@@ -42,6 +42,20 @@ class AssociationEndReason(enum.Enum):
     DELEGATION_ENDED = "DELEGATION_ENDED"
     # A partner admin link whose delegated admin relationship ended or expired: it ends at that same instant.
     ROLE_REVOKED = "ROLE_REVOKED"
+    # A claim the customer's owner declined within its decline window: never attributed.
+    CUSTOMER_DECLINED = "CUSTOMER_DECLINED"
+
+
+class AssociationStatus(enum.Enum):
+    """Whether an association is attributed over its interval (resolvers/claims.py: how a claim moves)."""
+
+    # A claim inside its decline window: not attributed (yet).
+    PENDING = "PENDING"
+    # In effect over [valid_from, valid_to): every association that is not a claim, and a claim whose window passed
+    # undeclined (attributed from its claim time).
+    ACTIVE = "ACTIVE"
+    # A claim the customer declined: never attributed.
+    DECLINED = "DECLINED"
 
 
 class RecognitionRole(enum.Enum):

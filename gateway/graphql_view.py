@@ -178,6 +178,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             invitation_code_limiter=self.invitation_code_limiter,
             max_page_size=self.settings.max_page_size,
             max_usage_rows=self.settings.max_usage_rows,
+            claim_decline_window_days=self.settings.claim_decline_window_days,
             handover=request.scope.get(HANDOVER_SCOPE_KEY),
         )
 

@@ -172,10 +172,13 @@ class Settings(BaseSettings):
     # Optional narrowing per OAuth client: (client_id, manifest path) pairs, e.g. `[["mobile", "/etc/m.json"]]`;
     # such a client may run only the documents of its manifest.
     persisted_documents_per_client: tuple[tuple[str, Path], ...] = ()
-    # Time-driven changes (resolvers/sweep.py: expired delegated admin relationships and their admin links): every
+    # Time-driven changes (resolvers/sweep.py: expired delegated admin relationships and their admin links, claims
+    # past their decline window): every
     # `serve` worker sweeps this often (0: never; then run `dpor-gateway sweep` from a scheduler). The rows get the
     # instants they are due at whatever the lag; the lag is how long they say it late.
     sweep_interval_seconds: float = Field(default=60.0, ge=0)
+    # How long a tenant's owner may decline a partner's claim (resolvers/claims.py); fixed on each claim when made.
+    claim_decline_window_days: int = Field(default=30, ge=1, le=365)
     # OpenTelemetry: spans exported over OTLP/HTTP to this endpoint (unset: no tracing).
     otel_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     otel_service_name: str = "dpor-gateway"

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.policy import Entity
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
-from db.enums import AssociationEndReason, AssociationType, RecognitionRole
+from db.enums import AssociationEndReason, AssociationStatus, AssociationType, RecognitionRole
 from db.subscription import Subscription
 from resolvers.errors import NotFound
 from resolvers.in_reach import visible_among
@@ -67,6 +67,10 @@ def written(association: PartnerAssociation | None) -> dict[str, Any] | None:
         "ended_by_client_id": association.ended_by_client_id,
         "end_reason": association.end_reason.value if association.end_reason else None,
         "recognition_role": association.recognition_role.value if association.recognition_role else None,
+        "status": association.status.value if association.status else AssociationStatus.ACTIVE.value,
+        "decline_by": association.decline_by.isoformat() if association.decline_by else None,
+        "claim_workload": association.claim_workload,
+        "claim_evidence": association.claim_evidence,
     }
 
 
@@ -86,8 +90,12 @@ def as_written(snapshot: dict[str, Any]) -> PartnerAssociation:
         ended_by_role=snapshot.get("ended_by_role"),
         ended_by_client_id=snapshot.get("ended_by_client_id"),
         end_reason=AssociationEndReason(snapshot["end_reason"]) if snapshot["end_reason"] else None,
-        # Absent from results recorded before revision 0004.
+        # These are absent from results recorded before revision 0004.
         recognition_role=RecognitionRole(role) if (role := snapshot.get("recognition_role")) else None,
+        status=AssociationStatus(snapshot.get("status", AssociationStatus.ACTIVE.value)),
+        decline_by=datetime.fromisoformat(declined) if (declined := snapshot.get("decline_by")) else None,
+        claim_workload=snapshot.get("claim_workload"),
+        claim_evidence=snapshot.get("claim_evidence"),
     )
 
 

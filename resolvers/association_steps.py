@@ -231,6 +231,7 @@ def snapshot(association: PartnerAssociation | None) -> dict[str, Any] | None:
         "validFrom": association.valid_from.isoformat(),
         "validTo": association.valid_to.isoformat() if association.valid_to else None,
         "recognitionRole": association.recognition_role.value if association.recognition_role else None,
+        "status": association.status.value if association.status else "ACTIVE",
     }
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.base import new_id
-from db.enums import AssociationEndReason, AssociationType, RecognitionRole
+from db.enums import AssociationEndReason, AssociationStatus, AssociationType, RecognitionRole
 from db.subscription import Subscription
 from resolvers.association_change import AssociationChange, ShownChange, result
 from resolvers.association_steps import (
@@ -162,6 +162,9 @@ async def unlink_partner(session: AsyncSession, scope: CallerScope, request_id: 
     subscription, actor, grant = await target(session, scope, operation, association.subscription_id, request_id)
     if association.type is AssociationType.DIGITAL_PARTNER_OF_RECORD:
         raise BadUserInput("use removeDigitalPartnerOfRecord for the Digital Partner of Record", field="associationId")
+    if association.status is AssociationStatus.PENDING:
+        # Only the owner declines a claim, and only within its window (resolvers.claims).
+        raise BadUserInput("a pending claim is declined with declineClaim, not unlinked", field="associationId")
     is_admin_link = association.type is AssociationType.PARTNER_ADMIN_LINK
     require_condition(grant, is_admin_link=is_admin_link, partner_id=association.partner_id, scope=scope)
 

@@ -39,6 +39,8 @@ class RequestContext:
     max_page_size: int = MAX_PAGE_SIZE
     # DPOR_MAX_USAGE_ROWS: the most rows a usage aggregate field returns (the cost check refuses most before SQL).
     max_usage_rows: int = MAX_USAGE_ROWS
+    # DPOR_CLAIM_DECLINE_WINDOW_DAYS: how long an owner may decline a claim made in this request.
+    claim_decline_window_days: int = 30
     # Which path answered a query: "interpreted" (the resolvers) or "compiled" (resolvers/compiled/). Logged only.
     execution_path: str = "interpreted"
     # Per-request state, created on first use and dropped with the request. The caller's scope is a task, so that

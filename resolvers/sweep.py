@@ -2,8 +2,10 @@
 
 - A delegated admin relationship past its `expires_at` ends at `expires_at`, and with it the partner's admin links
   on the tenant's subscriptions (ROLE_REVOKED), at that same instant (resolvers.delegations).
+- A claim still PENDING at its `decline_by` becomes ACTIVE, attributed from its claim time (resolvers.claims).
 
-The instants written are the rows' own (`expires_at`), never the time the sweep ran: its lag changes how soon the
+The instants written are the rows' own (`expires_at`; a claim's validFrom stays its claim time), never the time the
+sweep ran: its lag changes how soon the
 rows say it, not what they say, so attribution stops at the expiry second however late the sweep comes. Access
 itself stops at `expires_at` without it (auth.scope). The lag is bounded by how often it runs: every `serve`
 worker runs it every DPOR_SWEEP_INTERVAL_SECONDS (gateway/sweeper.py), and `dpor-gateway sweep` runs it once.
@@ -25,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import clock
 from db.engine import Database
-from resolvers import delegations
+from resolvers import claims, delegations
 from resolvers.authorize import Actor
 from resolvers.errors import Conflict
 from resolvers.transaction import in_transaction
@@ -41,10 +43,11 @@ SUBJECT = "dpor-gateway"
 @dataclass(frozen=True)
 class SweepReport:
     expired_relationships: int
+    ripened_claims: int
 
     @property
     def changed(self) -> int:
-        return self.expired_relationships
+        return self.expired_relationships + self.ripened_claims
 
 
 async def sweep(database: Database, *, batch: int = BATCH) -> SweepReport:
@@ -57,9 +60,15 @@ async def sweep(database: Database, *, batch: int = BATCH) -> SweepReport:
         lambda session, item: delegations.expire(session, actor, item, now),
         batch,
     )
-    report = SweepReport(expired_relationships=expired)
+    ripened = await _each_due(
+        database,
+        lambda session: claims.due_to_ripen(session, now, batch),
+        lambda session, item: claims.ripen(session, actor, item, now),
+        batch,
+    )
+    report = SweepReport(expired_relationships=expired, ripened_claims=ripened)
     if report.changed:
-        log.info("sweep: %d expired delegated admin relationship(s) ended", expired)
+        log.info("sweep: %d expired delegated admin relationship(s) ended, %d claim(s) ripened", expired, ripened)
     return report
 
 

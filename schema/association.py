@@ -14,7 +14,7 @@ from resolvers.caller import loaders_of
 from resolvers.context import RequestContext
 from resolvers.errors import NotFound
 from schema import global_id
-from schema.enums import AssociationEndReason, AssociationType, RecognitionRole
+from schema.enums import AssociationEndReason, AssociationStatus, AssociationType, RecognitionRole
 from schema.node import Node
 from schema.permissions import FieldPolicy
 
@@ -24,9 +24,22 @@ if TYPE_CHECKING:
 
 
 @strawberry.type(
+    description="What a partner claimed (claimPartnerOfRecord), and until when the tenant's owner may decline it."
+)
+class PartnerClaim:
+    workload: str = strawberry.field(description="What the claim is for, in the partner's words.")
+    evidence: str = strawberry.field(description="The partner's evidence (text, at most 4 KB).")
+    decline_by: datetime = strawberry.field(
+        description="The end of the decline window (UTC): the owner may decline before it; an undeclined claim is"
+        " ACTIVE from then on, attributed from its claim time (validFrom)."
+    )
+
+
+@strawberry.type(
     description=(
         "A partner's association with a subscription over the half-open interval [validFrom, validTo), second"
-        " precision. History is never deleted: a change ends the active row and starts a new one."
+        " precision. History is never deleted: a change ends the active row and starts a new one. Attributed only"
+        " while `status` is ACTIVE: a claim is not while PENDING, never once DECLINED."
     )
 )
 class PartnerAssociation(Node):
@@ -53,6 +66,14 @@ class PartnerAssociation(Node):
         description="OAuth client id of the application that ended the association, if any."
     )
     end_reason: AssociationEndReason | None = strawberry.field(description="Why it ended; null while active.")
+    status: AssociationStatus = strawberry.field(
+        description="ACTIVE: in effect over its interval, attributed (every association that is not a claim, and a"
+        " claim whose decline window passed undeclined, from its claim time). PENDING: a claim inside its decline"
+        " window, not attributed yet. DECLINED: a claim the owner declined, never attributed."
+    )
+    claim: PartnerClaim | None = strawberry.field(
+        description="For an association made by claimPartnerOfRecord: its workload, evidence and decline window."
+    )
     recognition_role: RecognitionRole | None = strawberry.field(
         description="How the partner is recognised (SELL_AND_DEPLOY, MANAGE_AND_USE), as set with the link or claim;"
         " null when none was named (and on rows recorded before recognition roles)."
@@ -75,6 +96,8 @@ class PartnerAssociation(Node):
             ended_by_client_id=row.ended_by_client_id,
             end_reason=row.end_reason,
             recognition_role=row.recognition_role,
+            status=row.status or AssociationStatus.ACTIVE,  # a row not flushed yet has no default applied
+            claim=_claim(row),
         )
 
     @strawberry.field(
@@ -123,3 +146,9 @@ class PartnerAssociation(Node):
         if row is None:
             raise NotFound("partner")
         return Partner.from_row(row)
+
+
+def _claim(row: AssociationRow) -> PartnerClaim | None:
+    if row.decline_by is None or row.claim_workload is None:
+        return None
+    return PartnerClaim(workload=row.claim_workload, evidence=row.claim_evidence or "", decline_by=row.decline_by)

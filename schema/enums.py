@@ -11,6 +11,7 @@ import strawberry
 from auth.principal import Role
 from db.enums import (
     AssociationEndReason,
+    AssociationStatus,
     AssociationType,
     DelegationStatus,
     Offer,
@@ -33,9 +34,14 @@ strawberry.enum(
     AssociationEndReason,
     description="Why a partner association ended. ROLE_REVOKED: a partner admin link whose delegated admin"
     " relationship ended or expired, at that instant; DELEGATION_ENDED: the same, on rows recorded before"
-    " ROLE_REVOKED existed.",
+    " ROLE_REVOKED existed; CUSTOMER_DECLINED: a claim the tenant's owner declined (never attributed).",
 )
 strawberry.enum(DelegationStatus, description="Status of a delegated admin relationship.")
+strawberry.enum(
+    AssociationStatus,
+    description="Whether an association is attributed: ACTIVE (in effect over its interval), PENDING (a claim inside"
+    " its decline window, not attributed yet), DECLINED (a claim the owner declined, never attributed).",
+)
 strawberry.enum(
     RecognitionRole,
     description="How a partner is recognised for a subscription beside its association type (multi-partner"
@@ -45,6 +51,7 @@ strawberry.enum(Role, description="A role granted by the caller's token scopes."
 
 __all__ = [
     "AssociationEndReason",
+    "AssociationStatus",
     "AssociationType",
     "DelegationStatus",
     "Offer",

@@ -28,6 +28,7 @@ from schema.arguments import After, Filter, First, NodeId, paging
 from schema.association import PartnerAssociation
 from schema.attributed import AttributedSubscriptionConnection, AttributedSubscriptionsFilter, association_filter
 from schema.audit import AuditEvent
+from schema.claims import ClaimQueries
 from schema.delegation import DelegatedAdminRelationship
 from schema.dpor_invitation import DporInvitationPreview
 from schema.enums import Offer, SubscriptionStatus, TenantStatus
@@ -117,7 +118,7 @@ GUARDED: list[type[BasePermission]] = [OperationPolicy]
 
 
 @strawberry.type(description="Read operations of the dpor-gateway API.")
-class Query:
+class Query(ClaimQueries):
     rate_limit: RateLimitInfo | None = rate_limit_field
 
     @strawberry.field(description="Fetches any object by its global ID; null when it does not exist or is not yours.")

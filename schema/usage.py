@@ -4,7 +4,8 @@ Attribution rule: associations hold second-precision half-open intervals [validF
 of a subscription's usage on UTC day d is the fraction of day d its association of that type was in effect
 (seconds active / 86,400). Attributed amount = daily amount x fraction, exact, rounded only at presentation (to
 the currency's minor unit, half to even). Each association type is attributed on its own; amounts of different
-currencies are never added together.
+currencies are never added together. Only associations in effect (status ACTIVE) are attributed: a claim is not while
+PENDING (inside its decline window), never once DECLINED, and from its claim time once its window passed undeclined.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class PartialDay:
 @strawberry.type(
     description=(
         "What a partner is attributed in a row: every day of the row counts whole except the partial days listed,"
-        " which count for seconds / 86,400."
+        " which count for seconds / 86,400. Only associations in effect (status ACTIVE) are attributed: a claim is"
+        " not while PENDING (inside its decline window), never once DECLINED (declined by the owner), and once its"
+        " window passed undeclined it is ACTIVE and attributed from its claim time (validFrom)."
     )
 )
 class UsageAttribution:

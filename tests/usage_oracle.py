@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from db.enums import AssociationType, RecognitionRole
+from db.enums import AssociationStatus, AssociationType, RecognitionRole
 from resolvers.usage.aggregate_types import AggregateFilter, AggregateRow, Attribution, GroupBy, PartialDay
 from resolvers.usage.currencies import present
 from tests.usage_helpers import PartnerScope, Scope, TenantScope
@@ -39,6 +39,8 @@ class RawAssociation:
     valid_from: datetime
     valid_to: datetime | None
     recognition_role: RecognitionRole | None = None
+    # Only ACTIVE associations are attributed: a PENDING claim not yet, a DECLINED one never.
+    status: AssociationStatus = AssociationStatus.ACTIVE
 
 
 @dataclass
@@ -107,6 +109,8 @@ def expected_rows(
     # records x associations: the oracle runs once per parent of every batch).
     candidates: dict[uuid.UUID, list[RawAssociation]] = {}
     for association in associations:
+        if association.status is not AssociationStatus.ACTIVE:
+            continue
         if partner_id not in (None, association.partner_id):
             continue
         if query.association_type not in (None, association.type):

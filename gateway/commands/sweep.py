@@ -13,7 +13,9 @@ from resolvers.sweep import SweepReport, sweep
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("sweep", help="end expired delegated admin relationships and their admin links")
+    parser = subparsers.add_parser(
+        "sweep", help="end expired delegated admin relationships and their admin links; ripen undeclined claims"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -28,4 +30,5 @@ async def _sweep() -> SweepReport:
 def run(args: argparse.Namespace) -> int:
     report = asyncio.run(_sweep())
     print(f"expired delegated admin relationships ended: {report.expired_relationships}")
+    print(f"claims ripened (decline window passed): {report.ripened_claims}")
     return 0

@@ -186,6 +186,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "validTo": Column("valid_to", Kind.DATETIME),
                     "endReason": Column("end_reason"),
                     "recognitionRole": Column("recognition_role"),
+                    "status": Column("status"),
                     "createdBy": Column("created_by"),
                     "createdByRole": Column("created_by_role"),
                     "createdByClientId": Column("created_by_client_id"),

@@ -15,6 +15,10 @@ type (Digital Partner of Record, transacting partner, admin link, claiming partn
 so one subscription-day can be attributed in full to one partner as DPOR and to another as transacting
 partner. Amounts in different currencies are never added together.
 
+Only associations in effect count (status ACTIVE). A claim (resolvers/claims.py) is not attributed while PENDING,
+inside its decline window; a DECLINED claim is never attributed; a claim whose window passed undeclined becomes
+ACTIVE and is then attributed from its claim time (validFrom), the days of its window included.
+
 How it is computed
 ------------------
 A partner's sum over a window is the sum over the days its association covers whole (read with SQL SUM from

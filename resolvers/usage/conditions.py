@@ -13,15 +13,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, or_, select
+from sqlalchemy import ColumnElement, Table, bindparam, literal_column, or_, select
 
 from auth.row_filters import Shape, usage_predicate
+from db.enums import AssociationStatus
 from db.models import PartnerAssociation, Subscription
 from resolvers.queries import among_ids
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.attribution import day_start
 
 ASSOCIATIONS: Table = PartnerAssociation.__table__  # type: ignore[assignment]
+# Written into the statement, not bound: a constant of every partner-scoped read's shape (the compiled path and the
+# benchmark floor take these statements as they are).
+ATTRIBUTED_STATUS: ColumnElement[str] = literal_column(f"'{AssociationStatus.ACTIVE.value}'")
 SUBSCRIPTIONS: Table = Subscription.__table__  # type: ignore[assignment]
 
 # The filter's optional fields, each bound under its own name when set.
@@ -81,13 +85,15 @@ def days(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
 
 def conditions(shape: ReadShape, rollup: Table, *, joined: bool) -> list[ColumnElement[bool]]:
     """The WHERE of a statement reading `rollup` (the daily or monthly rollup table), `joined` to the associations
-    or not: the filter's conditions on both tables, the associations overlapping the window, and the caller's
+    or not: the filter's conditions on both tables, the ACTIVE associations overlapping the window, and the caller's
     usage filter."""
     found = _subscription_conditions(shape, rollup)
     if "service" in shape.filters:
         found.append(rollup.c.service_name == bindparam("service"))
     if joined:
         found += [
+            # Only associations in effect are attributed: a claim while PENDING is not (yet), a DECLINED one never.
+            ASSOCIATIONS.c.status == ATTRIBUTED_STATUS,
             ASSOCIATIONS.c.valid_from < bindparam(_CLOSES),
             or_(ASSOCIATIONS.c.valid_to.is_(None), ASSOCIATIONS.c.valid_to > bindparam(_OPENS)),
         ]

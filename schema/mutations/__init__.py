@@ -1,8 +1,8 @@
 """The Mutation root: one `input` argument, a payload type, one transaction each, audited.
 
-Mutations live by feature (associations, bulk associations, usage, provisioning, DPOR invitations); each decodes
-its input, hands it to one function in resolvers/ through `common.run` (the request's transaction, the caller's
-scope) and converts the rows it returns, which the resolver has read under the caller's row filters.
+Mutations live by feature (associations, bulk associations, claims, usage, provisioning, DPOR invitations); each
+decodes its input, hands it to one function in resolvers/ through `common.run` (the request's transaction, the
+caller's scope) and converts the rows it returns, which the resolver has read under the caller's row filters.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import strawberry
 
 from schema.mutations.associations import AssociationMutations
 from schema.mutations.bulk_associations import BulkAssociationMutations
+from schema.mutations.claims import ClaimMutations
 from schema.mutations.dpor_invitations import DporInvitationMutations
 from schema.mutations.provisioning import ProvisioningMutations
 from schema.mutations.usage import UsageMutations
@@ -20,7 +21,12 @@ from schema.mutations.usage import UsageMutations
 # takes no description; the root's description is part of the published contract.
 @strawberry.type(description="Write operations. Each runs in one transaction and writes an audit event.")
 class Mutation(
-    AssociationMutations, BulkAssociationMutations, UsageMutations, ProvisioningMutations, DporInvitationMutations
+    AssociationMutations,
+    BulkAssociationMutations,
+    ClaimMutations,
+    UsageMutations,
+    ProvisioningMutations,
+    DporInvitationMutations,
 ):
     pass
 

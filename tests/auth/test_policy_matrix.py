@@ -27,7 +27,7 @@ from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
 from db.dpor_invitation import DporInvitation
 from db.engine import Database
-from db.enums import AssociationEndReason, AssociationType
+from db.enums import AssociationEndReason, AssociationStatus, AssociationType
 from db.tenant import TenantContact
 from db.usage import UsageRecord
 from resolvers.invitations.codes import code_hash
@@ -89,6 +89,19 @@ async def build_world(database: Database) -> World:
             "A": factories.association(subs["A"], partners["P2"], type=AssociationType.PARTNER_ADMIN_LINK),
             "B": factories.association(subs["B"], partners["P4"], type=AssociationType.PARTNER_ADMIN_LINK),
         }
+        # Pending claims by each side's delegated admin partner (claimPartnerOfRecord, declineClaim, pendingClaims).
+        claims = {
+            side: factories.association(
+                subs[side],
+                partners[partner],
+                type=AssociationType.CLAIMING_PARTNER_OF_RECORD,
+                status=AssociationStatus.PENDING,
+                decline_by=datetime(2099, 1, 1, tzinfo=UTC),
+                claim_workload="Azure landing zone",
+                claim_evidence="statement of work 42",
+            )
+            for side, partner in (("A", "P2"), ("B", "P4"))
+        }
         delegations = {
             "A": DelegatedAdminRelationship(id=uuid.uuid4(), tenant_id=tenants["A"].id, partner_id=partners["P2"].id),
             "B": DelegatedAdminRelationship(id=uuid.uuid4(), tenant_id=tenants["B"].id, partner_id=partners["P4"].id),
@@ -98,6 +111,7 @@ async def build_world(database: Database) -> World:
                 factories.association(subs["A"], partners["P1"], valid_from=since),
                 factories.association(subs["B"], partners["P3"], valid_from=since),
                 *links.values(),
+                *claims.values(),
                 *delegations.values(),
             ]
         )
@@ -148,6 +162,7 @@ async def build_world(database: Database) -> World:
         ids[f"tenant{side}"] = global_id.encode("Tenant", tenants[side].id)
         ids[f"sub{side}"] = global_id.encode("Subscription", subs[side].id)
         ids[f"link{side}"] = global_id.encode("PartnerAssociation", links[side].id)
+        ids[f"claim{side}"] = global_id.encode("PartnerAssociation", claims[side].id)
         ids[f"delegation{side}"] = global_id.encode("DelegatedAdminRelationship", delegations[side].id)
         ids[f"subExternal{side}"] = subs[side].external_id
     for name, row in partners.items():
@@ -248,6 +263,20 @@ CELLS: dict[str, Cell] = {
     "unlinkPartner": Cell(
         "mutation($i: UnlinkPartnerInput!) { unlinkPartner(input: $i) { changed } }",
         lambda w, s: {"i": {"associationId": w.gid(f"link{_side(s)}"), "expectedVersion": 1}},
+    ),
+    "claimPartnerOfRecord": Cell(
+        "mutation($i: ClaimPartnerOfRecordInput!) { claimPartnerOfRecord(input: $i) { changed } }",
+        lambda w, s: {
+            "i": {"subscriptionIds": [w.gid(f"sub{_side(s)}")], "workload": "Migration", "evidence": "SOW 7"}
+        },
+    ),
+    "declineClaim": Cell(
+        "mutation($i: DeclineClaimInput!) { declineClaim(input: $i) { changed } }",
+        lambda w, s: {"i": {"claimId": w.gid(f"claim{_side(s)}")}},
+    ),
+    "pendingClaims": Cell(
+        "query($t: ID!) { pendingClaims(tenantId: $t, first: 10) { edges { node { id status } } } }",
+        lambda w, s: {"t": w.gid(f"tenant{_side(s)}")},
     ),
     "createTenant": Cell(
         "mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }",
@@ -466,6 +495,23 @@ async def test_policy_cell(api: Api, database: Database, caller: str, operation:
         ("co-admin+partner", "attributedUsage", "other", Outcome.FORBIDDEN),
         ("co-admin+partner", "tenant", "other", Outcome.NOT_FOUND),
         ("owner+usage-ingest", "ingestUsage", "own", Outcome.OK),
+        # Claims (issue 14): the delegated admin claims on its customer's subscriptions, only the owner declines.
+        ("delegated-admin", "claimPartnerOfRecord", "own", Outcome.OK),
+        ("delegated-admin", "claimPartnerOfRecord", "other", Outcome.NOT_FOUND),
+        *[
+            (c, "claimPartnerOfRecord", "own", Outcome.FORBIDDEN)
+            for c in ("owner", "service-admin", "co-admin", "partner", "platform-admin", "co-admin+partner")
+        ],
+        ("owner", "declineClaim", "own", Outcome.OK),
+        ("owner", "declineClaim", "other", Outcome.NOT_FOUND),
+        *[
+            (c, "declineClaim", "own", Outcome.FORBIDDEN)
+            for c in ("service-admin", "co-admin", "delegated-admin", "partner", "platform-admin")
+        ],
+        ("co-admin", "pendingClaims", "own", Outcome.OK),
+        ("delegated-admin", "pendingClaims", "other", Outcome.NOT_FOUND),
+        ("partner", "pendingClaims", "own", Outcome.FORBIDDEN),
+        ("platform-admin", "pendingClaims", "other", Outcome.OK),
         ("owner+usage-ingest", "setDigitalPartnerOfRecord", "other", Outcome.NOT_FOUND),
         # DPOR invitations: the partner creates, lists and revokes its own; only the owner previews, accepts and
         # declines, and accepts for its own tenant only (a code names no tenant: any owner may read one).

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from db.engine import Database
-from db.enums import AssociationEndReason, AssociationType, RecognitionRole
+from db.enums import AssociationEndReason, AssociationStatus, AssociationType, RecognitionRole
 from db.models import PartnerAssociation
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
@@ -47,7 +47,13 @@ SUBSCRIPTIONS = [uuid.UUID(int=11), uuid.UUID(int=12), uuid.UUID(int=13)]
 TENANT_OF = {sub: TENANTS[index % 2] for index, sub in enumerate(SUBSCRIPTIONS)}
 PARTNERS = [uuid.UUID(int=21), uuid.UUID(int=22), uuid.UUID(int=23)]
 NOWHERE = uuid.UUID(int=99)  # a parent id that names nothing: its rows are empty, never an error
-TYPES = [AssociationType.DIGITAL_PARTNER_OF_RECORD, AssociationType.TRANSACTING_PARTNER]
+TYPES = [
+    AssociationType.DIGITAL_PARTNER_OF_RECORD,
+    AssociationType.TRANSACTING_PARTNER,
+    AssociationType.CLAIMING_PARTNER_OF_RECORD,
+]
+# A claim's intervals in turn: ripened (ACTIVE, attributed from its claim time), PENDING, DECLINED (if it ended).
+CLAIM_STATES = [AssociationStatus.ACTIVE, AssociationStatus.PENDING, AssociationStatus.DECLINED]
 ROLES = [None, RecognitionRole.SELL_AND_DEPLOY, RecognitionRole.MANAGE_AND_USE]
 SERVICES = ["Compute", "Storage"]
 METERS = ["m1", "m2", "m3"]
@@ -230,8 +236,21 @@ def _associations(scenario: Scenario) -> list[RawAssociation]:
             # Successive intervals of one history carry no role, then each role in turn: RECOGNITION_ROLE grouping
             # splits a partner's attribution, also on a day two intervals of different roles touch.
             role = ROLES[index // 2 % len(ROLES)]
-            associations.append(RawAssociation(SUBSCRIPTIONS[sub], PARTNERS[partner], kind, starts, ends, role))
+            status = AssociationStatus.ACTIVE
+            if kind is AssociationType.CLAIMING_PARTNER_OF_RECORD:
+                status = CLAIM_STATES[index // 2 % len(CLAIM_STATES)]
+                if status is AssociationStatus.DECLINED and ends is None:
+                    status = AssociationStatus.PENDING  # a declined claim has ended
+            associations.append(RawAssociation(SUBSCRIPTIONS[sub], PARTNERS[partner], kind, starts, ends, role, status))
     return associations
+
+
+def _end_reason(item: RawAssociation) -> AssociationEndReason | None:
+    if item.valid_to is None:
+        return None
+    if item.status is AssociationStatus.DECLINED:
+        return AssociationEndReason.CUSTOMER_DECLINED
+    return AssociationEndReason.REPLACED
 
 
 async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord], list[RawAssociation]]:
@@ -252,8 +271,12 @@ async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord]
             valid_to=item.valid_to,
             created_by="test",
             ended_by="test" if item.valid_to else None,
-            end_reason=AssociationEndReason.REPLACED if item.valid_to else None,
+            end_reason=_end_reason(item),
             recognition_role=item.recognition_role,
+            status=item.status,
+            decline_by=item.valid_from + timedelta(days=30)
+            if item.type is AssociationType.CLAIMING_PARTNER_OF_RECORD
+            else None,
         )
         for item in associations
     ]
