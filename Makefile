@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench lock schema clean
+.PHONY: run test test-long lint typecheck bench lock schema clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long rounds of the generated tests (fuzz, compiled-vs-interpreted, load): on demand, not in CI.
+test-long: $(STAMP)
+	DPOR_TEST_FUZZ_EXAMPLES=2000 DPOR_TEST_COMPILED_EXAMPLES=5000 DPOR_TEST_LOAD_SECONDS=60 \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,8 +13,8 @@ reach NOT_FOUND; aiming at the rows that exist is what makes the scope checks me
 Each role runs its own test on a freshly loaded demo dataset (gateway/seed/demo.py), mutations included, so the
 world drifts as the run goes (DPORs set and removed, links added, tenants created by the platform admin).
 
-Examples per role: DPOR_TEST_FUZZ_EXAMPLES (default 250 on SQLite, 50 on PostgreSQL; e.g.
-DPOR_TEST_FUZZ_EXAMPLES=5000 for a long run, on both backends). DPOR_TEST_FUZZ_SEED picks another deterministic
+Examples per role: DPOR_TEST_FUZZ_EXAMPLES (default 150 on SQLite, 50 on PostgreSQL; `make test-long`
+runs 2,000 on both backends). DPOR_TEST_FUZZ_SEED picks another deterministic
 sequence (default 0). The PostgreSQL cases are collected only when DPOR_TEST_POSTGRES_URL is set.
 """
 
@@ -78,7 +78,7 @@ from tests.resilience_support import (
 )
 
 # The heavy part on SQLite, a smaller sample on PostgreSQL: the whole file stays under a minute in CI.
-DEFAULT_EXAMPLES = {"sqlite": 250, "postgresql": 50}
+DEFAULT_EXAMPLES = {"sqlite": 150, "postgresql": 50}
 FUZZ_SEED = int(os.environ.get("DPOR_TEST_FUZZ_SEED", "0"))
 # Object levels a selection set walks below the root field: deep enough to cross every relation
 # (tenant -> subscriptions -> edges -> node -> partnerAssociations -> partner -> ...), under max_depth.
