@@ -44,7 +44,7 @@ class DporInvitation:
             max_redemptions=row.max_redemptions,
             redemptions=row.redemptions,
             revoked_at=row.revoked_at,
-            status=state.status(row, state.now()),
+            status=state.status_now(row),
         )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.policy import Entity, operation_reaches_partner
 from auth.row_filters import visibility
 from auth.scope import CallerScope
+from db import clock
 from db.base import new_id
 from db.dpor_invitation import DporInvitation
 from db.engine import Database
@@ -26,7 +27,7 @@ from resolvers import audit, global_id, idempotency
 from resolvers.authorize import Actor, acting_grant, granted
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.in_reach import shown
-from resolvers.invitations import codes, state
+from resolvers.invitations import codes
 from resolvers.pagination import Paging, SortKey, parse_datetime, parse_uuid
 from resolvers.reads.listing import Listing, list_rows
 
@@ -112,7 +113,7 @@ async def create_dpor_invitation(
         if first is None:
             raise NotFound("invitation")
         return Created(await shown(session, scope, Entity.DPOR_INVITATION, first, "invitation"), code=None)
-    at = state.now()
+    at = clock.now_in_seconds()
     code = codes.new_code()
     invitation = DporInvitation(
         id=new_id(),
@@ -169,7 +170,7 @@ async def revoke_dpor_invitation(
     if invitation.revoked_at is not None:
         return Revoked(invitation, changed=False)
     before = audited(invitation)
-    invitation.revoked_at = state.now()
+    invitation.revoked_at = clock.now_in_seconds()
     audit.record(
         session,
         actor,

@@ -1,4 +1,4 @@
-"""An invitation's status, derived from its row and the time, and the clock it is read with.
+"""An invitation's status, derived from its row and an instant of the server's clock (db.clock, which tests move).
 
 REVOKED wins over everything (the partner withdrew it), then USED_UP (max_redemptions reached), then EXPIRED (at or
 after expires_at); anything else is ACTIVE, the only status that can be previewed, accepted or declined.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from db import clock
 from db.dpor_invitation import DporInvitation
-from resolvers.association_steps import now_in_seconds
 
 
 class DporInvitationStatus(enum.Enum):
@@ -18,11 +18,6 @@ class DporInvitationStatus(enum.Enum):
     EXPIRED = "EXPIRED"
     REVOKED = "REVOKED"
     USED_UP = "USED_UP"
-
-
-def now() -> datetime:
-    """Server time in whole seconds, as association changes take it. Read through this module, so tests move it."""
-    return now_in_seconds()
 
 
 def status(invitation: DporInvitation, at: datetime) -> DporInvitationStatus:
@@ -33,6 +28,10 @@ def status(invitation: DporInvitation, at: datetime) -> DporInvitationStatus:
     if at >= invitation.expires_at:
         return DporInvitationStatus.EXPIRED
     return DporInvitationStatus.ACTIVE
+
+
+def status_now(invitation: DporInvitation) -> DporInvitationStatus:
+    return status(invitation, clock.now_in_seconds())
 
 
 def redeemable(invitation: DporInvitation, at: datetime) -> bool:

@@ -22,6 +22,7 @@ import pytest
 from auth import policy
 from auth.policy import OPERATIONS, RowFilter
 from auth.principal import Principal, Role
+from db import clock
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
@@ -31,7 +32,6 @@ from db.enums import AssociationEndReason, AssociationStatus, AssociationType
 from db.tenant import TenantContact
 from db.usage import UsageRecord
 from resolvers.invitations.codes import code_hash
-from resolvers.invitations.state import now as invitation_clock
 from resolvers.usage.rollups import rebuild_rollups
 from schema import global_id
 from tests import factories
@@ -145,7 +145,7 @@ async def build_world(database: Database) -> World:
                     tenant_id=tenant.id,
                 )
             )
-        created = invitation_clock()
+        created = clock.now_in_seconds()
         for name in ("P1", "P3", "P5"):
             invitation = DporInvitation(
                 id=uuid.uuid4(),

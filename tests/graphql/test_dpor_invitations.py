@@ -8,15 +8,16 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from auth.principal import Principal, Role
+from db import clock as db_clock
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
@@ -25,8 +26,6 @@ from db.engine import Database
 from db.enums import AssociationType
 from db.idempotency import IdempotencyRecord
 from db.subscription import Subscription
-from resolvers.association_steps import now_in_seconds
-from resolvers.invitations import state
 from resolvers.invitations.codes import CODE_PREFIX, code_hash
 from schema import global_id
 from tests import factories
@@ -49,25 +48,26 @@ REVOKE = """mutation($input: RevokeDporInvitationInput!) {
 HISTORY = """query($id: ID!) { subscription(id: $id) { version digitalPartnerOfRecord { partner { mpnId } }
   associationHistory(first: 10) { edges { node { partner { mpnId } endReason createdBy createdByRole } } } } }"""
 AUDIT = """query($t: ID!) { auditEvents(first: 50, filter: {tenantId: $t}) { edges { node {
-  action actorSubject actorRole targetType targetId subscriptionId requestId after } } } }"""
+  action actorSubject actorRole targetType targetId subscriptionId requestId correlationId after } } } }"""
 ATTRIBUTED = "{ attributedSubscriptions(first: 10) { totalCount edges { node { id } associations { type } } } }"
 
 
 @dataclass
 class Clock:
-    """The invitations' clock (resolvers.invitations.state.now), moved by the test: server time plus `ahead`."""
+    """The server's clock (db.clock), running, moved by the test: real time plus `ahead` (a stopped clock would
+    make the story's successive changes happen in one second)."""
 
     ahead: timedelta = timedelta(0)
 
     def now(self) -> datetime:
-        return now_in_seconds() + self.ahead
+        return datetime.now(UTC) + self.ahead
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+def clock() -> Iterator[Clock]:
     moved = Clock()
-    monkeypatch.setattr(state, "now", moved.now)
-    return moved
+    with db_clock.moved_to(moved.now):
+        yield moved
 
 
 @pytest.fixture
@@ -242,6 +242,8 @@ async def test_the_invitation_story(roomy_api: Api, database: Database, clock: C
         ]
     )
     assert len({event["requestId"] for event in audit}) == 1
+    # One acceptance is one batch: its events share one correlation id, as a bulk change's do.
+    assert len({event["correlationId"] for event in audit}) == 1 and audit[0]["correlationId"]
     assert {(event["actorSubject"], event["actorRole"]) for event in audit} == {("owner-olga", "OWNER")}
     (acceptance,) = [event for event in audit if event["action"] == "acceptDporInvitation"]
     assert (acceptance["targetType"], acceptance["targetId"]) == ("DporInvitation", invitation["id"])
@@ -306,7 +308,7 @@ async def test_the_invitation_story(roomy_api: Api, database: Database, clock: C
     assert (await api.data(REVOKE, revoke, as_=partner))["revokeDporInvitation"]["changed"] is False
     revoked_answer = await api.execute(PREVIEW, {"code": revoked["code"]}, as_=owner)
 
-    # Expired: a day later (the invitations' clock moves), a one-day invitation is NOT_FOUND and listed EXPIRED.
+    # Expired: a day later (the server's clock moves), a one-day invitation is NOT_FOUND and listed EXPIRED.
     expiring = await create(api, world, expiresInDays=1)
     clock.ahead = timedelta(days=1)
     expired_answer = await api.execute(PREVIEW, {"code": expiring["code"]}, as_=owner)
@@ -472,3 +474,22 @@ async def test_acceptances_racing_single_changes_on_one_subscription(api: Api, d
     assert version == 2
     winner = next(n for n, body in enumerate(bodies) if "errors" not in body)
     assert redemptions == (1 if winner % 2 == 0 else 0)  # a refused acceptance counts nothing
+
+
+async def test_an_acceptance_costs_the_same_statements_whatever_its_size(api: Api, database: Database) -> None:
+    """Set-based, as bulkSetDigitalPartnerOfRecord: locks, checks and writes do not grow with the subscriptions."""
+    world = await build_world(database)
+    async with database.write() as session:
+        subs = [factories.subscription(world.tenant) for _ in range(12)]
+        await factories.add_flushed(session, *subs)
+    code = (await api.data(CREATE, {"input": {}}, as_=world.partner_caller))["createDporInvitation"]["code"]
+    await api.data("{ viewer { subject } }", as_=world.owner)  # the token's tenant id is looked up once, remembered
+    counts, statements = [], []
+    for chunk in (subs[:2], subs[2:12]):
+        items = [(global_id.encode("Subscription", sub.id), 1) for sub in chunk]
+        async with api.counting() as counter:
+            accepted = await api.data(ACCEPT, accept_input(code, *items), as_=world.owner)
+        assert len(accepted["acceptDporInvitation"]["changes"]) == len(chunk)
+        counts.append(counter.count)
+        statements.append(counter.statements)
+    assert counts[0] == counts[1], (counts, statements)
