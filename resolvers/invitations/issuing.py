@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from resolvers import audit, global_id, idempotency
 from resolvers.authorize import Actor, acting_grant, granted
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.in_reach import shown
-from resolvers.invitations import codes
+from resolvers.invitations import codes, state
 from resolvers.pagination import Paging, SortKey, parse_datetime, parse_uuid
 from resolvers.reads.listing import Listing, list_rows
 
@@ -186,11 +187,20 @@ async def revoke_dpor_invitation(
 
 
 async def list_dpor_invitations(
-    database: Database, scope: CallerScope, partner_id: uuid.UUID, paging: Paging
+    database: Database,
+    scope: CallerScope,
+    partner_id: uuid.UUID,
+    paging: Paging,
+    statuses: Collection[state.DporInvitationStatus] | None = None,
 ) -> Listing[DporInvitation]:
     """A partner's invitations, newest first, under the caller's row filter (Partner.dporInvitations has checked
-    that the operation's grant reaches this partner)."""
+    that the operation's grant reaches this partner); only those whose status now is among `statuses`, when given
+    (at least one: an empty list would match nothing, so it is BAD_USER_INPUT)."""
     statement = select(DporInvitation).where(DporInvitation.partner_id == partner_id)
+    if statuses is not None:
+        if not statuses:
+            raise BadUserInput("name at least one status, or omit the status filter", field="filter.status")
+        statement = statement.where(state.status_among(statuses, clock.now_in_seconds()))
     return await list_rows(
         database, statement, visible=visibility(Entity.DPOR_INVITATION, scope), key=INVITATION_ORDER, paging=paging
     )

@@ -26,7 +26,9 @@ from db.engine import Database
 from db.enums import AssociationType
 from db.idempotency import IdempotencyRecord
 from db.subscription import Subscription
+from resolvers.invitations import state
 from resolvers.invitations.codes import CODE_PREFIX, code_hash
+from resolvers.invitations.state import DporInvitationStatus
 from schema import global_id
 from tests import factories
 from tests.api import Api, api_for, error_codes, principal
@@ -493,3 +495,87 @@ async def test_an_acceptance_costs_the_same_statements_whatever_its_size(api: Ap
         counts.append(counter.count)
         statements.append(counter.statements)
     assert counts[0] == counts[1], (counts, statements)
+
+
+FILTERED = """query($status: [DporInvitationStatus!]) { viewer { partner {
+  dporInvitations(first: 20, filter: {status: $status}) { totalCount edges { node { id status } } } } } }"""
+
+
+async def test_the_partner_lists_its_invitations_by_status(api: Api, database: Database, clock: Clock) -> None:
+    """`dporInvitations(filter: {status: [...]})`: only those whose status now is listed, counted alike; omitted,
+    every one; an empty list is BAD_USER_INPUT. The status moves with the server's clock (EXPIRED a day later)."""
+    world = await build_world(database)
+    partner = world.partner_caller
+    ids = {}
+    for name, values in {
+        "active": {},
+        "expiring": {"expiresInDays": 1},
+        "revoked": {},
+        "used": {"maxRedemptions": 1},
+    }.items():
+        created = await create(api, world, **values)
+        ids[name] = (created["invitation"]["id"], created["code"])
+    await api.data(REVOKE, {"input": {"invitationId": ids["revoked"][0]}}, as_=partner)
+    await api.data(ACCEPT, accept_input(ids["used"][1], (world.sub_id(1), 1)), as_=world.owner)
+
+    async def listed_as(status: list[str] | None) -> tuple[int, set[tuple[str, str]]]:
+        found = (await api.data(FILTERED, {"status": status}, as_=partner))["viewer"]["partner"]["dporInvitations"]
+        return found["totalCount"], {(edge["node"]["id"], edge["node"]["status"]) for edge in found["edges"]}
+
+    def named(*pairs: tuple[str, str]) -> tuple[int, set[tuple[str, str]]]:
+        return len(pairs), {(ids[name][0], status) for name, status in pairs}
+
+    assert await listed_as(["ACTIVE"]) == named(("active", "ACTIVE"), ("expiring", "ACTIVE"))
+    assert await listed_as(["REVOKED", "USED_UP"]) == named(("revoked", "REVOKED"), ("used", "USED_UP"))
+    assert await listed_as(["EXPIRED"]) == named()
+    clock.ahead = timedelta(days=1)
+    assert await listed_as(["EXPIRED"]) == named(("expiring", "EXPIRED"))
+    assert await listed_as(["ACTIVE", "EXPIRED"]) == named(("active", "ACTIVE"), ("expiring", "EXPIRED"))
+    everything = named(("active", "ACTIVE"), ("expiring", "EXPIRED"), ("revoked", "REVOKED"), ("used", "USED_UP"))
+    assert await listed_as(None) == everything
+    assert await listed_as([status.value for status in DporInvitationStatus]) == everything
+    empty = await api.execute(FILTERED, {"status": []}, as_=partner)
+    assert error_codes(empty) == ["BAD_USER_INPUT"]
+    assert empty["errors"][0]["extensions"]["field"] == "filter.status"
+    # Another partner's list is its own: none of these.
+    stranger = principal(Role.PARTNER, partner=world.delegated.mpn_id, subject="partner-other")
+    other = (await api.data(FILTERED, {"status": None}, as_=stranger))["viewer"]["partner"]["dporInvitations"]
+    assert other["totalCount"] == 0
+
+
+async def test_the_status_filter_in_sql_agrees_with_the_status_in_python(database: Database) -> None:
+    """state.status_among (SQL) and state.status (Python) name the same status for every combination of revoked,
+    used up and expired (at, before and after the expiry second)."""
+    async with database.write() as session:
+        partner = factories.partner()
+        await factories.add_flushed(session, partner)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = [
+        DporInvitation(
+            id=uuid.uuid4(),
+            partner_id=partner.id,
+            code_hash=code_hash(f"agree-{n}"),
+            created_at=at - timedelta(days=40),
+            expires_at=at + timedelta(seconds=offset),
+            max_redemptions=maximum,
+            redemptions=redemptions,
+            revoked_at=revoked,
+        )
+        for n, (offset, maximum, redemptions, revoked) in enumerate(
+            (offset, maximum, redemptions, revoked)
+            for offset in (-1, 0, 1)
+            for maximum in (None, 1, 2)
+            for redemptions in (0, 1, 2)
+            for revoked in (None, at - timedelta(days=1))
+            if maximum is None or redemptions <= maximum
+        )
+    ]
+    async with database.write() as session:
+        await factories.add_flushed(session, *rows)
+    async with database.read() as session:
+        for status in DporInvitationStatus:
+            found = set(await session.scalars(select(DporInvitation.id).where(state.status_among([status], at))))
+            assert found == {row.id for row in rows if state.status(row, at) is status}, status
+            assert found, status  # every status occurs
+        none = await session.scalars(select(DporInvitation.id).where(state.status_among([], at)))
+        assert list(none) == []
