@@ -168,6 +168,8 @@ class Accepted:
     partner: Partner
     # In the order the subscriptions were given.
     changes: list[ShownChange]
+    # On every audit event the acceptance wrote (None: replaying one recorded before acceptances had one).
+    correlation_id: str | None
 
 
 async def accept_dpor_invitation(
@@ -220,12 +222,12 @@ async def accept_dpor_invitation(
         },
         correlation_id=correlation_id,
     )
-    recorded = {"changes": [asdict(change) for change in written]}
+    recorded = {"correlation_id": correlation_id, "changes": [asdict(change) for change in written]}
     idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, recorded)
     await session.flush()
     partner = await session.get(Partner, invitation.partner_id)
     assert partner is not None
-    return Accepted(partner, changes)
+    return Accepted(partner, changes, correlation_id)
 
 
 async def _set_all(
@@ -276,7 +278,7 @@ async def _replayed(
     )
     partner = await session.get(Partner, invitation.partner_id)
     assert partner is not None
-    return Accepted(partner, shown)
+    return Accepted(partner, shown, stored.get("correlation_id"))
 
 
 def accepting(guard: CodeGuard) -> Work[AcceptArgs, Accepted]:

@@ -39,7 +39,7 @@ LIST = """{ viewer { partner { dporInvitations(first: 20) { totalCount
   edges { node { id status redemptions maxRedemptions revokedAt } } } } } }"""
 PREVIEW = "query($code: String!) { dporInvitation(code: $code) { partnerName partnerMpnId message expiresAt } }"
 ACCEPT = """mutation($input: AcceptDporInvitationInput!) { acceptDporInvitation(input: $input) {
-  partner { mpnId }
+  partner { mpnId } correlationId
   changes { changed message subscription { id version }
             association { partner { mpnId } type createdBy createdByRole validFrom }
             previousAssociation { partner { mpnId } endReason validTo } } } }"""
@@ -244,8 +244,8 @@ async def test_the_invitation_story(roomy_api: Api, database: Database, clock: C
         ]
     )
     assert len({event["requestId"] for event in audit}) == 1
-    # One acceptance is one batch: its events share one correlation id, as a bulk change's do.
-    assert len({event["correlationId"] for event in audit}) == 1 and audit[0]["correlationId"]
+    # One acceptance is one batch: its events share one correlation id, as a bulk change's do, the payload's.
+    assert {event["correlationId"] for event in audit} == {accepted["correlationId"]} != {None}
     assert {(event["actorSubject"], event["actorRole"]) for event in audit} == {("owner-olga", "OWNER")}
     (acceptance,) = [event for event in audit if event["action"] == "acceptDporInvitation"]
     assert (acceptance["targetType"], acceptance["targetId"]) == ("DporInvitation", invitation["id"])
