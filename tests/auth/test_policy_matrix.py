@@ -529,6 +529,21 @@ async def test_policy_cell(api: Api, database: Database, caller: str, operation:
             for c in ("service-admin", "co-admin", "delegated-admin", "partner", "platform-admin", "co-admin+partner")
             for operation in ("dporInvitation", "acceptDporInvitation", "declineDporInvitation")
         ],
+        ("partner", "revokeDporInvitation", "own", Outcome.OK),
+        ("platform-admin", "revokeDporInvitation", "own", Outcome.FORBIDDEN),
+        ("platform-admin", "createDporInvitation", "own", Outcome.FORBIDDEN),
+        # Partner admin links bound to access (issue 14): platform admins give delegated admin access; they and the
+        # tenant's owner end it (and with it the partner's admin links); nobody else.
+        ("platform-admin", "createDelegatedAdminRelationship", "other", Outcome.OK),
+        ("platform-admin", "endDelegatedAdminRelationship", "other", Outcome.OK),
+        ("owner", "endDelegatedAdminRelationship", "own", Outcome.OK),
+        ("owner", "endDelegatedAdminRelationship", "other", Outcome.NOT_FOUND),
+        *[
+            (c, operation, "own", Outcome.FORBIDDEN)
+            for c in ("service-admin", "co-admin", "delegated-admin", "partner", "co-admin+partner")
+            for operation in ("createDelegatedAdminRelationship", "endDelegatedAdminRelationship")
+        ],
+        ("owner", "createDelegatedAdminRelationship", "own", Outcome.FORBIDDEN),
     ],
 )
 def test_the_table_says_what_the_product_rules_say(caller: str, operation: str, side: str, outcome: Outcome) -> None:

@@ -579,3 +579,28 @@ async def test_the_status_filter_in_sql_agrees_with_the_status_in_python(databas
             assert found, status  # every status occurs
         none = await session.scalars(select(DporInvitation.id).where(state.status_among([], at)))
         assert list(none) == []
+
+
+async def test_a_refused_acceptance_names_its_first_failing_item(api: Api, database: Database) -> None:
+    """Several failing items: the error is the one at the lowest position, whatever its kind, and nothing is
+    written (no row, no event, no version, no redemption)."""
+    world = await build_world(database)
+    code = (await api.data(CREATE, {"input": {}}, as_=world.partner_caller))["createDporInvitation"]["code"]
+    foreign = global_id.encode("Subscription", world.foreign.id)
+    before = await counts(database)
+    for items, expected in (
+        (
+            ((world.sub_id(1), 1), (foreign, 1), (world.sub_id(2), 7)),
+            (1, "NOT_FOUND", "subscriptions[1].subscriptionId"),
+        ),
+        (
+            ((world.sub_id(1), 1), (world.sub_id(2), 7), (foreign, 1)),
+            (1, "CONFLICT", "subscriptions[1].expectedVersion"),
+        ),
+    ):
+        body = await api.execute(ACCEPT, accept_input(code, *items), as_=world.owner)
+        (error,) = body["errors"]
+        extensions = error["extensions"]
+        assert (extensions["index"], extensions["code"], extensions["field"]) == expected
+    assert await counts(database) == before
+    assert [row["redemptions"] for row in (await listed(api, world)).values()] == [0]
