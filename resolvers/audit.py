@@ -54,6 +54,7 @@ def record(
     subscription_id: uuid.UUID | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    correlation_id: str | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
         **row(
@@ -65,6 +66,7 @@ def record(
             subscription_id=subscription_id,
             before=before,
             after=after,
+            correlation_id=correlation_id,
         )
     )
     session.add(event)

@@ -20,6 +20,14 @@ strawberry.enum(
 )
 
 
+@strawberry.input(description="Narrows a partner's DPOR invitations.")
+class DporInvitationsFilter:
+    status: list[DporInvitationStatus] | None = strawberry.field(
+        default=None,
+        description="Only invitations whose status now is one of these (name at least one); omitted: every status.",
+    )
+
+
 @strawberry.type(
     description="A DPOR invitation as the partner that created it sees it (its code is shown once, on creation, and"
     " never stored). Readable by that partner and platform admins; it names no tenant."
@@ -44,7 +52,7 @@ class DporInvitation:
             max_redemptions=row.max_redemptions,
             redemptions=row.redemptions,
             revoked_at=row.revoked_at,
-            status=state.status(row, state.now()),
+            status=state.status_now(row),
         )
 
 

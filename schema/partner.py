@@ -18,7 +18,7 @@ from resolvers.usage.aggregate_types import GroupBy
 from resolvers.usage.loaders import UsageRequest
 from schema import global_id
 from schema.arguments import After, Filter, First, paging
-from schema.dpor_invitation import DporInvitation
+from schema.dpor_invitation import DporInvitation, DporInvitationsFilter
 from schema.enums import AssociationType
 from schema.node import Connection, Node, connection
 from schema.permissions import OperationPolicy
@@ -97,14 +97,22 @@ class Partner(Node):
 
     @strawberry.field(
         description=(
-            "This partner's DPOR invitations, newest first, with their status and redemptions (never their codes)."
-            " Readable by the partner itself and platform admins."
+            "This partner's DPOR invitations, newest first, with their status and redemptions (never their codes),"
+            " optionally only those of some statuses. Readable by the partner itself and platform admins; nobody"
+            " else sees a partner's invitations (a tenant's owner sees one only by its code, dporInvitation)."
         ),
         permission_classes=[OperationPolicy],
     )
     async def dpor_invitations(
-        self, info: Info[RequestContext, None], first: First = None, after: After = None
+        self,
+        info: Info[RequestContext, None],
+        first: First = None,
+        after: After = None,
+        filter: Annotated[DporInvitationsFilter | None, Filter] = None,
     ) -> Connection[DporInvitation] | None:
         scope = await caller_scope(info.context)
-        found = await list_dpor_invitations(info.context.database, scope, self.row_id, paging(info, first, after))
+        statuses = None if filter is None or filter.status is None else frozenset(filter.status)
+        found = await list_dpor_invitations(
+            info.context.database, scope, self.row_id, paging(info, first, after), statuses
+        )
         return connection(found.page, DporInvitation.from_row, found.count)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.policy import Entity, operation_reaches_partner
 from auth.row_filters import visibility
 from auth.scope import CallerScope
+from db import clock
 from db.base import new_id
 from db.dpor_invitation import DporInvitation
 from db.engine import Database
@@ -112,7 +114,7 @@ async def create_dpor_invitation(
         if first is None:
             raise NotFound("invitation")
         return Created(await shown(session, scope, Entity.DPOR_INVITATION, first, "invitation"), code=None)
-    at = state.now()
+    at = clock.now_in_seconds()
     code = codes.new_code()
     invitation = DporInvitation(
         id=new_id(),
@@ -169,7 +171,7 @@ async def revoke_dpor_invitation(
     if invitation.revoked_at is not None:
         return Revoked(invitation, changed=False)
     before = audited(invitation)
-    invitation.revoked_at = state.now()
+    invitation.revoked_at = clock.now_in_seconds()
     audit.record(
         session,
         actor,
@@ -185,11 +187,20 @@ async def revoke_dpor_invitation(
 
 
 async def list_dpor_invitations(
-    database: Database, scope: CallerScope, partner_id: uuid.UUID, paging: Paging
+    database: Database,
+    scope: CallerScope,
+    partner_id: uuid.UUID,
+    paging: Paging,
+    statuses: Collection[state.DporInvitationStatus] | None = None,
 ) -> Listing[DporInvitation]:
     """A partner's invitations, newest first, under the caller's row filter (Partner.dporInvitations has checked
-    that the operation's grant reaches this partner)."""
+    that the operation's grant reaches this partner); only those whose status now is among `statuses`, when given
+    (at least one: an empty list would match nothing, so it is BAD_USER_INPUT)."""
     statement = select(DporInvitation).where(DporInvitation.partner_id == partner_id)
+    if statuses is not None:
+        if not statuses:
+            raise BadUserInput("name at least one status, or omit the status filter", field="filter.status")
+        statement = statement.where(state.status_among(statuses, clock.now_in_seconds()))
     return await list_rows(
         database, statement, visible=visibility(Entity.DPOR_INVITATION, scope), key=INVITATION_ORDER, paging=paging
     )

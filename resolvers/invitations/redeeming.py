@@ -5,16 +5,20 @@ Order of the checks, so that a caller learns nothing it may not:
 2. the guess budget (codes.CodeGuard): RATE_LIMITED before the code is looked up, once spent;
 3. the code, by its hash: unknown, expired, revoked and used up are one NOT_FOUND ("invitation not found"), each
    one failed lookup;
-4. (accept) each subscription through setDigitalPartnerOfRecord's own resolver, in one transaction: a subscription
-   outside the owner's tenant is NOT_FOUND, a stale expectedVersion CONFLICT, a tenant or subscription that is not
-   ACTIVE NOT_ACTIVE; any failure rolls everything back, and the error names the item (`index`, `field`).
+4. (accept) setDigitalPartnerOfRecord's steps over all the subscriptions at once, set-based as
+   bulkSetDigitalPartnerOfRecord runs them (resolvers.association_steps, resolvers.dpor_changes), in one
+   transaction: a subscription outside the owner's tenant is NOT_FOUND, a stale expectedVersion CONFLICT, a tenant
+   or subscription that is not ACTIVE NOT_ACTIVE; any failure writes nothing, and the error is the first failing
+   item's (lowest position), naming it (`index`, `field`).
 
 An acceptance locks the invitation row first (SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE serializes writers),
 so two owners racing for the last redemption of an invitation cannot both get it; the subscriptions are then
-locked in id order, so two acceptances over the same subscriptions cannot deadlock. It counts one redemption however
-many subscriptions it names, and writes setDigitalPartnerOfRecord's history row and audit event per subscription
-plus one `acceptDporInvitation` event on the tenant naming the invitation. A replayed idempotency key answers the
-first acceptance's result as recorded, also after the invitation was used up, revoked or expired.
+locked in one statement in id order, so acceptances, batches and single changes over the same subscriptions cannot
+deadlock. It counts one redemption however many subscriptions it names, and writes setDigitalPartnerOfRecord's
+history row and audit event per subscription plus one `acceptDporInvitation` event on the tenant naming the
+invitation, all carrying one correlation id. Statements do not grow with the number of subscriptions. A replayed
+idempotency key answers the first acceptance's result as recorded, also after the invitation was used up, revoked
+or expired.
 
 A decline writes an audit event on the owner's tenant and changes nothing else: a code may be meant for many
 customers (max_redemptions), so one owner's "no" does not end it for the others, and the partner is not told who
@@ -33,20 +37,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.scope import CallerScope
+from db import clock
+from db.base import new_id
 from db.dpor_invitation import DporInvitation
 from db.engine import Database
 from db.partner import Partner
 from resolvers import audit, global_id, idempotency
-from resolvers.association_change import AssociationChange, ShownChange, shown_change, written
-from resolvers.association_steps import lock_subscription
-from resolvers.associations import SetDporArgs, set_digital_partner_of_record
+from resolvers.association_change import AssociationChange, ShownChange, shown_changes
+from resolvers.association_steps import Target, lock_subscriptions, reach, refusals
 from resolvers.authorize import Actor, acting_grant, granted
+from resolvers.dpor_changes import set_dpors
 from resolvers.errors import BadUserInput, Conflict, GatewayError, NotFound
 from resolvers.invitations import codes, state
 from resolvers.invitations.codes import CodeGuard
 from resolvers.mutation import Work
 
 MAX_SUBSCRIPTIONS = 100
+# The operation whose rules, history rows and audit events an acceptance writes per subscription.
+SET_DPOR = "setDigitalPartnerOfRecord"
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class Preview:
 
 async def _redeemable(session: AsyncSession, code: str, guard: CodeGuard, *, lock: bool = False) -> DporInvitation:
     invitation = await _by_code(session, code, lock=lock)
-    if invitation is None or not state.redeemable(invitation, state.now()):
+    if invitation is None or not state.redeemable(invitation, clock.now_in_seconds()):
         await _refuse(guard)
     return invitation
 
@@ -160,6 +168,8 @@ class Accepted:
     partner: Partner
     # In the order the subscriptions were given.
     changes: list[ShownChange]
+    # On every audit event the acceptance wrote (None: replaying one recorded before acceptances had one).
+    correlation_id: str | None
 
 
 async def accept_dpor_invitation(
@@ -179,7 +189,7 @@ async def accept_dpor_invitation(
             "subscriptions": [[item.subscription_id.hex, item.expected_version] for item in args.subscriptions],
         },
     )
-    redeemable = state.redeemable(invitation, state.now())
+    redeemable = state.redeemable(invitation, clock.now_in_seconds())
     try:
         stored = await idempotency.replay(session, actor.subject, args.idempotency_key, fingerprint)
     except Conflict:
@@ -192,7 +202,10 @@ async def accept_dpor_invitation(
         return await _replayed(session, scope, invitation, stored)
     if not redeemable:
         await _refuse(guard)
-    changes = await _set_each(session, scope, request_id, invitation.partner_id, args.subscriptions)
+    correlation_id = new_id().hex
+    written, changes = await _set_all(
+        session, scope, request_id, invitation.partner_id, args.subscriptions, correlation_id
+    )
     invitation.redemptions += 1
     assert scope.tenant_id is not None  # _owner: the acting owner's tenant is known
     audit.record(
@@ -207,36 +220,42 @@ async def accept_dpor_invitation(
             "partnerId": global_id.encode("Partner", invitation.partner_id),
             "subscriptionIds": [global_id.encode("Subscription", change.subscription.id) for change in changes],
         },
+        correlation_id=correlation_id,
     )
-    recorded = {"changes": [asdict(_as_recorded(change)) for change in changes]}
+    recorded = {"correlation_id": correlation_id, "changes": [asdict(change) for change in written]}
     idempotency.remember(session, actor.subject, args.idempotency_key, operation, fingerprint, recorded)
     await session.flush()
     partner = await session.get(Partner, invitation.partner_id)
     assert partner is not None
-    return Accepted(partner, changes)
+    return Accepted(partner, changes, correlation_id)
 
 
-async def _set_each(
+async def _set_all(
     session: AsyncSession,
     scope: CallerScope,
     request_id: str,
     partner_id: uuid.UUID,
     chosen: Sequence[ChosenSubscription],
-) -> list[ShownChange]:
-    """setDigitalPartnerOfRecord for each subscription, in id order (the lock order), answered in input order."""
-    done: dict[int, ShownChange] = {}
-    for index in sorted(range(len(chosen)), key=lambda position: chosen[position].subscription_id):
-        item = chosen[index]
-        try:
-            done[index] = await set_digital_partner_of_record(
-                session,
-                scope,
-                request_id,
-                SetDporArgs(item.subscription_id, partner_id, item.expected_version, idempotency_key=None),
-            )
-        except GatewayError as error:
-            raise _of_item(error, index) from None
-    return [done[index] for index in range(len(chosen))]
+    correlation_id: str,
+) -> tuple[list[AssociationChange], list[ShownChange]]:
+    """setDigitalPartnerOfRecord over every chosen subscription, set-based: locked in one statement (id order) and
+    reached, checked, set. The changes as written (what a replay answers) and as the payload shows them, both in
+    input order."""
+    reached = await reach(session, scope, SET_DPOR, [item.subscription_id for item in chosen], request_id)
+    problems = {index: found for index, found in enumerate(reached) if isinstance(found, GatewayError)}
+    checked = [(index, found) for index, found in enumerate(reached) if isinstance(found, Target)]
+    refused = await refusals(
+        session, SET_DPOR, [(found.subscription, chosen[index].expected_version) for index, found in checked]
+    )
+    problems |= {index: error for (index, _), error in zip(checked, refused, strict=True) if error is not None}
+    if problems:
+        first = min(problems)
+        raise _of_item(problems[first], first)
+    targets = [found for _, found in checked]
+    changes = await set_dpors(session, SET_DPOR, targets, partner_id, correlation_id=correlation_id)
+    await session.flush()
+    shown = await shown_changes(session, scope, [(t.subscription, c) for t, c in zip(targets, changes, strict=True)])
+    return changes, shown
 
 
 def _of_item(error: GatewayError, index: int) -> GatewayError:
@@ -246,34 +265,20 @@ def _of_item(error: GatewayError, index: int) -> GatewayError:
     return error
 
 
-def _as_recorded(change: ShownChange) -> AssociationChange:
-    """What an acceptance stores per subscription for a replay: the change as its transaction wrote it (the
-    owner sees every row of its own tenant, so the shown rows are the written ones)."""
-    return AssociationChange(
-        subscription_id=change.subscription.id.hex,
-        association_id=change.association.id.hex if change.association else None,
-        previous_association_id=change.previous_association.id.hex if change.previous_association else None,
-        changed=change.changed,
-        message=change.message,
-        subscription_version=change.subscription_version,
-        association=written(change.association),
-        previous_association=written(change.previous_association),
-    )
-
-
 async def _replayed(
     session: AsyncSession, scope: CallerScope, invitation: DporInvitation, stored: dict[str, Any]
 ) -> Accepted:
     recorded = [AssociationChange.from_stored(change) for change in stored["changes"]]
-    shown: dict[int, ShownChange] = {}
-    for index in sorted(range(len(recorded)), key=lambda position: recorded[position].subscription_id):
-        subscription = await lock_subscription(session, uuid.UUID(recorded[index].subscription_id))
-        if subscription is None:
-            raise NotFound("subscription")
-        shown[index] = await shown_change(session, scope, subscription, recorded[index])
+    ids = [uuid.UUID(change.subscription_id) for change in recorded]
+    locked = await lock_subscriptions(session, ids)
+    if len(locked) != len(ids):
+        raise NotFound("subscription")
+    shown = await shown_changes(
+        session, scope, [(locked[sub], change) for sub, change in zip(ids, recorded, strict=True)]
+    )
     partner = await session.get(Partner, invitation.partner_id)
     assert partner is not None
-    return Accepted(partner, [shown[index] for index in range(len(recorded))])
+    return Accepted(partner, shown, stored.get("correlation_id"))
 
 
 def accepting(guard: CodeGuard) -> Work[AcceptArgs, Accepted]:

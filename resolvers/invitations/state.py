@@ -1,4 +1,4 @@
-"""An invitation's status, derived from its row and the time, and the clock it is read with.
+"""An invitation's status, derived from its row and an instant of the server's clock (db.clock, which tests move).
 
 REVOKED wins over everything (the partner withdrew it), then USED_UP (max_redemptions reached), then EXPIRED (at or
 after expires_at); anything else is ACTIVE, the only status that can be previewed, accepted or declined.
@@ -7,10 +7,13 @@ after expires_at); anything else is ACTIVE, the only status that can be previewe
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, and_, false, not_, or_
+
+from db import clock
 from db.dpor_invitation import DporInvitation
-from resolvers.association_steps import now_in_seconds
 
 
 class DporInvitationStatus(enum.Enum):
@@ -18,11 +21,6 @@ class DporInvitationStatus(enum.Enum):
     EXPIRED = "EXPIRED"
     REVOKED = "REVOKED"
     USED_UP = "USED_UP"
-
-
-def now() -> datetime:
-    """Server time in whole seconds, as association changes take it. Read through this module, so tests move it."""
-    return now_in_seconds()
 
 
 def status(invitation: DporInvitation, at: datetime) -> DporInvitationStatus:
@@ -33,6 +31,28 @@ def status(invitation: DporInvitation, at: datetime) -> DporInvitationStatus:
     if at >= invitation.expires_at:
         return DporInvitationStatus.EXPIRED
     return DporInvitationStatus.ACTIVE
+
+
+def status_among(statuses: Collection[DporInvitationStatus], at: datetime) -> ColumnElement[bool]:
+    """SQL for "`status(row, at)` is one of `statuses`", with `status`'s precedence (tested to agree with it)."""
+    revoked = DporInvitation.revoked_at.is_not(None)
+    used_up = and_(
+        DporInvitation.max_redemptions.is_not(None), DporInvitation.redemptions >= DporInvitation.max_redemptions
+    )
+    expired = DporInvitation.expires_at <= at
+    live = and_(not_(revoked), not_(used_up))
+    conditions = {
+        DporInvitationStatus.REVOKED: revoked,
+        DporInvitationStatus.USED_UP: and_(not_(revoked), used_up),
+        DporInvitationStatus.EXPIRED: and_(live, expired),
+        DporInvitationStatus.ACTIVE: and_(live, not_(expired)),
+    }
+    chosen = [conditions[given] for given in DporInvitationStatus if given in statuses]
+    return or_(*chosen) if chosen else false()
+
+
+def status_now(invitation: DporInvitation) -> DporInvitationStatus:
+    return status(invitation, clock.now_in_seconds())
 
 
 def redeemable(invitation: DporInvitation, at: datetime) -> bool:

@@ -128,6 +128,10 @@ class AcceptDporInvitationPayload:
         description="One change per subscription, in the order given, exactly as setDigitalPartnerOfRecord answers"
         " it (`changed` is false where the partner already was the DPOR)."
     )
+    correlation_id: str | None = strawberry.field(
+        description="On every audit event of this acceptance (auditEvents(filter: {correlationId}) reads them back);"
+        " null when replaying an acceptance recorded before acceptances had one."
+    )
 
 
 @strawberry.input(description="Decline a DPOR invitation.")
@@ -185,7 +189,8 @@ class DporInvitationMutations:
         " of each, exactly as setDigitalPartnerOfRecord would make it (same rules, history and audit; the previous"
         " DPOR ends with REPLACED), all in one transaction that counts one redemption. A subscription outside your"
         " tenant is NOT_FOUND, a stale expectedVersion CONFLICT, an inactive tenant or subscription NOT_ACTIVE; on any"
-        " failure nothing is written, and the error's `index` and `field` name the subscription." + _OWNER_ONLY,
+        " failure nothing is written, and the error's `index` and `field` name the first failing subscription."
+        + _OWNER_ONLY,
     )
     async def accept_dpor_invitation(
         self, info: Info[RequestContext, None], input: Annotated[AcceptDporInvitationInput, MutationInput]
@@ -197,6 +202,7 @@ class DporInvitationMutations:
         return AcceptDporInvitationPayload(
             partner=Partner.from_row(accepted.partner),
             changes=[PartnerAssociationChangePayload.from_change(change) for change in accepted.changes],
+            correlation_id=accepted.correlation_id,
         )
 
     @strawberry.mutation(

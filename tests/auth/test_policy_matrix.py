@@ -22,6 +22,7 @@ import pytest
 from auth import policy
 from auth.policy import OPERATIONS, RowFilter
 from auth.principal import Principal, Role
+from db import clock
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
@@ -31,7 +32,6 @@ from db.enums import AssociationEndReason, AssociationStatus, AssociationType
 from db.tenant import TenantContact
 from db.usage import UsageRecord
 from resolvers.invitations.codes import code_hash
-from resolvers.invitations.state import now as invitation_clock
 from resolvers.usage.rollups import rebuild_rollups
 from schema import global_id
 from tests import factories
@@ -145,7 +145,7 @@ async def build_world(database: Database) -> World:
                     tenant_id=tenant.id,
                 )
             )
-        created = invitation_clock()
+        created = clock.now_in_seconds()
         for name in ("P1", "P3", "P5"):
             invitation = DporInvitation(
                 id=uuid.uuid4(),
@@ -529,6 +529,21 @@ async def test_policy_cell(api: Api, database: Database, caller: str, operation:
             for c in ("service-admin", "co-admin", "delegated-admin", "partner", "platform-admin", "co-admin+partner")
             for operation in ("dporInvitation", "acceptDporInvitation", "declineDporInvitation")
         ],
+        ("partner", "revokeDporInvitation", "own", Outcome.OK),
+        ("platform-admin", "revokeDporInvitation", "own", Outcome.FORBIDDEN),
+        ("platform-admin", "createDporInvitation", "own", Outcome.FORBIDDEN),
+        # Partner admin links bound to access (issue 14): platform admins give delegated admin access; they and the
+        # tenant's owner end it (and with it the partner's admin links); nobody else.
+        ("platform-admin", "createDelegatedAdminRelationship", "other", Outcome.OK),
+        ("platform-admin", "endDelegatedAdminRelationship", "other", Outcome.OK),
+        ("owner", "endDelegatedAdminRelationship", "own", Outcome.OK),
+        ("owner", "endDelegatedAdminRelationship", "other", Outcome.NOT_FOUND),
+        *[
+            (c, operation, "own", Outcome.FORBIDDEN)
+            for c in ("service-admin", "co-admin", "delegated-admin", "partner", "co-admin+partner")
+            for operation in ("createDelegatedAdminRelationship", "endDelegatedAdminRelationship")
+        ],
+        ("owner", "createDelegatedAdminRelationship", "own", Outcome.FORBIDDEN),
     ],
 )
 def test_the_table_says_what_the_product_rules_say(caller: str, operation: str, side: str, outcome: Outcome) -> None:

@@ -207,8 +207,10 @@ async def test_bulk_story(api: Api, database: Database) -> None:
     assert (await api.data(BATCH_AUDIT, {"c": again["correlationId"]}, as_=owner))["auditEvents"]["totalCount"] == 0
 
     # A stale version in a remove also writes nothing.
+    before_stale = await _state(database)
     stale_remove = await api.execute(BULK_REMOVE, _remove(_items((subs[0], 4), (subs[1], 3))), as_=owner)
     assert [(p["index"], p["code"], p["currentVersion"]) for p in _problems(stale_remove)] == [(1, "CONFLICT", 4)]
+    assert await _state(database) == before_stale
 
 
 @pytest.mark.parametrize(

@@ -8,15 +8,16 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from auth.principal import Principal, Role
+from db import clock as db_clock
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
@@ -25,9 +26,9 @@ from db.engine import Database
 from db.enums import AssociationType
 from db.idempotency import IdempotencyRecord
 from db.subscription import Subscription
-from resolvers.association_steps import now_in_seconds
 from resolvers.invitations import state
 from resolvers.invitations.codes import CODE_PREFIX, code_hash
+from resolvers.invitations.state import DporInvitationStatus
 from schema import global_id
 from tests import factories
 from tests.api import Api, api_for, error_codes, principal
@@ -38,7 +39,7 @@ LIST = """{ viewer { partner { dporInvitations(first: 20) { totalCount
   edges { node { id status redemptions maxRedemptions revokedAt } } } } } }"""
 PREVIEW = "query($code: String!) { dporInvitation(code: $code) { partnerName partnerMpnId message expiresAt } }"
 ACCEPT = """mutation($input: AcceptDporInvitationInput!) { acceptDporInvitation(input: $input) {
-  partner { mpnId }
+  partner { mpnId } correlationId
   changes { changed message subscription { id version }
             association { partner { mpnId } type createdBy createdByRole validFrom }
             previousAssociation { partner { mpnId } endReason validTo } } } }"""
@@ -49,25 +50,26 @@ REVOKE = """mutation($input: RevokeDporInvitationInput!) {
 HISTORY = """query($id: ID!) { subscription(id: $id) { version digitalPartnerOfRecord { partner { mpnId } }
   associationHistory(first: 10) { edges { node { partner { mpnId } endReason createdBy createdByRole } } } } }"""
 AUDIT = """query($t: ID!) { auditEvents(first: 50, filter: {tenantId: $t}) { edges { node {
-  action actorSubject actorRole targetType targetId subscriptionId requestId after } } } }"""
+  action actorSubject actorRole targetType targetId subscriptionId requestId correlationId after } } } }"""
 ATTRIBUTED = "{ attributedSubscriptions(first: 10) { totalCount edges { node { id } associations { type } } } }"
 
 
 @dataclass
 class Clock:
-    """The invitations' clock (resolvers.invitations.state.now), moved by the test: server time plus `ahead`."""
+    """The server's clock (db.clock), running, moved by the test: real time plus `ahead` (a stopped clock would
+    make the story's successive changes happen in one second)."""
 
     ahead: timedelta = timedelta(0)
 
     def now(self) -> datetime:
-        return now_in_seconds() + self.ahead
+        return datetime.now(UTC) + self.ahead
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+def clock() -> Iterator[Clock]:
     moved = Clock()
-    monkeypatch.setattr(state, "now", moved.now)
-    return moved
+    with db_clock.moved_to(moved.now):
+        yield moved
 
 
 @pytest.fixture
@@ -242,6 +244,8 @@ async def test_the_invitation_story(roomy_api: Api, database: Database, clock: C
         ]
     )
     assert len({event["requestId"] for event in audit}) == 1
+    # One acceptance is one batch: its events share one correlation id, as a bulk change's do, the payload's.
+    assert {event["correlationId"] for event in audit} == {accepted["correlationId"]} != {None}
     assert {(event["actorSubject"], event["actorRole"]) for event in audit} == {("owner-olga", "OWNER")}
     (acceptance,) = [event for event in audit if event["action"] == "acceptDporInvitation"]
     assert (acceptance["targetType"], acceptance["targetId"]) == ("DporInvitation", invitation["id"])
@@ -306,7 +310,7 @@ async def test_the_invitation_story(roomy_api: Api, database: Database, clock: C
     assert (await api.data(REVOKE, revoke, as_=partner))["revokeDporInvitation"]["changed"] is False
     revoked_answer = await api.execute(PREVIEW, {"code": revoked["code"]}, as_=owner)
 
-    # Expired: a day later (the invitations' clock moves), a one-day invitation is NOT_FOUND and listed EXPIRED.
+    # Expired: a day later (the server's clock moves), a one-day invitation is NOT_FOUND and listed EXPIRED.
     expiring = await create(api, world, expiresInDays=1)
     clock.ahead = timedelta(days=1)
     expired_answer = await api.execute(PREVIEW, {"code": expiring["code"]}, as_=owner)
@@ -472,3 +476,131 @@ async def test_acceptances_racing_single_changes_on_one_subscription(api: Api, d
     assert version == 2
     winner = next(n for n, body in enumerate(bodies) if "errors" not in body)
     assert redemptions == (1 if winner % 2 == 0 else 0)  # a refused acceptance counts nothing
+
+
+async def test_an_acceptance_costs_the_same_statements_whatever_its_size(api: Api, database: Database) -> None:
+    """Set-based, as bulkSetDigitalPartnerOfRecord: locks, checks and writes do not grow with the subscriptions."""
+    world = await build_world(database)
+    async with database.write() as session:
+        subs = [factories.subscription(world.tenant) for _ in range(12)]
+        await factories.add_flushed(session, *subs)
+    code = (await api.data(CREATE, {"input": {}}, as_=world.partner_caller))["createDporInvitation"]["code"]
+    await api.data("{ viewer { subject } }", as_=world.owner)  # the token's tenant id is looked up once, remembered
+    counts, statements = [], []
+    for chunk in (subs[:2], subs[2:12]):
+        items = [(global_id.encode("Subscription", sub.id), 1) for sub in chunk]
+        async with api.counting() as counter:
+            accepted = await api.data(ACCEPT, accept_input(code, *items), as_=world.owner)
+        assert len(accepted["acceptDporInvitation"]["changes"]) == len(chunk)
+        counts.append(counter.count)
+        statements.append(counter.statements)
+    assert counts[0] == counts[1], (counts, statements)
+
+
+FILTERED = """query($status: [DporInvitationStatus!]) { viewer { partner {
+  dporInvitations(first: 20, filter: {status: $status}) { totalCount edges { node { id status } } } } } }"""
+
+
+async def test_the_partner_lists_its_invitations_by_status(api: Api, database: Database, clock: Clock) -> None:
+    """`dporInvitations(filter: {status: [...]})`: only those whose status now is listed, counted alike; omitted,
+    every one; an empty list is BAD_USER_INPUT. The status moves with the server's clock (EXPIRED a day later)."""
+    world = await build_world(database)
+    partner = world.partner_caller
+    ids = {}
+    for name, values in {
+        "active": {},
+        "expiring": {"expiresInDays": 1},
+        "revoked": {},
+        "used": {"maxRedemptions": 1},
+    }.items():
+        created = await create(api, world, **values)
+        ids[name] = (created["invitation"]["id"], created["code"])
+    await api.data(REVOKE, {"input": {"invitationId": ids["revoked"][0]}}, as_=partner)
+    await api.data(ACCEPT, accept_input(ids["used"][1], (world.sub_id(1), 1)), as_=world.owner)
+
+    async def listed_as(status: list[str] | None) -> tuple[int, set[tuple[str, str]]]:
+        found = (await api.data(FILTERED, {"status": status}, as_=partner))["viewer"]["partner"]["dporInvitations"]
+        return found["totalCount"], {(edge["node"]["id"], edge["node"]["status"]) for edge in found["edges"]}
+
+    def named(*pairs: tuple[str, str]) -> tuple[int, set[tuple[str, str]]]:
+        return len(pairs), {(ids[name][0], status) for name, status in pairs}
+
+    assert await listed_as(["ACTIVE"]) == named(("active", "ACTIVE"), ("expiring", "ACTIVE"))
+    assert await listed_as(["REVOKED", "USED_UP"]) == named(("revoked", "REVOKED"), ("used", "USED_UP"))
+    assert await listed_as(["EXPIRED"]) == named()
+    clock.ahead = timedelta(days=1)
+    assert await listed_as(["EXPIRED"]) == named(("expiring", "EXPIRED"))
+    assert await listed_as(["ACTIVE", "EXPIRED"]) == named(("active", "ACTIVE"), ("expiring", "EXPIRED"))
+    everything = named(("active", "ACTIVE"), ("expiring", "EXPIRED"), ("revoked", "REVOKED"), ("used", "USED_UP"))
+    assert await listed_as(None) == everything
+    assert await listed_as([status.value for status in DporInvitationStatus]) == everything
+    empty = await api.execute(FILTERED, {"status": []}, as_=partner)
+    assert error_codes(empty) == ["BAD_USER_INPUT"]
+    assert empty["errors"][0]["extensions"]["field"] == "filter.status"
+    # Another partner's list is its own: none of these.
+    stranger = principal(Role.PARTNER, partner=world.delegated.mpn_id, subject="partner-other")
+    other = (await api.data(FILTERED, {"status": None}, as_=stranger))["viewer"]["partner"]["dporInvitations"]
+    assert other["totalCount"] == 0
+
+
+async def test_the_status_filter_in_sql_agrees_with_the_status_in_python(database: Database) -> None:
+    """state.status_among (SQL) and state.status (Python) name the same status for every combination of revoked,
+    used up and expired (at, before and after the expiry second)."""
+    async with database.write() as session:
+        partner = factories.partner()
+        await factories.add_flushed(session, partner)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = [
+        DporInvitation(
+            id=uuid.uuid4(),
+            partner_id=partner.id,
+            code_hash=code_hash(f"agree-{n}"),
+            created_at=at - timedelta(days=40),
+            expires_at=at + timedelta(seconds=offset),
+            max_redemptions=maximum,
+            redemptions=redemptions,
+            revoked_at=revoked,
+        )
+        for n, (offset, maximum, redemptions, revoked) in enumerate(
+            (offset, maximum, redemptions, revoked)
+            for offset in (-1, 0, 1)
+            for maximum in (None, 1, 2)
+            for redemptions in (0, 1, 2)
+            for revoked in (None, at - timedelta(days=1))
+            if maximum is None or redemptions <= maximum
+        )
+    ]
+    async with database.write() as session:
+        await factories.add_flushed(session, *rows)
+    async with database.read() as session:
+        for status in DporInvitationStatus:
+            found = set(await session.scalars(select(DporInvitation.id).where(state.status_among([status], at))))
+            assert found == {row.id for row in rows if state.status(row, at) is status}, status
+            assert found, status  # every status occurs
+        none = await session.scalars(select(DporInvitation.id).where(state.status_among([], at)))
+        assert list(none) == []
+
+
+async def test_a_refused_acceptance_names_its_first_failing_item(api: Api, database: Database) -> None:
+    """Several failing items: the error is the one at the lowest position, whatever its kind, and nothing is
+    written (no row, no event, no version, no redemption)."""
+    world = await build_world(database)
+    code = (await api.data(CREATE, {"input": {}}, as_=world.partner_caller))["createDporInvitation"]["code"]
+    foreign = global_id.encode("Subscription", world.foreign.id)
+    before = await counts(database)
+    for items, expected in (
+        (
+            ((world.sub_id(1), 1), (foreign, 1), (world.sub_id(2), 7)),
+            (1, "NOT_FOUND", "subscriptions[1].subscriptionId"),
+        ),
+        (
+            ((world.sub_id(1), 1), (world.sub_id(2), 7), (foreign, 1)),
+            (1, "CONFLICT", "subscriptions[1].expectedVersion"),
+        ),
+    ):
+        body = await api.execute(ACCEPT, accept_input(code, *items), as_=world.owner)
+        (error,) = body["errors"]
+        extensions = error["extensions"]
+        assert (extensions["index"], extensions["code"], extensions["field"]) == expected
+    assert await counts(database) == before
+    assert [row["redemptions"] for row in (await listed(api, world)).values()] == [0]

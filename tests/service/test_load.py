@@ -1,5 +1,5 @@
-"""A bounded load run: mixed reads and DPOR writes from many concurrent callers for a fixed time, in process
-(httpx over ASGI, loopback only), on every backend.
+"""A bounded load run: mixed reads and DPOR writes (single, and bulk over several of a tenant's subscriptions) from
+many concurrent callers for a fixed time, in process (httpx over ASGI, loopback only), on every backend.
 
 It holds when no request gets a 5xx or an unexpected error, and afterwards the invariants are intact: one
 active DPOR per subscription, each subscription's DPOR history a chain without gaps after replacements or
@@ -35,6 +35,10 @@ from tests.resilience_support import check_invariants, gateway
 SECONDS = float(os.environ.get("DPOR_TEST_LOAD_SECONDS", "10"))
 WORKERS = 8
 WRITE_SHARE = 0.3
+# Of the writes, those that change several subscriptions of one tenant in one call (bulkSet/bulkRemove), and how
+# many: each is all or nothing, and races the single changes on the same subscriptions.
+BULK_SHARE = 0.2
+BULK_SIZES = (2, 5)
 # What a caller may get back under contention: a stale version, or a race lost at the database.
 EXPECTED_CODES = frozenset({"CONFLICT"})
 
@@ -55,6 +59,14 @@ SET_DPOR = """mutation($input: SetDigitalPartnerOfRecordInput!) {
 REMOVE_DPOR = """mutation($input: RemoveDigitalPartnerOfRecordInput!) {
   removeDigitalPartnerOfRecord(input: $input) { changed subscription { version } }
 }"""
+BULK_SET = """mutation($input: BulkSetDigitalPartnerOfRecordInput!) {
+  bulkSetDigitalPartnerOfRecord(input: $input) { changes { changed subscription { version } } }
+}"""
+BULK_REMOVE = """mutation($input: BulkRemoveDigitalPartnerOfRecordInput!) {
+  bulkRemoveDigitalPartnerOfRecord(input: $input) { changes { changed subscription { version } } }
+}"""
+CHANGES = ("setDigitalPartnerOfRecord", "removeDigitalPartnerOfRecord")
+BULK_CHANGES = ("bulkSetDigitalPartnerOfRecord", "bulkRemoveDigitalPartnerOfRecord")
 
 
 @dataclass
@@ -110,6 +122,12 @@ def bearer(api: Api, caller: Principal) -> str:
 
 
 async def post(api: Api, tally: Tally, name: str, query: str, variables: dict[str, Any], as_: Principal) -> Any:
+    return (await post_body(api, tally, name, query, variables, as_)).get("data")
+
+
+async def post_body(
+    api: Api, tally: Tally, name: str, query: str, variables: dict[str, Any], as_: Principal
+) -> dict[str, Any]:
     response = await api.client.post(
         "/graphql",
         json={"query": query, "variables": variables},
@@ -124,14 +142,16 @@ async def post(api: Api, tally: Tally, name: str, query: str, variables: dict[st
         tally.codes[str(code)] += 1
         if code not in EXPECTED_CODES:
             tally.unexpected.append((name, variables, error))
-    return body.get("data")
+    return body
 
 
 async def worker(api: Api, world: World, tally: Tally, seed: int, deadline: float) -> None:
     rng = random.Random(seed)
     while time.monotonic() < deadline:
         target = rng.choice(world.targets)
-        if rng.random() < WRITE_SHARE:
+        if rng.random() < WRITE_SHARE * BULK_SHARE:
+            await bulk_write(api, world, tally, rng, target.owner)
+        elif rng.random() < WRITE_SHARE:
             remove = rng.random() < 0.15
             fields: dict[str, Any] = {"subscriptionId": target.subscription_id, "expectedVersion": target.version}
             if not remove:
@@ -161,8 +181,34 @@ async def worker(api: Api, world: World, tally: Tally, seed: int, deadline: floa
             await post(api, tally, name, READS[name], variables, caller)
 
 
+async def bulk_write(api: Api, world: World, tally: Tally, rng: random.Random, owner: Principal) -> None:
+    """A bulk set or remove over some of the owner's subscriptions at their known versions: every one changed
+    (versions from the payload), or none (a CONFLICT lists each stale item with its current version)."""
+    own = [target for target in world.targets if target.owner == owner]
+    chosen = rng.sample(own, min(len(own), rng.randint(*BULK_SIZES)))
+    remove = rng.random() < 0.3  # more than single removes: a run of seconds sees a few
+    fields: dict[str, Any] = {
+        "subscriptions": [{"subscriptionId": t.subscription_id, "expectedVersion": t.version} for t in chosen]
+    }
+    if not remove:
+        fields["partnerId"] = rng.choice(world.partner_ids)
+    name = BULK_CHANGES[remove]
+    body = await post_body(api, tally, name, BULK_REMOVE if remove else BULK_SET, {"input": fields}, owner)
+    payload = (body.get("data") or {}).get(name)
+    if payload is not None:
+        for target, change in zip(chosen, payload["changes"], strict=True):
+            tally.changes += bool(change["changed"])
+            target.version = change["subscription"]["version"]
+        return
+    # Refused as a whole: each stale item's current version, as a client would take it; the others did not move.
+    for error in body.get("errors") or []:
+        for problem in (error.get("extensions") or {}).get("problems") or []:
+            if "currentVersion" in problem:
+                chosen[problem["index"]].version = problem["currentVersion"]
+
+
 async def audited_changes(database: Database) -> int:
-    actions = ("setDigitalPartnerOfRecord", "removeDigitalPartnerOfRecord")
+    actions = (*CHANGES, *BULK_CHANGES)
     async with database.read() as session:
         count = await session.scalar(select(func.count()).where(AuditEvent.action.in_(actions)))
     return int(count or 0)
@@ -182,6 +228,7 @@ async def test_mixed_load_keeps_the_invariants(database: Database) -> None:
     assert set(tally.statuses) == {200}, tally.statuses
     assert not tally.unexpected, tally.unexpected[:5]
     assert tally.changes > 0 and tally.by_operation["subscriptions"] > 0
+    assert all(tally.by_operation[name] > 0 for name in (*CHANGES, *BULK_CHANGES)), tally.by_operation
     report = await check_invariants(database, exact_versions=True)
     # Exactly one audit event per change the callers were told about: none lost, none extra.
     assert await audited_changes(database) - audited_before == tally.changes

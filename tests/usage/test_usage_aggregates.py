@@ -1,7 +1,10 @@
 """Every aggregate equals the naive sum of the raw records (tests/usage_oracle.py), on both databases.
 
 Random usage, random corrections (re-ingested natural keys with new values, services and currencies) and
-random association histories (second-precision intervals, replacements, gaps, open ends); then random queries
+random association histories (second-precision intervals, replacements, gaps, open ends), and partner admin links
+bound to delegated admin relationships that the real code ends (by hand at a server-clock second, or by the sweep
+after their expiry; resolvers.delegations, resolvers.sweep), so a link's interval is cut at its relationship's end
+second, and stays open while the relationship is active; then random queries
 (window, grouping, filter, scope) by hypothesis, and every grouping combination under every scope on one fixed
 scenario. The batched path (several subscriptions, tenants or partners in one query, split per parent, as the
 DataLoaders of the nested usage fields call it) is checked the same way: each parent's rows against the oracle
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 import random
 import uuid
@@ -24,10 +28,19 @@ from typing import TypeVar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.principal import Role
+from auth.scope import CallerScope, resolve_scope
+from db import clock
+from db.delegation import DelegatedAdminRelationship
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationStatus, AssociationType, RecognitionRole
 from db.models import PartnerAssociation
+from resolvers.delegations import end_delegated_admin_relationship
+from resolvers.sweep import sweep
+from resolvers.transaction import in_transaction
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
 from resolvers.usage.by_parent import PARENTS, aggregates_by_parent
@@ -35,6 +48,7 @@ from resolvers.usage.ingestion import ingest_usage
 from resolvers.usage.validation import UsageInputError, UsageRecordInput
 from resolvers.usage.window import check_window
 from tests import factories
+from tests.api import principal
 from tests.conftest import empty_all_tables
 from tests.usage_helpers import ALL, PartnerScope, Scope, TenantScope, reach
 from tests.usage_oracle import RawAssociation, RawRecord, canonical, expected_rows
@@ -52,6 +66,14 @@ TYPES = [
     AssociationType.TRANSACTING_PARTNER,
     AssociationType.CLAIMING_PARTNER_OF_RECORD,
 ]
+PAL = AssociationType.PARTNER_ADMIN_LINK
+# Every type attribution can be filtered by: the histories' and the access-bound admin links'.
+FILTER_TYPES = [*TYPES, PAL]
+# The sweep runs once, after every instant a scenario names: each expiry is swept, whatever the lag. Pending claims
+# are due only after it (DECLINE_BY), so the sweep ends relationships and ripens nothing the oracle does not know.
+SWEPT_AT = (DAYS + 4) * 86_400
+DECLINE_BY = MIDNIGHT + timedelta(seconds=SWEPT_AT, days=30)
+ADMIN = principal(Role.PLATFORM_ADMIN, subject="platform-admin")
 # A claim's intervals in turn: ripened (ACTIVE, attributed from its claim time), PENDING, DECLINED (if it ended).
 CLAIM_STATES = [AssociationStatus.ACTIVE, AssociationStatus.PENDING, AssociationStatus.DECLINED]
 ROLES = [None, RecognitionRole.SELL_AND_DEPLOY, RecognitionRole.MANAGE_AND_USE]
@@ -65,6 +87,9 @@ RecordSpec = tuple[int, int, str, str, Decimal, Decimal, str]
 CorrectionSpec = tuple[int, str, Decimal, Decimal, str]
 # (subscription, type, partner, instants in seconds from the first day's midnight)
 HistorySpec = tuple[int, AssociationType, int, list[int]]
+# A delegated admin relationship and the partner's admin links on its tenant's subscriptions: (tenant, partner,
+# expiry, ended by hand at, [(subscription, link starts)]), instants as above, None: never.
+AdminLinkSpec = tuple[int, int, int | None, int | None, list[tuple[int, int]]]
 
 
 @dataclass
@@ -72,6 +97,7 @@ class Scenario:
     records: list[RecordSpec]
     corrections: list[CorrectionSpec]
     histories: list[HistorySpec]
+    admin_links: list[AdminLinkSpec] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,6 +137,16 @@ histories = st.lists(
     min_size=2,
     max_size=10,
 )
+admin_links = st.lists(
+    st.tuples(
+        st.integers(0, len(TENANTS) - 1),
+        st.integers(0, len(PARTNERS) - 1),
+        st.none() | instants,
+        st.none() | instants,
+        st.lists(st.tuples(st.integers(0, len(SUBSCRIPTIONS) - 1), instants), max_size=3),
+    ),
+    max_size=3,
+)
 
 
 @st.composite
@@ -118,7 +154,10 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     """Histories first; then records, half of them on days where some association starts or ends (the days
     where attribution is fractional, and where an off-by-one-day mistake would show)."""
     drawn = draw(histories)
-    edges = sorted({point // 86_400 for *_, points in drawn for point in points if 0 <= point // 86_400 < DAYS})
+    links = draw(admin_links)
+    points: list[int | None] = [point for *_, instants in drawn for point in instants]
+    points += [point for *_, expiry, ended, starts in links for point in (expiry, ended, *[at for _, at in starts])]
+    edges = sorted({p // 86_400 for p in points if p is not None and 0 <= p // 86_400 < DAYS})
     days = st.integers(0, DAYS - 1) | st.sampled_from(edges) if edges else st.integers(0, DAYS - 1)
     records = st.tuples(
         st.integers(0, len(SUBSCRIPTIONS) - 1),
@@ -136,6 +175,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         records=draw(st.lists(records, min_size=20, max_size=80)),
         corrections=draw(st.lists(corrections, max_size=12)),
         histories=drawn,
+        admin_links=links,
     )
 
 
@@ -160,7 +200,7 @@ def queries(draw: st.DrawFn) -> Query:
             tenant_id=sometimes(list(TENANTS)),
             subscription_id=sometimes(list(SUBSCRIPTIONS)),
             partner_id=sometimes(list(PARTNERS)),
-            association_type=sometimes(list(TYPES)),
+            association_type=sometimes(FILTER_TYPES),
             service=sometimes(list(SERVICES)),
         ),
         group_by=frozenset(draw(st.sets(st.sampled_from(list(GroupBy))))),
@@ -245,6 +285,62 @@ def _associations(scenario: Scenario) -> list[RawAssociation]:
     return associations
 
 
+@dataclass(frozen=True)
+class Relationship:
+    """A delegated admin relationship as the test sets it up, and the admin links its end cuts."""
+
+    tenant_id: uuid.UUID
+    partner_id: uuid.UUID
+    expires_at: datetime | None
+    ended_by_hand_at: datetime | None
+    link_starts: dict[uuid.UUID, datetime]  # by subscription
+
+    @property
+    def ends_at(self) -> datetime | None:
+        """Where the relationship's links end: ended by hand, at that second (at its expiry if that came first);
+        else at its expiry (the sweep ran after it); else never (still active)."""
+        ends = [at for at in (self.expires_at, self.ended_by_hand_at) if at is not None]
+        return min(ends) if ends else None
+
+    def links(self) -> list[RawAssociation]:
+        ends = self.ends_at
+        # A link set after the expiry, before the sweep came, ends as the empty interval [start, start).
+        return [
+            RawAssociation(sub, self.partner_id, PAL, starts, None if ends is None else max(ends, starts))
+            for sub, starts in self.link_starts.items()
+        ]
+
+
+def _relationships(scenario: Scenario) -> list[Relationship]:
+    """One relationship per (tenant, partner) (the database allows one active at a time), with links on its
+    tenant's subscriptions only, one per subscription. A relationship ended by hand names only links that existed
+    when it ended (started at or before that second)."""
+    seen: set[tuple[int, int]] = set()
+    relationships = []
+    for tenant, partner, expiry, ended, starts in scenario.admin_links:
+        if (tenant, partner) in seen:
+            continue
+        seen.add((tenant, partner))
+        at = {offset: MIDNIGHT + timedelta(seconds=offset) for offset in (expiry, ended) if offset is not None}
+        links: dict[uuid.UUID, datetime] = {}
+        for sub, start in starts:
+            if TENANT_OF[SUBSCRIPTIONS[sub]] != TENANTS[tenant] or SUBSCRIPTIONS[sub] in links:
+                continue
+            if ended is not None and start > ended:
+                continue
+            links[SUBSCRIPTIONS[sub]] = MIDNIGHT + timedelta(seconds=start)
+        relationships.append(
+            Relationship(
+                TENANTS[tenant],
+                PARTNERS[partner],
+                None if expiry is None else at[expiry],
+                None if ended is None else at[ended],
+                links,
+            )
+        )
+    return relationships
+
+
 def _end_reason(item: RawAssociation) -> AssociationEndReason | None:
     if item.valid_to is None:
         return None
@@ -274,17 +370,43 @@ async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord]
             end_reason=_end_reason(item),
             recognition_role=item.recognition_role,
             status=item.status,
-            decline_by=item.valid_from + timedelta(days=30)
-            if item.type is AssociationType.CLAIMING_PARTNER_OF_RECORD
-            else None,
+            decline_by=DECLINE_BY if item.type is AssociationType.CLAIMING_PARTNER_OF_RECORD else None,
         )
         for item in associations
+    ]
+    relationships = _relationships(scenario)
+    delegations = [
+        DelegatedAdminRelationship(
+            tenant_id=item.tenant_id,
+            partner_id=item.partner_id,
+            expires_at=item.expires_at,
+            created_at=MIDNIGHT - timedelta(days=30),  # before every link start
+        )
+        for item in relationships
+    ]
+    links = [
+        PartnerAssociation(
+            subscription_id=sub, partner_id=item.partner_id, type=PAL, valid_from=starts, created_by="partner"
+        )
+        for item in relationships
+        for sub, starts in item.link_starts.items()
     ]
     first, second = _batches(scenario)
     async with database.write() as session:
         await factories.add_flushed(session, *tenants, *partners)
         await factories.add_flushed(session, *subscriptions)
-        await factories.add_flushed(session, *rows)
+        await factories.add_flushed(session, *rows, *delegations, *links)
+    await _end_relationships(database, relationships, delegations)
+    admin_links = [link for item in relationships for link in item.links()]
+    async with database.read() as session:
+        written = await session.execute(
+            select(
+                PartnerAssociation.subscription_id, PartnerAssociation.partner_id, PartnerAssociation.valid_to
+            ).where(PartnerAssociation.type == PAL)
+        )
+        assert sorted(tuple(row) for row in written) == sorted(
+            (a.subscription_id, a.partner_id, a.valid_to) for a in admin_links
+        )
     for batch in (first, second):
         if batch:
             async with database.write() as session:
@@ -294,7 +416,40 @@ async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord]
         RawRecord(SUBSCRIPTIONS[sub], FIRST_DAY + timedelta(days=day), meter, service, quantity, amount, currency)
         for sub, day, meter, service, quantity, amount, currency in final.values()
     ]
-    return records, associations
+    return records, [*associations, *admin_links]
+
+
+def _stopped(at: datetime) -> datetime:
+    return at
+
+
+async def _end_by_hand(
+    admin: CallerScope, relationship_id: uuid.UUID, session: AsyncSession
+) -> DelegatedAdminRelationship:
+    return await end_delegated_admin_relationship(session, admin, "test", relationship_id)
+
+
+async def _end_relationships(
+    database: Database, relationships: list[Relationship], rows: list[DelegatedAdminRelationship]
+) -> None:
+    """The real code ends them: a platform admin by hand, each at its second on the server clock, in time order;
+    then one sweep, after every instant, ends those that expired. Links' ends are theirs (checked by the caller)."""
+    async with database.read() as session:
+        admin = await resolve_scope(session, ADMIN)
+    by_hand = sorted(
+        (item.ended_by_hand_at, row.id)
+        for item, row in zip(relationships, rows, strict=True)
+        if item.ended_by_hand_at is not None
+    )
+    for at, relationship_id in by_hand:
+        with clock.moved_to(functools.partial(_stopped, at)):
+            await in_transaction(database, functools.partial(_end_by_hand, admin, relationship_id))
+    with clock.moved_to(functools.partial(_stopped, MIDNIGHT + timedelta(seconds=SWEPT_AT))):
+        report = await sweep(database)
+    assert report.ripened_claims == 0
+    assert report.expired_relationships == sum(
+        1 for item in relationships if item.expires_at is not None and item.ended_by_hand_at is None
+    )
 
 
 async def _check(database_url: str, scenario: Scenario, checks: list[Query], batched: Sequence[Batch] = ()) -> None:
@@ -375,7 +530,14 @@ def _fixed_scenario() -> Scenario:
         for partner in range(len(PARTNERS))
         if rng.random() < 0.7
     ]
-    return Scenario(records, corrections, histories)
+    # Every way a relationship ends: by hand, by expiry, by hand after its expiry; and one still active.
+    admin_links: list[AdminLinkSpec] = [
+        (0, 0, None, 20 * 86_400 + 3_600, [(0, 2 * 86_400), (2, 20 * 86_400 + 3_599)]),
+        (0, 1, 30 * 86_400 + 43_200, None, [(0, -86_400), (2, 31 * 86_400)]),
+        (1, 1, 15 * 86_400 + 1, 25 * 86_400, [(1, 5 * 86_400 + 7)]),
+        (1, 2, None, None, [(1, 10 * 86_400 + 600)]),
+    ]
+    return Scenario(records, corrections, histories, admin_links)
 
 
 @pytest.mark.parametrize(
