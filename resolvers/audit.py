@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.audit import AuditEvent
-from db.change_event import ChangeEvent
 from db.base import new_id, utcnow
+from db.change_event import ChangeEvent
 from resolvers import change_events
 from resolvers.authorize import Actor
 

@@ -118,7 +118,9 @@ def upgrade() -> None:
     with op.batch_alter_table("webhook_deliveries") as batch:
         batch.create_index("uq_webhook_deliveries_endpoint_event", ["endpoint_id", "event_id"], unique=True)
         batch.create_index("ix_webhook_deliveries_endpoint_sequence", ["endpoint_id", "sequence"])
-        batch.create_index("ix_webhook_deliveries_due", ["next_attempt_at"], sqlite_where=_PENDING, postgresql_where=_PENDING)
+        batch.create_index(
+            "ix_webhook_deliveries_due", ["next_attempt_at"], sqlite_where=_PENDING, postgresql_where=_PENDING
+        )
 
 
 def downgrade() -> None:
