@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhook_max_response_bytes: int = Field(default=65_536, ge=0, le=10_000_000)
     webhook_batch_size: int = Field(default=50, ge=1, le=1_000)
+    # How long a worker holds a delivery it took: a worker that dies mid-attempt loses it then, and the attempt is
+    # made again (same webhook-id). Longer than an attempt may take (checked against the timeout).
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
     # Webhook URLs may name loopback, private and link-local hosts and use http:// (development and tests with a
     # local receiver): refused in production, where it would open the gateway's network to its callers.
     webhook_allow_private_addresses: bool = False
@@ -214,6 +217,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DPOR_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: not allowed when DPOR_ENV=production (it lets callers make the"
                 " gateway send requests into its own network)"
+            )
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "DPOR_WEBHOOK_LEASE_SECONDS: must be longer than DPOR_WEBHOOK_TIMEOUT_SECONDS (a live worker would lose"
+                " its deliveries mid-attempt)"
             )
         if any(delay < 0 for delay in self.webhook_retry_schedule_seconds):
             raise ValueError("DPOR_WEBHOOK_RETRY_SCHEDULE_SECONDS: delays must not be negative")
