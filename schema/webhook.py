@@ -16,6 +16,7 @@ from resolvers.caller import caller_scope
 from resolvers.change_events import EVENT_TYPES
 from resolvers.context import RequestContext
 from resolvers.reads.webhooks import list_webhook_deliveries, list_webhook_endpoints
+from resolvers.webhooks.delivery import message_id
 from schema import global_id
 from schema.arguments import After, First, paging
 from schema.mutations.common import GUARDED
@@ -82,7 +83,7 @@ class WebhookDelivery:
     def from_row(cls, row: DeliveryRow) -> WebhookDelivery:
         return cls(
             id=strawberry.ID(global_id.encode("WebhookDelivery", row.id)),
-            event_id=str(row.event_id),
+            event_id=message_id(row.event_id),
             event_type=row.event_type,
             sequence=row.sequence,
             status=WebhookDeliveryStatus(row.status.value),

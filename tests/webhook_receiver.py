@@ -38,6 +38,9 @@ class Received:
 class Receiver:
     port: int = 0
     status: int = 200
+    # What it answers besides the status (a redirect's Location, an oversized body).
+    answer_headers: dict[str, str] = field(default_factory=dict)
+    answer_body: bytes = b""
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -53,7 +56,7 @@ class Receiver:
         self.received.append(Received(request.url.path, dict(request.headers), body))
         self.arrived.set()
         await self.gate.wait()
-        return Response(status_code=self.status)
+        return Response(self.answer_body, status_code=self.status, headers=self.answer_headers)
 
 
 @asynccontextmanager

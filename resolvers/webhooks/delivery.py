@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from db.base import utcnow
+from db.change_event import ChangeEvent
 from db.engine import Database
 from db.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from resolvers.webhooks import sequencer
@@ -160,12 +161,33 @@ class PassReport:
     delivered: int
 
 
+async def _work_waiting(session: AsyncSession, now: datetime) -> tuple[bool, bool]:
+    """(events to publish, deliveries due): read first, so an idle worker takes no write lock (SQLite's is the
+    whole database's)."""
+    unsequenced = select(ChangeEvent.position).where(ChangeEvent.sequence.is_(None)).limit(1)
+    due = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+            or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until <= now),
+        )
+        .limit(1)
+    )
+    return (await session.scalar(unsequenced)) is not None, (await session.scalar(due)) is not None
+
+
 async def deliver_once(database: Database, sender: Sender, config: DeliveryConfig) -> PassReport:
     """Publish what committed, then one attempt for each due endpoint head, concurrently."""
-    async with database.write() as session:
-        published = await sequencer.publish(session)
-    async with database.write() as session:
-        taken = await claim(session, utcnow(), config)
+    async with database.read() as session:
+        to_publish, to_send = await _work_waiting(session, utcnow())
+    published, taken = 0, []
+    if to_publish:
+        async with database.write() as session:
+            published = await sequencer.publish(session)
+    if to_send or published:
+        async with database.write() as session:
+            taken = await claim(session, utcnow(), config)
 
     async def one(item: Claimed) -> bool:
         at = utcnow()
