@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from db.engine import Database
+from gateway.background import in_background
 from resolvers.webhooks.delivery import DeliveryConfig, deliver_once
 from resolvers.webhooks.transport import Sender
 
@@ -49,13 +50,6 @@ async def deliver_every(database: Database, config: DeliveryConfig, interval_sec
 @asynccontextmanager
 async def delivering(database: Database, config: DeliveryConfig, interval_seconds: float) -> AsyncIterator[None]:
     """Delivers in the background while the block runs (not at all for an interval of 0)."""
-    if interval_seconds <= 0:
+    work = (lambda: deliver_every(database, config, interval_seconds)) if interval_seconds > 0 else None
+    async with in_background(work, "dpor-webhooks"):
         yield
-        return
-    task = asyncio.create_task(deliver_every(database, config, interval_seconds), name="dpor-webhooks")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
