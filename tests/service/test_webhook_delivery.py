@@ -25,6 +25,7 @@ from auth.principal import Role
 from db.change_event import ChangeEvent
 from db.engine import Database
 from db.webhook import DeliveryStatus, WebhookDelivery
+from gateway.app import create_app
 from gateway.deliverer import deliver_every, sender_for
 from resolvers.webhooks.delivery import DeliveryConfig, deliver_once
 from schema import global_id
@@ -304,3 +305,16 @@ async def _wait_for_delivered(database: Database, seconds: float = 60) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not delivered: {[(row.sequence, row.status, row.last_error) for row in rows]}")
         await asyncio.sleep(0.1)
+
+
+async def test_the_served_app_delivers_in_the_background(database: Database) -> None:
+    # What `serve` runs in each worker: the app's lifespan starts the delivery worker beside the sweeper.
+    world = await _world(database)
+    async with receiving() as receiver, api_for(database, webhook_allow_private_addresses=True) as api:
+        _, secret = await _endpoint(api, receiver, "/p1", world.partner_caller(0), DPOR_TYPES)
+        app = create_app(api.settings.model_copy(update={"webhook_delivery_interval_seconds": 0.05}), database)
+        async with app.router.lifespan_context(app):
+            await world.set(api, 0, 0)
+            await _wait_for(lambda: bool(receiver.at("/p1")), "the background delivery")
+    (payload,) = _verified(receiver.at("/p1"), secret)
+    assert payload["type"] == "association.dpor_set"
