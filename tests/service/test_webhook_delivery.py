@@ -318,3 +318,28 @@ async def test_the_served_app_delivers_in_the_background(database: Database) -> 
             await _wait_for(lambda: bool(receiver.at("/p1")), "the background delivery")
     (payload,) = _verified(receiver.at("/p1"), secret)
     assert payload["type"] == "association.dpor_set"
+
+
+async def test_several_workers_never_send_the_same_delivery_twice(database: Database) -> None:
+    # Four workers at once (FOR UPDATE SKIP LOCKED and the lease on PostgreSQL, the write lock on SQLite), a
+    # receiver that always answers 200: every delivery arrives exactly once, in each endpoint's order.
+    world = await _world(database, subscriptions=4, partners=3)
+    async with receiving() as receiver, api_for(database, webhook_allow_private_addresses=True) as api:
+        paths = {"/p0": world.partner_caller(0), "/p1": world.partner_caller(1), "/tenant": world.owner}
+        for path, caller in paths.items():
+            await _endpoint(api, receiver, path, caller, DPOR_TYPES)
+        workers = [asyncio.create_task(deliver_every(database, FAST, 0.01)) for _ in range(4)]
+        try:
+            for round_ in range(3):
+                for sub in range(4):
+                    await world.set(api, sub, (sub + round_) % 3)
+            await _wait_for_delivered(database)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+    rows = await _deliveries(database)
+    assert len(receiver.received) == len(rows) > 0
+    for path in paths:
+        sequences = [request.data["sequence"] for request in receiver.at(path)]
+        assert sequences == sorted(set(sequences)), path
