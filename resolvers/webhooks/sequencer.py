@@ -11,7 +11,8 @@ sequence is thus never taken by an uncommitted event, and is given in the order 
 
 Fan-out happens in the same transaction as the numbering: one delivery per (enabled endpoint, event) where the
 endpoint subscribes to the event's type and its owner is an audience of the event (a partner endpoint: the event
-has a copy for its partner; a tenant endpoint: the event has a tenant copy and is its tenant's). The delivery holds
+has a copy for its partner; a tenant endpoint: the event has a tenant copy and is its tenant's), for events that
+occurred since the endpoint was created. The delivery holds
 the exact body to sign and send, that audience's copy, so retries send the same bytes.
 """
 
@@ -44,8 +45,10 @@ def body(event: ChangeEvent, copy: dict[str, Any]) -> dict[str, Any]:
 
 
 def audience_copy(event: ChangeEvent, endpoint: WebhookEndpoint) -> dict[str, Any] | None:
-    """What `endpoint` is sent of `event` (None: it is not told)."""
-    if event.type not in endpoint.event_types:
+    """What `endpoint` is sent of `event` (None: it is not told). An endpoint is told of what happens from its
+    creation on: an event that occurred before it existed, but was published after (the sequencer's lag), is not
+    sent to it."""
+    if event.type not in endpoint.event_types or event.occurred_at < endpoint.created_at:
         return None
     if endpoint.partner_id is not None:
         copy: dict[str, Any] | None = event.partner_payloads.get(endpoint.partner_id.hex)

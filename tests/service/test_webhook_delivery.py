@@ -343,3 +343,13 @@ async def test_several_workers_never_send_the_same_delivery_twice(database: Data
     for path in paths:
         sequences = [request.data["sequence"] for request in receiver.at(path)]
         assert sequences == sorted(set(sequences)), path
+
+
+async def test_an_endpoint_is_told_of_what_happens_from_its_creation_on(database: Database) -> None:
+    world = await _world(database, partners=2)
+    async with receiving() as receiver, api_for(database, webhook_allow_private_addresses=True) as api:
+        await world.set(api, 0, 0)  # committed, not yet published when the endpoint is created
+        _, secret = await _endpoint(api, receiver, "/p1", world.partner_caller(0), DPOR_TYPES)
+        await world.set(api, 0, 1)
+        await _drain(database)
+    assert [payload["type"] for payload in _verified(receiver.at("/p1"), secret)] == ["association.dpor_replaced"]
