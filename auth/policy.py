@@ -19,6 +19,8 @@ associations, never usage outside its windows; PLATFORM_ADMIN provisions and rea
 DPOR; USAGE_INGEST only ingests usage.
 DPOR invitations (issue 14): a PARTNER creates, lists and revokes its own; only a tenant's OWNER previews, accepts
 (setting the DPOR of its own subscriptions exactly as setDigitalPartnerOfRecord does) or declines one.
+Webhooks (issue 15): a PARTNER manages endpoints told of its own events, a tenant's OWNER endpoints told of its
+tenant's; each reads and redelivers its own endpoints' deliveries only.
 Claims (issue 14): a DELEGATED_ADMIN claims partner of record for its own partner on its customer's subscriptions;
 only the OWNER declines a claim; the tenant's admins (and platform admins) list pending claims.
 
@@ -49,6 +51,7 @@ class Entity(enum.Enum):
     USAGE = "USAGE"
     AUDIT_EVENT = "AUDIT_EVENT"
     DPOR_INVITATION = "DPOR_INVITATION"
+    WEBHOOK_ENDPOINT = "WEBHOOK_ENDPOINT"
 
 
 class RowFilter(enum.Enum):
@@ -139,6 +142,10 @@ READ: Mapping[Entity, Mapping[Role, RowFilter]] = _frozen(
         # A partner's invitations are its own business; a tenant's owner reaches one only through its code, and
         # then sees its preview (the partner's name and MPN id, message, expiry), never this row.
         Entity.DPOR_INVITATION: _frozen({Role.PARTNER: RowFilter.OWN_PARTNER, Role.PLATFORM_ADMIN: RowFilter.ALL}),
+        # Webhook endpoints (issue 15) and their delivery logs are their owner's: a partner's own, a tenant's owner's
+        # for its tenant. Nobody else reads one, platform admins included (an endpoint's URL is its owner's secret
+        # as much as its signing secret is).
+        Entity.WEBHOOK_ENDPOINT: _frozen({Role.OWNER: RowFilter.OWN_TENANT, Role.PARTNER: RowFilter.OWN_PARTNER}),
     }
 )
 
@@ -375,6 +382,21 @@ _OPERATIONS: list[Operation] = [
         _frozen({Role.OWNER: Grant(RowFilter.OWN_TENANT)}),
     ),
     Operation("declineDporInvitation", "mutation", None, _frozen({Role.OWNER: Grant(RowFilter.OWN_TENANT)})),
+    # Webhooks (issue 15, resolvers/webhooks/). Creating one reaches no existing row (target None): the endpoint
+    # belongs to the acting role's tenant (OWNER) or partner (PARTNER). The others reach the caller's own endpoints.
+    Operation("createWebhookEndpoint", "mutation", None, _reads(Entity.WEBHOOK_ENDPOINT)),
+    *(
+        Operation(name, kind, Entity.WEBHOOK_ENDPOINT, _reads(Entity.WEBHOOK_ENDPOINT))
+        for name, kind in (
+            ("webhookEndpoints", "query"),
+            ("webhookDeliveries", "query"),
+            ("updateWebhookEndpoint", "mutation"),
+            ("disableWebhookEndpoint", "mutation"),
+            ("rotateWebhookSecret", "mutation"),
+            ("deleteWebhookEndpoint", "mutation"),
+            ("redeliverWebhook", "mutation"),
+        )
+    ),
 ]
 
 OPERATIONS: Mapping[str, Operation] = _frozen({operation.name: operation for operation in _OPERATIONS})
@@ -426,6 +448,25 @@ def acting_role(
     ]
     candidates.sort(key=lambda pair: pair[1].condition is not None)  # stable: preference kept within each group
     return candidates[0] if candidates else None
+
+
+def reach_covers_owner(
+    reach: RowFilter,
+    *,
+    caller_tenant_id: object,
+    caller_partner_id: object,
+    row_tenant_id: object,
+    row_partner_id: object,
+) -> bool:
+    """Whether a grant's reach covers a row that belongs to one tenant or one partner (a webhook endpoint), for a
+    row already in hand (no SQL): ALL any; a tenant-scoped reach its own tenant's; OWN_PARTNER its own partner's."""
+    if reach is RowFilter.ALL:
+        return True
+    if reach in TENANT_SCOPED:
+        return caller_tenant_id is not None and row_tenant_id == caller_tenant_id
+    if reach is RowFilter.OWN_PARTNER:
+        return caller_partner_id is not None and row_partner_id == caller_partner_id
+    return False
 
 
 def condition_holds(

@@ -30,6 +30,7 @@ from db.dpor_invitation import DporInvitation
 from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
+from db.webhook import WebhookEndpoint
 
 SCOPE_TENANT_ID = "scope_tenant_id"
 SCOPE_PARTNER_ID = "scope_partner_id"
@@ -107,6 +108,16 @@ def _invitation_predicate(known: Known, rule: RowFilter) -> ColumnElement[bool]:
     return false()
 
 
+def _webhook_endpoint_predicate(known: Known, rule: RowFilter) -> ColumnElement[bool]:
+    if rule is RowFilter.ALL:
+        return true()
+    if rule is RowFilter.OWN_TENANT and known.tenant:
+        return WebhookEndpoint.tenant_id == _tenant_id()
+    if rule is RowFilter.OWN_PARTNER and known.partner:
+        return WebhookEndpoint.partner_id == _partner_id()
+    return false()
+
+
 def _tenant_column_predicate(
     column: InstrumentedAttribute[Any],
 ) -> Callable[[Known, RowFilter], ColumnElement[bool]]:
@@ -131,6 +142,7 @@ _PREDICATES: dict[Entity, Callable[[Known, RowFilter], ColumnElement[bool]]] = {
     Entity.DELEGATED_ADMIN_RELATIONSHIP: _tenant_column_predicate(DelegatedAdminRelationship.tenant_id),
     Entity.AUDIT_EVENT: _tenant_column_predicate(AuditEvent.tenant_id),
     Entity.DPOR_INVITATION: _invitation_predicate,
+    Entity.WEBHOOK_ENDPOINT: _webhook_endpoint_predicate,
 }
 
 

@@ -3,6 +3,7 @@
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.base import Base
+from db.change_event import ChangeEvent, ChangeEventSequencer
 from db.delegation import DelegatedAdminRelationship
 from db.dpor_invitation import DporInvitation
 from db.idempotency import IdempotencyRecord
@@ -11,10 +12,13 @@ from db.rollup import UsageDailyRollup, UsageMonthlyRollup
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
 from db.usage import UsageRecord
+from db.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AuditEvent",
     "Base",
+    "ChangeEvent",
+    "ChangeEventSequencer",
     "DelegatedAdminRelationship",
     "DporInvitation",
     "IdempotencyRecord",
@@ -26,4 +30,6 @@ __all__ = [
     "UsageDailyRollup",
     "UsageMonthlyRollup",
     "UsageRecord",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -17,6 +17,7 @@ from db import statement_counter
 from db.engine import Database
 from gateway import graphiql, metrics, ratelimit, wiring
 from gateway.bearer import BearerTokenMiddleware
+from gateway.deliverer import delivering
 from gateway.graphql_view import GraphQLView
 from gateway.health import healthz, readiness_endpoint
 from gateway.logging import configure_logging
@@ -67,7 +68,11 @@ def create_app(
             gc.collect()
             gc.freeze()
         # What time makes due (expired delegated admin relationships and their admin links), in the background.
-        async with sweeping(database, settings.sweep_interval_seconds):
+        # And webhook deliveries of the change events (resolvers/webhooks/), like the sweep in every worker.
+        async with (
+            sweeping(database, settings.sweep_interval_seconds),
+            delivering(database, wiring.delivery_config(settings), settings.webhook_delivery_interval_seconds),
+        ):
             yield
         metrics.mark_this_process_dead()
         await authenticator.aclose()

@@ -179,6 +179,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             max_page_size=self.settings.max_page_size,
             max_usage_rows=self.settings.max_usage_rows,
             claim_decline_window_days=self.settings.claim_decline_window_days,
+            webhook_allow_private_addresses=self.settings.webhook_allow_private_addresses,
             handover=request.scope.get(HANDOVER_SCOPE_KEY),
         )
 

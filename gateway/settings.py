@@ -184,6 +184,22 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=60.0, ge=0)
     # How long a tenant's owner may decline a partner's claim (resolvers/claims.py); fixed on each claim when made.
     claim_decline_window_days: int = Field(default=30, ge=1, le=365)
+    # Webhooks (issue 15, resolvers/webhooks/). Every `serve` worker runs a delivery worker that polls this often
+    # when idle (0: none; then run `dpor-gateway deliver`). Retries wait these delays in turn (+/-20% jitter), the
+    # dead letter follows the last; the default is Svix's schedule, about 27.6 hours.
+    webhook_delivery_interval_seconds: float = Field(default=1.0, ge=0)
+    webhook_retry_schedule_seconds: tuple[float, ...] = Field(
+        default=(5, 300, 1_800, 7_200, 18_000, 36_000, 36_000), min_length=0, max_length=50
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_response_bytes: int = Field(default=65_536, ge=0, le=10_000_000)
+    webhook_batch_size: int = Field(default=50, ge=1, le=1_000)
+    # How long a worker holds a delivery it took: a worker that dies mid-attempt loses it then, and the attempt is
+    # made again (same webhook-id). Longer than an attempt may take (checked against the timeout).
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    # Webhook URLs may name loopback, private and link-local hosts and use http:// (development and tests with a
+    # local receiver): refused in production, where it would open the gateway's network to its callers.
+    webhook_allow_private_addresses: bool = False
     # OpenTelemetry: spans exported over OTLP/HTTP to this endpoint (unset: no tracing).
     otel_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     otel_service_name: str = "dpor-gateway"
@@ -198,6 +214,22 @@ class Settings(BaseSettings):
                 f"DPOR_RATE_LIMIT_POINTS: {self.rate_limit_points} is below DPOR_MAX_COST ({self.max_cost}); "
                 "an operation costing more than a full bucket could never run"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _no_private_webhooks_in_production(self) -> Settings:
+        if self.webhook_allow_private_addresses and self.env == "production":
+            raise ValueError(
+                "DPOR_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: not allowed when DPOR_ENV=production (it lets callers make the"
+                " gateway send requests into its own network)"
+            )
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "DPOR_WEBHOOK_LEASE_SECONDS: must be longer than DPOR_WEBHOOK_TIMEOUT_SECONDS (a live worker would lose"
+                " its deliveries mid-attempt)"
+            )
+        if any(delay < 0 for delay in self.webhook_retry_schedule_seconds):
+            raise ValueError("DPOR_WEBHOOK_RETRY_SCHEDULE_SECONDS: delays must not be negative")
         return self
 
     @cached_property

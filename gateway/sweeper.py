@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from db.engine import Database
+from gateway.background import in_background
 from resolvers.sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,6 @@ async def sweep_every(database: Database, interval_seconds: float) -> None:
 @asynccontextmanager
 async def sweeping(database: Database, interval_seconds: float) -> AsyncIterator[None]:
     """Sweeps in the background while the block runs (not at all for an interval of 0)."""
-    if interval_seconds <= 0:
+    work = (lambda: sweep_every(database, interval_seconds)) if interval_seconds > 0 else None
+    async with in_background(work, "dpor-sweep"):
         yield
-        return
-    task = asyncio.create_task(sweep_every(database, interval_seconds), name="dpor-sweep")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task

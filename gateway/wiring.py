@@ -17,6 +17,7 @@ from auth.authenticator import Authenticator
 from auth.config import AuthConfig, AuthConfigError
 from auth.principal import Role
 from gateway.settings import Settings, SettingsError
+from resolvers.webhooks.delivery import DeliveryConfig
 from schema.extensions.config import ExtensionConfig
 from schema.extensions.persisted_manifest import ManifestError
 from schema.extensions.usage_rows import UsageBounds
@@ -119,3 +120,15 @@ def api_schema(settings: Settings) -> strawberry.Schema:
             else "DPOR_PERSISTED_DOCUMENTS_PER_CLIENT"
         )
         raise SettingsError(f"invalid setting {setting}: {error}") from None
+
+
+def delivery_config(settings: Settings) -> DeliveryConfig:
+    """The webhook delivery worker's configuration (resolvers/webhooks/delivery.py)."""
+    return DeliveryConfig(
+        retry_schedule=settings.webhook_retry_schedule_seconds,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        max_response_bytes=settings.webhook_max_response_bytes,
+        allow_private=settings.webhook_allow_private_addresses,
+        batch=settings.webhook_batch_size,
+        lease_seconds=settings.webhook_lease_seconds,
+    )

@@ -29,6 +29,7 @@ from auth.scope import CallerScope
 from db import clock
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
+from db.change_event import ChangeEvent
 from db.enums import AssociationEndReason, AssociationType, TenantStatus
 from db.partner import Partner
 from db.subscription import Subscription
@@ -280,7 +281,8 @@ async def record_changes(
 ) -> None:
     """Every association change bumps its subscription's version and is audited with it, in its transaction: the
     version bumps go out as one executemany UPDATE at the next flush, the audit events as one multi-row INSERT.
-    The events of a batch carry its `correlation_id`."""
+    The events of a batch carry its `correlation_id`; their change events (resolvers.change_events) go out as one
+    more multi-row INSERT."""
     events: list[dict[str, Any]] = []
     for change in changes:
         subscription = change.subscription
@@ -301,6 +303,8 @@ async def record_changes(
         )
     if events:
         await session.execute(insert(AuditEvent), events)
+        if changes_told := audit.change_event_rows(events):
+            await session.execute(insert(ChangeEvent), changes_told)
 
 
 async def record_change(

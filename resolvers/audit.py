@@ -1,4 +1,5 @@
-"""Writing audit events, in the transaction of the mutation they describe."""
+"""Writing audit events, in the transaction of the mutation they describe, and with each the change event it makes
+(resolvers/change_events.py): both go out in the same transaction, or neither does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.audit import AuditEvent
 from db.base import new_id, utcnow
+from db.change_event import ChangeEvent
+from resolvers import change_events
 from resolvers.authorize import Actor
 
 
@@ -56,18 +59,24 @@ def record(
     after: dict[str, Any] | None = None,
     correlation_id: str | None = None,
 ) -> AuditEvent:
-    event = AuditEvent(
-        **row(
-            actor,
-            action,
-            target_type=target_type,
-            target_id=target_id,
-            tenant_id=tenant_id,
-            subscription_id=subscription_id,
-            before=before,
-            after=after,
-            correlation_id=correlation_id,
-        )
+    columns = row(
+        actor,
+        action,
+        target_type=target_type,
+        target_id=target_id,
+        tenant_id=tenant_id,
+        subscription_id=subscription_id,
+        before=before,
+        after=after,
+        correlation_id=correlation_id,
     )
+    event = AuditEvent(**columns)
     session.add(event)
+    if (change := change_events.derive(columns)) is not None:
+        session.add(ChangeEvent(**change))
     return event
+
+
+def change_event_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The change events of a batch of audit rows (`row`), for the multi-row INSERT beside theirs."""
+    return [change for event in events if (change := change_events.derive(event)) is not None]

@@ -41,6 +41,8 @@ class RequestContext:
     max_usage_rows: int = MAX_USAGE_ROWS
     # DPOR_CLAIM_DECLINE_WINDOW_DAYS: how long an owner may decline a claim made in this request.
     claim_decline_window_days: int = 30
+    # DPOR_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: webhook URLs may name loopback and private hosts (dev and tests only).
+    webhook_allow_private_addresses: bool = False
     # Which path answered a query: "interpreted" (the resolvers) or "compiled" (resolvers/compiled/). Logged only.
     execution_path: str = "interpreted"
     # Per-request state, created on first use and dropped with the request. The caller's scope is a task, so that

@@ -202,6 +202,7 @@ async def _end(
         before={"status": "ACTIVE"},
         after={
             "status": "ENDED",
+            "partnerId": global_id.encode("Partner", relationship.partner_id),
             "endedAt": at.isoformat(),
             "endedAdminLinks": [global_id.encode("PartnerAssociation", link.id) for link in links],
         },

@@ -27,6 +27,7 @@ from db.dpor_invitation import DporInvitation
 from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
+from db.webhook import WebhookEndpoint
 from resolvers.errors import NotFound
 
 # The table each entity's row filter is written against (auth.row_filters); usage and audit events are not payloads.
@@ -38,6 +39,7 @@ MODELS: Mapping[Entity, type[Any]] = {
     Entity.PARTNER_ASSOCIATION: PartnerAssociation,
     Entity.DELEGATED_ADMIN_RELATIONSHIP: DelegatedAdminRelationship,
     Entity.DPOR_INVITATION: DporInvitation,
+    Entity.WEBHOOK_ENDPOINT: WebhookEndpoint,
 }
 
 

@@ -29,7 +29,7 @@ from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
 from resolvers import audit, global_id
-from resolvers.association_steps import end, lock_subscription, now_in_seconds
+from resolvers.association_steps import end, lock_subscription, now_in_seconds, snapshot
 from resolvers.authorize import Actor, acting_grant, granted
 from resolvers.errors import BadUserInput, Conflict, NotFound
 from resolvers.in_reach import shown, visible
@@ -244,6 +244,7 @@ async def set_subscription_status(
     if before is SubscriptionStatus.DELETED and args.status is not SubscriptionStatus.DELETED:
         raise BadUserInput("a deleted subscription cannot be reactivated", field="status")
     ended: list[str] = []
+    ended_rows: list[dict[str, Any] | None] = []  # as the change event tells them (resolvers.change_events)
     if args.status is SubscriptionStatus.DELETED and before is not SubscriptionStatus.DELETED:
         at = now_in_seconds()
         active = (
@@ -259,6 +260,7 @@ async def set_subscription_status(
         for association in active:
             end(association, at, actor, AssociationEndReason.SUBSCRIPTION_DELETED)
             ended.append(global_id.encode("PartnerAssociation", association.id))
+            ended_rows.append(snapshot(association))
         if active:
             subscription.version += 1
     subscription.status = args.status
@@ -272,6 +274,6 @@ async def set_subscription_status(
         tenant_id=subscription.tenant_id,
         subscription_id=subscription.id,
         before={"status": before.value},
-        after={"status": args.status.value, "endedAssociations": ended},
+        after={"status": args.status.value, "endedAssociations": ended, "endedAssociationRows": ended_rows},
     )
     return await shown(session, scope, Entity.SUBSCRIPTION, subscription, "subscription")

@@ -40,6 +40,7 @@ from schema.subscription import Subscription
 from schema.tenant import Tenant
 from schema.usage import UsageAggregate, UsageAggregatesFilter, UsageGroupBy, aggregate, to_filter
 from schema.viewer import Viewer, viewer
+from schema.webhook import WebhookQueries
 
 # Node types by global ID type name, with their converters (resolvers.reads.nodes.NODE_LOADERS reads their rows).
 NODE_TYPES: dict[str, Callable[[Any], Node]] = {
@@ -118,7 +119,7 @@ GUARDED: list[type[BasePermission]] = [OperationPolicy]
 
 
 @strawberry.type(description="Read operations of the dpor-gateway API.")
-class Query(ClaimQueries):
+class Query(ClaimQueries, WebhookQueries):
     rate_limit: RateLimitInfo | None = rate_limit_field
 
     @strawberry.field(description="Fetches any object by its global ID; null when it does not exist or is not yours.")

@@ -25,12 +25,14 @@ from auth.principal import Principal, Role
 from db import clock
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
+from db.change_event import ChangeEvent
 from db.delegation import DelegatedAdminRelationship
 from db.dpor_invitation import DporInvitation
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationStatus, AssociationType
 from db.tenant import TenantContact
 from db.usage import UsageRecord
+from db.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from resolvers.invitations.codes import code_hash
 from resolvers.usage.rollups import rebuild_rollups
 from schema import global_id
@@ -167,6 +169,42 @@ async def build_world(database: Database) -> World:
         ids[f"subExternal{side}"] = subs[side].external_id
     for name, row in partners.items():
         ids[name] = global_id.encode("Partner", row.id)
+    # Webhook endpoints (issue 15), each with one delivery: tenant A's and P1's are the "own" side, B's and P3's the
+    # other; which of a side's two a caller aims at depends on its role (`_endpoint`).
+    async with database.write() as session:
+        event = ChangeEvent(
+            id=uuid.uuid4(), sequence=1, type="association.dpor_set", audit_event_id=uuid.uuid4(), partner_payloads={}
+        )
+        session.add(event)
+        await session.flush()
+        owners = {
+            "TenantA": {"tenant_id": tenants["A"].id},
+            "TenantB": {"tenant_id": tenants["B"].id},
+            "P1": {"partner_id": partners["P1"].id},
+            "P3": {"partner_id": partners["P3"].id},
+        }
+        for name, owner in owners.items():
+            endpoint = WebhookEndpoint(
+                id=uuid.uuid4(),
+                url="https://hooks.example.com/in",
+                event_types=["association.dpor_set"],
+                secret="whsec_" + "A" * 44,
+                **owner,
+            )
+            session.add(endpoint)
+            await session.flush()
+            delivery = WebhookDelivery(
+                id=uuid.uuid4(),
+                endpoint_id=endpoint.id,
+                event_id=event.id,
+                sequence=1,
+                event_type=event.type,
+                status=DeliveryStatus.DEAD,
+                body={},
+            )
+            session.add(delivery)
+            ids[f"endpoint{name}"] = global_id.encode("WebhookEndpoint", endpoint.id)
+            ids[f"delivery{name}"] = global_id.encode("WebhookDelivery", delivery.id)
     return World(ids)
 
 
@@ -180,6 +218,8 @@ class Cell:
     present: Callable[[dict[str, Any], World, str], bool] | None = None
     # The root field of the answer, when it is not the operation's own name (a field operation).
     root: str | None = None
+    # For operations whose target depends on the caller's role too (webhook endpoints: a tenant's or a partner's).
+    by_caller: Callable[[World, str, Principal], dict[str, Any]] | None = None
 
 
 def _side(side: str) -> str:
@@ -390,6 +430,74 @@ CELLS: dict[str, Cell] = {
     ),
 }
 
+
+def _endpoint(kind: str) -> Callable[[World, str, Principal], dict[str, Any]]:
+    """The side's endpoint (or its delivery) the caller aims at: its tenant's as an OWNER, else its partner's."""
+
+    def pick(world: World, side: str, who: Principal) -> dict[str, Any]:
+        owner = ("TenantA" if side == "own" else "TenantB") if Role.OWNER in who.roles else _partner_side(side)
+        return (
+            {"i": {f"{kind}Id": world.gid(f"{kind}{owner}")}} if kind == "delivery" else _endpoint_input(world, owner)
+        )
+
+    return pick
+
+
+def _partner_side(side: str) -> str:
+    return "P1" if side == "own" else "P3"
+
+
+def _endpoint_input(world: World, owner: str) -> dict[str, Any]:
+    return {"e": world.gid(f"endpoint{owner}")}
+
+
+CELLS.update(
+    {
+        "createWebhookEndpoint": Cell(
+            'mutation { createWebhookEndpoint(input: {url: "https://hooks.example.com/new",'
+            ' eventTypes: ["association.dpor_set"]}) { secret endpoint { id } } }',
+            lambda w, s: {},
+        ),
+        "webhookEndpoints": Cell(
+            "{ webhookEndpoints { id } }",
+            lambda w, s: {},
+            lambda d, w, s: any(
+                row["id"]
+                in {w.gid(f"endpoint{name}") for name in (("TenantA", "P1") if s == "own" else ("TenantB", "P3"))}
+                for row in d["webhookEndpoints"]
+            ),
+        ),
+        "webhookDeliveries": Cell(
+            "query($e: ID!) { webhookDeliveries(endpointId: $e, first: 5) { edges { node { id status } } } }",
+            lambda w, s: {"e": w.gid("endpointTenantA" if s == "own" else "endpointTenantB")},
+            by_caller=_endpoint("endpoint"),
+        ),
+        "updateWebhookEndpoint": Cell(
+            'mutation($e: ID!) { updateWebhookEndpoint(input: {endpointId: $e, description: "x"})'
+            " { endpoint { id } } }",
+            lambda w, s: {"e": w.gid("endpointTenantA" if s == "own" else "endpointTenantB")},
+            by_caller=_endpoint("endpoint"),
+        ),
+        **{
+            name: Cell(
+                f"mutation($e: ID!) {{ {name}(input: {{endpointId: $e}}) {{ {selection} }} }}",
+                lambda w, s: {"e": w.gid("endpointTenantA" if s == "own" else "endpointTenantB")},
+                by_caller=_endpoint("endpoint"),
+            )
+            for name, selection in (
+                ("disableWebhookEndpoint", "endpoint { enabled }"),
+                ("rotateWebhookSecret", "secret"),
+                ("deleteWebhookEndpoint", "deletedEndpointId"),
+            )
+        },
+        "redeliverWebhook": Cell(
+            "mutation($i: RedeliverWebhookInput!) { redeliverWebhook(input: $i) { delivery { status } } }",
+            lambda w, s: {"i": {"deliveryId": w.gid("deliveryTenantA" if s == "own" else "deliveryTenantB")}},
+            by_caller=_endpoint("delivery"),
+        ),
+    }
+)
+
 # Operations in the table whose cells are not walked here (none today: every operation has its cell).
 NOT_YET_MOUNTED: set[str] = set()
 
@@ -447,7 +555,9 @@ def test_every_operation_in_the_table_has_a_cell() -> None:
 async def test_policy_cell(api: Api, database: Database, caller: str, operation: str, side: str) -> None:
     world = await build_world(database)
     cell = CELLS[operation]
-    body = await api.execute(cell.document, cell.variables(world, side), as_=CALLERS[caller])
+    who = CALLERS[caller]
+    variables = cell.by_caller(world, side, who) if cell.by_caller and who else cell.variables(world, side)
+    body = await api.execute(cell.document, variables, as_=who)
     assert observed(body, cell, world, side, operation) is expected(caller, operation, side), body
 
 

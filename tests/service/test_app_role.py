@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from db import migrations
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType
 from db.models import Base
@@ -29,11 +30,11 @@ from gateway.settings import SettingsError
 from tests import databases, factories
 from tests.api import api_for
 from tests.auth_support import dev_settings, production_settings
+from tests.conftest import empty_all_tables
 from tests.graphql.test_api_story import test_the_whole_story as the_whole_story
 from tests.graphql.test_bulk_dpor import test_bulk_story as the_bulk_story
 
 __test__ = "postgresql" in databases.backends()
-pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 APP_ROLE = "dpor_app"
 _DML = {"SELECT", "INSERT", "UPDATE"}
@@ -53,10 +54,15 @@ EXPECTED = {
     "usage_monthly_rollups": _DML | {"DELETE"},
     "partner_associations": {"SELECT", "INSERT"},
     "audit_events": {"SELECT", "INSERT"},
+    "change_events": {"SELECT", "INSERT"},
+    "change_event_sequencer": _DML,
+    "webhook_endpoints": _DML | {"DELETE"},
+    "webhook_deliveries": _DML | {"DELETE"},
 }
 # Columns the app role may UPDATE where it may not update whole rows: ending an association in place.
 EXPECTED_COLUMNS = {
     "partner_associations": {"valid_to", "ended_by", "ended_by_role", "ended_by_client_id", "end_reason", "status"},
+    "change_events": {"sequence"},  # set once, by the sequencer, when the event is published
 }
 _PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
@@ -65,13 +71,36 @@ def _server_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="module")
+def own_database_url() -> Iterator[str]:
+    """A database of this module's own, migrated to head: the session's shared one is also where the PostGraphile
+    benchmark's tests install their row-level security policies, which bind every role but a superuser."""
+    url = databases.create_postgres_database()
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        databases.drop_postgres_database(url)
+
+
 @pytest.fixture
-def app_role_url(database_url: str) -> Iterator[str]:
+async def database(own_database_url: str) -> AsyncIterator[Database]:
+    """This module's database, emptied, as its owner."""
+    db = Database.from_url(own_database_url, pool_size=5)
+    await empty_all_tables(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+def app_role_url(own_database_url: str) -> Iterator[str]:
     """A login role IN ROLE dpor_app, as an operator creates it (README, Deployment); its URL to the test database."""
     name = f"dpor_test_app_{uuid.uuid4().hex[:8]}"
 
     async def run(statement: str) -> None:
-        connection = await asyncpg.connect(_server_dsn(database_url))
+        connection = await asyncpg.connect(_server_dsn(own_database_url))
         try:
             await connection.execute(statement)
         finally:
@@ -79,7 +108,7 @@ def app_role_url(database_url: str) -> Iterator[str]:
 
     asyncio.run(run(f"CREATE ROLE {name} LOGIN IN ROLE {APP_ROLE}"))
     try:
-        yield make_url(database_url).set(username=name).render_as_string(hide_password=False)
+        yield make_url(own_database_url).set(username=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(run(f"DROP ROLE {name}"))
 
@@ -202,14 +231,14 @@ async def test_bulk_changes_run_as_the_app_role(as_app_role: Database) -> None:
 
 
 async def test_production_serves_only_as_a_least_privileged_role(
-    database_url: str, app_role_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    own_database_url: str, app_role_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    owner = production_settings(tmp_path, database_url=database_url)  # the tests connect as a superuser
+    owner = production_settings(tmp_path, database_url=own_database_url)  # the tests connect as a superuser
     with pytest.raises(SettingsError, match=r"^DPOR_DATABASE_URL: the database role 'postgres' is a superuser"):
         await refuse_a_privileged_database_role(owner)
     await refuse_a_privileged_database_role(production_settings(tmp_path, database_url=app_role_url))
     with caplog.at_level(logging.WARNING):
-        await refuse_a_privileged_database_role(dev_settings(tmp_path, database_url=database_url))
+        await refuse_a_privileged_database_role(dev_settings(tmp_path, database_url=own_database_url))
     assert "production refuses to start like this" in caplog.text
 
 
