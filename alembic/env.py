@@ -44,7 +44,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    url: str = config.attributes.get("database_url") or load_settings().database_url
+    url: str = config.attributes.get("database_url") or load_settings().migrations_url
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:

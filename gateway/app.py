@@ -82,7 +82,7 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readiness_endpoint(database), methods=["GET"]),
+            Route("/readyz", readiness_endpoint(database, least_privilege=settings.is_production), methods=["GET"]),
             Route("/metrics", metrics_endpoint(database), methods=["GET"]),
             # GraphiQL's scripts and styles, served here so the IDE needs no other origin (dev only, like the IDE).
             *([] if settings.is_production else [Mount(graphiql.ASSETS_PATH, graphiql.assets())]),

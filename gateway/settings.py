@@ -34,6 +34,9 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "production"] = "dev"
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'dpor-gateway.sqlite3'}"
+    # Migrations run as the tables' owner; the gateway as a least-privileged role (issue 16). Unset: the same URL
+    # (SQLite, and development on PostgreSQL).
+    migration_database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # Where dev-only state lives (the SQLite file, the dev signing key). Never committed.
@@ -62,9 +65,11 @@ class Settings(BaseSettings):
     scope_platform_admin: str = Field(default="dpor.admin", pattern=_SCOPE_TOKEN)
     scope_usage_ingest: str = Field(default="dpor.usage.write", pattern=_SCOPE_TOKEN)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
-    def _supported_database(cls, value: str) -> str:
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             driver = make_url(value).drivername
         except ArgumentError:
@@ -194,6 +199,11 @@ class Settings(BaseSettings):
                 "an operation costing more than a full bucket could never run"
             )
         return self
+
+    @cached_property
+    def migrations_url(self) -> str:
+        """The URL migrations connect with: the owner's."""
+        return self.migration_database_url or self.database_url
 
     @cached_property
     def is_production(self) -> bool:

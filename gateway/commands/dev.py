@@ -35,7 +35,7 @@ async def _prepare(settings: Settings) -> None:
     try:
         current = await migrations.current_revision(database.engine)
         # Alembic's env runs its own event loop: give it a thread of its own.
-        await asyncio.to_thread(migrations.migrate_to, settings.database_url, "head", current)
+        await asyncio.to_thread(migrations.migrate_to, settings.migrations_url, "head", current)
         if await demo_present(database):
             print("demo data: present")
         else:

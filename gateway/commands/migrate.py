@@ -26,7 +26,7 @@ async def _current(url: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    url = load_settings().database_url
+    url = load_settings().migrations_url
     migrations.migrate_to(url, args.to, asyncio.run(_current(url)))
     print(f"database at {args.to}")
     return 0

@@ -14,8 +14,9 @@ import tempfile
 from typing import Any
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
-from db import pool_budget
+from db import connection_role, pool_budget
 from gateway import metrics
 from gateway.app import create_app
 from gateway.http_protocol import IMPORT_PATH as HTTP_PROTOCOL
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     check_rate_limit_scope(settings, workers)
     create_app(settings)  # what the app refuses (key source, manifests...), refused here
     asyncio.run(warn_if_the_pool_exceeds_the_server(settings, workers))
+    asyncio.run(refuse_a_privileged_database_role(settings))
     serve(args.host or settings.host, args.port or settings.port, settings, workers=workers, reload=args.reload)
     return 0
 
@@ -62,6 +64,22 @@ async def warn_if_the_pool_exceeds_the_server(settings: Settings, workers: int) 
     budget = await pool_budget.check(settings.database_url, pool_size=settings.db_pool_size, processes=workers)
     if budget is not None and not budget.fits:
         logger.warning("WARNING: %s", budget.describe())
+
+
+async def refuse_a_privileged_database_role(settings: Settings) -> None:
+    """Production serves only as a least-privileged role (db/connection_role.py); development warns. A database
+    that cannot be reached now is left to the readiness probe, which checks the role again."""
+    try:
+        role = await connection_role.connection_role(settings.database_url)
+    except (OSError, SQLAlchemyError) as error:
+        logger.warning("could not read the database role's privileges: %s", type(error).__name__)
+        return
+    problem = role.problem if role is not None else None
+    if problem is None:
+        return
+    if settings.is_production:
+        raise SettingsError(f"DPOR_DATABASE_URL: {problem}")
+    logger.warning("WARNING: %s (production refuses to start like this)", problem)
 
 
 def serve(host: str, port: int, settings: Settings, *, workers: int = 1, reload: bool = False) -> None:

@@ -1,0 +1,253 @@
+"""The gateway's least-privilege PostgreSQL role (issue 16, alembic revision 0007): exactly DML on its tables, no
+UPDATE or DELETE on append-only history, no schema changes; production refuses to serve as more; the whole API
+story works as it. PostgreSQL only (SQLite has no roles): collected only when a PostgreSQL server is configured."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from db.engine import Database
+from db.enums import AssociationEndReason, AssociationType
+from db.models import Base
+from gateway.app import create_app
+from gateway.commands import migrate
+from gateway.commands.serve import refuse_a_privileged_database_role
+from gateway.settings import SettingsError
+from tests import databases, factories
+from tests.api import api_for
+from tests.auth_support import dev_settings, production_settings
+from tests.graphql.test_api_story import test_the_whole_story as the_whole_story
+from tests.graphql.test_bulk_dpor import test_bulk_story as the_bulk_story
+
+__test__ = "postgresql" in databases.backends()
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+APP_ROLE = "dpor_app"
+_DML = {"SELECT", "INSERT", "UPDATE"}
+# What the app role may do on each table: a table missing here (a new one whose migration granted nothing, or
+# granted without saying so here) fails the meta-test below.
+EXPECTED = {
+    "alembic_version": {"SELECT"},
+    "tenants": _DML,
+    "tenant_contacts": _DML,
+    "partners": _DML,
+    "subscriptions": _DML,
+    "delegated_admin_relationships": _DML,
+    "dpor_invitations": _DML,
+    "idempotency_records": _DML,
+    "usage_records": _DML,
+    "usage_daily_rollups": _DML | {"DELETE"},
+    "usage_monthly_rollups": _DML | {"DELETE"},
+    "partner_associations": {"SELECT", "INSERT"},
+    "audit_events": {"SELECT", "INSERT"},
+}
+# Columns the app role may UPDATE where it may not update whole rows: ending an association in place.
+EXPECTED_COLUMNS = {
+    "partner_associations": {"valid_to", "ended_by", "ended_by_role", "ended_by_client_id", "end_reason", "status"},
+}
+_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+
+
+def _server_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def app_role_url(database_url: str) -> Iterator[str]:
+    """A login role IN ROLE dpor_app, as an operator creates it (README, Deployment); its URL to the test database."""
+    name = f"dpor_test_app_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(_server_dsn(database_url))
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f"CREATE ROLE {name} LOGIN IN ROLE {APP_ROLE}"))
+    try:
+        yield make_url(database_url).set(username=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f"DROP ROLE {name}"))
+
+
+@pytest.fixture
+async def as_app_role(database: Database, app_role_url: str) -> AsyncIterator[Database]:
+    """The test's (emptied) database, connected to as the app role."""
+    db = Database.from_url(app_role_url, pool_size=5)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def test_every_table_grants_the_app_role_exactly_what_it_needs(database: Database) -> None:
+    async with database.engine.connect() as connection:
+        tables = set(
+            (await connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")))
+            .scalars()
+            .all()
+        )
+        assert tables == set(EXPECTED), "every table of the schema has its expected privileges here"
+        assert {table.name for table in Base.metadata.sorted_tables} <= tables
+        granted = {}
+        for table in sorted(tables):
+            held = await connection.execute(
+                text("SELECT p FROM unnest(CAST(:privileges AS text[])) p WHERE has_table_privilege(:role, :t, p)"),
+                {"privileges": list(_PRIVILEGES), "role": APP_ROLE, "t": table},
+            )
+            granted[table] = set(held.scalars().all())
+        columns = await connection.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.column_privileges"
+                " WHERE grantee = :role AND privilege_type = 'UPDATE' AND table_schema = current_schema()"
+            ),
+            {"role": APP_ROLE},
+        )
+        updatable: dict[str, set[str]] = {}
+        for table, column in columns.all():
+            if "UPDATE" not in granted[table]:
+                updatable.setdefault(table, set()).add(column)
+        role = (
+            await connection.execute(
+                text(
+                    "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolcanlogin FROM pg_roles"
+                    " WHERE rolname = :role"
+                ),
+                {"role": APP_ROLE},
+            )
+        ).one()
+    assert granted == EXPECTED
+    assert updatable == EXPECTED_COLUMNS
+    assert tuple(role) == (False, False, False, False, False)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM audit_events",
+        "UPDATE audit_events SET action = 'rewritten'",
+        "TRUNCATE audit_events",
+        "DELETE FROM partner_associations",
+        "UPDATE partner_associations SET valid_from = now()",
+        "UPDATE partner_associations SET partner_id = partner_id",
+        "DELETE FROM usage_records",
+        "CREATE TABLE smuggled (id int)",
+        "DROP TABLE tenants",
+        "ALTER TABLE partner_associations DISABLE TRIGGER USER",
+        "ALTER TABLE tenants ENABLE ROW LEVEL SECURITY",
+        "UPDATE alembic_version SET version_num = '0001'",
+    ],
+)
+async def test_the_app_role_cannot_rewrite_history_or_change_the_schema(as_app_role: Database, statement: str) -> None:
+    with pytest.raises(DBAPIError) as refused:
+        async with as_app_role.engine.begin() as connection:
+            await connection.execute(text(statement))
+    cause = refused.value.orig.__cause__  # type: ignore[union-attr]
+    assert isinstance(cause, asyncpg.InsufficientPrivilegeError), refused.value
+
+
+async def test_an_ended_association_never_changes_again_whoever_asks(database: Database) -> None:
+    tenant = factories.tenant()
+    partner = factories.partner()
+    subscription = factories.subscription(tenant)
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    active = factories.association(subscription, partner, type=AssociationType.TRANSACTING_PARTNER)
+    ended = factories.association(
+        subscription, partner, valid_to=started, ended_by="test", end_reason=AssociationEndReason.REMOVED_BY_OWNER
+    )
+    async with database.write() as session:
+        await factories.add_flushed(session, tenant, partner)
+        await factories.add_flushed(session, subscription)
+        await factories.add_flushed(session, active, ended)
+    # The owner itself (the tests connect as it) is held by the trigger: ended history is not rewritten.
+    for change in ("valid_to = valid_to + interval '1 day'", "ended_by = 'someone else'", "valid_to = NULL"):
+        with pytest.raises(DBAPIError, match="its history is not rewritten"):
+            async with database.engine.begin() as connection:
+                await connection.execute(
+                    text(f"UPDATE partner_associations SET {change} WHERE id = :id"), {"id": ended.id}
+                )
+    # An active one is ended in place, once.
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE partner_associations SET valid_to = now(), ended_by = 'test', end_reason = 'UNLINKED'"
+                " WHERE id = :id"
+            ),
+            {"id": active.id},
+        )
+
+
+async def test_the_api_story_runs_as_the_app_role(as_app_role: Database) -> None:
+    async with api_for(as_app_role) as api:
+        await the_whole_story(api)
+
+
+async def test_bulk_changes_run_as_the_app_role(as_app_role: Database) -> None:
+    async with api_for(as_app_role) as api:
+        await the_bulk_story(api, as_app_role)
+
+
+async def test_production_serves_only_as_a_least_privileged_role(
+    database_url: str, app_role_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner = production_settings(tmp_path, database_url=database_url)  # the tests connect as a superuser
+    with pytest.raises(SettingsError, match=r"^DPOR_DATABASE_URL: the database role 'postgres' is a superuser"):
+        await refuse_a_privileged_database_role(owner)
+    await refuse_a_privileged_database_role(production_settings(tmp_path, database_url=app_role_url))
+    with caplog.at_level(logging.WARNING):
+        await refuse_a_privileged_database_role(dev_settings(tmp_path, database_url=database_url))
+    assert "production refuses to start like this" in caplog.text
+
+
+async def test_production_is_not_ready_as_a_privileged_role(
+    database: Database, as_app_role: Database, tmp_path: Path
+) -> None:
+    for db, expected in ((database, 503), (as_app_role, 200)):
+        settings = production_settings(tmp_path, database_url=db.engine.url.render_as_string(hide_password=False))
+        app = create_app(settings, db)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
+            response = await client.get("/readyz")
+        assert response.status_code == expected, response.text
+        if expected == 503:
+            assert response.json()["reason"] == "database role not least-privileged"  # names no role to a prober
+
+
+def test_migrations_run_as_the_owner_while_the_gateway_connects_as_the_app_role(
+    app_role_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner_url = databases.create_postgres_database()
+    try:
+        app_url = make_url(app_role_url).set(database=make_url(owner_url).database)
+        monkeypatch.setenv("DPOR_DATABASE_URL", app_url.render_as_string(hide_password=False))
+        # As the app role alone, migrating is refused: it may not create tables.
+        monkeypatch.delenv("DPOR_MIGRATION_DATABASE_URL", raising=False)
+        with pytest.raises(DBAPIError, match="permission denied"):
+            migrate.run(argparse.Namespace(to="head"))
+        monkeypatch.setenv("DPOR_MIGRATION_DATABASE_URL", owner_url)
+        assert migrate.run(argparse.Namespace(to="head")) == 0
+
+        async def owners() -> set[str]:
+            connection = await asyncpg.connect(_server_dsn(owner_url))
+            try:
+                rows = await connection.fetch("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+            finally:
+                await connection.close()
+            return {row[0] for row in rows}
+
+        assert asyncio.run(owners()) == {make_url(owner_url).username}
+    finally:
+        databases.drop_postgres_database(owner_url)
