@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from resolvers.usage.partitions import ensure_staged_months
 from resolvers.usage.text_record import TextRecord
 
 STAGING_COLUMNS = (
@@ -206,6 +207,7 @@ async def copy_text(session: AsyncSession, payload: bytes) -> tuple[int, int]:
     driver: Any = raw.driver_connection  # asyncpg.Connection, inside the session's transaction
     # A memoryview: asyncpg would take bytes for a file name.
     await driver.copy_to_table("usage_staging", source=memoryview(payload), columns=STAGING_COLUMNS, format="csv")
+    await ensure_staged_months(session, "SELECT DISTINCT usage_date FROM usage_staging")
     replaced = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
     upserted = (await session.execute(text(_UPSERT_KNOWN_DAYS))).rowcount  # type: ignore[attr-defined]
     inserted = (await session.execute(text(_INSERT_NEW_DAYS))).rowcount  # type: ignore[attr-defined]
