@@ -180,7 +180,7 @@ async def _layout(url: str) -> tuple[dict[str, str], set[date]]:
     try:
         async with database.engine.connect() as connection:
             kinds = await connection.execute(
-                text("SELECT relname, relkind FROM pg_class WHERE relname = ANY(:names)"),
+                text("SELECT relname, relkind::text FROM pg_class WHERE relname = ANY(:names)"),
                 {"names": list(partitions.PARENTS)},
             )
             found = {str(name): str(kind) for name, kind in kinds}
@@ -189,7 +189,7 @@ async def _layout(url: str) -> tuple[dict[str, str], set[date]]:
             )
             if "p" not in found.values():
                 leftover = await connection.execute(
-                    text("SELECT count(*) FROM pg_class WHERE relname ~ :pattern"),
+                    text("SELECT count(*) FROM pg_class WHERE relname ~ CAST(:pattern AS text)"),
                     {"pattern": partitions.PARTITION_NAME},
                 )
                 assert leftover.scalar_one() == 0
