@@ -60,6 +60,10 @@ class Spec:
 SPECS = {
     "small": Spec("small", tenants=50, subscriptions_per_tenant=5, partners=20, days=400),
     "large": Spec("large", tenants=2_000, subscriptions_per_tenant=5, partners=500, days=400),
+    # On demand only, never in CI (issue 16): ten times large, 120M usage rows, five times the customers over twice
+    # the history (about 27 months, each a partition of the three usage tables), so both a scope's index ranges
+    # and the partitions a window must prune grow. Expect some ten times large's seed time and disk.
+    "xlarge": Spec("xlarge", tenants=10_000, subscriptions_per_tenant=5, partners=2_500, days=800),
 }
 
 

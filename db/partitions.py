@@ -117,10 +117,11 @@ async def _ensure(executor: Executor, statement: object) -> int:
     try:
         created = (await executor.execute(statement)).scalar_one()  # type: ignore[call-overload]
     except DBAPIError as error:
-        original = getattr(error, "orig", None)
+        original = error.orig
         if getattr(original, "sqlstate", None) == ARCHIVED_SQLSTATE:
             # asyncpg's error (the adapter's cause) holds the function's message alone.
-            raise ArchivedMonth(getattr(original.__cause__, "message", None) or str(original)) from error
+            cause = getattr(original, "__cause__", None)
+            raise ArchivedMonth(getattr(cause, "message", None) or str(original)) from error
         raise
     return int(created)
 

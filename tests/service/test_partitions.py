@@ -11,11 +11,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text
 
 from db import partitions
 from db.engine import Database
 from db.models import UsageRecord
+from gateway import cli
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
 from resolvers.usage.file_import import import_file
@@ -92,3 +94,12 @@ async def test_an_ingest_into_a_month_without_partitions_makes_them_and_still_re
         (FILE_MONTH, "Compute", Decimal("6.00"), Decimal("2"))
     ]
     assert await stored(database) == (4, Decimal("12.00"))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_partitions_command_says_sqlite_has_none(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DPOR_DATABASE_URL", database_url)
+    assert cli.main(["partitions", "list"]) == 1
+    assert "partitioned on PostgreSQL only" in capsys.readouterr().err

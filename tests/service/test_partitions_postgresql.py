@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import migrations, partitions
 from db.engine import Database
+from gateway import cli
 from resolvers.errors import Conflict
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
@@ -214,3 +215,37 @@ async def _next_id(url: str) -> int:
             return int(inserted.scalar_one())
     finally:
         await database.dispose()
+
+
+def _command(monkeypatch: pytest.MonkeyPatch, database: Database, *args: str) -> int:
+    url = database.engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("DPOR_DATABASE_URL", url)
+    monkeypatch.setenv("DPOR_MIGRATION_DATABASE_URL", url)  # the owner's: the tests connect as it
+    return cli.main(["partitions", *args])
+
+
+@on_postgresql
+async def test_the_partitions_command_lists_archives_and_restores_a_month(
+    database: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await without_partitions(database, ARCHIVED)
+    world = await build_world(database, tenants=1, subscriptions=1, partners=0)
+    async with database.write() as session:
+        await ingest_usage(session, [record(world.subscriptions[0], "2025-08-10", amount="2.00")], today=TODAY)
+    # The command runs its own event loop (asyncio.run); the test's loop is busy, so it runs in a thread.
+    assert await asyncio.to_thread(_command, monkeypatch, database, "list") == 0
+    listed = [line.split() for line in capsys.readouterr().out.splitlines() if "2025-08" in line]
+    assert [line[:3] for line in listed] == [[table, "2025-08", "attached"] for table in partitions.PARENTS]
+    assert await asyncio.to_thread(_command, monkeypatch, database, "detach", "2025-08") == 0
+    assert "2025-08 detached" in capsys.readouterr().out
+    assert await stored(database) == (0, Decimal(0))
+    assert await asyncio.to_thread(_command, monkeypatch, database, "detach", "2025-08") == 1
+    assert "2025-08 is not attached" in capsys.readouterr().err
+    assert await asyncio.to_thread(_command, monkeypatch, database, "list") == 0
+    assert "usage_records            2025-08  archived" in capsys.readouterr().out
+    assert await asyncio.to_thread(_command, monkeypatch, database, "attach", "2025-08") == 0
+    assert "2025-08 attached" in capsys.readouterr().out
+    assert await stored(database) == (1, Decimal("2.00"))
+    with pytest.raises(SystemExit):
+        _command(monkeypatch, database, "detach", "August")
+    assert "expected a month as YYYY-MM" in capsys.readouterr().err
