@@ -6,18 +6,20 @@ tables; tests/service/test_partitions.py covers what both share)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import migrations, partitions
+from db import clock, migrations, partitions
 from db.engine import Database
 from gateway import cli
 from resolvers.errors import Conflict
+from resolvers.sweep import sweep
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
 from resolvers.usage.ingestion import ingest_usage
@@ -224,9 +226,13 @@ def _command(monkeypatch: pytest.MonkeyPatch, database: Database, *args: str) ->
     return cli.main(["partitions", *args])
 
 
+def _cli(*args: str) -> int:
+    return cli.main(list(args))
+
+
 @on_postgresql
 async def test_the_partitions_command_lists_archives_and_restores_a_month(
-    database: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    database: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     await without_partitions(database, ARCHIVED)
     world = await build_world(database, tenants=1, subscriptions=1, partners=0)
@@ -243,9 +249,27 @@ async def test_the_partitions_command_lists_archives_and_restores_a_month(
     assert "2025-08 is not attached" in capsys.readouterr().err
     assert await asyncio.to_thread(_command, monkeypatch, database, "list") == 0
     assert "usage_records            2025-08  archived" in capsys.readouterr().out
+    # A file with a line of the archived month stops at its batch, naming the month (exit status 1).
+    path = tmp_path / "usage.csv"
+    header = "subscription_id,usage_date,service,meter_id,meter_name,quantity,unit,amount,currency"
+    path.write_text(f"{header}\n{world.subscriptions[0].external_id},2025-08-11,Compute,m1,VM,1,Hours,1,USD\n")
+    assert await asyncio.to_thread(_cli, "ingest", "--quiet", str(path)) == 1
+    assert "ingest: stopped: usage month 2025-08 is archived" in capsys.readouterr().err
     assert await asyncio.to_thread(_command, monkeypatch, database, "attach", "2025-08") == 0
     assert "2025-08 attached" in capsys.readouterr().out
     assert await stored(database) == (1, Decimal("2.00"))
     with pytest.raises(SystemExit):
         _command(monkeypatch, database, "detach", "August")
     assert "expected a month as YYYY-MM" in capsys.readouterr().err
+
+
+@on_postgresql
+async def test_the_sweep_keeps_this_month_and_three_ahead_ready(database: Database) -> None:
+    ahead = partitions.months_ahead(date(2030, 1, 15))
+    await without_partitions(database, *ahead)
+    with clock.moved_to(lambda: datetime(2030, 1, 15, 12, tzinfo=UTC)):
+        assert (await sweep(database)).partitions_created == len(ahead) * len(partitions.PARENTS)
+        assert (await sweep(database)).partitions_created == 0
+    made = await months(database)
+    assert ahead == [date(2030, month, 1) for month in (1, 2, 3, 4)]
+    assert all(made[(table, month)] for table in partitions.PARENTS for month in ahead)
