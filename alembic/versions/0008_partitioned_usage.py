@@ -130,11 +130,7 @@ def upgrade() -> None:
     schema = _schema()
     months: list[str] = []
     for table, column, _options, _grants in _TABLES:
-        old = f"{table}_unpartitioned"
-        op.execute(f"ALTER TABLE {table} RENAME TO {old}")
-        for name, *_definitions in _KEYS[table]:
-            op.execute(f"ALTER TABLE {old} DROP CONSTRAINT {name}")
-        op.execute(f"DROP INDEX {_INDEXES[table][0]}")
+        old = _set_aside(table, "unpartitioned")
         op.execute(
             f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE ({column})"
         )
@@ -170,16 +166,22 @@ def downgrade() -> None:
         )
     op.execute(f"REVOKE ALL ON SEQUENCE usage_records_id_seq FROM {ROLE}")
     for table, _column, options, grants in _TABLES:
-        old = f"{table}_partitioned"
-        op.execute(f"ALTER TABLE {table} RENAME TO {old}")
-        for name, *_definitions in _KEYS[table]:
-            op.execute(f"ALTER TABLE {old} DROP CONSTRAINT {name}")
-        op.execute(f"DROP INDEX {_INDEXES[table][0]}")
+        old = _set_aside(table, "partitioned")
         op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS){options}")
         _move_rows(old, table)
         _add_keys(table, partitioned=False)
         op.execute(f"GRANT {grants} ON {table} TO {ROLE}")
     op.execute(f"DROP FUNCTION {ENSURE}(date[])")
+
+
+def _set_aside(table: str, kind: str) -> str:
+    """Rename `table` to `<table>_<kind>` without its keys and indexes, whose names its successor takes."""
+    old = f"{table}_{kind}"
+    op.execute(f"ALTER TABLE {table} RENAME TO {old}")
+    for name, *_definitions in _KEYS[table]:
+        op.execute(f"ALTER TABLE {old} DROP CONSTRAINT {name}")
+    op.execute(f"DROP INDEX {_INDEXES[table][0]}")
+    return old
 
 
 def _move_rows(source: str, target: str) -> None:
