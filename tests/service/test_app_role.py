@@ -9,7 +9,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
@@ -219,6 +219,8 @@ async def test_the_app_role_ingests_into_a_month_without_partitions(database: Da
         "ALTER TABLE partner_associations DISABLE TRIGGER USER",
         "ALTER TABLE tenants ENABLE ROW LEVEL SECURITY",
         "UPDATE alembic_version SET version_num = '0001'",
+        # Archiving is the owner's (dpor-gateway partitions): the current month's partition exists since migrating.
+        f"ALTER TABLE usage_records DETACH PARTITION usage_records_p{date.today():%Y_%m}",
     ],
 )
 async def test_the_app_role_cannot_rewrite_history_or_change_the_schema(as_app_role: Database, statement: str) -> None:
