@@ -30,6 +30,9 @@ class UsageRecord(Base):
         Index("ix_usage_records_usage_date", "usage_date"),
     )
 
+    # On PostgreSQL the table is partitioned by month of usage_date (revision 0009, db/partitions.py), and a
+    # partitioned table's keys must hold the partition column: there the primary key is (id, usage_date), id
+    # still unique alone as one sequence numbers every row. SQLite keeps id alone (its rowid).
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subscriptions.id", ondelete="RESTRICT"))
     usage_date: Mapped[date] = mapped_column(Date)

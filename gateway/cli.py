@@ -12,7 +12,7 @@ from gateway.settings import SettingsError
 from gateway.wiring import settings_error
 
 # Each module defines `register(subparsers)`, which adds its parser and sets `handler`.
-COMMANDS = ("dev", "serve", "migrate", "seed", "export_schema", "token", "ingest", "sweep", "deliver")
+COMMANDS = ("dev", "serve", "migrate", "seed", "export_schema", "token", "ingest", "sweep", "deliver", "partitions")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,8 @@
 - A delegated admin relationship past its `expires_at` ends at `expires_at`, and with it the partner's admin links
   on the tenant's subscriptions (ROLE_REVOKED), at that same instant (resolvers.delegations).
 - A claim still PENDING at its `decline_by` becomes ACTIVE, attributed from its claim time (resolvers.claims).
+- The usage tables' partitions of this month and the next db.partitions.AHEAD_MONTHS exist (PostgreSQL), so an
+  ingest seldom has to create one (creating one locks more than an ingest otherwise does).
 
 The instants written are the rows' own (`expires_at`; a claim's validFrom stays its claim time), never the time the
 sweep ran: its lag changes how soon the
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import clock
+from db import clock, partitions
 from db.engine import Database
 from resolvers import claims, delegations
 from resolvers.authorize import Actor
@@ -44,10 +46,11 @@ SUBJECT = "dpor-gateway"
 class SweepReport:
     expired_relationships: int
     ripened_claims: int
+    partitions_created: int = 0
 
     @property
     def changed(self) -> int:
-        return self.expired_relationships + self.ripened_claims
+        return self.expired_relationships + self.ripened_claims + self.partitions_created
 
 
 async def sweep(database: Database, *, batch: int = BATCH) -> SweepReport:
@@ -66,9 +69,19 @@ async def sweep(database: Database, *, batch: int = BATCH) -> SweepReport:
         lambda session, item: claims.ripen(session, actor, item, now),
         batch,
     )
-    report = SweepReport(expired_relationships=expired, ripened_claims=ripened)
+    created = 0
+    if database.dialect == "postgresql":  # SQLite keeps plain tables: no write lock taken for nothing
+        async with database.write() as session:
+            created = await partitions.ensure_months(session, partitions.months_ahead(now.date()))
+    report = SweepReport(expired_relationships=expired, ripened_claims=ripened, partitions_created=created)
     if report.changed:
-        log.info("sweep: %d expired delegated admin relationship(s) ended, %d claim(s) ripened", expired, ripened)
+        log.info(
+            "sweep: %d expired delegated admin relationship(s) ended, %d claim(s) ripened, %d usage partition(s)"
+            " created",
+            expired,
+            ripened,
+            created,
+        )
     return report
 
 

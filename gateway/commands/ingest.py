@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from db.engine import Database
 from gateway.settings import load_settings
+from resolvers.errors import Conflict
 from resolvers.usage.file_import import FileFormatError, ImportSummary, import_file
 from resolvers.usage.validation import FieldProblem
 
@@ -129,5 +130,10 @@ def run(args: argparse.Namespace) -> int:
         # OSError: the file vanished or the --rejects file cannot be written.
         print(f"ingest: {error}", file=sys.stderr)
         return 2
+    except Conflict as error:
+        # A batch for an archived usage month (dpor-gateway partitions attach restores it): that batch wrote
+        # nothing; the batches before it are committed, as when strict mode stops.
+        print(f"ingest: stopped: {error.message}", file=sys.stderr)
+        return 1
     print(render(summary, time.monotonic() - started))
     return 0 if summary.rejected == 0 else 1

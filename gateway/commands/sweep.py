@@ -14,7 +14,9 @@ from resolvers.sweep import SweepReport, sweep
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "sweep", help="end expired delegated admin relationships and their admin links; ripen undeclined claims"
+        "sweep",
+        help="end expired delegated admin relationships and their admin links; ripen undeclined claims;"
+        " create the usage partitions ahead",
     )
     parser.set_defaults(handler=run)
 
@@ -31,4 +33,5 @@ def run(args: argparse.Namespace) -> int:
     report = asyncio.run(_sweep())
     print(f"expired delegated admin relationships ended: {report.expired_relationships}")
     print(f"claims ripened (decline window passed): {report.ripened_claims}")
+    print(f"usage partitions created ahead: {report.partitions_created}")
     return 0

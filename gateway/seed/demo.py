@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db import partitions
 from db.engine import Database
 from db.models import (
     AuditEvent,
@@ -123,6 +124,7 @@ async def load_demo(database: Database, *, today: date | None = None) -> DemoSum
         for table, columns, generated in _tables(first_day, last_day):
             rows[table.name] = await writer.insert(table, columns, generated)
         usage = UsageRows(writer, first_day=first_day, days=(last_day - first_day).days + 1, seed=USAGE_SEED)
+        await partitions.ensure_months(connection, partitions.months_between(first_day, last_day))
         rows[UsageRecord.__tablename__] = await writer.insert_fragments(
             table_of(UsageRecord), USAGE_COLUMNS, demo_rows.usage_rows(usage)
         )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db import partitions
 from db.engine import Database
 from db.models import (
     DelegatedAdminRelationship,
@@ -139,6 +140,7 @@ async def load_synthetic(
             rows[table.name] = await writer.insert(table, columns, generated)
             step(f"{table.name}: {rows[table.name]:,} rows")
         usage = UsageRows(writer, first_day=spec.first_day, days=spec.days, seed=str(spec.seed))
+        await partitions.ensure_months(connection, partitions.months_between(spec.first_day, spec.end_date))
         usage_table = table_of(UsageRecord)
         async with constraints_deferred(connection, usage_table):
             rows[usage_table.name] = await writer.insert_fragments(

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from resolvers.usage.partitions import ensure_staged_months
 from resolvers.usage.text_record import TextRecord
 
 STAGING_COLUMNS = (
@@ -71,6 +72,12 @@ SELECT u.subscription_id, u.usage_date, u.service_name, u.currency, u.quantity, 
 FROM candidates c
 JOIN usage_records u
   ON u.subscription_id = c.subscription_id AND u.usage_date = c.usage_date AND u.meter_id = c.meter_id
+"""
+
+# The days the batch writes (lines of unknown subscriptions are left out, as every statement below leaves them):
+# their months' partitions are made first (db/partitions.py).
+_WRITTEN_DAYS = """
+SELECT DISTINCT s.usage_date FROM usage_staging s JOIN subscriptions sub ON sub.external_id = s.external_id
 """
 
 # Records of days up to the subscription's usage_data_as_of may replace a stored row: an upsert.
@@ -206,6 +213,7 @@ async def copy_text(session: AsyncSession, payload: bytes) -> tuple[int, int]:
     driver: Any = raw.driver_connection  # asyncpg.Connection, inside the session's transaction
     # A memoryview: asyncpg would take bytes for a file name.
     await driver.copy_to_table("usage_staging", source=memoryview(payload), columns=STAGING_COLUMNS, format="csv")
+    await ensure_staged_months(session, _WRITTEN_DAYS)
     replaced = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
     upserted = (await session.execute(text(_UPSERT_KNOWN_DAYS))).rowcount  # type: ignore[attr-defined]
     inserted = (await session.execute(text(_INSERT_NEW_DAYS))).rowcount  # type: ignore[attr-defined]

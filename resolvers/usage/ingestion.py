@@ -29,6 +29,7 @@ from sqlalchemy.sql import ColumnElement
 from db.base import utcnow
 from db.enums import SubscriptionStatus
 from db.models import Subscription, UsageRecord
+from resolvers.usage.partitions import ensure_months
 from resolvers.usage.rollups import Contribution, apply_deltas, compute_deltas
 from resolvers.usage.validation import (
     UsageInputError,
@@ -124,6 +125,7 @@ async def write_records(
     """Upsert valid records of known, locked, not deleted subscriptions (no natural key twice); move rollups
     and freshness."""
     rows = [_usage_row(record, known[record.subscription_id].id) for record in records]
+    await ensure_months(session, {row["usage_date"] for row in rows})
     replaced = await _stored_contributions(session, [tuple(row[key] for key in _NATURAL_KEY) for row in rows])
     dialect = session.get_bind().dialect.name
     await session.execute(_record_upsert(dialect), rows)

@@ -22,7 +22,7 @@ import pytest
 from auth import policy
 from auth.policy import OPERATIONS, RowFilter
 from auth.principal import Principal, Role
-from db import clock
+from db import clock, partitions
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.change_event import ChangeEvent
@@ -117,6 +117,7 @@ async def build_world(database: Database) -> World:
                 *delegations.values(),
             ]
         )
+        await partitions.ensure_months(session, [date(2026, 1, 1), date(2026, 2, 1)])  # written directly
         for sub in subs.values():
             session.add(
                 UsageRecord(

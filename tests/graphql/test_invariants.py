@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from db import partitions
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType
 from db.models import PartnerAssociation, UsageRecord
@@ -103,6 +104,7 @@ async def test_usage_amounts_are_exact_and_sum_exactly(database: Database) -> No
         await factories.add_flushed(session, owner)
         sub = factories.subscription(owner)
         await factories.add_flushed(session, sub)
+        await partitions.ensure_months(session, [date(2026, 1, 1), date(2026, 2, 1)])  # written directly
         amounts = [Decimal("0.100001"), Decimal("0.200002"), Decimal("1234567.000003")]
         for day, amount in enumerate(amounts, start=1):
             session.add(
@@ -131,6 +133,8 @@ async def test_negative_quantity_and_bad_currency_are_refused(database: Database
         await factories.add_flushed(session, owner)
         sub = factories.subscription(owner)
         await factories.add_flushed(session, sub)
+        # Its month exists, so what refuses the rows below is the constraints, not a missing partition.
+        await partitions.ensure_months(session, [date(2026, 1, 1)])
     for quantity, currency in [(Decimal("-1"), "EUR"), (Decimal("1"), "eur")]:
         with pytest.raises(IntegrityError):
             async with database.write() as session:

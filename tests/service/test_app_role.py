@@ -9,7 +9,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
@@ -27,12 +27,14 @@ from gateway.app import create_app
 from gateway.commands import migrate
 from gateway.commands.serve import refuse_a_privileged_database_role
 from gateway.settings import SettingsError
+from resolvers.usage.ingestion import ingest_usage
 from tests import databases, factories
 from tests.api import api_for
 from tests.auth_support import dev_settings, production_settings
 from tests.conftest import empty_all_tables
 from tests.graphql.test_api_story import test_the_whole_story as the_whole_story
 from tests.graphql.test_bulk_dpor import test_bulk_story as the_bulk_story
+from tests.usage_helpers import record
 
 __test__ = "postgresql" in databases.backends()
 
@@ -126,7 +128,15 @@ async def as_app_role(database: Database, app_role_url: str) -> AsyncIterator[Da
 async def test_every_table_grants_the_app_role_exactly_what_it_needs(database: Database) -> None:
     async with database.engine.connect() as connection:
         tables = set(
-            (await connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")))
+            # The usage tables' month partitions are reached through their parents only (see below).
+            (
+                await connection.execute(
+                    text(
+                        "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+                        " AND relkind IN ('r', 'p') AND NOT relispartition"
+                    )
+                )
+            )
             .scalars()
             .all()
         )
@@ -164,6 +174,65 @@ async def test_every_table_grants_the_app_role_exactly_what_it_needs(database: D
     assert tuple(role) == (False, False, False, False, False)
 
 
+async def test_partitions_grant_the_app_role_nothing_and_it_may_only_ask_for_months(database: Database) -> None:
+    """PostgreSQL checks privileges on the table a statement names: through a parent every partition is reached,
+    a partition named directly refuses the app role. It makes months only through the SECURITY DEFINER function,
+    which no one else (PUBLIC) may call, and draws usage ids from their sequence."""
+    async with database.engine.connect() as connection:
+        partitions = (
+            (
+                await connection.execute(
+                    text(
+                        "SELECT relname FROM pg_class WHERE relispartition"
+                        " AND relnamespace = current_schema()::regnamespace"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert partitions, "revision 0009 makes the current month's partitions and some ahead"
+        for name in partitions:
+            held = await connection.execute(
+                text("SELECT p FROM unnest(CAST(:privileges AS text[])) p WHERE has_table_privilege(:role, :t, p)"),
+                {"privileges": list(_PRIVILEGES), "role": APP_ROLE, "t": name},
+            )
+            assert held.scalars().all() == [], name
+        function = "usage_partitions_ensure(date[])"
+        may_call = await connection.execute(
+            text(
+                "SELECT has_function_privilege(:role, :f, 'EXECUTE'), has_function_privilege('public', :f, 'EXECUTE')"
+            ),
+            {"role": APP_ROLE, "f": function},
+        )
+        assert tuple(may_call.one()) == (True, False)
+        sequence = await connection.execute(
+            text("SELECT has_sequence_privilege(:role, 'usage_records_id_seq', 'USAGE')"), {"role": APP_ROLE}
+        )
+        assert sequence.scalar_one() is True
+
+
+async def test_the_app_role_ingests_into_a_month_without_partitions(database: Database, as_app_role: Database) -> None:
+    month = "2024-06"
+    async with database.engine.begin() as connection:
+        for table in ("usage_records", "usage_daily_rollups", "usage_monthly_rollups"):
+            await connection.execute(text(f"DROP TABLE IF EXISTS {table}_p{month.replace('-', '_')}"))
+    tenant = factories.tenant()
+    async with database.write() as session:
+        await factories.add_flushed(session, tenant)
+        subscription = factories.subscription(tenant)
+        await factories.add_flushed(session, subscription)
+    for replaced in (0, 1):
+        async with as_app_role.write() as session:
+            batch = [record(subscription, f"{month}-02")]
+            result = await ingest_usage(session, batch, today=datetime(2026, 1, 1).date())
+        assert (result.inserted, result.replaced) == (1 - replaced, replaced)
+    with pytest.raises(DBAPIError) as refused:
+        async with as_app_role.engine.begin() as connection:
+            await connection.execute(text("SELECT count(*) FROM usage_records_p2024_06"))
+    assert isinstance(refused.value.orig.__cause__, asyncpg.InsufficientPrivilegeError)  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     "statement",
     [
@@ -179,6 +248,8 @@ async def test_every_table_grants_the_app_role_exactly_what_it_needs(database: D
         "ALTER TABLE partner_associations DISABLE TRIGGER USER",
         "ALTER TABLE tenants ENABLE ROW LEVEL SECURITY",
         "UPDATE alembic_version SET version_num = '0001'",
+        # Archiving is the owner's (dpor-gateway partitions): the current month's partition exists since migrating.
+        f"ALTER TABLE usage_records DETACH PARTITION usage_records_p{date.today():%Y_%m}",
     ],
 )
 async def test_the_app_role_cannot_rewrite_history_or_change_the_schema(as_app_role: Database, statement: str) -> None:

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from db import migrations
+from db import migrations, partitions
 from db.engine import create_engine
 from db.models import Base
 
@@ -41,7 +41,11 @@ def _revision(connection: Connection) -> str | None:
 
 
 def _differences(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    # The usage tables' month partitions (PostgreSQL) are the function's, not the models': the parents are compared.
+    def modelled(name: str | None, type_: str, _parent: object) -> bool:
+        return not (type_ == "table" and name is not None and partitions.is_partition_name(name))
+
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": modelled})
     return list(compare_metadata(context, Base.metadata))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db import partitions
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType, DelegationStatus
 from db.models import (
@@ -395,6 +396,8 @@ async def test_usage_fragments_round_trip_awkward_text_and_exact_decimals(databa
         "amount": Decimal("9223372036854.775807"),  # the largest SQLite stores (scaled int64)
     }
     async with database.write() as session:
+        # A write outside the ingest paths makes its month's partitions itself (db/partitions.py).
+        await partitions.ensure_months(session, [values["usage_date"]])
         writer = await BulkWriter.open(await session.connection())
         bound = [writer.binder(usage, name)(value) for name, value in values.items()]
         row = writer.fragment(bound[:3], ends_row=False) + writer.fragment(bound[3:], ends_row=True)
