@@ -28,7 +28,8 @@ from sqlalchemy.types import Text, Uuid
 from auth.policy import FIELDS, OPERATIONS, field_rule, read_filters
 from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
-from resolvers.compiled import sql_text
+from resolvers.compiled import sql_text, viewer
+from resolvers.compiled.associations import partner_associations
 from resolvers.compiled.attributed import attributed_subscriptions
 from resolvers.compiled.bindings import (
     Binding,
@@ -47,6 +48,7 @@ from resolvers.compiled.catalog import (
     CONNECTION_ROOTS,
     INTERFACES,
     TYPES,
+    AssociationRows,
     Column,
     Field,
     ObjectType,
@@ -57,7 +59,7 @@ from resolvers.compiled.catalog import (
 from resolvers.compiled.connections import ConnectionBuilder
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.selections import Selections
-from resolvers.compiled.usage import usage_field
+from resolvers.compiled.usage import usage_field, usage_root
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class Plan:
     sql: str
     parameters: tuple[str, ...]
     bindings: tuple[Binding, ...]
+    of_viewer: bool = False  # it takes the caller's subject, client id and scopes (compiled/viewer.py)
 
     def arguments(self, values: Mapping[str, object]) -> tuple[object, ...]:
         return tuple(values[name] for name in self.parameters)
@@ -208,12 +211,25 @@ class Builder:
             return self.connections.nested(field, alias, nodes)
         if isinstance(field, Usage):
             return usage_field(self, alias, field, nodes)
+        if isinstance(field, AssociationRows):
+            return partner_associations(self, alias, nodes)
         if any(node.arguments for node in nodes):
             raise NotCompilable(f"arguments of {object_type.name}.{nodes[0].name.value}")
         if isinstance(field, Column):
             type_name = alias.c[field.type_column] if field.type_column else field.id_type or object_type.name
             return sql_text.scalar(alias.c[field.name], field.kind, type_name)
         return self._related(field, alias, nodes)
+
+    def by_id(self, type_name: str, row_id: ColumnElement[Any], nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+        """The object of `type_name` whose id is `row_id` (a column of the enclosing statement), null when there is
+        none or the caller may not see it: a loader's `load(id)` with a nullable field."""
+        target = TYPES[type_name]
+        child = self.alias(target)
+        return (
+            select(self.object_json(target, child, nodes))
+            .where(child.c.id == row_id, self.visible(target, child))
+            .scalar_subquery()
+        )
 
     def _related(self, field: ToOne, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         target = TYPES[field.target]
@@ -265,6 +281,11 @@ class Builder:
         if name == "attributedSubscriptions":
             self._guarded(name)
             return attributed_subscriptions(self, nodes)
+        if name == "usageAggregates":
+            self._guarded(name)
+            return usage_root(self, nodes)
+        if name == "viewer":
+            return viewer.viewer(self, nodes)
         raise NotCompilable(f"Query.{name}")
 
     def statement(self, operation: OperationDefinitionNode) -> Select[Any]:
@@ -288,7 +309,9 @@ def plan(
     builder = Builder(fragments, variables, caller, decode_id, max_page_size, max_usage_rows)
     compiled = builder.statement(operation).compile(dialect=postgresql.asyncpg.dialect())  # type: ignore[no-untyped-call]
     parameters = tuple(compiled.positiontup or ())
-    bound = {SCOPE_TENANT_ID, SCOPE_PARTNER_ID} | {binding.parameter for binding in builder.bindings}
+    bound = (
+        {SCOPE_TENANT_ID, SCOPE_PARTNER_ID} | viewer.PARAMETERS | {binding.parameter for binding in builder.bindings}
+    )
     if not set(parameters) <= bound:  # a constant left as a parameter would be sent without its value
         raise AssertionError(f"unbound parameters {sorted(set(parameters) - bound)}")
-    return Plan(compiled.string, parameters, tuple(builder.bindings))
+    return Plan(compiled.string, parameters, tuple(builder.bindings), bool(viewer.PARAMETERS & set(parameters)))
