@@ -21,23 +21,14 @@ from sqlalchemy.types import Integer, Text
 
 from resolvers.compiled import sql_text
 from resolvers.compiled.errors import NotCompilable
+from resolvers.usage import sums
 from resolvers.usage.statements import Statement
 
 if TYPE_CHECKING:
     from resolvers.compiled.planner import Builder
 
 # The key of an aggregate row (sums.Key) by its labels, in the order the interpreter sorts rows by.
-KEY_LABELS = (
-    "month",
-    "day",
-    "service",
-    "subscription_id",
-    "tenant_id",
-    "partner_id",
-    "association_type",
-    "recognition_role",
-    "currency",
-)
+KEY_LABELS = (*sums.KEY_LABELS, "currency")
 # The interpreter adds sums as Decimals of 28 digits; with 6 decimal places every partial sum stays exact below this.
 EXACT_SUMS_BELOW = literal_column("1000000000000000000000", Numeric())
 ZERO = literal_column("0", Integer())  # written into the statement: a bound 0 would need a value at every execution
