@@ -18,7 +18,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+    print_ast,
+)
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.util import ClauseAdapter
@@ -34,6 +43,7 @@ from resolvers.compiled.attributed import attributed_subscriptions
 from resolvers.compiled.bindings import (
     Binding,
     DecodeId,
+    Item,
     Source,
     Valued,
     argument,
@@ -60,6 +70,18 @@ from resolvers.compiled.connections import ConnectionBuilder
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.selections import Selections
 from resolvers.compiled.usage import usage_field, usage_root
+
+# Query.nodes takes at most this many ids (schema/query.py MAX_NODES: schema is above resolvers, so it is repeated
+# here; tests/compiled/test_compiled_reads.py sends more).
+MAX_NODES = 100
+
+
+def _id_literal(value: ValueNode) -> Source:
+    if isinstance(value, StringValueNode):
+        return Source(value.value, None)
+    if isinstance(value, VariableNode):
+        return Source(None, value.name.value)
+    raise NotCompilable("an id that is not a string")
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,12 +290,43 @@ class Builder:
         )
         return func.coalesce(value, sql_text.MISSING_SQL) if expected is not None else value
 
+    def _nodes(self, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+        """`nodes(ids:)`: each id's object, in order, null where out of reach (as `node`); more than MAX_NODES ids,
+        or one that is no global id of a compilable type, is the interpreter's (BAD_USER_INPUT, or unknown)."""
+        for node in nodes:
+            only_arguments(node, {"ids"})
+        values = {print_ast(given.value) for node in nodes for given in node.arguments or ()}
+        if len(values) != 1:
+            raise NotCompilable("Query.nodes merged with differing ids")
+        value = next(given.value for given in nodes[0].arguments or ())
+        sources: list[Valued]
+        if isinstance(value, VariableNode):
+            listed = self.variables.get(value.name.value)
+            count = len(listed) if isinstance(listed, list) else 0
+            sources = [Item(value.name.value, index) for index in range(count)]
+        elif isinstance(value, ListValueNode):
+            sources = [_id_literal(item) for item in value.values]
+        else:
+            sources = [_id_literal(value)]  # a single id given for the list
+        if len(sources) > MAX_NODES:
+            raise NotCompilable("more ids than nodes takes")
+        found: list[ColumnElement[Any]] = []
+        for source in sources:
+            type_name = id_type(source.value(self.variables), self.decode_id)
+            if type_name is None or type_name not in TYPES:
+                raise NotCompilable(f"an id of type {type_name}")
+            wanted = self.bind(source, row_id(self.decode_id, type_name), TYPES[type_name].table.c.id.type)
+            found.append(self.by_id(type_name, wanted, nodes))
+        return func.json_build_array(*found)
+
     def _root_field(self, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         name = nodes[0].name.value
         if name == "__typename":
             return sql_text.const("Query")
         if name in BY_ID_ROOTS:
             return self._by_id(name, nodes)
+        if name == "nodes":
+            return self._nodes(nodes)
         if name in CONNECTION_ROOTS:
             self._guarded(name)
             target, key, spec = CONNECTION_ROOTS[name]

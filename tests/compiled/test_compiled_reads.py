@@ -92,6 +92,7 @@ FAMILIES = [
     "attributedSubscriptions(",
     "viewer",
     "RECOGNITION_ROLE",
+    "nodes(",
 ]
 # UsageAggregate's objects, by field.
 USAGE_RELATED = {"subscription": "Subscription", "tenant": "Tenant", "partner": "Partner"}
@@ -422,12 +423,26 @@ class _Writer:
                 "usage",
                 "usageAggregates",
                 "viewer",
+                "nodes",
             ]
         )
         if field == "__typename":
             return "__typename"
         if field == "usageAggregates":
             return self.usage_aggregates()
+        if field == "nodes":
+            self.roots += 1
+            reachable = [node_id for key, ids in self.visible.items() if key in TYPES for node_id in ids]
+            pool = reachable or self.world.all()
+            ids = [self.rng.choice(pool if self.rng.randint(0, 4) else self.world.all() + JUNK_IDS) for _ in range(4)]
+            ids = ids[: self.rng.randint(0, 4)] if self.rng.randint(0, 19) else ids * 26  # 104: BAD_USER_INPUT
+            if self.rng.random() < 0.5:
+                given = self.variable("[ID!]!", ids)
+            else:
+                given = f"[{', '.join(orjson.dumps(node_id).decode() for node_id in ids)}]"
+            type_name = self.rng.choice(sorted(TYPES))
+            inner = f"id ... on {type_name} {{ {self.selection(type_name, 1)} }}"
+            return f"r{self.roots}: nodes(ids: {given}){self.directive()} {{ __typename {inner} }}"
         if field == "viewer":
             self.roots += 1
             parts = []
