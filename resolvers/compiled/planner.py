@@ -70,10 +70,7 @@ from resolvers.compiled.connections import ConnectionBuilder
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.selections import Selections
 from resolvers.compiled.usage import usage_field, usage_root
-
-# Query.nodes takes at most this many ids (schema/query.py MAX_NODES: schema is above resolvers, so it is repeated
-# here; tests/compiled/test_compiled_reads.py sends more).
-MAX_NODES = 100
+from resolvers.reads.nodes import MAX_NODES
 
 
 def _id_literal(value: ValueNode) -> Source:
