@@ -19,7 +19,7 @@ from resolvers.invitations import codes
 from resolvers.invitations.redeeming import preview_dpor_invitation
 from resolvers.reads.attributed import attributed_subscriptions
 from resolvers.reads.audit_events import AuditEventFilter, list_audit_events
-from resolvers.reads.nodes import load_nodes
+from resolvers.reads.nodes import MAX_NODES, load_nodes
 from resolvers.reads.partners import list_partners, partner_by_mpn_id
 from resolvers.reads.subscriptions import SubscriptionFilter, list_subscriptions
 from resolvers.reads.tenants import TenantFilter, list_tenants
@@ -51,9 +51,6 @@ NODE_TYPES: dict[str, Callable[[Any], Node]] = {
     "DelegatedAdminRelationship": DelegatedAdminRelationship.from_row,
     "AuditEvent": AuditEvent.from_row,
 }
-
-
-MAX_NODES = 100
 
 
 async def _nodes(info: Info[RequestContext, None], node_ids: list[str], fields: list[str]) -> list[Node | None]:

@@ -2,7 +2,8 @@
 was associated with (through association rows the caller may see), in subscription order, each edge with the
 partner's association rows on it, oldest first.
 
-Compiled without a `filter` only (the interpreter keeps the windowed and typed variants for now). Whose rows, read
+With its `filter` (type, activeAt, from, to: the interpreter's own conditions, resolvers.reads.attributed
+.association_conditions, each value a binding; `from` at or after `to` is the interpreter's). Whose rows, read
 from auth.policy.OPERATIONS as the interpreter reads them: the caller's own partner when `partnerId` is omitted (an
 OWN_PARTNER grant, and a token whose MPN id is known); a given `partnerId` only for a caller whose grant reaches
 every partner (ALL). Every other case (no such grant, an unknown MPN id's empty page, another partner's id) is an
@@ -10,20 +11,26 @@ error or a special answer the interpreter words."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode
 from sqlalchemy import ColumnElement, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.types import Uuid
 
 from auth.row_filters import SCOPE_PARTNER_ID
-from resolvers.compiled.bindings import argument, row_id
+from db.enums import AssociationType
+from resolvers.compiled.associations import instant
+from resolvers.compiled.bindings import argument, driver_value, row_id
 from resolvers.compiled.catalog import TYPES
 from resolvers.compiled.errors import NotCompilable
+from resolvers.compiled.filters import InputField, filter_value, sources
 from resolvers.loaders import SUBSCRIPTION_ORDER
-from resolvers.reads.attributed import reaches_every_partner, reads_own_partner
+from resolvers.reads.attributed import association_conditions, reaches_every_partner, reads_own_partner
 
 if TYPE_CHECKING:
     from resolvers.compiled.planner import Builder
@@ -34,9 +41,15 @@ SUBSCRIPTION = TYPES["Subscription"]
 
 def attributed_subscriptions(builder: Builder, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
     partner = _partner(builder, nodes)
+    filtered = _filter_conditions(builder, nodes)
 
     def mine(associations: Any) -> list[ColumnElement[bool]]:
-        return [associations.c.partner_id == partner, builder.visible(ASSOCIATION, associations)]
+        adapter = ClauseAdapter(associations)
+        return [
+            associations.c.partner_id == partner,
+            *(adapter.traverse(condition) for condition in filtered),
+            builder.visible(ASSOCIATION, associations),
+        ]
 
     def where(child: Any) -> list[ColumnElement[bool]]:
         matching = builder.alias(ASSOCIATION)
@@ -58,10 +71,58 @@ def attributed_subscriptions(builder: Builder, nodes: Sequence[FieldNode]) -> Co
         SUBSCRIPTION_ORDER,
         where,
         nodes,
-        allowed={"first", "after", "partnerId"},
+        allowed={"first", "after", "partnerId", "filter"},
         type_name="AttributedSubscription",
         edge_fields={"associations": associations},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """`from` and `to` read together: the interpreter refuses `from` at or after `to` (BAD_USER_INPUT)."""
+
+    first: InputField
+    last: InputField
+
+    def value(self, variables: Mapping[str, Any]) -> object:
+        return self.first.value(variables), self.last.value(variables)
+
+
+def _filter_conditions(builder: Builder, nodes: Sequence[FieldNode]) -> list[ColumnElement[bool]]:
+    """The filter's conditions on PartnerAssociation (reads.attributed.association_conditions), each value a
+    binding; which fields are given is a plan input."""
+    whole, literal = sources(filter_value(nodes))
+    field = {name: InputField(whole, literal, name) for name in ("type", "activeAt", "from", "to")}
+    given = {name: source.value(builder.variables) is not None for name, source in field.items()}
+    type_ = ASSOCIATION.table.c.type.type
+
+    def kind(value: object) -> object:
+        if value is None:
+            raise NotCompilable("a filter field given, then not")
+        return driver_value(type_, AssociationType[value] if isinstance(value, str) else value)
+
+    def moment(value: object) -> object:
+        if value is None:
+            raise NotCompilable("a filter field given, then not")
+        return instant(value)
+
+    def ordered(pair: object) -> object:
+        first, last = (moment(value) for value in pair)  # type: ignore[attr-defined]
+        if first >= last:  # type: ignore[operator]
+            raise NotCompilable("a window the interpreter refuses")
+        return last
+
+    instant_type = ASSOCIATION.table.c.valid_from.type
+    values = {
+        "type": builder.bind(field["type"], kind, type_) if given["type"] else None,
+        "active_at": builder.bind(field["activeAt"], moment, instant_type) if given["activeAt"] else None,
+        "from_": builder.bind(field["from"], moment, instant_type) if given["from"] else None,
+        "to": None,
+    }
+    if given["to"]:
+        source = _Window(field["from"], field["to"]) if given["from"] else field["to"]
+        values["to"] = builder.bind(source, ordered if given["from"] else moment, instant_type)
+    return [builder.constants_bound(condition) for condition in association_conditions(SimpleNamespace(**values))]
 
 
 def _partner(builder: Builder, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:

@@ -48,6 +48,18 @@ class Valued(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Item:
+    """One item of a list argument held by a variable (`nodes(ids: $ids)`)."""
+
+    variable: str
+    index: int
+
+    def value(self, variables: Mapping[str, Any]) -> object:
+        given = variables.get(self.variable)
+        return given[self.index] if isinstance(given, list) and self.index < len(given) else None
+
+
+@dataclass(frozen=True, slots=True)
 class Binding:
     parameter: str
     source: Valued
@@ -126,7 +138,8 @@ def id_type(value: object, decode_id: DecodeId) -> str | None:
 
 def plan_inputs(variables: Mapping[str, Any], decode_id: DecodeId) -> tuple[tuple[str, object], ...]:
     """What a plan may depend on in the variables: booleans (@skip/@include, a filter's flags), whether a value is
-    given at all (`after`, a filter's fields: an input object's shape), and the type an id names (`node`).
+    given at all (`after`, a filter's fields: an input object's shape), and the type an id names (`node`; of each
+    id of a list, `nodes`).
     Everything else is a bind parameter; literal arguments are in the document text, which is part of the key
     already."""
     return tuple((name, _shape(value, decode_id)) for name, value in variables.items())
@@ -139,4 +152,6 @@ def _shape(value: object, decode_id: DecodeId) -> object:
         return id_type(value, decode_id) if value else "<empty>"  # an empty search filters nothing
     if isinstance(value, Mapping):
         return tuple((name, _shape(field, decode_id)) for name, field in value.items())
+    if isinstance(value, list):  # `nodes(ids:)`: how many, and the type each names
+        return ("list", *(_shape(item, decode_id) for item in value))
     return type(value).__name__

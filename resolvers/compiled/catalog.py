@@ -25,7 +25,7 @@ from db.subscription import Subscription
 from db.tenant import Tenant
 from resolvers.compiled import filters
 from resolvers.compiled.filters import FilterSpec
-from resolvers.loaders import PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
+from resolvers.loaders import HISTORY_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
 from resolvers.pagination import SortKey
 from resolvers.usage.aggregate_types import GroupBy
 
@@ -81,7 +81,13 @@ class Usage:
     parent: GroupBy
 
 
-Field = Column | ToOne | ToMany | Usage
+@dataclass(frozen=True)
+class AssociationRows:
+    """Subscription.partnerAssociations: the subscription's association rows at an instant, or all of them
+    (resolvers/compiled/associations.py)."""
+
+
+Field = Column | ToOne | ToMany | Usage | AssociationRows
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,8 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "usageDataAsOf": Column("usage_data_as_of", Kind.DATE),
                     "tenant": ToOne("Tenant", _by_id("tenant_id"), required=True),
                     "digitalPartnerOfRecord": ToOne("PartnerAssociation", _active_dpor, required=False),
+                    "partnerAssociations": AssociationRows(),
+                    "associationHistory": ToMany("PartnerAssociation", HISTORY_ORDER, _children("subscription_id")),
                     "usage": Usage(GroupBy.SUBSCRIPTION),
                 }
             ),

@@ -127,8 +127,8 @@ class InputField:
 
 def conditions(builder: Builder, spec: FilterSpec, nodes: Sequence[FieldNode]) -> Callable[[Any], list[Any]]:
     """The filter's conditions on any alias of the spec's table (a connection's page and its count)."""
-    value = _filter_value(nodes)
-    whole, literal = _sources(value)
+    value = filter_value(nodes)
+    whole, literal = sources(value)
     given: dict[str, Any] = {}
     for field in spec.fields:
         source = InputField(whole, literal, field.name)
@@ -148,7 +148,7 @@ def conditions(builder: Builder, spec: FilterSpec, nodes: Sequence[FieldNode]) -
     return on
 
 
-def _filter_value(nodes: Sequence[FieldNode]) -> ValueNode | None:
+def filter_value(nodes: Sequence[FieldNode]) -> ValueNode | None:
     """The `filter` argument of merged field nodes: one value, or none."""
     values = {
         print_ast(given.value): given.value
@@ -162,7 +162,7 @@ def _filter_value(nodes: Sequence[FieldNode]) -> ValueNode | None:
     return next(iter(values.values()), None)
 
 
-def _sources(value: ValueNode | None) -> tuple[Source, tuple[tuple[str, Source], ...] | None]:
+def sources(value: ValueNode | None) -> tuple[Source, tuple[tuple[str, Source], ...] | None]:
     if value is None or isinstance(value, NullValueNode):
         return Source(None, None), None
     if isinstance(value, VariableNode):

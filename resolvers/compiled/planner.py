@@ -18,7 +18,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+    print_ast,
+)
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.util import ClauseAdapter
@@ -28,11 +37,13 @@ from sqlalchemy.types import Text, Uuid
 from auth.policy import FIELDS, OPERATIONS, field_rule, read_filters
 from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
-from resolvers.compiled import sql_text
+from resolvers.compiled import sql_text, viewer
+from resolvers.compiled.associations import partner_associations
 from resolvers.compiled.attributed import attributed_subscriptions
 from resolvers.compiled.bindings import (
     Binding,
     DecodeId,
+    Item,
     Source,
     Valued,
     argument,
@@ -47,6 +58,7 @@ from resolvers.compiled.catalog import (
     CONNECTION_ROOTS,
     INTERFACES,
     TYPES,
+    AssociationRows,
     Column,
     Field,
     ObjectType,
@@ -57,7 +69,16 @@ from resolvers.compiled.catalog import (
 from resolvers.compiled.connections import ConnectionBuilder
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.selections import Selections
-from resolvers.compiled.usage import usage_field
+from resolvers.compiled.usage import usage_field, usage_root
+from resolvers.reads.nodes import MAX_NODES
+
+
+def _id_literal(value: ValueNode) -> Source:
+    if isinstance(value, StringValueNode):
+        return Source(value.value, None)
+    if isinstance(value, VariableNode):
+        return Source(None, value.name.value)
+    raise NotCompilable("an id that is not a string")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +98,7 @@ class Plan:
     sql: str
     parameters: tuple[str, ...]
     bindings: tuple[Binding, ...]
+    of_viewer: bool = False  # it takes the caller's subject, client id and scopes (compiled/viewer.py)
 
     def arguments(self, values: Mapping[str, object]) -> tuple[object, ...]:
         return tuple(values[name] for name in self.parameters)
@@ -208,12 +230,25 @@ class Builder:
             return self.connections.nested(field, alias, nodes)
         if isinstance(field, Usage):
             return usage_field(self, alias, field, nodes)
+        if isinstance(field, AssociationRows):
+            return partner_associations(self, alias, nodes)
         if any(node.arguments for node in nodes):
             raise NotCompilable(f"arguments of {object_type.name}.{nodes[0].name.value}")
         if isinstance(field, Column):
             type_name = alias.c[field.type_column] if field.type_column else field.id_type or object_type.name
             return sql_text.scalar(alias.c[field.name], field.kind, type_name)
         return self._related(field, alias, nodes)
+
+    def by_id(self, type_name: str, row_id: ColumnElement[Any], nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+        """The object of `type_name` whose id is `row_id` (a column of the enclosing statement), null when there is
+        none or the caller may not see it: a loader's `load(id)` with a nullable field."""
+        target = TYPES[type_name]
+        child = self.alias(target)
+        return (
+            select(self.object_json(target, child, nodes))
+            .where(child.c.id == row_id, self.visible(target, child))
+            .scalar_subquery()
+        )
 
     def _related(self, field: ToOne, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         target = TYPES[field.target]
@@ -252,12 +287,43 @@ class Builder:
         )
         return func.coalesce(value, sql_text.MISSING_SQL) if expected is not None else value
 
+    def _nodes(self, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+        """`nodes(ids:)`: each id's object, in order, null where out of reach (as `node`); more than MAX_NODES ids,
+        or one that is no global id of a compilable type, is the interpreter's (BAD_USER_INPUT, or unknown)."""
+        for node in nodes:
+            only_arguments(node, {"ids"})
+        values = {print_ast(given.value) for node in nodes for given in node.arguments or ()}
+        if len(values) != 1:
+            raise NotCompilable("Query.nodes merged with differing ids")
+        value = next(given.value for given in nodes[0].arguments or ())
+        sources: list[Valued]
+        if isinstance(value, VariableNode):
+            listed = self.variables.get(value.name.value)
+            count = len(listed) if isinstance(listed, list) else 0
+            sources = [Item(value.name.value, index) for index in range(count)]
+        elif isinstance(value, ListValueNode):
+            sources = [_id_literal(item) for item in value.values]
+        else:
+            sources = [_id_literal(value)]  # a single id given for the list
+        if len(sources) > MAX_NODES:
+            raise NotCompilable("more ids than nodes takes")
+        found: list[ColumnElement[Any]] = []
+        for source in sources:
+            type_name = id_type(source.value(self.variables), self.decode_id)
+            if type_name is None or type_name not in TYPES:
+                raise NotCompilable(f"an id of type {type_name}")
+            wanted = self.bind(source, row_id(self.decode_id, type_name), TYPES[type_name].table.c.id.type)
+            found.append(self.by_id(type_name, wanted, nodes))
+        return func.json_build_array(*found)
+
     def _root_field(self, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         name = nodes[0].name.value
         if name == "__typename":
             return sql_text.const("Query")
         if name in BY_ID_ROOTS:
             return self._by_id(name, nodes)
+        if name == "nodes":
+            return self._nodes(nodes)
         if name in CONNECTION_ROOTS:
             self._guarded(name)
             target, key, spec = CONNECTION_ROOTS[name]
@@ -265,6 +331,11 @@ class Builder:
         if name == "attributedSubscriptions":
             self._guarded(name)
             return attributed_subscriptions(self, nodes)
+        if name == "usageAggregates":
+            self._guarded(name)
+            return usage_root(self, nodes)
+        if name == "viewer":
+            return viewer.viewer(self, nodes)
         raise NotCompilable(f"Query.{name}")
 
     def statement(self, operation: OperationDefinitionNode) -> Select[Any]:
@@ -288,7 +359,9 @@ def plan(
     builder = Builder(fragments, variables, caller, decode_id, max_page_size, max_usage_rows)
     compiled = builder.statement(operation).compile(dialect=postgresql.asyncpg.dialect())  # type: ignore[no-untyped-call]
     parameters = tuple(compiled.positiontup or ())
-    bound = {SCOPE_TENANT_ID, SCOPE_PARTNER_ID} | {binding.parameter for binding in builder.bindings}
+    bound = (
+        {SCOPE_TENANT_ID, SCOPE_PARTNER_ID} | viewer.PARAMETERS | {binding.parameter for binding in builder.bindings}
+    )
     if not set(parameters) <= bound:  # a constant left as a parameter would be sent without its value
         raise AssertionError(f"unbound parameters {sorted(set(parameters) - bound)}")
-    return Plan(compiled.string, parameters, tuple(builder.bindings))
+    return Plan(compiled.string, parameters, tuple(builder.bindings), bool(viewer.PARAMETERS & set(parameters)))

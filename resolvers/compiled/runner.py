@@ -20,6 +20,7 @@ from graphql.execution.values import get_variable_values
 from auth.row_filters import Known, parameters
 from auth.scope import CallerScope
 from db.engine import Database
+from resolvers.compiled import viewer
 from resolvers.compiled.bindings import DecodeId, plan_inputs
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.planner import CallerShape, Plan, plan
@@ -131,6 +132,8 @@ class CompiledReads:
         """Run a plan (from `plan_for`) for the caller: its `data` JSON text, or None for the interpreter."""
         found, variables = planned
         values: dict[str, Any] = dict(parameters(scope))
+        if found.of_viewer:
+            values.update(viewer.values(scope))
         try:
             for binding in found.bindings:
                 values[binding.parameter] = binding.value(variables)

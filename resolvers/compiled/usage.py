@@ -30,6 +30,7 @@ from graphql import FieldNode
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    and_,
     bindparam,
     case,
     literal_column,
@@ -41,10 +42,10 @@ from sqlalchemy.types import Uuid
 from auth.policy import READ, Entity, RowFilter, operation_reaches_partner, usage_filter
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Shape, UsageVisibility
 from resolvers.compiled import sql_text
-from resolvers.compiled.bindings import driver_value, only_arguments
+from resolvers.compiled.bindings import driver_value, only_arguments, row_id
 from resolvers.compiled.catalog import Usage
 from resolvers.compiled.errors import NotCompilable
-from resolvers.compiled.usage_arguments import Window, groups, window
+from resolvers.compiled.usage_arguments import RootWindow, Window, groups, root_window, window
 from resolvers.compiled.usage_attributed import attributed_sums, attribution_json
 from resolvers.compiled.usage_rows import plain_sums, rows_json
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
@@ -78,7 +79,8 @@ def usage_field(builder: Builder, parent: Any, field: Usage, nodes: Sequence[Fie
     def rows_under(rule: RowFilter | None) -> ColumnElement[Any]:
         if rule is None:
             return sql_text.MISSING_SQL
-        return _rows(builder, parent, field, nodes, given, grouped, (Entity.USAGE, frozenset({rule}), known))
+        reach = (Entity.USAGE, frozenset({rule}), known)
+        return _rows(builder, (PARENT_FILTER[field.parent], parent), nodes, given, grouped, reach)
 
     if len(set(rules.values())) <= 1:  # one filter everywhere (none: the caller reaches no parent row)
         return rows_under(next(iter(rules.values()), None))
@@ -87,23 +89,74 @@ def usage_field(builder: Builder, parent: Any, field: Usage, nodes: Sequence[Fie
     return case((_is_own(field.parent, parent), rows_under(rules[True])), else_=rows_under(rules[False]))
 
 
+def usage_root(builder: Builder, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+    """`usageAggregates`: the rows of its filter as resolvers.usage.reads.aggregate_usage reads them, under the
+    usage filter usage_filter picks for the filter's tenant and partner. Whether those are the caller's own is known
+    only per request: where it decides the filter, the statement holds each and picks by the bound ids."""
+    if builder.max_usage_rows is None:
+        raise NotCompilable("usage without the row bound in force")
+    for node in nodes:
+        only_arguments(node, {"filter", "groupBy"})
+    given, grouped = root_window(list(nodes), builder.decode_id), groups(list(nodes), builder.variables)
+    read = given.value(builder.variables)
+    roles, known = builder.caller.roles, builder.caller.known
+    caller = {"caller_tenant_id": _OWN if known.tenant else None, "caller_partner_id": _OWN if known.partner else None}
+    # (own tenant?, own partner?) -> the rule; a filter field not given, or a caller id not known, is never own.
+    rules: dict[tuple[bool, bool], RowFilter | None] = {}
+    for own_tenant in (False, True) if read.tenant_id is not None and known.tenant else (False,):
+        for own_partner in (False, True) if read.partner_id is not None and known.partner else (False,):
+            rules[own_tenant, own_partner] = usage_filter(
+                roles,
+                **caller,
+                row_tenant_id=None if read.tenant_id is None else _OWN if own_tenant else _OTHER,
+                row_partner_id=None if read.partner_id is None else _OWN if own_partner else _OTHER,
+            )
+
+    def rows_under(rule: RowFilter | None) -> ColumnElement[Any]:
+        if rule is None:  # FORBIDDEN, which the interpreter words
+            return sql_text.MISSING_SQL
+        return _rows(builder, None, nodes, given, grouped, (Entity.USAGE, frozenset({rule}), known))
+
+    if len(set(rules.values())) == 1:
+        return rows_under(next(iter(rules.values())))
+    whens = []
+    for (own_tenant, own_partner), rule in rules.items():
+        conditions = []
+        if read.tenant_id is not None and known.tenant:
+            conditions.append(_same(builder, given, "tenantId", "Tenant", SCOPE_TENANT_ID, own_tenant))
+        if read.partner_id is not None and known.partner:
+            conditions.append(_same(builder, given, "partnerId", "Partner", SCOPE_PARTNER_ID, own_partner))
+        whens.append((and_(*conditions), rows_under(rule)))
+    return case(*whens)
+
+
+def _same(
+    builder: Builder, given: RootWindow, name: str, type_name: str, scope_id: str, own: bool
+) -> ColumnElement[bool]:
+    """Whether the filter's `name` id is (`own`) or is not the caller's own, in SQL."""
+    source = dict(given.fields)[name]
+    bound = builder.bind(source, row_id(builder.decode_id, type_name), Uuid())
+    same = bound.is_not_distinct_from(bindparam(scope_id, type_=Uuid()))
+    return same if own else ~same
+
+
 def _rows(
     builder: Builder,
-    parent: Any,
-    field: Usage,
+    parent: tuple[str, Any] | None,
     nodes: Sequence[FieldNode],
-    given: Window,
+    given: Window | RootWindow,
     grouped: frozenset[GroupBy],
     reach: Shape,
 ) -> ColumnElement[Any]:
-    """The field's rows as JSON, for parent rows the interpreter reads under the usage filter of `reach`."""
+    """The field's rows as JSON, for parent rows the interpreter reads under the usage filter of `reach`.
+    `parent`: the parent filter's name and the parent row's alias (None: the root's rows, by its filter alone)."""
     try:
         planned = usage_plan(given.value(builder.variables), grouped, DIALECT.name, UsageVisibility(reach, {}))
     except UsageInputError as error:
         raise NotCompilable("a window the interpreter refuses") from error
     if planned is None:  # no day of the window can hold usage: the interpreter answers [] without SQL
         return literal_column("'[]'::json")
-    renamed = _Renamed(builder, given, grouped, reach, PARENT_FILTER[field.parent], parent)
+    renamed = _Renamed(builder, given, grouped, reach, parent)
     sums = [renamed(statement) for statement in planned.sums]
     if planned.boundary is not None:  # partner-scoped
         rows = attributed_sums(builder, sums, renamed(planned.boundary), planned.groups)
@@ -159,17 +212,16 @@ class _Renamed:
     def __init__(
         self,
         builder: Builder,
-        given: Window,
+        given: Window | RootWindow,
         grouped: frozenset[GroupBy],
         reach: Shape,
-        parent_filter: str,
-        parent: Any,
+        parent: tuple[str, Any] | None,
     ) -> None:
         self.builder, self.given, self.grouped, self.reach = builder, given, grouped, reach
-        self.parent_filter = parent_filter
+        self.parent_filter = parent[0] if parent is not None else None
         # The parent's id by its alias' name: a column of the enclosing statement, several subqueries down, where
         # SQLAlchemy's correlation (one level) would add the parent's table again.
-        self.parent_id = literal_column(f"{parent.name}.id", Uuid())
+        self.parent_id = literal_column(f"{parent[1].name}.id", Uuid()) if parent is not None else None
         self.names: dict[str, ColumnElement[Any]] = {}
 
     def __call__(self, statement: Statement) -> Statement:

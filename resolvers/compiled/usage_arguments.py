@@ -31,16 +31,18 @@ from graphql import (
 )
 
 from db.enums import AssociationType
-from resolvers.compiled.bindings import Source, argument
+from resolvers.compiled.bindings import DecodeId, Source, argument, row_id
 from resolvers.compiled.errors import NotCompilable
+from resolvers.compiled.filters import InputField, filter_value, sources
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.month_span import month_span
 from resolvers.usage.validation import UsageInputError
 from resolvers.usage.window import check_window, within_usage_days
 
 _PARENT = uuid.UUID(int=0)
-# The fields holding a window (Subscription.usage, Tenant.usage, Partner.attributedUsage).
-WINDOW_FIELDS = frozenset({"usage", "attributedUsage"})
+# The fields holding a window (Subscription.usage, Tenant.usage, Partner.attributedUsage; usageAggregates in its
+# filter).
+WINDOW_FIELDS = frozenset({"usage", "attributedUsage", "usageAggregates"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,48 @@ class Window:
         return AggregateFilter(first, last, partner_id=_PARENT, association_type=association_type)
 
 
+@dataclass(frozen=True, slots=True)
+class RootWindow:
+    """`usageAggregates(filter:)`: the filter's fields, read as schema/usage.to_filter reads them (ids decoded to
+    the type each names, or not compilable: the interpreter's BAD_USER_INPUT)."""
+
+    fields: tuple[tuple[str, InputField], ...]
+    decode_id: DecodeId
+
+    def given(self, name: str, variables: Mapping[str, Any]) -> object:
+        return dict(self.fields)[name].value(variables)
+
+    def value(self, variables: Mapping[str, Any]) -> AggregateFilter:
+        def ident(name: str, type_name: str) -> uuid.UUID | None:
+            found = self.given(name, variables)
+            return None if found is None else row_id(self.decode_id, type_name)(found)  # type: ignore[return-value]
+
+        kind, service = self.given("associationType", variables), self.given("service", variables)
+        if service is not None and not isinstance(service, str):
+            raise NotCompilable("a service that is not a string")
+        return AggregateFilter(
+            _date(self.given("from", variables)),
+            _date(self.given("to", variables)),
+            tenant_id=ident("tenantId", "Tenant"),
+            subscription_id=ident("subscriptionId", "Subscription"),
+            partner_id=ident("partnerId", "Partner"),
+            association_type=None if kind is None else _association_type(kind),
+            service=service,
+        )
+
+
+ROOT_FILTER_FIELDS = ("from", "to", "tenantId", "subscriptionId", "partnerId", "associationType", "service")
+
+
+def root_window(nodes: list[FieldNode], decode_id: DecodeId) -> RootWindow:
+    """The `filter` of merged `usageAggregates` nodes (one value, or not compilable)."""
+    whole, literal = sources(filter_value(nodes))
+    known = {name for name, _ in literal or ()}
+    if not known <= set(ROOT_FILTER_FIELDS):
+        raise NotCompilable(f"usageAggregates filter fields {sorted(known - set(ROOT_FILTER_FIELDS))}")
+    return RootWindow(tuple((name, InputField(whole, literal, name)) for name in ROOT_FILTER_FIELDS), decode_id)
+
+
 def window(parent: GroupBy, nodes: list[FieldNode]) -> Window:
     """The window of merged field nodes (the same arguments on each, or not compilable)."""
     windows = {
@@ -75,11 +119,9 @@ def window(parent: GroupBy, nodes: list[FieldNode]) -> Window:
     return windows.pop()
 
 
-# The groupings the compiled usage statements know (resolvers/compiled/usage_rows.py KEY_LABELS): any other
-# (RECOGNITION_ROLE) leaves the request to the interpreter.
-COMPILED_GROUPS = frozenset(
-    {GroupBy.MONTH, GroupBy.DAY, GroupBy.SERVICE, GroupBy.SUBSCRIPTION, GroupBy.TENANT, GroupBy.PARTNER}
-)
+# The groupings the compiled usage statements know (resolvers/compiled/usage_rows.py KEY_LABELS): any other would
+# leave the request to the interpreter.
+COMPILED_GROUPS = frozenset(GroupBy)
 
 
 def groups(nodes: list[FieldNode], variables: Mapping[str, Any]) -> frozenset[GroupBy]:
@@ -116,8 +158,13 @@ def usage_inputs(document: DocumentNode, variables: Mapping[str, Any]) -> tuple[
     shapes: list[Hashable] = []
     for node in _window_fields(document):
         try:
-            first = _date(argument(node, "from").value(variables))
-            last = _date(argument(node, "to").value(variables))
+            if node.name.value == "usageAggregates":
+                whole, literal = sources(filter_value([node]))
+                first = _date(InputField(whole, literal, "from").value(variables))
+                last = _date(InputField(whole, literal, "to").value(variables))
+            else:
+                first = _date(argument(node, "from").value(variables))
+                last = _date(argument(node, "to").value(variables))
             shapes.append(window_shape(first, last, _groups(_value_node(node, "groupBy"), variables)))
         except NotCompilable:
             shapes.append("unknown")

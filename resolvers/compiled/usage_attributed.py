@@ -136,6 +136,7 @@ def _shares(builder: Builder, boundary: Statement, groups: frozenset[GroupBy]) -
         days.c.partner_id,
         days.c.type,
         *([days.c.tenant_id] if GroupBy.TENANT in groups else []),
+        *([days.c.recognition_role] if GroupBy.RECOGNITION_ROLE in groups else []),
         days.c.quantity,
         days.c.amount,
         days.c.record_count,
@@ -160,6 +161,7 @@ def _share_key(shares: Any, groups: frozenset[GroupBy]) -> list[Any]:
         "tenant_id": shares.c.tenant_id if GroupBy.TENANT in groups else None,
         "partner_id": shares.c.partner_id,
         "association_type": shares.c.type,
+        "recognition_role": shares.c.recognition_role if GroupBy.RECOGNITION_ROLE in groups else None,
         "currency": shares.c.currency,
     }
     return [value.label(label) for label, value in found.items() if value is not None]

@@ -21,13 +21,14 @@ from sqlalchemy.types import Integer, Text
 
 from resolvers.compiled import sql_text
 from resolvers.compiled.errors import NotCompilable
+from resolvers.usage import sums
 from resolvers.usage.statements import Statement
 
 if TYPE_CHECKING:
     from resolvers.compiled.planner import Builder
 
 # The key of an aggregate row (sums.Key) by its labels, in the order the interpreter sorts rows by.
-KEY_LABELS = ("month", "day", "service", "subscription_id", "tenant_id", "partner_id", "association_type", "currency")
+KEY_LABELS = (*sums.KEY_LABELS, "currency")
 # The interpreter adds sums as Decimals of 28 digits; with 6 decimal places every partial sum stays exact below this.
 EXACT_SUMS_BELOW = literal_column("1000000000000000000000", Numeric())
 ZERO = literal_column("0", Integer())  # written into the statement: a bound 0 would need a value at every execution
@@ -86,6 +87,9 @@ def rows_json(
                 value = func.to_char(value, sql_text.const("YYYY-MM-DD"))
             elif label in ("quantity", "amount"):
                 value = cast(value, Text)
+        elif name in _RELATED:
+            label, type_name = _RELATED[name]
+            value = builder.by_id(type_name, rows.c[label], field_nodes) if label in rows.c else null
         elif name == "attribution":
             value = null if attribution is None else attribution(builder, rows, field_nodes)
         elif name == "__typename":
@@ -106,17 +110,24 @@ def _sorted(column: Any) -> Any:
     type, currency) by code point, which the C collation's byte order of UTF-8 is."""
     if column.key in ("month", "day", "subscription_id", "tenant_id", "partner_id"):
         return column
+    if column.key == "recognition_role":  # none named sorts first, as its "" does
+        return func.coalesce(cast(column, Text), sql_text.const("")).collate("C")
     return cast(column, Text).collate("C")
 
 
 _EMPTY: ColumnElement[Any] = literal_column("'[]'::json")
+# UsageAggregate's objects (schema/usage.py): the row's key, loaded by id (null when not grouped by it, or hidden).
+_RELATED = {
+    "subscription": ("subscription_id", "Subscription"),
+    "tenant": ("tenant_id", "Tenant"),
+    "partner": ("partner_id", "Partner"),
+}
 _SCALARS = {
     "month": "month",
     "day": "day",
     "service": "service",
     "associationType": "association_type",
-    # Never a key of a compiled statement (RECOGNITION_ROLE grouping is the interpreter's, usage_arguments.py):
-    # null on every row, as the interpreter's rows without that grouping.
+    # A key only with RECOGNITION_ROLE grouping: null on every row without it, as the interpreter's rows.
     "recognitionRole": "recognition_role",
     "currency": "currency",
     "quantity": "quantity",

@@ -87,7 +87,19 @@ def target_partner(scope: CallerScope, requested: uuid.UUID | None) -> uuid.UUID
 
 def _association_conditions(given: AssociationFilter) -> list[ColumnElement[bool]]:
     """The partner's (bound as PARTNER_ID) association rows that `given` counts."""
-    conditions: list[ColumnElement[bool]] = [PartnerAssociation.partner_id == bindparam(PARTNER_ID, type_=Uuid())]
+    check_association_filter(given)
+    return [PartnerAssociation.partner_id == bindparam(PARTNER_ID, type_=Uuid()), *association_conditions(given)]
+
+
+def check_association_filter(given: AssociationFilter) -> None:
+    if given.from_ is not None and given.to is not None and given.from_ >= given.to:
+        raise BadUserInput("`from` must be before `to`", field="filter.from")
+
+
+def association_conditions(given: Any) -> list[ColumnElement[bool]]:
+    """The conditions of `given` (an AssociationFilter; resolvers/compiled/ passes bind parameters for its values)
+    on PartnerAssociation rows, whoever's they are."""
+    conditions: list[ColumnElement[bool]] = []
     if given.type is not None:
         conditions.append(PartnerAssociation.type == given.type)
     if given.active_at is not None:
@@ -99,8 +111,6 @@ def _association_conditions(given: AssociationFilter) -> list[ColumnElement[bool
         conditions.append(PartnerAssociation.valid_from < given.to)
     if given.from_ is not None:
         conditions.append((PartnerAssociation.valid_to.is_(None)) | (PartnerAssociation.valid_to > given.from_))
-    if given.from_ is not None and given.to is not None and given.from_ >= given.to:
-        raise BadUserInput("`from` must be before `to`", field="filter.from")
     return conditions
 
 

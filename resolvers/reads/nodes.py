@@ -15,6 +15,9 @@ from strawberry.dataloader import DataLoader
 
 from resolvers.loaders import Loaders
 
+# `nodes` takes at most this many ids (more is BAD_USER_INPUT; the compiled path leaves those to the interpreter).
+MAX_NODES = 100
+
 # Types fetchable by global id: the loader that reads them. schema/query.py converts each with its type's from_row.
 NODE_LOADERS: Mapping[str, Callable[[Loaders], DataLoader[uuid.UUID, Any]]] = {
     "Tenant": lambda loaders: loaders.tenant,

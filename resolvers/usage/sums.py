@@ -51,7 +51,7 @@ class Sums:
 Totals = dict[Key, Sums]
 
 # The labels of the grouping key in a summing SELECT, in Key's order; a statement selects only those it groups by.
-_KEY_LABELS = (
+KEY_LABELS = (
     "month",
     "day",
     "service",
@@ -77,7 +77,7 @@ def add_sums(result: Result[Any], totals: Totals, *, attributed: bool) -> None:
     # Positions looked up once per result: asking each row for a label it lacks costs an exception inside
     # SQLAlchemy, which was most of the Python time of a 12-month partner query.
     labels = list(result.keys())
-    positions = [labels.index(label) if label in labels else None for label in _KEY_LABELS]
+    positions = [labels.index(label) if label in labels else None for label in KEY_LABELS]
     currency, quantity, amount, count = (labels.index(label) for label in _SUMS_LABELS)
     for row in result:
         key: Key = (*(None if at is None else row[at] for at in positions), row[currency])

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from auth.principal import Principal, Role
 from db.engine import Database
-from db.enums import AssociationEndReason, AssociationType, Offer
+from db.enums import AssociationEndReason, AssociationType, Offer, RecognitionRole
 from db.models import Partner, Tenant
 from gateway.seed.demo import (
     DEMO_DELEGATED_PARTNER_MPN_ID,
@@ -37,7 +37,7 @@ from gateway.seed.demo import (
     DEMO_PARTNER_MPN_ID,
     load_demo,
 )
-from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, Column, ToMany, ToOne, Usage
+from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, AssociationRows, Column, ToMany, ToOne, Usage
 from resolvers.compiled.filters import FilterSpec
 from resolvers.compiled.runner import CompiledReads
 from resolvers.usage.ingestion import ingest_usage
@@ -65,24 +65,38 @@ CALLERS: list[Principal] = [
 
 # Fields beyond the catalog, so that refusals and the fall-back are exercised too.
 OUTSIDE_THE_CATALOG = {
-    "Subscription": ["partnerAssociations { type }", "associationHistory(first: 2) { totalCount }"],
-    "Tenant": ["contacts(first: 1) { totalCount }"],
-    "Partner": [],
-    "PartnerAssociation": [],
+    "Subscription": [],
+    "Tenant": ["contacts(first: 1) { totalCount }", "delegatedAdminRelationships { status }"],
+    "Partner": ["attributedSubscriptions(first: 1) { totalCount }"],
+    "PartnerAssociation": ["claim { workload declineBy }"],
     "DelegatedAdminRelationship": [],
     "AuditEvent": ["before", "after"],
 }
-GROUPINGS = ["MONTH", "DAY", "SERVICE", "SUBSCRIPTION", "TENANT", "PARTNER"]
+GROUPINGS = ["MONTH", "DAY", "SERVICE", "SUBSCRIPTION", "TENANT", "PARTNER", "RECOGNITION_ROLE"]
 USAGE_AGGREGATE_FIELDS = [
     "month",
     "day",
     "service",
     "associationType",
+    "recognitionRole",
     "currency",
     "quantity",
     "amount",
     "recordCount",
 ]
+# Fields the share is also reported for, one line each (by their text in the document).
+FAMILIES = [
+    "usageAggregates(",
+    "partnerAssociations",
+    "associationHistory",
+    "attributedSubscriptions(",
+    "viewer",
+    "RECOGNITION_ROLE",
+    "nodes(",
+]
+# UsageAggregate's objects, by field.
+USAGE_RELATED = {"subscription": "Subscription", "tenant": "Tenant", "partner": "Partner"}
+SERVICES = ["compute", "Compute", "_internal", "Égalité", "storage", "nothing", ""]
 ROOTS = {"node": None, "subscription": "Subscription", "tenant": "Tenant", "partner": "Partner"}
 JUNK_IDS = ["", "x", "VGVuYW50Om5vcGU=", "U3Vic2NyaXB0aW9uOjEyMw=="]
 
@@ -146,8 +160,14 @@ class _Writer:
                 parts.append(f"{alias}{name}{self.directive()} {{ {self.selection(field.target, depth - 1)} }}")
             elif isinstance(field, Usage):
                 parts.append(
-                    f"u{len(parts)}: {name}{self.usage_arguments(name)}{self.directive()} {{ {self.usage()} }}"
+                    f"u{len(parts)}: {name}{self.usage_arguments(name)}{self.directive()} {{ {self.usage(depth - 1)} }}"
                 )
+            elif isinstance(field, AssociationRows):
+                if depth == 0:
+                    continue
+                arguments = self.association_arguments()
+                inner = self.selection("PartnerAssociation", depth - 1)
+                parts.append(f"{alias}{name}{arguments}{self.directive()} {{ {inner} }}")
             elif isinstance(field, ToMany):
                 if depth == 0:
                     continue
@@ -197,9 +217,14 @@ class _Writer:
             )
         return f"({', '.join(given)})"
 
-    def usage(self) -> str:
+    def usage(self, depth: int = 0) -> str:
         parts = []
-        for name in self.pick([*USAGE_AGGREGATE_FIELDS, "attribution", "attribution", "__typename"], 1, 6):
+        related = list(USAGE_RELATED) if depth > 0 else []
+        for name in self.pick([*USAGE_AGGREGATE_FIELDS, "attribution", "attribution", "__typename", *related], 1, 6):
+            if name in USAGE_RELATED:
+                alias = self.rng.choice(["", f"{name}{len(parts)}: "])
+                parts.append(f"{alias}{name} {{ {self.selection(USAGE_RELATED[name], depth - 1)} }}")
+                continue
             alias = self.rng.choice(["", "", f"{name}{len(parts)}: "])
             if name == "attribution":
                 inner = []
@@ -211,9 +236,58 @@ class _Writer:
                 parts.append(f"{alias}attribution {{ {' '.join(inner)} }}")
             else:
                 parts.append(f"{alias}{name}")
-        if self.rng.randint(0, 24) == 0:
-            parts.append("subscription { id }")  # beyond the catalog
         return " ".join(parts)
+
+    def instant(self) -> str | None:
+        """An instant around the data's histories: now, the demo's and the extra history's, far past, an offset."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        return self.rng.choice(
+            [
+                None,
+                (now - timedelta(days=self.rng.randint(0, 45), hours=self.rng.randint(0, 23))).isoformat(),
+                now.isoformat().replace("+00:00", "Z"),
+                "1970-01-01T00:00:00Z",
+                "1971-02-05T00:00:01.000000+00:00",
+                "2026-03-01T12:00:00.5+02:00",
+                (now + timedelta(days=30)).isoformat(),
+            ]
+        )
+
+    def attributed_filter(self) -> str:
+        """attributedSubscriptions' filter: a type and instants (some windows backwards, which the interpreter
+        refuses), a literal object (its fields literals or variables) or one variable."""
+        values: dict[str, Any] = {}
+        for name in self.pick(["type", "activeAt", "from", "to"], 0, 3):
+            if name == "type":
+                values[name] = self.rng.choice([*(member.name for member in AssociationType), None])
+            else:
+                values[name] = self.instant()
+        if self.rng.random() < 0.3:
+            return self.variable("AttributedSubscriptionsFilter", values)
+        literal = []
+        for name, value in values.items():
+            if self.rng.random() < 0.3:
+                literal.append(f"{name}: {self.variable('AssociationType' if name == 'type' else 'DateTime', value)}")
+            elif name == "type" and value is not None:
+                literal.append(f"{name}: {value}")
+            else:
+                literal.append(f"{name}: {orjson.dumps(value).decode()}")
+        return f"{{{', '.join(literal)}}}"
+
+    def association_arguments(self) -> str:
+        """partnerAssociations' activeAt (a literal or a variable, or none) and includeEnded."""
+        given = []
+        if self.rng.random() < 0.5:
+            at = self.instant()
+            given.append(
+                f"activeAt: {self.variable('DateTime', at) if self.rng.random() < 0.5 else orjson.dumps(at).decode()}"
+            )
+        if self.rng.random() < 0.5:
+            ended = self.rng.random() < 0.5
+            given.append(
+                f"includeEnded: {self.variable('Boolean!', ended) if self.rng.random() < 0.3 else str(ended).lower()}"
+            )
+        return f"({', '.join(given)})" if given else ""
 
     def page_arguments(self, name: str) -> str:
         given = []
@@ -299,13 +373,85 @@ class _Writer:
         type_name, field = ("Tenant", "usage") if shape == "tenant" else ("Partner", "attributedUsage")
         ids = self.visible.get(type_name) or self.world.by_type[type_name]
         node_id = self.variable("ID!", self.rng.choice(ids))
-        usage = f"{field}{self.usage_arguments(field)} {{ {self.usage()} }}"
+        usage = f"{field}{self.usage_arguments(field)} {{ {self.usage(1)} }}"
         return f"r{self.roots}: node(id: {node_id}) {{ ... on {type_name} {{ {usage} }} }}"
 
+    def usage_aggregates(self) -> str:
+        """`usageAggregates`: a window, sometimes narrowed by tenant, subscription, partner (the caller's own, any
+        other, or junk), association type and service; a literal filter (its fields literals or variables) or one
+        variable for the whole."""
+        self.roots += 1
+        first, last = usage_window(self.rng)
+        grouped = sorted(set(self.pick([*GROUPINGS, "SUBSCRIPTION", "TENANT"], 0, 3)))
+        if "DAY" in grouped and (last - first).days > 40 and self.rng.random() < 0.8:
+            grouped.remove("DAY")
+        values: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat()}
+        for name in self.pick(["tenantId", "subscriptionId", "partnerId", "associationType", "service"], 0, 2):
+            if name == "associationType":
+                values[name] = self.rng.choice([*(member.name for member in AssociationType), None])
+            elif name == "service":
+                values[name] = self.rng.choice([*SERVICES, None])
+            else:
+                type_name = {"tenantId": "Tenant", "subscriptionId": "Subscription", "partnerId": "Partner"}[name]
+                mine = self.visible.get(type_name, [])
+                values[name] = self.rng.choice([*mine, *mine, *self.world.by_type[type_name], JUNK_IDS[2], None])
+        if self.rng.random() < 0.3:
+            given = self.variable("UsageAggregatesFilter!", values)
+        else:
+            types = {"from": "Date!", "to": "Date!", "associationType": "AssociationType", "service": "String"}
+            literal = []
+            for name, value in values.items():
+                if self.rng.random() < 0.3:
+                    literal.append(f"{name}: {self.variable(types.get(name, 'ID'), value)}")
+                elif name == "associationType" and value is not None:
+                    literal.append(f"{name}: {value}")
+                else:
+                    literal.append(f"{name}: {orjson.dumps(value).decode()}")
+            given = f"{{{', '.join(literal)}}}"
+        listed = f"[{', '.join(grouped)}]"
+        groups = self.variable("[UsageGroupBy!]!", grouped) if self.rng.random() < 0.3 else listed
+        return f"r{self.roots}: usageAggregates(filter: {given}, groupBy: {groups}) {{ {self.usage(2)} }}"
+
     def root(self) -> str:
-        field = self.rng.choice([*ROOTS, *CONNECTION_ROOTS, "attributedSubscriptions", "__typename", "usage", "usage"])
+        field = self.rng.choice(
+            [
+                *ROOTS,
+                *CONNECTION_ROOTS,
+                "attributedSubscriptions",
+                "__typename",
+                "usage",
+                "usage",
+                "usageAggregates",
+                "viewer",
+                "nodes",
+            ]
+        )
         if field == "__typename":
             return "__typename"
+        if field == "usageAggregates":
+            return self.usage_aggregates()
+        if field == "nodes":
+            self.roots += 1
+            reachable = [node_id for key, ids in self.visible.items() if key in TYPES for node_id in ids]
+            pool = reachable or self.world.all()
+            ids = [self.rng.choice(pool if self.rng.randint(0, 4) else self.world.all() + JUNK_IDS) for _ in range(4)]
+            ids = ids[: self.rng.randint(0, 4)] if self.rng.randint(0, 19) else ids * 26  # 104: BAD_USER_INPUT
+            if self.rng.random() < 0.5:
+                given = self.variable("[ID!]!", ids)
+            else:
+                given = f"[{', '.join(orjson.dumps(node_id).decode() for node_id in ids)}]"
+            type_name = self.rng.choice(sorted(TYPES))
+            inner = f"id ... on {type_name} {{ {self.selection(type_name, 1)} }}"
+            return f"r{self.roots}: nodes(ids: {given}){self.directive()} {{ __typename {inner} }}"
+        if field == "viewer":
+            self.roots += 1
+            parts = []
+            for name in self.pick(["subject", "clientId", "roles", "scopes", "permissions", "tenant", "partner"], 1, 5):
+                if name in ("tenant", "partner"):
+                    parts.append(f"{name} {{ {self.selection(name.capitalize(), 1)} }}")
+                else:
+                    parts.append(self.rng.choice([name, f"{name}{len(parts)}: {name}"]))
+            return f"r{self.roots}: viewer{self.directive()} {{ {' '.join(parts)} __typename }}"
         if field == "usage":
             return self.usage_root()
         if field == "attributedSubscriptions":
@@ -315,8 +461,8 @@ class _Writer:
                 partner = self.rng.choice(self.world.by_type["Partner"] + JUNK_IDS[:1])
                 given = f"partnerId: {self.variable('ID', partner)}"
                 arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
-            if self.rng.random() < 0.1:
-                given = "filter: {type: DIGITAL_PARTNER_OF_RECORD}"
+            if self.rng.random() < 0.4:
+                given = f"filter: {self.attributed_filter()}"
                 arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
             connection = self.connection("Subscription", 2, attributed=True)
             return f"r{self.roots}: attributedSubscriptions{arguments} {{ {connection} }}"
@@ -393,6 +539,13 @@ async def _visible_ids(api: Api, world: WorldIds, caller: Principal) -> dict[str
         body = await api.execute(f"{{ {field}(first: 6) {{ edges {{ cursor }} }} }}", as_=caller)
         edges = ((body.get("data") or {}).get(field) or {}).get("edges") or []
         visible[f"cursor:{key.name}"] = [edge["cursor"] for edge in edges]
+    history = "{ subscriptions(first: 30) { edges { node { associationHistory(first: 3) { edges { cursor } } } } } }"
+    body = await api.execute(history, as_=caller)
+    pages = [
+        edge["node"].get("associationHistory")
+        for edge in ((body.get("data") or {}).get("subscriptions") or {}).get("edges") or []
+    ]
+    visible["cursor:associationHistory"] = [edge["cursor"] for page in pages if page for edge in page["edges"]]
     return visible
 
 
@@ -425,7 +578,8 @@ def _at(day: date, hours: int, microseconds: int = 0) -> datetime:
 
 
 async def _extra_usage(database: Database) -> None:
-    """Usage the demo lacks, on a subscription of the demo owner's tenant that the demo partner is attributed:
+    """Usage the demo lacks, on a subscription of the demo owner's tenant that the demo partner is attributed (under
+    each recognition role, and none):
     currencies of 0, 3 and 4 minor units, shares of exactly half a minor unit, credits, a large amount, tiny
     quantities, services that sort differently by code point than by locale, and days held in part (two intervals
     touching one day, an instant with microseconds)."""
@@ -446,6 +600,7 @@ async def _extra_usage(database: Database) -> None:
                     partner,
                     valid_from=_at(days[35], 6, 500_000),
                     valid_to=ended,
+                    recognition_role=RecognitionRole.SELL_AND_DEPLOY,
                     end_reason=AssociationEndReason.REPLACED,
                     ended_by="someone",
                 ),
@@ -454,6 +609,7 @@ async def _extra_usage(database: Database) -> None:
                     subscription,
                     partner,
                     type=AssociationType.TRANSACTING_PARTNER,
+                    recognition_role=RecognitionRole.MANAGE_AND_USE,
                     valid_from=_at(days[5], 12),
                     valid_to=_at(days[2], 18, 1),
                     end_reason=AssociationEndReason.REPLACED,
@@ -542,6 +698,9 @@ class TestCompiledReads:
         print(f"\ncompiled reads: {served['compiled']} of {total} generated requests compiled")
         print(f"compiled reads: {served['usage compiled']} of {usage} requests with usage fields compiled")
         print(f"compiled reads: {served['answered compiled']} of {answered} requests answered without errors compiled")
+        for marker in FAMILIES:
+            seen = served[f"{marker} compiled"] + served[f"{marker} interpreted"]
+            print(f"compiled reads: {served[f'{marker} compiled']} of {seen} requests with {marker!r} compiled")
         # The generator aims at the catalog and most callers reach what it names: most requests compile. Usage
         # fields too, though their windows are often refused and a tenant caller may not read attributedUsage.
         # Half the generated requests are answered with errors (FORBIDDEN roots and fields, refused windows and
@@ -561,8 +720,11 @@ class TestCompiledReads:
             # The share counts each generated document once, as its first send was served.
             path = "compiled" if twins.answers else "interpreted"
             twins.served[path] += 1
-            if any(field in generated.text for field in ("usage(", "attributedUsage(")):
+            if any(field in generated.text for field in ("usage(", "attributedUsage(", "usageAggregates(")):
                 twins.served[f"usage {path}"] += 1
+            for marker in FAMILIES:
+                if marker in generated.text:
+                    twins.served[f"{marker} {path}"] += 1
             # Again: a document the compiled path answered is now vetted, and its repeat is the fast lane's.
             repeated = await _send(twins.compiled, generated, CALLERS[caller])
             reference = await _send(twins.interpreted, generated, CALLERS[caller])
