@@ -91,6 +91,10 @@ class ChangeFeed:
             yield listener
         finally:
             self._listeners.discard(listener)
+            if not self._listeners:
+                # The poller rests: the next listener starts from the sequence of its own arrival, not from here
+                # (it would be told of what was published while nobody listened).
+                self._last = None
 
     async def _current_sequence(self) -> int:
         async with self.database.read() as session:
@@ -100,18 +104,18 @@ class ChangeFeed:
         """Publish what is committed, then fan out what was published since the last poll; how many fanned out."""
         async with self.database.write() as session:
             await sequencer.publish(session)
-        if self._last is None:
+        last = self._last
+        if last is None:
             return 0
         async with self.database.read() as session:
             rows = (
                 await session.scalars(
-                    select(ChangeEvent)
-                    .where(ChangeEvent.sequence > self._last)
-                    .order_by(ChangeEvent.sequence)
-                    .limit(BATCH)
+                    select(ChangeEvent).where(ChangeEvent.sequence > last).order_by(ChangeEvent.sequence).limit(BATCH)
                 )
             ).all()
             events = [_detached(row) for row in rows]
+        if self._last != last:  # every listener left (and maybe a new one came) while this read ran
+            return 0
         for event in events:
             for listener in list(self._listeners):
                 if not listener.offer(event):
