@@ -85,20 +85,26 @@ class Authenticator:
 
     async def authenticate(self, authorization: list[str]) -> Principal:
         """Raises MissingCredentialsError, InvalidTokenError or InsufficientScopeError (auth.rfc6750)."""
+        return (await self.authenticate_until(authorization))[0]
+
+    async def authenticate_until(self, authorization: list[str]) -> tuple[Principal, float]:
+        """`authenticate`, and the instant (epoch seconds) after which the same token is refused: `exp` plus the
+        leeway (a long-lived connection, a subscription's websocket, ends then)."""
         token = token_from_authorization(authorization)
         seen = self._verified.get(token)
         if seen is not None:
             await self.keys.prepare(seen.kid)  # keeps the key set fresh even when every request is a hit
             if seen.key_set is self.keys.key_set and time.time() < seen.valid_until:
-                return seen.principal
+                return seen.principal, seen.valid_until
         kid = key_id(token)
         await self.keys.prepare(kid)
         key_set = self.keys.key_set
         claims = self.validator.authenticate_token(token)
         self.validator.validate_token(claims, None, None)
         principal = principal_from_claims(claims, self.scope_roles)
-        self._remember(token, _Verified(principal, kid, key_set, float(claims["exp"]) + self.validator.leeway))
-        return principal
+        verified = _Verified(principal, kid, key_set, float(claims["exp"]) + self.validator.leeway)
+        self._remember(token, verified)
+        return principal, verified.valid_until
 
     def _remember(self, token: str, verified: _Verified) -> None:
         if len(self._verified) >= VERIFIED_CACHE_SIZE:

@@ -88,7 +88,7 @@ class Grant:
 @dataclass(frozen=True)
 class Operation:
     name: str
-    kind: str  # "query" or "mutation"
+    kind: str  # "query", "mutation" or "subscription"
     target: Entity | None  # the entity whose row filter bounds the operation (None: nothing to reach)
     grants: Mapping[Role, Grant]
 
@@ -397,6 +397,11 @@ _OPERATIONS: list[Operation] = [
             ("redeliverWebhook", "mutation"),
         )
     ),
+    # GraphQL subscriptions (issue 15, resolvers/change_streams.py): the tenant copy of change events is the audit
+    # event's content (the actor's subject included), read by whoever reads the tenant's audit log; a partner's own
+    # copy (no personal data) by the partner it concerns.
+    Operation("associationChanges", "subscription", Entity.AUDIT_EVENT, _reads(Entity.AUDIT_EVENT)),
+    Operation("attributionChanges", "subscription", None, _frozen({Role.PARTNER: Grant(RowFilter.OWN_PARTNER)})),
 ]
 
 OPERATIONS: Mapping[str, Operation] = _frozen({operation.name: operation for operation in _OPERATIONS})

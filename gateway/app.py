@@ -10,12 +10,13 @@ import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from auth.authenticator import Authenticator
 from db import statement_counter
 from db.engine import Database
 from gateway import graphiql, metrics, ratelimit, wiring
+from gateway.background import in_background
 from gateway.bearer import BearerTokenMiddleware
 from gateway.deliverer import delivering
 from gateway.graphql_view import GraphQLView
@@ -24,6 +25,7 @@ from gateway.logging import configure_logging
 from gateway.metrics import metrics_endpoint
 from gateway.settings import Settings, load_settings
 from gateway.sweeper import sweeping
+from resolvers.change_feed import ChangeFeed
 
 
 def create_app(
@@ -54,12 +56,16 @@ def create_app(
     statement_counter.install(database.engine)
     rate_limiter = ratelimit.for_settings(settings)
     invitation_code_limiter = ratelimit.invitation_codes_for_settings(settings)
+    # GraphQL subscriptions: one poller of the change events per process, fanning out to its subscribers.
+    change_feed = ChangeFeed(database, settings.subscription_poll_interval_seconds)
     graphql = GraphQLView(
         schema or wiring.api_schema(settings),
         database=database,
         settings=settings,
         rate_limiter=rate_limiter,
         invitation_code_limiter=invitation_code_limiter,
+        authenticator=authenticator,
+        change_feed=change_feed,
     )
 
     @asynccontextmanager
@@ -72,6 +78,7 @@ def create_app(
         async with (
             sweeping(database, settings.sweep_interval_seconds),
             delivering(database, wiring.delivery_config(settings), settings.webhook_delivery_interval_seconds),
+            in_background(change_feed.run, "dpor-change-feed"),
         ):
             yield
         metrics.mark_this_process_dead()
@@ -86,6 +93,8 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Subscriptions (graphql-transport-ws); the token comes in `connection_init` (GraphQLView.on_ws_connect).
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readiness_endpoint(database, least_privilege=settings.is_production), methods=["GET"]),
             Route("/metrics", metrics_endpoint(database), methods=["GET"]),

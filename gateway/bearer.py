@@ -10,6 +10,9 @@ of the application (or the database) sees it:
 - 401 with ``WWW-Authenticate: Bearer realm="..."`` when there are no credentials (RFC 6750 section 3.1),
 - 401 with ``error="invalid_token"`` for a token that is malformed, expired, forged or not meant for us,
 - 403 with ``error="insufficient_scope"`` for a valid token that grants no role here.
+
+A websocket handshake without an Authorization header passes on to the view, which takes the token from the
+graphql-transport-ws `connection_init` message (gateway/graphql_view.py); one with a header is checked here.
 """
 
 from __future__ import annotations
@@ -63,6 +66,11 @@ class BearerTokenMiddleware:
             await self.app(scope, receive, send)
             return
         authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
+        if scope["type"] == "websocket" and not authorization:
+            # A browser cannot set headers on a websocket: graphql-transport-ws carries the token in its
+            # `connection_init` message, which the GraphQL view validates (as here) before anything runs.
+            await self.app(scope, receive, send)
+            return
         try:
             principal = await self.authenticator.authenticate(authorization)
         except OAuth2Error as error:

@@ -200,6 +200,13 @@ class Settings(BaseSettings):
     # Webhook URLs may name loopback, private and link-local hosts and use http:// (development and tests with a
     # local receiver): refused in production, where it would open the gateway's network to its callers.
     webhook_allow_private_addresses: bool = False
+    # GraphQL subscriptions (issue 15, graphql-transport-ws on /graphql): each worker's change feed polls the
+    # change events this often while it has subscribers (resolvers/change_feed.py); a client that sends no
+    # `connection_init` in time is closed (4408); one connection holds at most so many subscriptions (one more
+    # is answered with an `error` message).
+    subscription_poll_interval_seconds: float = Field(default=0.2, gt=0, le=60)
+    subscription_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1_000)
     # OpenTelemetry: spans exported over OTLP/HTTP to this endpoint (unset: no tracing).
     otel_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     otel_service_name: str = "dpor-gateway"

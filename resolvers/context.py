@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from resolvers.pagination import MAX_PAGE_SIZE
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from auth.row_filters import Shape
     from auth.scope import CallerScope
     from db.engine import Database
+    from resolvers.change_feed import ChangeFeed
     from resolvers.loaders import Loaders
     from resolvers.rate_limiter import Decision, RateLimiter
     from resolvers.usage.loaders import UsageLoaders
@@ -26,8 +28,8 @@ MAX_USAGE_ROWS = 10_000
 
 @dataclass
 class RequestContext:
-    request: Request
-    response: Response
+    request: Request | WebSocket
+    response: Response | WebSocket
     database: Database
     request_id: str
     principal: Principal | None = None
@@ -53,6 +55,10 @@ class RequestContext:
     usage_loaders: dict[Shape, UsageLoaders] = field(default_factory=dict)
     # Set when the fast lane began this request and handed it over (FastLaneHandover).
     handover: FastLaneHandover | None = None
+    # Subscriptions over a websocket (gateway/graphql_view.py): the process's change feed, and what the client sent
+    # in `connection_init` (Strawberry sets it; the bearer token is read from it).
+    change_feed: ChangeFeed | None = None
+    connection_params: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import functools
 from schema import extensions
 from schema.association import PartnerAssociation
 from schema.audit import AuditEvent
+from schema.change_events import SubscriptionRoot
 from schema.delegation import DelegatedAdminRelationship
 from schema.errors import GatewaySchema
 from schema.extensions.config import ExtensionConfig
@@ -26,6 +27,7 @@ def _schema(extension_list: list[object]) -> GatewaySchema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=SubscriptionRoot,
         types=NODE_TYPES,
         scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
         extensions=extension_list,  # type: ignore[arg-type]

@@ -304,7 +304,9 @@ async def test_trailing_slash_path_is_guarded(app: Starlette, spy: GraphQLSpy) -
     assert spy.reached == 0
 
 
-async def test_websocket_without_token_is_closed_before_accept(app: Starlette, spy: GraphQLSpy) -> None:
+async def test_websocket_with_an_invalid_token_header_is_closed_before_accept(app: Starlette, spy: GraphQLSpy) -> None:
+    # Without the header, the handshake goes on: graphql-transport-ws brings the token in `connection_init`, where
+    # the view checks it (tests/service/test_subscriptions_ws.py).
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -313,7 +315,8 @@ async def test_websocket_without_token_is_closed_before_accept(app: Starlette, s
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "websocket", "path": "/graphql", "headers": [], "query_string": b"", "subprotocols": []}
+    headers = [(b"authorization", b"Bearer forged")]
+    scope = {"type": "websocket", "path": "/graphql", "headers": headers, "query_string": b"", "subprotocols": []}
     await app.build_middleware_stack()(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
     assert spy.reached == 0

@@ -9,6 +9,8 @@ derivation cannot drift from the specification unnoticed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import uuid
 from collections.abc import Callable
@@ -18,6 +20,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.types import ExecutionResult
 
 from auth import policy
 from auth.policy import OPERATIONS, RowFilter
@@ -33,6 +38,9 @@ from db.enums import AssociationEndReason, AssociationStatus, AssociationType
 from db.tenant import TenantContact
 from db.usage import UsageRecord
 from db.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from gateway.wiring import api_schema
+from resolvers.change_feed import ChangeFeed
+from resolvers.context import RequestContext
 from resolvers.invitations.codes import code_hash
 from resolvers.usage.rollups import rebuild_rollups
 from schema import global_id
@@ -452,6 +460,17 @@ def _endpoint_input(world: World, owner: str) -> dict[str, Any]:
     return {"e": world.gid(f"endpoint{owner}")}
 
 
+# Subscriptions (issue 15): the stream is started in-process (a websocket carries the same execution, see
+# tests/service/test_subscriptions_ws.py); an open stream is OK, a refusal its first result's error code.
+CELLS.update(
+    {
+        "associationChanges": Cell(
+            "subscription($t: ID) { associationChanges(tenantId: $t) { sequence } }",
+            lambda w, s: {"t": w.gid(f"tenant{_side(s)}")},
+        ),
+        "attributionChanges": Cell("subscription { attributionChanges { sequence } }", lambda w, s: {}),
+    }
+)
 CELLS.update(
     {
         "createWebhookEndpoint": Cell(
@@ -548,6 +567,41 @@ MATRIX = [
 ]
 
 
+async def subscribe(
+    api: Api, document: str, variables: dict[str, Any], who: Principal | None, operation: str
+) -> dict[str, Any]:
+    """A subscription's answer in a query's shape: its first result when the stream refuses to start (an error
+    in it), or `{operation: "open"}` when the stream is open and waiting for events."""
+    context = RequestContext(
+        request=Request({"type": "http", "method": "POST", "path": "/graphql", "headers": [], "query_string": b""}),
+        response=Response(),
+        database=api.database,
+        request_id="matrix",
+        principal=who,
+        change_feed=ChangeFeed(api.database, 0.05),
+    )
+    stream = await api_schema(api.settings).subscribe(document, variable_values=variables, context_value=context)
+    if isinstance(stream, ExecutionResult):
+        return {"errors": [error.formatted for error in stream.errors or []]}
+
+    async def first() -> ExecutionResult:
+        # Read and closed in one task: the schema's extensions keep context variables across the stream.
+        try:
+            return await anext(stream)
+        finally:
+            await stream.aclose()
+
+    task = asyncio.create_task(first())
+    done, _pending = await asyncio.wait({task}, timeout=0.5)
+    if not done:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return {"data": {operation: "open"}}
+    first_result = task.result()
+    return {"errors": [error.formatted for error in first_result.errors or []], "data": first_result.data}
+
+
 def test_every_operation_in_the_table_has_a_cell() -> None:
     assert set(OPERATIONS) - NOT_YET_MOUNTED == set(CELLS)
 
@@ -558,7 +612,10 @@ async def test_policy_cell(api: Api, database: Database, caller: str, operation:
     cell = CELLS[operation]
     who = CALLERS[caller]
     variables = cell.by_caller(world, side, who) if cell.by_caller and who else cell.variables(world, side)
-    body = await api.execute(cell.document, variables, as_=who)
+    if OPERATIONS[operation].kind == "subscription":
+        body = await subscribe(api, cell.document, variables, who, operation)
+    else:
+        body = await api.execute(cell.document, variables, as_=who)
     assert observed(body, cell, world, side, operation) is expected(caller, operation, side), body
 
 
