@@ -36,6 +36,7 @@ from schema.extensions.persisted_manifest import Manifest
 from schema.extensions.rate_limit import RateLimit
 from schema.extensions.schema_names import HideSchemaNames
 from schema.extensions.tracing import otlp_processor, tracer_provider, tracing
+from schema.extensions.websocket_operations import SubscriptionsOnlyOverWebSockets
 
 ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
 
@@ -100,6 +101,7 @@ def for_config(config: ExtensionConfig, shared: Shared | None = None) -> list[Ex
         partial(CostLimit, max_cost=config.max_cost, max_page_size=config.max_page_size, usage=config.usage),
         # Before the rate limit: a refused operation is not charged.
         RefuseNulCharacters,
+        SubscriptionsOnlyOverWebSockets,
     ]
     if config.rate_limit:
         extensions.append(RateLimit)

@@ -261,3 +261,22 @@ async def test_the_socket_closes_with_4403_when_the_token_expires(served: Served
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), WAIT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "query { viewer { roles } }",
+        'mutation { createPartner(input: {mpnId: "9999001", name: "Smuggled", countryCode: "US"}) { partner { id } } }',
+    ],
+)
+async def test_queries_and_mutations_are_refused_over_the_socket(served: Served, world: World, operation: str) -> None:
+    # As the platform admin, who may run both over HTTP.
+    async with subscribed(served, served.token(), operation) as ws:
+        message = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+    # Refused before anything runs (the protocol's `error` message): they go over HTTP, where the view does for
+    # them what the socket would skip.
+    assert message["type"] == "error", message
+    assert [error["extensions"]["code"] for error in message["payload"]] == ["METHOD_NOT_ALLOWED"]
+    found = graphql(served, served.token(), 'query { partners(search: "Smuggled") { edges { node { id } } } }')
+    assert found["partners"]["edges"] == []
