@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -63,7 +63,11 @@ def _feed(context: RequestContext) -> ChangeFeed:
     return context.change_feed
 
 
-@strawberry.type(name="SubscriptionRoot")
+@strawberry.type(
+    name="SubscriptionRoot",
+    description="The subscription root: change events pushed over a graphql-transport-ws websocket on /graphql"
+    " (the bearer token in connection_init). Only subscriptions run over the socket.",
+)
 class SubscriptionRoot:
     @strawberry.subscription(
         permission_classes=[OperationPolicy],
@@ -73,8 +77,14 @@ class SubscriptionRoot:
     async def association_changes(
         self,
         info: Info[RequestContext, None],
-        subscription_id: strawberry.ID | None = None,
-        tenant_id: strawberry.ID | None = None,
+        subscription_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this subscription's changes (NOT_FOUND outside the caller's reach)."),
+        ] = None,
+        tenant_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this tenant's changes (NOT_FOUND outside the caller's reach)."),
+        ] = None,
     ) -> AsyncGenerator[ChangeEvent, None]:
         context = info.context
         scope = await caller_scope(context)

@@ -50,6 +50,9 @@ def test_sdl_readers_see_only_the_real_root_operation_types() -> None:
     exported = build_from_sdl(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert exported.query_type is not None and exported.query_type.name == "Query"
     assert exported.mutation_type is not None and exported.mutation_type.name == "Mutation"
-    assert exported.subscription_type is None
+    # The subscription root is named for what it is (issue 15), never the domain type `Subscription`.
+    assert exported.subscription_type is not None and exported.subscription_type.name == "SubscriptionRoot"
     assert validate(exported, parse("subscription Bogus { externalId }")) != []
-    assert build_from_sdl(current_sdl()).subscription_type is None
+    assert validate(exported, parse("subscription { attributionChanges { sequence } }")) == []
+    reread = build_from_sdl(current_sdl()).subscription_type
+    assert reread is not None and reread.name == "SubscriptionRoot"
