@@ -79,6 +79,11 @@ class ChangeFeed:
         self._last: int | None = None  # the last sequence fanned out; None until the first subscriber joins
         self._wake = asyncio.Event()
 
+    @property
+    def listener_count(self) -> int:
+        """How many subscribers this process's feed is telling now (a stream counts once it passed its checks)."""
+        return len(self._listeners)
+
     @asynccontextmanager
     async def listening(self) -> AsyncIterator[Listener]:
         """A listener told of every event published from now on, for as long as the block runs."""

@@ -572,13 +572,14 @@ async def subscribe(
 ) -> dict[str, Any]:
     """A subscription's answer in a query's shape: its first result when the stream refuses to start (an error
     in it), or `{operation: "open"}` when the stream is open and waiting for events."""
+    feed = ChangeFeed(api.database, 0.05)
     context = RequestContext(
         request=Request({"type": "http", "method": "POST", "path": "/graphql", "headers": [], "query_string": b""}),
         response=Response(),
         database=api.database,
         request_id="matrix",
         principal=who,
-        change_feed=ChangeFeed(api.database, 0.05),
+        change_feed=feed,
     )
     stream = await api_schema(api.settings).subscribe(document, variable_values=variables, context_value=context)
     if isinstance(stream, ExecutionResult):
@@ -591,9 +592,13 @@ async def subscribe(
         finally:
             await stream.aclose()
 
+    # No timeout decides: the stream is open once it listens to the feed (it joins only after every check
+    # passed), and refused once its first result (the error) is in; a slow machine only makes either later.
     task = asyncio.create_task(first())
-    done, _pending = await asyncio.wait({task}, timeout=0.5)
-    if not done:
+    async with asyncio.timeout(30):
+        while not task.done() and feed.listener_count == 0:
+            await asyncio.sleep(0.01)
+    if not task.done():
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
