@@ -79,6 +79,8 @@ def create_app(
             sweeping(database, settings.sweep_interval_seconds),
             delivering(database, wiring.delivery_config(settings), settings.webhook_delivery_interval_seconds),
             in_background(change_feed.run, "dpor-change-feed"),
+            # PostgreSQL: one LISTEN connection rings this process's feed and delivery worker on every commit.
+            in_background(wiring.change_listener(settings, database), "dpor-change-notifications"),
         ):
             yield
         metrics.mark_this_process_dead()

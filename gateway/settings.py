@@ -205,6 +205,11 @@ class Settings(BaseSettings):
     # `connection_init` in time is closed (4408); one connection holds at most so many subscriptions (one more
     # is answered with an `error` message).
     subscription_poll_interval_seconds: float = Field(default=0.2, gt=0, le=60)
+    # PostgreSQL: each process LISTENs on one connection of its own, and a trigger NOTIFYs it when a change event
+    # commits or is published, so the change feed and the webhook worker poll at once; their intervals above are
+    # the safety net (db/change_notifications.py). Turn off where the database URL cannot LISTEN (a transaction-
+    # pooling PgBouncer): the pollers then keep to their intervals.
+    change_notifications: bool = True
     subscription_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1_000)
     # OpenTelemetry: spans exported over OTLP/HTTP to this endpoint (unset: no tracing).

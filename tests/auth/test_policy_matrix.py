@@ -596,7 +596,7 @@ async def subscribe(
     # passed), and refused once its first result (the error) is in; a slow machine only makes either later.
     task = asyncio.create_task(first())
     async with asyncio.timeout(30):
-        while not task.done() and feed.listener_count == 0:
+        while not task.done() and feed.listener_count == 0:  # noqa: ASYNC110 (the feed offers no event for it)
             await asyncio.sleep(0.01)
     if not task.done():
         task.cancel()
