@@ -15,7 +15,7 @@ event takes to reach a webhook receiver (issue 15), on PostgreSQL.
    `occurredAt`) to this process's clock when the signed request or the websocket message arrived; p50 / p99 over
    every delivery and every message. Run twice: with the change notifications (PostgreSQL LISTEN/NOTIFY,
    db/change_notifications.py) and without (DPOR_CHANGE_NOTIFICATIONS=false: the polls alone).
-Results go to `bench/results/<date>-outbox-poll<S>.{json,md}`.
+Results go to `bench/results/<date>-outbox-wakeup-poll<S>.{json,md}`.
 """
 
 from __future__ import annotations
@@ -303,7 +303,7 @@ def main() -> None:
     lines = [
         f"# Outbox, webhooks and subscriptions, {report['date']} (PostgreSQL)\n",
         f"- setDigitalPartnerOfRecord CPU per request (in-process gateway): {cost['outbox_on']:.2f} ms with the"
-        f" outbox, {cost['outbox_off']:.2f} ms without: +{cost['added_share'] * 100:.1f}% (medians of"
+        f" outbox, {cost['outbox_off']:.2f} ms without: {cost['added_share'] * 100:+.1f}% (medians of"
         f" {len(report['cpu_rounds_ms']['on'])} interleaved rounds)",
     ]
     for mode, label in (("notify", "LISTEN/NOTIFY wake-up"), ("poll", "polls only")):
@@ -324,7 +324,7 @@ def main() -> None:
     print(text)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
-        suffix = f"-poll{latency['interval_seconds']:g}"
+        suffix = f"-wakeup-poll{latency['interval_seconds']:g}"
         (RESULTS / f"{report['date']}-outbox{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
         (RESULTS / f"{report['date']}-outbox{suffix}.md").write_text(text)
 

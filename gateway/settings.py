@@ -212,6 +212,12 @@ class Settings(BaseSettings):
     change_notifications: bool = True
     subscription_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1_000)
+    # Open websockets per caller (token subject and client), counted in Redis across every process when
+    # DPOR_REDIS_URL is set, else per process (`serve --workers N` then allows N times as many); one more is
+    # closed with 4429 (gateway/websocket_limits.py). A connection with no subscription running for
+    # `websocket_idle_timeout_seconds` is closed with 4408 (gateway/websocket_handler.py).
+    max_websockets_per_caller: int = Field(default=10, ge=1, le=10_000)
+    websocket_idle_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
     # OpenTelemetry: spans exported over OTLP/HTTP to this endpoint (unset: no tracing).
     otel_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     otel_service_name: str = "dpor-gateway"
