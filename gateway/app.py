@@ -79,7 +79,7 @@ def create_app(
         # What time makes due (expired delegated admin relationships and their admin links), in the background.
         # And webhook deliveries of the change events (resolvers/webhooks/), like the sweep in every worker.
         async with (
-            sweeping(database, settings.sweep_interval_seconds),
+            sweeping(database, settings.sweep_interval_seconds, wiring.change_event_retention(settings)),
             delivering(database, wiring.delivery_config(settings), settings.webhook_delivery_interval_seconds),
             in_background(change_feed.run, "dpor-change-feed"),
             # PostgreSQL: one LISTEN connection rings this process's feed and delivery worker on every commit.

@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     # Webhook URLs may name loopback, private and link-local hosts and use http:// (development and tests with a
     # local receiver): refused in production, where it would open the gateway's network to its callers.
     webhook_allow_private_addresses: bool = False
+    # The sweep prunes webhook deliveries DELIVERED or DEAD, and published change events with no delivery pending,
+    # older than this (resolvers/retention.py; 0: keep them for ever). The audit log keeps every change regardless.
+    change_event_retention_days: int = Field(default=30, ge=0, le=3_650)
     # GraphQL subscriptions (issue 15, graphql-transport-ws on /graphql): each worker's change feed polls the
     # change events this often while it has subscribers (resolvers/change_feed.py); a client that sends no
     # `connection_init` in time is closed (4408); one connection holds at most so many subscriptions (one more

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -146,3 +147,9 @@ def change_listener(
     if database.dialect != "postgresql" or not settings.change_notifications:
         return None
     return lambda stop: change_notifications.listen(database.engine, stop)
+
+
+def change_event_retention(settings: Settings) -> timedelta | None:
+    """How long the sweep keeps published change events and finished deliveries (None: for ever)."""
+    days = settings.change_event_retention_days
+    return timedelta(days=days) if days else None

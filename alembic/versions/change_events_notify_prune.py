@@ -12,8 +12,9 @@ Issue 15, PostgreSQL only (SQLite: nothing).
    transaction are sent once. Each gateway process LISTENs and polls at once (db/change_notifications.py). The
    payload is empty: it says "look", the pollers read what there is by sequence, so a lost notification costs
    only the poll interval.
-2. The app role may DELETE change events: the sweep prunes delivered events past their retention
-   (resolvers/retention.py). It still cannot UPDATE any column but `sequence`: events stay append-only.
+2. Retention (resolvers/retention.py, both databases): the sweep prunes finished deliveries and published events
+   past DPOR_CHANGE_EVENT_RETENTION_DAYS, oldest first, through an index on each table's instant; the app role
+   may DELETE change events (it still cannot UPDATE any column but `sequence`: events stay append-only).
 """
 
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ CHANNEL = "dpor_change_events"
 
 
 def upgrade() -> None:
+    op.create_index("ix_change_events_occurred_at", "change_events", ["occurred_at"])
+    op.create_index("ix_webhook_deliveries_created_at", "webhook_deliveries", ["created_at"])
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(
@@ -50,8 +53,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(f"REVOKE DELETE ON change_events FROM {ROLE}")
-    op.execute("DROP TRIGGER change_events_notify ON change_events")
-    op.execute("DROP FUNCTION change_events_notify()")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"REVOKE DELETE ON change_events FROM {ROLE}")
+        op.execute("DROP TRIGGER change_events_notify ON change_events")
+        op.execute("DROP FUNCTION change_events_notify()")
+    op.drop_index("ix_webhook_deliveries_created_at", "webhook_deliveries")
+    op.drop_index("ix_change_events_occurred_at", "change_events")
