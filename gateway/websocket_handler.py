@@ -116,7 +116,8 @@ async def hold_place(context: RequestContext, count: WebsocketCount) -> None:
     except Exception as error:
         raise LimitsUnavailable(str(error)) from error
     if place is None:
-        raise TooManyWebsockets(f"{caller} holds its connections already")
+        # The caller's key (its token subject) stays out of the log line.
+        raise TooManyWebsockets(f"the caller holds {count.limit} connections already")
     context.websocket_place = (count, caller, place)
 
 

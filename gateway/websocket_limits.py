@@ -53,6 +53,8 @@ return #KEYS
 
 
 class WebsocketCount(Protocol):
+    limit: int
+
     async def open(self, caller: str) -> str | None:
         """A place for one more connection of `caller` (its id), or None when it holds the limit already."""
 
