@@ -111,8 +111,15 @@ class ChangeFeed:
 
     async def poll_once(self) -> int:
         """Publish what is committed, then fan out what was published since the last poll; how many fanned out."""
-        async with self.database.write() as session:
-            await sequencer.publish(session)
+        # A read first: with a wake-up per commit, most polls find nothing to publish, and a write transaction
+        # would take SQLite's database-wide write lock (PostgreSQL: a BEGIN, a row lock attempt, a COMMIT) for it.
+        async with self.database.read() as session:
+            unpublished = await session.scalar(
+                select(ChangeEvent.position).where(ChangeEvent.sequence.is_(None)).limit(1)
+            )
+        if unpublished is not None:
+            async with self.database.write() as session:
+                await sequencer.publish(session)
         last = self._last
         if last is None:
             return 0
