@@ -34,6 +34,8 @@ class ChangeEvent(Base):
         # The sequencer's work list: committed events not yet given a sequence, in write order.
         Index("ix_change_events_unsequenced", "position", sqlite_where=UNSEQUENCED, postgresql_where=UNSEQUENCED),
         Index("ix_change_events_tenant_sequence", "tenant_id", "sequence"),
+        # Retention (resolvers/retention.py): the oldest events first.
+        Index("ix_change_events_occurred_at", "occurred_at"),
     )
 
     position: Mapped[int] = mapped_column(_POSITION, primary_key=True, autoincrement=True)

@@ -62,6 +62,8 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_endpoint_sequence", "endpoint_id", "sequence"),
         # The worker's work list: pending deliveries by when they are due.
         Index("ix_webhook_deliveries_due", "next_attempt_at", sqlite_where=PENDING, postgresql_where=PENDING),
+        # Retention (resolvers/retention.py): the oldest deliveries first.
+        Index("ix_webhook_deliveries_created_at", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -25,6 +25,7 @@ from gateway.logging import configure_logging
 from gateway.metrics import metrics_endpoint
 from gateway.settings import Settings, load_settings
 from gateway.sweeper import sweeping
+from gateway.websocket_limits import websocket_count
 from resolvers.change_feed import ChangeFeed
 
 
@@ -58,6 +59,7 @@ def create_app(
     invitation_code_limiter = ratelimit.invitation_codes_for_settings(settings)
     # GraphQL subscriptions: one poller of the change events per process, fanning out to its subscribers.
     change_feed = ChangeFeed(database, settings.subscription_poll_interval_seconds)
+    count = websocket_count(settings.max_websockets_per_caller, settings.redis_url)
     graphql = GraphQLView(
         schema or wiring.api_schema(settings),
         database=database,
@@ -66,6 +68,7 @@ def create_app(
         invitation_code_limiter=invitation_code_limiter,
         authenticator=authenticator,
         change_feed=change_feed,
+        websocket_count=count,
     )
 
     @asynccontextmanager
@@ -76,12 +79,15 @@ def create_app(
         # What time makes due (expired delegated admin relationships and their admin links), in the background.
         # And webhook deliveries of the change events (resolvers/webhooks/), like the sweep in every worker.
         async with (
-            sweeping(database, settings.sweep_interval_seconds),
+            sweeping(database, settings.sweep_interval_seconds, wiring.change_event_retention(settings)),
             delivering(database, wiring.delivery_config(settings), settings.webhook_delivery_interval_seconds),
             in_background(change_feed.run, "dpor-change-feed"),
+            # PostgreSQL: one LISTEN connection rings this process's feed and delivery worker on every commit.
+            in_background(wiring.change_listener(settings, database), "dpor-change-notifications"),
         ):
             yield
         metrics.mark_this_process_dead()
+        await count.aclose()
         await authenticator.aclose()
         if rate_limiter is not None:
             await rate_limiter.close()

@@ -49,6 +49,8 @@ from gateway.bearer import PRINCIPAL_SCOPE_KEY
 from gateway.graphql_request import operation_request
 from gateway.refusals import RequestRefused, limited_receive, too_large
 from gateway.settings import Settings
+from gateway.websocket_handler import GatewayTransportWSHandler, hold_place
+from gateway.websocket_limits import WebsocketCount
 from resolvers.change_feed import ChangeFeed
 from resolvers.codes import Code
 from resolvers.context import FastLaneHandover, RequestContext
@@ -96,6 +98,9 @@ def request_id_of(request: Request | WebSocket) -> str:
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
+    # graphql-transport-ws with the gateway's limits (gateway/websocket_handler.py).
+    graphql_transport_ws_handler_class = GatewayTransportWSHandler
+
     def __init__(
         self,
         schema: strawberry.Schema,
@@ -106,6 +111,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         invitation_code_limiter: RateLimiter | None = None,
         authenticator: Authenticator | None = None,
         change_feed: ChangeFeed | None = None,
+        websocket_count: WebsocketCount | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -119,6 +125,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
         )
         self.authenticator = authenticator
         self.change_feed = change_feed
+        self.websocket_count = websocket_count
+        self.websocket_idle_timeout_seconds = settings.websocket_idle_timeout_seconds
         self._expiring: set[asyncio.Task[None]] = set()
         self.database = database
         self.settings = settings
@@ -213,6 +221,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 max_page_size=self.settings.max_page_size,
                 max_usage_rows=self.settings.max_usage_rows,
                 change_feed=self.change_feed,
+                end_connection=functools.partial(_close_forbidden, request),
             )
         assert isinstance(request, Request) and isinstance(response, Response)
         request_id = request_id_of(request)
@@ -248,6 +257,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
             logger.info("refused websocket %s: %s", websocket.url.path, error.error or "no credentials")
             raise ConnectionRejectionError() from None
         context.principal = principal
+        if self.websocket_count is not None:
+            await hold_place(context, self.websocket_count)  # TooManyWebsockets: closed with 4429 by the handler
         delay = max(0.0, valid_until - time.time())
         websocket.scope[EXPIRY_SCOPE_KEY] = asyncio.get_running_loop().call_later(delay, self._expire, websocket)
         return cast("UnsetType", UNSET)
@@ -354,9 +365,13 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
 
 async def _close_expired(websocket: WebSocket) -> None:
-    logger.info("closing websocket %s: its token expired", websocket.url.path)
+    await _close_forbidden(websocket, "Token expired")
+
+
+async def _close_forbidden(websocket: WebSocket, reason: str) -> None:
+    logger.info("closing websocket %s: %s", websocket.url.path, reason)
     with suppress(RuntimeError, OSError):  # already closing: nothing left to end
-        await websocket.close(code=CLOSE_FORBIDDEN, reason="Token expired")
+        await websocket.close(code=CLOSE_FORBIDDEN, reason=reason)
 
 
 def _masked(error: Any, request_id: str) -> Any:

@@ -200,13 +200,27 @@ class Settings(BaseSettings):
     # Webhook URLs may name loopback, private and link-local hosts and use http:// (development and tests with a
     # local receiver): refused in production, where it would open the gateway's network to its callers.
     webhook_allow_private_addresses: bool = False
+    # The sweep prunes webhook deliveries DELIVERED or DEAD, and published change events with no delivery pending,
+    # older than this (resolvers/retention.py; 0: keep them for ever). The audit log keeps every change regardless.
+    change_event_retention_days: int = Field(default=30, ge=0, le=3_650)
     # GraphQL subscriptions (issue 15, graphql-transport-ws on /graphql): each worker's change feed polls the
     # change events this often while it has subscribers (resolvers/change_feed.py); a client that sends no
     # `connection_init` in time is closed (4408); one connection holds at most so many subscriptions (one more
     # is answered with an `error` message).
     subscription_poll_interval_seconds: float = Field(default=0.2, gt=0, le=60)
+    # PostgreSQL: each process LISTENs on one connection of its own, and a trigger NOTIFYs it when a change event
+    # commits or is published, so the change feed and the webhook worker poll at once; their intervals above are
+    # the safety net (db/change_notifications.py). Turn off where the database URL cannot LISTEN (a transaction-
+    # pooling PgBouncer): the pollers then keep to their intervals.
+    change_notifications: bool = True
     subscription_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1_000)
+    # Open websockets per caller (token subject and client), counted in Redis across every process when
+    # DPOR_REDIS_URL is set, else per process (`serve --workers N` then allows N times as many); one more is
+    # closed with 4429 (gateway/websocket_limits.py). A connection with no subscription running for
+    # `websocket_idle_timeout_seconds` is closed with 4408 (gateway/websocket_handler.py).
+    max_websockets_per_caller: int = Field(default=10, ge=1, le=10_000)
+    websocket_idle_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
     # OpenTelemetry: spans exported over OTLP/HTTP to this endpoint (unset: no tracing).
     otel_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     otel_service_name: str = "dpor-gateway"

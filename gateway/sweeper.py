@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 from db.engine import Database
 from gateway.background import in_background
@@ -19,20 +20,27 @@ from resolvers.sweep import sweep
 log = logging.getLogger(__name__)
 
 
-async def sweep_every(database: Database, interval_seconds: float) -> None:
-    """Wait `interval_seconds`, then sweep, until cancelled. The first sweep comes one interval after start-up (a
+async def sweep_every(
+    database: Database, interval_seconds: float, stop: asyncio.Event, keep_events: timedelta | None = None
+) -> None:
+    """Wait `interval_seconds`, then sweep, until `stop`. The first sweep comes one interval after start-up (a
     process starting is not made slower, and what came due while none ran is caught up then)."""
     while True:
-        await asyncio.sleep(interval_seconds)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_seconds)
+        if stop.is_set():
+            return
         try:
-            await sweep(database)
-        except Exception:  # CancelledError is not an Exception: cancelling stops the loop
+            await sweep(database, keep_events=keep_events)
+        except Exception:
             log.exception("sweep failed; trying again in %s s", interval_seconds)
 
 
 @asynccontextmanager
-async def sweeping(database: Database, interval_seconds: float) -> AsyncIterator[None]:
+async def sweeping(
+    database: Database, interval_seconds: float, keep_events: timedelta | None = None
+) -> AsyncIterator[None]:
     """Sweeps in the background while the block runs (not at all for an interval of 0)."""
-    work = (lambda: sweep_every(database, interval_seconds)) if interval_seconds > 0 else None
+    work = (lambda stop: sweep_every(database, interval_seconds, stop, keep_events)) if interval_seconds > 0 else None
     async with in_background(work, "dpor-sweep"):
         yield

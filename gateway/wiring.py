@@ -7,8 +7,11 @@ trusted documents ManifestError naming a file) is reported here as the setting t
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import strawberry
@@ -16,6 +19,8 @@ import strawberry
 from auth.authenticator import Authenticator
 from auth.config import AuthConfig, AuthConfigError
 from auth.principal import Role
+from db import change_notifications
+from db.engine import Database
 from gateway.settings import Settings, SettingsError
 from resolvers.webhooks.delivery import DeliveryConfig
 from schema.extensions.config import ExtensionConfig
@@ -132,3 +137,19 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         batch=settings.webhook_batch_size,
         lease_seconds=settings.webhook_lease_seconds,
     )
+
+
+def change_listener(
+    settings: Settings, database: Database
+) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]] | None:
+    """The LISTEN loop that wakes this process's change event pollers (db/change_notifications.py): PostgreSQL
+    only, and not when DPOR_CHANGE_NOTIFICATIONS is off (the pollers then keep to their intervals)."""
+    if database.dialect != "postgresql" or not settings.change_notifications:
+        return None
+    return lambda stop: change_notifications.listen(database.engine, stop)
+
+
+def change_event_retention(settings: Settings) -> timedelta | None:
+    """How long the sweep keeps published change events and finished deliveries (None: for ever)."""
+    days = settings.change_event_retention_days
+    return timedelta(days=days) if days else None

@@ -30,6 +30,7 @@ from db import clock
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.change_event import ChangeEvent
+from db.change_notifications import mark_changed
 from db.enums import AssociationEndReason, AssociationType, TenantStatus
 from db.partner import Partner
 from db.subscription import Subscription
@@ -305,6 +306,7 @@ async def record_changes(
         await session.execute(insert(AuditEvent), events)
         if changes_told := audit.change_event_rows(events):
             await session.execute(insert(ChangeEvent), changes_told)
+            mark_changed(session)
 
 
 async def record_change(

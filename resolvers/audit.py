@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.audit import AuditEvent
 from db.base import new_id, utcnow
 from db.change_event import ChangeEvent
+from db.change_notifications import mark_changed
 from resolvers import change_events
 from resolvers.authorize import Actor
 
@@ -74,6 +75,7 @@ def record(
     session.add(event)
     if (change := change_events.derive(columns)) is not None:
         session.add(ChangeEvent(**change))
+        mark_changed(session)
     return event
 
 

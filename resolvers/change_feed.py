@@ -6,6 +6,8 @@ the pollers of all of them, with no broker to run; and `sequence` is gap-free in
 events (db/change_event.py), so "everything after the last sequence read" misses nothing. The poller only runs
 while this process has subscribers. It also runs the sequencer (resolvers/webhooks/sequencer.py, one at a time
 across processes, SKIP LOCKED), so a subscriber waits for the poll interval, not for the webhook worker's pass.
+And the interval is only the safety net: a change event committed or published in any process rings the poller
+at once (db/change_notifications.py: PostgreSQL NOTIFY from a trigger; SQLite: this process's own commits).
 
 A subscriber is told of events published after it joined; it filters them itself (resolvers/change_streams.py),
 by the policy, for its caller.
@@ -25,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from db.change_event import ChangeEvent
+from db.change_notifications import Waiter, wakeup_for
 from db.engine import Database
 from resolvers.webhooks import sequencer
 
@@ -77,7 +80,8 @@ class ChangeFeed:
         self.interval_seconds = interval_seconds
         self._listeners: set[Listener] = set()
         self._last: int | None = None  # the last sequence fanned out; None until the first subscriber joins
-        self._wake = asyncio.Event()
+        # Rung by a subscriber joining, and by change notifications (db/change_notifications.py) while it runs.
+        self._waiter = Waiter(wakeup_for(database.engine))
 
     @property
     def listener_count(self) -> int:
@@ -91,7 +95,7 @@ class ChangeFeed:
             self._last = await self._current_sequence()
         listener = Listener()
         self._listeners.add(listener)
-        self._wake.set()
+        self._waiter.ring()
         try:
             yield listener
         finally:
@@ -107,8 +111,15 @@ class ChangeFeed:
 
     async def poll_once(self) -> int:
         """Publish what is committed, then fan out what was published since the last poll; how many fanned out."""
-        async with self.database.write() as session:
-            await sequencer.publish(session)
+        # A read first: with a wake-up per commit, most polls find nothing to publish, and a write transaction
+        # would take SQLite's database-wide write lock (PostgreSQL: a BEGIN, a row lock attempt, a COMMIT) for it.
+        async with self.database.read() as session:
+            unpublished = await session.scalar(
+                select(ChangeEvent.position).where(ChangeEvent.sequence.is_(None)).limit(1)
+            )
+        if unpublished is not None:
+            async with self.database.write() as session:
+                await sequencer.publish(session)
         last = self._last
         if last is None:
             return 0
@@ -128,19 +139,24 @@ class ChangeFeed:
             self._last = event.sequence
         return len(events)
 
-    async def run(self) -> None:
-        """Polls until cancelled, only while someone listens; a full batch is followed at once by the next."""
-        while True:
-            if not self._listeners:
-                self._wake.clear()
-                await self._wake.wait()
-            try:
-                fanned_out = await self.poll_once()
-            except Exception:  # CancelledError is not an Exception: cancelling stops the loop
-                log.exception("change feed poll failed; trying again in %s s", self.interval_seconds)
-                fanned_out = 0
-            if fanned_out < BATCH:
-                await asyncio.sleep(self.interval_seconds)
+    async def run(self, stop: asyncio.Event) -> None:
+        """Polls until `stop`, only while someone listens: when rung, or every interval; a full batch is followed
+        at once by the next."""
+        self._waiter.open()
+        try:
+            while not stop.is_set():
+                if not self._listeners:
+                    await self._waiter.wait(None, stop)
+                    continue
+                try:
+                    fanned_out = await self.poll_once()
+                except Exception:  # CancelledError is not an Exception: cancelling stops the loop
+                    log.exception("change feed poll failed; trying again in %s s", self.interval_seconds)
+                    fanned_out = 0
+                if fanned_out < BATCH:
+                    await self._waiter.wait(self.interval_seconds, stop)
+        finally:
+            self._waiter.close()
 
 
 def _detached(row: ChangeEvent) -> FeedEvent:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -59,6 +60,10 @@ class RequestContext:
     # in `connection_init` (Strawberry sets it; the bearer token is read from it).
     change_feed: ChangeFeed | None = None
     connection_params: dict[str, object] | None = None
+    # The caller's place among its open websockets (gateway/websocket_limits.py: the count, caller, place id).
+    websocket_place: tuple[Any, str, str] | None = None
+    # Ends the websocket with 4403 and this reason: the caller's reach ended mid-stream (schema/change_events.py).
+    end_connection: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@
 - A claim still PENDING at its `decline_by` becomes ACTIVE, attributed from its claim time (resolvers.claims).
 - The usage tables' partitions of this month and the next db.partitions.AHEAD_MONTHS exist (PostgreSQL), so an
   ingest seldom has to create one (creating one locks more than an ingest otherwise does).
+- Finished webhook deliveries and published change events past their retention are pruned (resolvers.retention).
 
 The instants written are the rows' own (`expires_at`; a claim's validFrom stays its claim time), never the time the
 sweep ran: its lag changes how soon the
@@ -24,12 +25,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import clock, partitions
 from db.engine import Database
-from resolvers import claims, delegations
+from resolvers import claims, delegations, retention
 from resolvers.authorize import Actor
 from resolvers.errors import Conflict
 from resolvers.transaction import in_transaction
@@ -47,14 +49,23 @@ class SweepReport:
     expired_relationships: int
     ripened_claims: int
     partitions_created: int = 0
+    pruned_deliveries: int = 0
+    pruned_events: int = 0
 
     @property
     def changed(self) -> int:
-        return self.expired_relationships + self.ripened_claims + self.partitions_created
+        return (
+            self.expired_relationships
+            + self.ripened_claims
+            + self.partitions_created
+            + self.pruned_deliveries
+            + self.pruned_events
+        )
 
 
-async def sweep(database: Database, *, batch: int = BATCH) -> SweepReport:
-    """One pass over everything due at this instant of the server's clock (db.clock)."""
+async def sweep(database: Database, *, batch: int = BATCH, keep_events: timedelta | None = None) -> SweepReport:
+    """One pass over everything due at this instant of the server's clock (db.clock); change events and their
+    deliveries older than `keep_events` are pruned (None: kept)."""
     now = clock.now_in_seconds()
     actor = Actor(SUBJECT, None, None, f"sweep-{uuid.uuid4().hex}")
     expired = await _each_due(
@@ -73,14 +84,23 @@ async def sweep(database: Database, *, batch: int = BATCH) -> SweepReport:
     if database.dialect == "postgresql":  # SQLite keeps plain tables: no write lock taken for nothing
         async with database.write() as session:
             created = await partitions.ensure_months(session, partitions.months_ahead(now.date()))
-    report = SweepReport(expired_relationships=expired, ripened_claims=ripened, partitions_created=created)
+    pruned = retention.Pruned(0, 0) if keep_events is None else await retention.prune(database, now, keep_events)
+    report = SweepReport(
+        expired_relationships=expired,
+        ripened_claims=ripened,
+        partitions_created=created,
+        pruned_deliveries=pruned.deliveries,
+        pruned_events=pruned.events,
+    )
     if report.changed:
         log.info(
             "sweep: %d expired delegated admin relationship(s) ended, %d claim(s) ripened, %d usage partition(s)"
-            " created",
+            " created, %d webhook deliveries and %d change events past their retention pruned",
             expired,
             ripened,
             created,
+            pruned.deliveries,
+            pruned.events,
         )
     return report
 

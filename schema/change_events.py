@@ -17,7 +17,7 @@ from strawberry.types import Info
 from resolvers import global_id
 from resolvers.caller import caller_scope
 from resolvers.change_feed import ChangeFeed
-from resolvers.change_streams import Told, partner_stream, tenant_stream, told
+from resolvers.change_streams import ReachEnded, Told, partner_stream, tenant_stream, told
 from resolvers.context import RequestContext
 from resolvers.errors import GatewayError
 from schema.permissions import OperationPolicy
@@ -89,8 +89,14 @@ class SubscriptionRoot:
         context = info.context
         scope = await caller_scope(context)
         stream = await tenant_stream(context.database, scope, tenant_id=tenant_id, subscription_id=subscription_id)
-        async for event in told(_feed(context), stream):
-            yield ChangeEvent.from_told(event)
+        try:
+            async for event in told(_feed(context), stream):
+                yield ChangeEvent.from_told(event)
+        except ReachEnded as ended:
+            # The caller may no longer read what it subscribed to: the socket closes (4403), as at token expiry.
+            if context.end_connection is None:
+                raise
+            await context.end_connection(str(ended))
 
     @strawberry.subscription(
         permission_classes=[OperationPolicy],

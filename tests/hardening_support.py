@@ -133,8 +133,8 @@ PRODUCTION_AUTH = {
 
 def settings_for(**overrides: Any) -> Settings:
     # No webhook delivery worker in these apps' lifespans: its first pass would hold a pooled connection while a
-    # test reads the pool's gauges, and one cut off when the lifespan ends is left to the garbage collector
-    # (tests/service/test_webhook_delivery.py runs the worker in a lifespan of its own).
+    # test reads the pool's gauges (tests/service/test_webhook_delivery.py runs the worker in a lifespan of its
+    # own; a lifespan's end no longer cuts a pass off mid-statement: tests/service/test_background.py).
     defaults: dict[str, Any] = {"database_url": "sqlite+aiosqlite:///:memory:", "webhook_delivery_interval_seconds": 0}
     if overrides.get("env") == "production":
         defaults |= PRODUCTION_AUTH

@@ -10,6 +10,7 @@ from typing import Any
 
 from db.engine import Database
 from gateway import wiring
+from gateway.background import in_background
 from gateway.deliverer import deliver_every, sender_for
 from gateway.settings import load_settings
 from resolvers.webhooks.delivery import PassReport, deliver_once
@@ -32,7 +33,8 @@ async def _deliver(once: bool) -> PassReport | None:
                 return await deliver_once(database, sender, config)
             finally:
                 await sender.aclose()
-        await deliver_every(database, config, settings.webhook_delivery_interval_seconds or 1.0)
+        async with in_background(wiring.change_listener(settings, database), "dpor-change-notifications"):
+            await deliver_every(database, config, settings.webhook_delivery_interval_seconds or 1.0)
         return None
     finally:
         await database.dispose()

@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 from db.engine import Database
+from gateway import wiring
 from gateway.settings import load_settings
 from resolvers.sweep import SweepReport, sweep
 
@@ -22,9 +23,10 @@ def register(subparsers: Any) -> None:
 
 
 async def _sweep() -> SweepReport:
-    database = Database.from_url(load_settings().database_url, pool_size=2)
+    settings = load_settings()
+    database = Database.from_url(settings.database_url, pool_size=2)
     try:
-        return await sweep(database)
+        return await sweep(database, keep_events=wiring.change_event_retention(settings))
     finally:
         await database.dispose()
 
@@ -34,4 +36,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"expired delegated admin relationships ended: {report.expired_relationships}")
     print(f"claims ripened (decline window passed): {report.ripened_claims}")
     print(f"usage partitions created ahead: {report.partitions_created}")
+    print(f"webhook deliveries pruned (past retention): {report.pruned_deliveries}")
+    print(f"change events pruned (past retention): {report.pruned_events}")
     return 0

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import new_id, utcnow
 from db.change_event import ChangeEvent, ChangeEventSequencer
+from db.change_notifications import mark_changed
 from db.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 BATCH = 500
@@ -124,6 +125,7 @@ async def publish(session: AsyncSession, *, batch: int = BATCH) -> int:
             )
     sequencer.last_sequence = last
     await session.flush()
+    mark_changed(session)  # the pollers of the published events (PostgreSQL: the trigger on the sequence's UPDATE)
     if deliveries:
         await session.execute(insert(WebhookDelivery), deliveries)
     return len(events)

@@ -56,7 +56,7 @@ EXPECTED = {
     "usage_monthly_rollups": _DML | {"DELETE"},
     "partner_associations": {"SELECT", "INSERT"},
     "audit_events": {"SELECT", "INSERT"},
-    "change_events": {"SELECT", "INSERT"},
+    "change_events": {"SELECT", "INSERT", "DELETE"},  # DELETE: the sweep prunes delivered events
     "change_event_sequencer": _DML,
     "webhook_endpoints": _DML | {"DELETE"},
     "webhook_deliveries": _DML | {"DELETE"},
