@@ -1,6 +1,6 @@
 """change events: NOTIFY on commit, and the app role may prune them
 
-Revision ID: change_events_notify_prune
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-03
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "change_events_notify_prune"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
