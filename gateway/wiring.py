@@ -16,6 +16,7 @@ import strawberry
 from auth.authenticator import Authenticator
 from auth.config import AuthConfig, AuthConfigError
 from auth.principal import Role
+from auth.scope import share_known_ids
 from db.engine import Database
 from db.read_pins import ReadPins
 from db.replicas import Replicas
@@ -52,9 +53,12 @@ def database(settings: Settings) -> Database:
     }
     primary = Database.from_url(settings.database_url, **options)  # type: ignore[arg-type]
     if settings.database_read_urls:
+        members = [Database.from_url(url, **options) for url in settings.database_read_urls]  # type: ignore[arg-type]
+        for member in members:
+            share_known_ids(member.engine.sync_engine, primary.engine.sync_engine)
         primary.replicas = Replicas(
             primary,
-            [Database.from_url(url, **options) for url in settings.database_read_urls],  # type: ignore[arg-type]
+            members,
             max_lag_seconds=settings.database_replica_max_lag_seconds,
             check_seconds=settings.database_replica_check_seconds,
             pins=ReadPins(settings.database_read_your_writes_seconds, redis_url=settings.redis_url),
