@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import statement_counter
@@ -243,6 +244,21 @@ class RoutedRequestDatabase(RequestDatabase):
         self._replica = None
         self._on_primary = True
         self._replicas.routed("primary_failover")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        try:
+            async with super().read() as session:
+                yield session
+        except DBAPIError as error:
+            replica = self._replica  # the session's, chosen at the request's first read
+            # The replica went away under a statement (it had not closed the pooled connection yet): this read
+            # fails as a database failure always does, the request's later reads and other requests go elsewhere.
+            driver_error = getattr(error.orig, "__cause__", None) or error.orig
+            gone = error.connection_invalidated or (driver_error is not None and _connection_failure(driver_error))
+            if replica is not None and gone:
+                self._fail_over(replica, error, down=True)
+            raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

@@ -245,6 +245,21 @@ async def test_a_stopped_replica_fails_over_to_the_primary_and_readiness_says_de
     assert (await gateway.where(LIST, caller))[0] == "primary"
 
 
+async def test_a_replica_gone_under_a_statement_fails_that_read_and_is_left_at_once(
+    gateway: Gateway, pair: Pair
+) -> None:
+    caller = await _partner(gateway.database)
+    await _caught_up(gateway.replicas)
+    assert (await gateway.where(LIST, caller))[0] == "replica"
+    # Stopped while the event loop is blocked: the pooled connection still looks open when the next read takes it,
+    # and the server's goodbye arrives as the statement's answer.
+    pair.replica.stop()
+    body = await gateway.api.execute(LIST, as_=caller)
+    assert [error["extensions"]["code"] for error in body.get("errors", [])] in ([], ["DATABASE_UNAVAILABLE"])
+    assert gateway.replicas.states() == ["down"]
+    assert await gateway.where(LIST, caller) == ("primary", {"webhookEndpoints": []})
+
+
 @pytest.mark.skipif(not os.environ.get("DPOR_TEST_REDIS_URL"), reason="DPOR_TEST_REDIS_URL is not set")
 async def test_a_pin_in_redis_holds_in_every_process() -> None:
     from db.read_pins import ReadPins
