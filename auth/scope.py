@@ -77,6 +77,12 @@ def known_ids(engine: Engine) -> KnownIds:
     return known
 
 
+def share_known_ids(engine: Engine, primary: Engine) -> None:
+    """A read replica's engine (db/replicas.py) resolves the same ids as its primary's: one cache for both, so an id
+    resolved on either spares the next request its scope statement (it looks on the primary's engine)."""
+    _known_ids[engine.pool] = known_ids(primary)
+
+
 @functools.cache
 def _scope_statement(has_tenant: bool, has_partner: bool) -> Select[uuid.UUID | None, uuid.UUID | None, bool]:
     """(tenant id, partner id, delegation active) for the bound `tid` and `mpn`: built once per shape of token."""

@@ -10,15 +10,19 @@ SQLite needs three adjustments to behave like the database the code is written f
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    from db.replicas import Replicas
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -27,12 +31,21 @@ def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, statement_timeout_ms: int = 0) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, statement_timeout_ms: int = 0, pgbouncer: bool = False
+) -> AsyncEngine:
     """`statement_timeout_ms` (PostgreSQL; 0 = none) makes the server cancel any statement running longer.
-    SQLite has no such setting; the per-request execution deadline covers it there."""
+    SQLite has no such setting; the per-request execution deadline covers it there. `pgbouncer`: see
+    `_pgbouncer_connect_args`."""
     if is_sqlite(url):
         return _create_sqlite_engine(url, echo=echo)
-    connect_args = {"server_settings": {"statement_timeout": str(statement_timeout_ms)}} if statement_timeout_ms else {}
+    connect_args: dict[str, Any] = (
+        _pgbouncer_connect_args()
+        if pgbouncer
+        else {"server_settings": {"statement_timeout": str(statement_timeout_ms)}}
+        if statement_timeout_ms
+        else {}
+    )
     engine = create_async_engine(
         url,
         echo=echo,
@@ -43,6 +56,21 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, statemen
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
     return engine
+
+
+def _pgbouncer_connect_args() -> dict[str, Any]:
+    """Connecting through PgBouncer in transaction mode (1.18, Debian's, keeps no prepared statements there): each
+    transaction, or statement outside one, may run on another server connection. asyncpg's documentation (FAQ,
+    "Why am I getting prepared statement errors?") says: `statement_cache_size=0`; asyncpg then uses unnamed
+    statements and parses again before it binds (asyncpg#1065). SQLAlchemy's dialect prepares every statement
+    itself: its cache off, and names of its own (unique, so two clients sharing a server connection never clash;
+    SQLAlchemy's documentation, "Prepared Statement Name with PGBouncer"). No startup parameters either: PgBouncer
+    refuses unknown ones, so `statement_timeout` is set on the role instead (README, "PgBouncer")."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4().hex}__",
+    }
 
 
 def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -100,11 +128,14 @@ class DriverPool:
     session state (one autocommit SELECT each; asyncpg still rolls back a transaction left open).
     """
 
-    def __init__(self, engine: AsyncEngine, *, statement_timeout_ms: int = 0) -> None:
+    def __init__(self, engine: AsyncEngine, *, statement_timeout_ms: int = 0, pgbouncer: bool = False) -> None:
         self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         size = getattr(engine.pool, "size", None)
         self._max_size = max(1, size()) if callable(size) else 10
-        self._server_settings = {"statement_timeout": str(statement_timeout_ms)} if statement_timeout_ms else {}
+        timeout = statement_timeout_ms and not pgbouncer
+        self._server_settings = {"statement_timeout": str(statement_timeout_ms)} if timeout else {}
+        # Behind PgBouncer: unnamed statements only (see _pgbouncer_connect_args); else asyncpg's default cache.
+        self._statement_cache_size = 0 if pgbouncer else 100
         self._pool: asyncpg.Pool | None = None
         self._opening: asyncio.Lock = asyncio.Lock()
 
@@ -122,6 +153,7 @@ class DriverPool:
                     max_size=self._max_size,
                     max_inactive_connection_lifetime=300,
                     server_settings=self._server_settings,
+                    statement_cache_size=self._statement_cache_size,
                     reset=_keep_session,
                 )
             return self._pool
@@ -139,11 +171,15 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
 class Database:
     """The engine plus two session factories: reads, and writes that lock what they change."""
 
-    def __init__(self, engine: AsyncEngine, *, statement_timeout_ms: int = 0) -> None:
+    def __init__(self, engine: AsyncEngine, *, statement_timeout_ms: int = 0, pgbouncer: bool = False) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         postgresql = self.dialect == "postgresql"
-        self.driver = DriverPool(engine, statement_timeout_ms=statement_timeout_ms) if postgresql else None
+        self.driver = (
+            DriverPool(engine, statement_timeout_ms=statement_timeout_ms, pgbouncer=pgbouncer) if postgresql else None
+        )
+        # Read replicas (db/replicas.py, set by gateway/wiring.py): only requests' reads are routed to them.
+        self.replicas: Replicas | None = None
         # Reads run outside a transaction: each read statement stands alone (BEGIN and ROLLBACK would only add round
         # trips), and a request that reads after its own mutation committed sees the change.
         self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -152,9 +188,19 @@ class Database:
         self.write_sessions = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10, echo: bool = False, statement_timeout_ms: int = 0) -> Database:
-        engine = create_engine(url, pool_size=pool_size, echo=echo, statement_timeout_ms=statement_timeout_ms)
-        return cls(engine, statement_timeout_ms=statement_timeout_ms)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        statement_timeout_ms: int = 0,
+        pgbouncer: bool = False,
+    ) -> Database:
+        engine = create_engine(
+            url, pool_size=pool_size, echo=echo, statement_timeout_ms=statement_timeout_ms, pgbouncer=pgbouncer
+        )
+        return cls(engine, statement_timeout_ms=statement_timeout_ms, pgbouncer=pgbouncer)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -179,12 +225,14 @@ class Database:
         return await self.driver.fetchval(sql, arguments)
 
     async def dispose(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.close()
         if self.driver is not None:
             await self.driver.close()
         await self.engine.dispose()
 
     def for_request(self) -> RequestDatabase:
-        return RequestDatabase(self)
+        return RequestDatabase(self) if self.replicas is None else self.replicas.for_request(self)
 
 
 async def _fetch_value(connection: AsyncConnection, sql: str, arguments: Sequence[object]) -> Any:
@@ -224,6 +272,7 @@ class RequestDatabase(Database):
         self.write_sessions = database.write_sessions
         self.reader = database.reader
         self.driver = database.driver
+        self.replicas = database.replicas
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
 
@@ -231,7 +280,7 @@ class RequestDatabase(Database):
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
             if self._session is None:
-                self._session = self.read_sessions()
+                self._session = await self._open_read_session()
             session = self._session
             try:
                 yield session
@@ -246,7 +295,7 @@ class RequestDatabase(Database):
         connection of its own for this statement only."""
         async with self._lock:
             if self._session is None:
-                return await super().fetch_value_on_driver(sql, arguments)
+                return await self._fetch_unheld(sql, arguments)
             session = self._session
             try:
                 return await _fetch_value(await session.connection(), sql, arguments)
@@ -254,6 +303,14 @@ class RequestDatabase(Database):
                 self._session = None
                 await session.close()
                 raise
+
+    async def _open_read_session(self) -> AsyncSession:
+        """The session the request's reads share (db/replicas.py opens it on a replica)."""
+        return self.read_sessions()
+
+    async def _fetch_unheld(self, sql: str, arguments: Sequence[object]) -> Any:
+        """A compiled read while the request holds no connection (db/replicas.py sends it to a replica)."""
+        return await Database.fetch_value_on_driver(self, sql, arguments)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

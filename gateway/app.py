@@ -47,12 +47,7 @@ def create_app(
     # Before anything else: a gateway that cannot validate tokens must not start (SettingsError, one line).
     authenticator = authenticator or wiring.authenticator(settings)
     owns_database = database is None
-    database = database or Database.from_url(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        echo=settings.db_echo,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-    )
+    database = database or wiring.database(settings)
     configure_logging(settings)
     statement_counter.install(database.engine)
     rate_limiter = ratelimit.for_settings(settings)
@@ -84,6 +79,8 @@ def create_app(
             in_background(change_feed.run, "dpor-change-feed"),
             # PostgreSQL: one LISTEN connection rings this process's feed and delivery worker on every commit.
             in_background(wiring.change_listener(settings, database), "dpor-change-notifications"),
+            # Read replicas' health and lag, checked by every worker (db/replicas.py).
+            in_background(database.replicas.run if database.replicas else None, "dpor-replica-checks"),
         ):
             yield
         metrics.mark_this_process_dead()

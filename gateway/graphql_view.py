@@ -44,6 +44,7 @@ from auth.authenticator import Authenticator
 from auth.principal import Principal, Role
 from db import statement_counter
 from db.engine import Database
+from db.replicas import RoutedRequestDatabase
 from gateway import graphiql, metrics
 from gateway.bearer import PRINCIPAL_SCOPE_KEY
 from gateway.graphql_request import operation_request
@@ -152,6 +153,9 @@ class GraphQLView(GraphQL[RequestContext, None]):
         # Every read of this request (and of each operation of a batch) shares one pooled connection, given back
         # before the response is sent.
         database = scope[REQUEST_DATABASE_SCOPE_KEY] = self.database.for_request()
+        principal: Principal | None = scope.get(PRINCIPAL_SCOPE_KEY)
+        if isinstance(database, RoutedRequestDatabase) and principal is not None:
+            database.caller = principal.subject  # read-your-writes is per caller (db/read_pins.py)
         with statement_counter.counting():
             try:
                 self._check_declared_length(request, body_limit)

@@ -28,7 +28,8 @@ def readiness_endpoint(database: Database, *, least_privilege: bool = False):  #
     check_role = least_privilege and database.dialect == "postgresql"
 
     async def readyz(_request: Request) -> JSONResponse:
-        """Ready when the database answers and its schema is at the migration head."""
+        """Ready when the database answers and its schema is at the migration head; degraded (still ready) when a
+        read replica is not serving."""
         problem = None
         try:
             async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
@@ -53,6 +54,15 @@ def readiness_endpoint(database: Database, *, least_privilege: bool = False):  #
                 },
                 status_code=503,
             )
-        return JSONResponse({"status": "ok", "revision": revision})
+        if database.replicas is None:
+            return JSONResponse({"status": "ok", "revision": revision})
+        # Read replicas (db/replicas.py), as the last health check found them: one that is down or lagging only
+        # moves reads to the primary, so the gateway stays ready (200) and says it is degraded.
+        states = database.replicas.states()
+        unwell = [f"{replica.name} {replica.state}" for replica in database.replicas.members if replica.state != "up"]
+        if not unwell:
+            return JSONResponse({"status": "ok", "revision": revision, "replicas": states})
+        reason = f"reads on the primary: {', '.join(unwell)}"
+        return JSONResponse({"status": "degraded", "revision": revision, "reason": reason, "replicas": states})
 
     return readyz

@@ -1,4 +1,4 @@
-"""Prometheus metrics: the /metrics endpoint, HTTP refusals and database pool use.
+"""Prometheus metrics: the /metrics endpoint, HTTP refusals, database pool use and read replicas (db/replicas.py).
 
 The per-operation metrics (operations by name and outcome, latency, the answering path, rate-limit refusals) are
 recorded by the observability extension and defined beside it (schema/extensions/operation_metrics.py); they live
@@ -43,6 +43,26 @@ POOL = Gauge(
     multiprocess_mode="livesum",
 )
 
+READ_ROUTES = Counter(
+    "dpor_db_read_routes_total",
+    "Where requests' reads went with read replicas configured: replica, or primary and why "
+    "(primary_pinned, primary_mutation, primary_no_replica, primary_failover).",
+    ["route"],
+)
+# Per replica, named replica-N in the order of DPOR_DATABASE_READ_URLS. Over several workers: the worst one's view.
+REPLICA_UP = Gauge(
+    "dpor_db_replica_up",
+    "1 when the last health check found the replica up and within the lag bound, else 0.",
+    ["replica"],
+    multiprocess_mode="livemin",
+)
+REPLICA_LAG = Gauge(
+    "dpor_db_replica_lag_seconds",
+    "How far the replica's replay was behind the primary at its last check (-1: unknown, e.g. unreachable).",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
+
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -84,9 +104,18 @@ def observe_pool(database: Database) -> None:
         POOL.labels("overflow").set(max(0, pool.overflow()))
 
 
+def observe_replicas(database: Database) -> None:
+    if database.replicas is None:
+        return
+    for replica in database.replicas.members:
+        REPLICA_UP.labels(replica.name).set(1 if replica.state == "up" else 0)
+        REPLICA_LAG.labels(replica.name).set(-1 if replica.lag_seconds is None else replica.lag_seconds)
+
+
 def metrics_endpoint(database: Database):  # type: ignore[no-untyped-def]
     async def metrics(_request: Request) -> Response:
         observe_pool(database)
+        observe_replicas(database)
         return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
 
     return metrics

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     # Where dev-only state lives (the SQLite file, the dev signing key). Never committed.
     var_dir: Path = PROJECT_ROOT / "var"
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Read replicas (db/replicas.py): PostgreSQL streaming replicas of the primary, comma-separated, one host each.
+    # Read-only requests go to them in turn while the health check (every `database_replica_check_seconds`) finds
+    # them up and at most `database_replica_max_lag_seconds` behind; anything else reads the primary. A caller's
+    # reads stay on the primary for `database_read_your_writes_seconds` after its write (in Redis too when
+    # DPOR_REDIS_URL is set, so every process knows).
+    database_read_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    database_replica_max_lag_seconds: float = Field(default=2.0, gt=0, le=3_600)
+    database_replica_check_seconds: float = Field(default=1.0, gt=0, le=60)
+    database_read_your_writes_seconds: float = Field(default=5.0, ge=0, le=3_600)
+    # The database URLs (primary and replicas) lead to PgBouncer in transaction mode: no prepared statements kept
+    # across statements, no startup parameters (db/engine.py, README "PgBouncer").
+    database_pgbouncer: bool = False
     db_echo: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
@@ -77,6 +89,21 @@ class Settings(BaseSettings):
         if driver not in DATABASE_DRIVERS:
             hint = " (postgresql+asyncpg://...)" if driver.startswith("postgres") else ""
             raise ValueError(f"driver {driver!r} is not supported{hint}; use one of {', '.join(DATABASE_DRIVERS)}")
+        return value
+
+    @field_validator("database_read_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("database_read_urls")
+    @classmethod
+    def _replica_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if cls._supported_database(url) is not None and make_url(url).drivername != "postgresql+asyncpg":
+                raise ValueError("read replicas are PostgreSQL streaming replicas (postgresql+asyncpg://...)")
         return value
 
     @field_validator("oauth_issuer", "oauth_audience")
@@ -251,6 +278,22 @@ class Settings(BaseSettings):
             )
         if any(delay < 0 for delay in self.webhook_retry_schedule_seconds):
             raise ValueError("DPOR_WEBHOOK_RETRY_SCHEDULE_SECONDS: delays must not be negative")
+        return self
+
+    @model_validator(mode="after")
+    def _replicas_of_a_postgresql_primary(self) -> Settings:
+        if not self.database_read_urls:
+            return self
+        if make_url(self.database_url).drivername != "postgresql+asyncpg":
+            raise ValueError("DPOR_DATABASE_READ_URLS: read replicas need a PostgreSQL primary (DPOR_DATABASE_URL)")
+        bound = self.database_replica_max_lag_seconds + self.database_replica_check_seconds
+        if self.database_read_your_writes_seconds < bound:
+            # A replica serves while its lag, last measured up to one check ago, is within the bound: a caller
+            # back sooner than lag + check interval after its write could read a replica without the write.
+            raise ValueError(
+                f"DPOR_DATABASE_READ_YOUR_WRITES_SECONDS: must be at least DPOR_DATABASE_REPLICA_MAX_LAG_SECONDS +"
+                f" DPOR_DATABASE_REPLICA_CHECK_SECONDS ({bound:g}), or a caller could miss its own write on a replica"
+            )
         return self
 
     @cached_property

@@ -19,8 +19,12 @@ import strawberry
 from auth.authenticator import Authenticator
 from auth.config import AuthConfig, AuthConfigError
 from auth.principal import Role
+from auth.scope import share_known_ids
 from db import change_notifications
 from db.engine import Database
+from db.read_pins import ReadPins
+from db.replicas import Replicas
+from gateway import metrics
 from gateway.settings import Settings, SettingsError
 from resolvers.webhooks.delivery import DeliveryConfig
 from schema.extensions.config import ExtensionConfig
@@ -41,6 +45,30 @@ AUTH_SETTINGS = {
     "scope_names": "DPOR_SCOPE_*",
     "dev_key_dir": "DPOR_VAR_DIR",
 }
+
+
+def database(settings: Settings) -> Database:
+    """The primary, with its read replicas (DPOR_DATABASE_READ_URLS) when there are any."""
+    options = {
+        "pool_size": settings.db_pool_size,
+        "echo": settings.db_echo,
+        "statement_timeout_ms": settings.db_statement_timeout_ms,
+        "pgbouncer": settings.database_pgbouncer,
+    }
+    primary = Database.from_url(settings.database_url, **options)  # type: ignore[arg-type]
+    if settings.database_read_urls:
+        members = [Database.from_url(url, **options) for url in settings.database_read_urls]  # type: ignore[arg-type]
+        for member in members:
+            share_known_ids(member.engine.sync_engine, primary.engine.sync_engine)
+        primary.replicas = Replicas(
+            primary,
+            members,
+            max_lag_seconds=settings.database_replica_max_lag_seconds,
+            check_seconds=settings.database_replica_check_seconds,
+            pins=ReadPins(settings.database_read_your_writes_seconds, redis_url=settings.redis_url),
+            on_route=lambda route: metrics.READ_ROUTES.labels(route).inc(),
+        )
+    return primary
 
 
 def auth_config(settings: Settings) -> AuthConfig:
@@ -143,8 +171,9 @@ def change_listener(
     settings: Settings, database: Database
 ) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]] | None:
     """The LISTEN loop that wakes this process's change event pollers (db/change_notifications.py): PostgreSQL
-    only, and not when DPOR_CHANGE_NOTIFICATIONS is off (the pollers then keep to their intervals)."""
-    if database.dialect != "postgresql" or not settings.change_notifications:
+    only, and not when DPOR_CHANGE_NOTIFICATIONS is off (the pollers then keep to their intervals), nor behind
+    PgBouncer: in transaction pooling a LISTEN holds no server connection, so nothing would ever ring."""
+    if database.dialect != "postgresql" or not settings.change_notifications or settings.database_pgbouncer:
         return None
     return lambda stop: change_notifications.listen(database.engine, stop)
 

@@ -28,6 +28,7 @@ from schema.extensions.cost import CostLimit
 from schema.extensions.deadline import ExecutionDeadline
 from schema.extensions.error_codes import ErrorCodes
 from schema.extensions.masking import MaskUnexpectedErrors
+from schema.extensions.mutations_on_primary import MutationsReadThePrimary
 from schema.extensions.nul_characters import RefuseNulCharacters
 from schema.extensions.observability import Observability
 from schema.extensions.operation_limits import limit_rules
@@ -102,6 +103,7 @@ def for_config(config: ExtensionConfig, shared: Shared | None = None) -> list[Ex
         # Before the rate limit: a refused operation is not charged.
         RefuseNulCharacters,
         SubscriptionsOnlyOverWebSockets,
+        MutationsReadThePrimary,
     ]
     if config.rate_limit:
         extensions.append(RateLimit)
