@@ -288,6 +288,7 @@ def _extract(revision: str, into: Path) -> Path:
     """`git archive` of `revision` into `into`: that revision's code, whatever the working tree holds."""
     root = Path(__file__).resolve().parent.parent
     archive = subprocess.run(["git", "archive", revision], cwd=root, capture_output=True, check=True).stdout
+    into.mkdir(parents=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 
