@@ -203,6 +203,7 @@ async def measure(
     work: Path,
     log: Callable[[str], None],
     codes: tuple[Code, ...] = (WORKING_TREE,),
+    size: str | None = None,
 ) -> dict[str, Any]:
     """Export the files; per code (in turn), make the ingest database, run both passes, drop the database.
 
@@ -214,7 +215,7 @@ async def measure(
     assert name != spec.database and name.endswith(SUFFIX)
     url = f"{dataset.server_url(admin_url)}/{name}"
     sqlalchemy_url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    days = INGEST_DAYS[spec.name]
+    days = INGEST_DAYS[size or spec.name]
     last = await _last_day(prepared.url)
     first = last - timedelta(days=days - 1)
 
@@ -360,7 +361,7 @@ def main() -> int:
         if args.before:
             tree = _extract(args.before, work / "before")
             codes.insert(0, Code(f"before ({_revision(args.before)})", tree))
-        ingested = asyncio.run(measure(prepared, args.admin_url, work, print_log, tuple(codes)))
+        ingested = asyncio.run(measure(prepared, args.admin_url, work, print_log, tuple(codes), args.size))
     root = Path(__file__).resolve().parent.parent
     status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
     document = {
@@ -372,16 +373,14 @@ def main() -> int:
         "source": spec.database,
         "ingest": ingested,
     }
+    name = f"{datetime.now(UTC):%Y-%m-%d}-ingest-{args.size}" + (f"-{args.tag}" if args.tag else "")
+    stem = root / "bench" / "results" / name
+    if not args.no_write:
+        # The figures first: the rendering cannot lose them.
+        stem.with_suffix(".json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     text = markdown(document)
     print(text)
     if not args.no_write:
-        stem = (
-            root
-            / "bench"
-            / "results"
-            / (f"{datetime.now(UTC):%Y-%m-%d}-ingest-{args.size}" + (f"-{args.tag}" if args.tag else ""))
-        )
-        stem.with_suffix(".json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
         stem.with_suffix(".md").write_text(text, encoding="utf-8")
         print_log(f"wrote {stem}.md and .json")
     return 0
