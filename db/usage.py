@@ -16,6 +16,13 @@ from db.types import UTCDateTime, record_decimal
 if TYPE_CHECKING:
     from db.subscription import Subscription
 
+# On PostgreSQL these two references are triggers, not foreign keys (alembic revision 0011_usage_subscription_checks):
+# checked once per statement over all its rows, set-based, which the bulk ingest's rate needs. The models keep the
+# ForeignKeys: the relationship and SQLite use them, and the check guarantees the same.
+TRIGGER_CHECKED_FOREIGN_KEYS = frozenset(
+    {"fk_usage_records_subscription_id_subscriptions", "fk_usage_daily_rollups_subscription_id_subscriptions"}
+)
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 

@@ -19,6 +19,8 @@ from sqlalchemy import ForeignKeyConstraint, Table, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
+from db.usage import TRIGGER_CHECKED_FOREIGN_KEYS
+
 # Sorting memory for the index builds, for this transaction only.
 INDEX_BUILD_MEMORY = "512MB"
 
@@ -33,7 +35,13 @@ async def constraints_deferred(connection: AsyncConnection, table: Table) -> Asy
     if connection.dialect.name != "postgresql":
         yield
         return
-    foreign_keys = [c for c in table.constraints if isinstance(c, ForeignKeyConstraint)]
+    # Those checked by a statement trigger instead (db/usage.py) are no constraints there: the trigger checks the
+    # load's rows set-based, as the foreign key added afterwards would.
+    foreign_keys = [
+        c
+        for c in table.constraints
+        if isinstance(c, ForeignKeyConstraint) and c.name not in TRIGGER_CHECKED_FOREIGN_KEYS
+    ]
     uniques = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
     indexes = sorted(table.indexes, key=lambda index: str(index.name))
     for constraint in [*foreign_keys, *uniques]:

@@ -10,7 +10,11 @@ and INSERT ... ON CONFLICT DO UPDATE. Rollup deltas are summed in SQL from the s
 rows. The caller checks the batch (no duplicate natural keys) and resolves its subscriptions with
 ingestion.resolve_subscriptions first, which also locks them: that lock is what makes the read of the
 replaced rows trustworthy against a concurrent ingest, exactly as in write_records. Lines naming a
-subscription that does not exist are copied too, and left out by the joins.
+subscription that does not exist are copied too, and left out by the joins; those of deleted ones are removed
+from the staging table first. The database checks the subscriptions once per statement, not once per row
+(revision 0011_usage_subscription_checks: a trigger over the statement's rows instead of a foreign key), which with
+the batch size (file_import.POSTGRES_BATCH) is most of what this path gained for issue 16
+(bench/results/2026-12-03-ingest-large.md).
 
 The temporary tables are per connection and emptied at every commit (ON COMMIT DELETE ROWS), so a pooled
 connection reuses them without catalog churn.
@@ -23,11 +27,15 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.usage.partitions import ensure_staged_months
 from resolvers.usage.text_record import TextRecord
+
+# For this transaction only (SET LOCAL): a 200,000-row batch's hash aggregates fit in it.
+WORK_MEMORY = "256MB"
 
 STAGING_COLUMNS = (
     "external_id",
@@ -191,21 +199,38 @@ WHERE s.id = m.subscription_id AND (s.usage_data_as_of IS NULL OR s.usage_data_a
 
 
 def copy_payload(records: Sequence[TextRecord]) -> bytes:
-    """The batch as COPY ... (FORMAT csv) input, in STAGING_COLUMNS order: one C-level writerows call.
+    """The batch as COPY ... (FORMAT csv) input, in STAGING_COLUMNS order.
 
-    No value is empty (validation refuses empty strings), so none reads as NULL; quoting, where a value
-    holds a comma, quote or line break, is the same CSV dialect PostgreSQL reads.
+    No value is empty (validation refuses empty strings), so none reads as NULL. Most batches hold no value with
+    a comma, quote or line break: then joining the values with commas and the records with line breaks is CSV
+    PostgreSQL reads back exactly, and the counts prove it (a value holding a comma or a line break would add one
+    to them; a quote, CR or the end marker `\\.` is looked for): 0.95 us a record where the csv module's writer
+    took 2.1 (measured on 120,000 records of the benchmark's shape). Otherwise the csv module quotes what needs
+    it, in the same CSV dialect PostgreSQL reads.
     """
+    joined = "\n".join(map(",".join, records))
+    if (
+        joined.count(",") == 8 * len(records)
+        and joined.count("\n") == len(records) - 1
+        and '"' not in joined
+        and "\r" not in joined
+        and "\\." not in joined
+    ):
+        return (joined + "\n").encode("utf-8") if records else b""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(records)
     return buffer.getvalue().encode("utf-8")
 
 
-async def copy_text(session: AsyncSession, payload: bytes) -> tuple[int, int]:
+async def copy_text(session: AsyncSession, payload: bytes, excluded: Sequence[str] = ()) -> tuple[int, int]:
     """Write a batch given as copy_payload() through COPY and set-based SQL; return (written, replaced).
 
-    PostgreSQL only. Written counts the records of known subscriptions, inserted or replacing.
+    PostgreSQL only. Written counts the records of known subscriptions, inserted or replacing; records of the
+    `excluded` external ids (deleted subscriptions) are left out.
     """
+    # The batch's aggregates (deltas by day, then by month) are hashed in memory, not spilled to disk: with the
+    # default 4 MB a 50,000-row batch's spilled in five batches.
+    await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEMORY}'"))
     for statement in _CREATE_TEMPORARY_TABLES:
         await session.execute(text(statement))
     connection = await session.connection()
@@ -213,6 +238,9 @@ async def copy_text(session: AsyncSession, payload: bytes) -> tuple[int, int]:
     driver: Any = raw.driver_connection  # asyncpg.Connection, inside the session's transaction
     # A memoryview: asyncpg would take bytes for a file name.
     await driver.copy_to_table("usage_staging", source=memoryview(payload), columns=STAGING_COLUMNS, format="csv")
+    if excluded:
+        ids = bindparam("excluded", list(excluded), type_=ARRAY(String))
+        await session.execute(text("DELETE FROM usage_staging WHERE external_id = ANY(:excluded)").bindparams(ids))
     await ensure_staged_months(session, _WRITTEN_DAYS)
     replaced = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
     upserted = (await session.execute(text(_UPSERT_KNOWN_DAYS))).rowcount  # type: ignore[attr-defined]

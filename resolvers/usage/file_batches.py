@@ -19,10 +19,13 @@ from resolvers.usage.validation import FieldProblem
 @dataclass
 class Batch:
     lines: list[int]  # the line of each record
+    # The records as checked text; emptied once encoded into `payload` (PostgreSQL), which then stands for them:
+    # a batch waiting for the database holds its COPY text, not a Python object per value.
     records: list[TextRecord]
     problems: list[FieldProblem]
     stop: bool = False  # end of file, or strict mode met a bad line
     subscriptions: set[str] = field(default_factory=set)  # the external ids the records name
+    externals: list[str] = field(default_factory=list)  # the external id of each record, in order
     payload: bytes = b""  # the records as COPY input (PostgreSQL)
     # Lines a later line of the same natural key replaced within the batch: (subscription id, line).
     superseded: list[tuple[str, int]] = field(default_factory=list)
@@ -71,6 +74,8 @@ def collect(
         batch.stop = True
     batch.bytes_done = lines.bytes_consumed()
     batch.subscriptions = {key[0] for key in position_of_key}
+    batch.externals = [record[0] for record in batch.records]
     if encode is not None and not (strict and batch.problems):
         batch.payload = encode(batch.records)
+        batch.records = []
     return batch

@@ -31,11 +31,10 @@ async def write_batch(database: Database, batch: Batch, strict: bool, summary: I
         async with database.write() as session:
             known = await resolve_subscriptions(session, batch.subscriptions)
             writable = {external for external, subscription in known.items() if not subscription.deleted}
-            payload = batch.payload
             superseded = batch.superseded
             if len(writable) < len(batch.subscriptions):
                 lines = [
-                    *zip(batch.lines, (record[0] for record in batch.records), strict=True),
+                    *zip(batch.lines, batch.externals, strict=True),
                     *((line, external) for external, line in superseded),
                 ]
                 refused = sorted(
@@ -51,11 +50,10 @@ async def write_batch(database: Database, batch: Batch, strict: bool, summary: I
                     summary.stopped_at = refused[0].index
                     raise _StrictStop
                 superseded = [(external, line) for external, line in superseded if external in writable]
-                if payload and len(known) > len(writable):
-                    # COPY's joins leave out unknown subscriptions, not deleted ones: re-encode without them.
-                    payload = bulk.copy_payload([record for record in batch.records if record[0] in writable])
             if batch.payload:  # PostgreSQL
-                written, replaced = await bulk.copy_text(session, payload) if payload else (0, 0)
+                # COPY's joins leave out unknown subscriptions, not deleted ones: those leave the staging table.
+                deleted = sorted(external for external in known if external not in writable)
+                written, replaced = await bulk.copy_text(session, batch.payload, deleted)
             else:
                 written, replaced = await _write_records(session, batch.records, known, latest)
             summary.inserted += written - replaced
