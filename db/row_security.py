@@ -59,6 +59,8 @@ class Caller:
 
     kind: str
     reach: frozenset[str] = frozenset()
+    # What its mutations' transactions reach: `reach` and what the operations it holds need beyond reading.
+    write_reach: frozenset[str] = frozenset()
     tenant_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
     task: SystemTask | None = None
@@ -66,13 +68,14 @@ class Caller:
     set_sql: str = field(default="", compare=False)
     begin_sql: str = field(default="", compare=False)
 
-    def settings(self) -> Mapping[str, str]:
+    def settings(self, *, writing: bool = False) -> Mapping[str, str]:
+        reach = self.write_reach if writing else self.reach
         return {
             "dpor.caller": self.kind,
             "dpor.task": self.task.value if self.task else "",
             "dpor.tenant_id": str(self.tenant_id) if self.tenant_id else "",
             "dpor.partner_id": str(self.partner_id) if self.partner_id else "",
-            "dpor.reach": " " + " ".join(sorted(self.reach)) + " " if self.reach else "",
+            "dpor.reach": " " + " ".join(sorted(reach)) + " " if reach else "",
             "dpor.invitation_code": self.invitation_code or "",
         }
 
@@ -88,7 +91,7 @@ def _set_configs(settings: Mapping[str, str]) -> str:
 
 
 def _built(caller: Caller) -> Caller:
-    for token in caller.reach:
+    for token in caller.reach | caller.write_reach:
         if not _TOKEN.fullmatch(token):
             raise ValueError(f"not a reach token: {token!r}")
     object.__setattr__(caller, "set_sql", _set_configs(caller.settings()))
@@ -96,8 +99,13 @@ def _built(caller: Caller) -> Caller:
     return caller
 
 
-def request_caller(reach: frozenset[str], tenant_id: uuid.UUID | None, partner_id: uuid.UUID | None) -> Caller:
-    return _built(Caller("request", reach, tenant_id, partner_id))
+def request_caller(
+    reach: frozenset[str],
+    tenant_id: uuid.UUID | None,
+    partner_id: uuid.UUID | None,
+    write_reach: frozenset[str] = frozenset(),
+) -> Caller:
+    return _built(Caller("request", reach, reach | write_reach, tenant_id, partner_id))
 
 
 def system(task: SystemTask) -> Caller:
@@ -116,11 +124,12 @@ _SET_CONFIG = text(
 
 
 def _parameters(caller: Caller) -> dict[str, str]:
-    return {name.removeprefix("dpor."): value for name, value in caller.settings().items()}
+    return {name.removeprefix("dpor."): value for name, value in caller.settings(writing=True).items()}
 
 
 async def apply_in_transaction(session: AsyncSession, caller: Caller) -> None:
-    """Inside a transaction the session began (writes): the caller's settings, as bind parameters."""
+    """Inside a transaction the session began (writes): the caller's settings, its write reach, as bind
+    parameters."""
     await session.execute(_SET_CONFIG, _parameters(caller))
 
 

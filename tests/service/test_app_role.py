@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from auth.principal import Role
-from auth.row_security import reach
+from auth.row_security import write_reach
 from db import migrations
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType
@@ -225,7 +225,7 @@ async def test_the_app_role_ingests_into_a_month_without_partitions(database: Da
         await factories.add_flushed(session, tenant)
         subscription = factories.subscription(tenant)
         await factories.add_flushed(session, subscription)
-    ingester = as_app_role.acting(request_caller(reach(frozenset({Role.USAGE_INGEST})), None, None))
+    ingester = as_app_role.acting(request_caller(frozenset(), None, None, write_reach(frozenset({Role.USAGE_INGEST}))))
     for replaced in (0, 1):
         async with ingester.write() as session:
             batch = [record(subscription, f"{month}-02")]
