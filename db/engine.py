@@ -167,9 +167,17 @@ class Database:
         self.write_sessions = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10, echo: bool = False, statement_timeout_ms: int = 0) -> Database:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        statement_timeout_ms: int = 0,
+        row_security: bool = True,
+    ) -> Database:
         engine = create_engine(url, pool_size=pool_size, echo=echo, statement_timeout_ms=statement_timeout_ms)
-        return cls(engine, statement_timeout_ms=statement_timeout_ms)
+        return cls(engine, statement_timeout_ms=statement_timeout_ms, row_security=row_security)
 
     def acting(self, caller: Caller) -> Database:
         """This database working for `caller` (a system task, or a request's caller): same engine and pools."""

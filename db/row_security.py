@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util.concurrency import await_
 
 _TOKEN = re.compile(r"[A-Z_]+\.[a-z*]")
 _HEX = re.compile(r"[0-9a-f]{64}")
@@ -149,7 +150,7 @@ def roll_back_what_was_left(dbapi_connection: Any, _record: Any, _state: Any) ->
     with the caller, a request began on it (SQLAlchemy's own reset rolls back only transactions it began)."""
     driver = getattr(dbapi_connection, "_connection", None)
     if driver is not None and driver.is_in_transaction():
-        dbapi_connection.await_(driver.execute("ROLLBACK"))
+        await_(driver.execute("ROLLBACK"))
 
 
 @asynccontextmanager
