@@ -22,7 +22,8 @@ the append-only event tables, whose tenantless rows (a partner's invitation even
 `dpor_rls_delegation_active`, `dpor_rls_attributed_subscriptions` and `dpor_rls_attributed_tenants` read other
 policed tables and run with `SET dpor.caller = 'system'` (so a policy never recurses into another: subscriptions
 and partner associations refer to each other) and return only what their arguments, the caller's own ids, reach.
-Each is called in a sub-select, which PostgreSQL evaluates once per statement.
+Every helper is called in a scalar sub-select, an InitPlan PostgreSQL evaluates once per statement (not once per
+row), and whose value an index condition can use.
 
 Usage partitions: queries through a parent are checked against the parent's policies. A partition is also ENABLEd
 (no FORCE, no policy), so anyone but its owner who names one directly sees nothing; the app role has no grant on
@@ -96,54 +97,54 @@ _HELPER_NAMES = (
 def _tenant_reach(entity: str, tenant: str) -> str:
     """OWN_TENANT ('t') and DELEGATED_TENANT ('d': while the relationship is active, checked here again)."""
     return (
-        f"(dpor_rls_reaches('{entity}.t') AND {tenant})"
-        f" OR (dpor_rls_reaches('{entity}.d') AND {tenant}"
+        f"((SELECT dpor_rls_reaches('{entity}.t')) AND {tenant})"
+        f" OR ((SELECT dpor_rls_reaches('{entity}.d')) AND {tenant}"
         " AND (SELECT dpor_rls_delegation_active(dpor_rls_tenant(), dpor_rls_partner())))"
     )
 
 
 def _reach(entity: str, *branches: str) -> str:
-    return " OR ".join(("dpor_rls_system()", f"dpor_rls_reaches('{entity}.*')", *branches))
+    return " OR ".join(("(SELECT dpor_rls_system())", f"(SELECT dpor_rls_reaches('{entity}.*'))", *branches))
 
 
-_OF_TENANT = "subscription_id IN (SELECT s.id FROM subscriptions s WHERE s.tenant_id = dpor_rls_tenant())"
+_OF_TENANT = "subscription_id IN (SELECT s.id FROM subscriptions s WHERE s.tenant_id = (SELECT dpor_rls_tenant()))"
 _ATTRIBUTED = "IN (SELECT dpor_rls_attributed_subscriptions(dpor_rls_partner()))"
 _USAGE = _reach(
     "USAGE",
     _tenant_reach("USAGE", _OF_TENANT),
     # ATTRIBUTED_WINDOWS, to the subscription: the windows themselves are the application's join.
-    f"(dpor_rls_reaches('USAGE.w') AND subscription_id {_ATTRIBUTED})",
+    f"((SELECT dpor_rls_reaches('USAGE.w')) AND subscription_id {_ATTRIBUTED})",
 )
-_EVENT_TENANT = _tenant_reach("AUDIT_EVENT", "tenant_id = dpor_rls_tenant()")
+_EVENT_TENANT = _tenant_reach("AUDIT_EVENT", "tenant_id = (SELECT dpor_rls_tenant())")
 
 # table -> which rows the caller reaches (USING and WITH CHECK of one policy FOR ALL).
 _REACH = {
     "tenants": _reach(
         "TENANT",
-        _tenant_reach("TENANT", "id = dpor_rls_tenant()"),
-        "(dpor_rls_reaches('TENANT.a') AND id IN (SELECT dpor_rls_attributed_tenants(dpor_rls_partner())))",
+        _tenant_reach("TENANT", "id = (SELECT dpor_rls_tenant())"),
+        "((SELECT dpor_rls_reaches('TENANT.a')) AND id IN (SELECT dpor_rls_attributed_tenants(dpor_rls_partner())))",
     ),
-    "tenant_contacts": _reach("CONTACT", _tenant_reach("CONTACT", "tenant_id = dpor_rls_tenant()")),
+    "tenant_contacts": _reach("CONTACT", _tenant_reach("CONTACT", "tenant_id = (SELECT dpor_rls_tenant())")),
     "subscriptions": _reach(
         "SUBSCRIPTION",
-        _tenant_reach("SUBSCRIPTION", "tenant_id = dpor_rls_tenant()"),
-        f"(dpor_rls_reaches('SUBSCRIPTION.a') AND id {_ATTRIBUTED})",
+        _tenant_reach("SUBSCRIPTION", "tenant_id = (SELECT dpor_rls_tenant())"),
+        f"((SELECT dpor_rls_reaches('SUBSCRIPTION.a')) AND id {_ATTRIBUTED})",
     ),
-    "partners": _reach("PARTNER", "(dpor_rls_reaches('PARTNER.p') AND id = dpor_rls_partner())"),
+    "partners": _reach("PARTNER", "((SELECT dpor_rls_reaches('PARTNER.p')) AND id = (SELECT dpor_rls_partner()))"),
     "partner_associations": _reach(
         "PARTNER_ASSOCIATION",
         _tenant_reach("PARTNER_ASSOCIATION", _OF_TENANT),
-        "(dpor_rls_reaches('PARTNER_ASSOCIATION.p') AND partner_id = dpor_rls_partner())",
+        "((SELECT dpor_rls_reaches('PARTNER_ASSOCIATION.p')) AND partner_id = (SELECT dpor_rls_partner()))",
     ),
     "delegated_admin_relationships": _reach(
         "DELEGATED_ADMIN_RELATIONSHIP",
-        _tenant_reach("DELEGATED_ADMIN_RELATIONSHIP", "tenant_id = dpor_rls_tenant()"),
+        _tenant_reach("DELEGATED_ADMIN_RELATIONSHIP", "tenant_id = (SELECT dpor_rls_tenant())"),
     ),
     "dpor_invitations": _reach(
         "DPOR_INVITATION",
-        "(dpor_rls_reaches('DPOR_INVITATION.p') AND partner_id = dpor_rls_partner())",
+        "((SELECT dpor_rls_reaches('DPOR_INVITATION.p')) AND partner_id = (SELECT dpor_rls_partner()))",
         # A tenant's owner reaches the one invitation whose code it presents (by its hash).
-        "(dpor_rls_reaches('DPOR_INVITATION.c')"
+        "((SELECT dpor_rls_reaches('DPOR_INVITATION.c'))"
         " AND code_hash = nullif(current_setting('dpor.invitation_code', true), ''))",
     ),
     "usage_records": _USAGE,
@@ -156,19 +157,19 @@ _REACH = {
     "change_events": _reach(
         "AUDIT_EVENT",
         _EVENT_TENANT,
-        "(tenant_id IS NULL AND dpor_rls_reaches('DPOR_INVITATION.p')"
-        " AND (partner_payloads::jsonb) ? replace(dpor_rls_partner()::text, '-', ''))",
+        "(tenant_id IS NULL AND (SELECT dpor_rls_reaches('DPOR_INVITATION.p'))"
+        " AND (partner_payloads::jsonb) ? (SELECT replace(dpor_rls_partner()::text, '-', '')))",
     ),
     "webhook_endpoints": _reach(
         "WEBHOOK_ENDPOINT",
-        "(dpor_rls_reaches('WEBHOOK_ENDPOINT.t') AND tenant_id = dpor_rls_tenant())",
-        "(dpor_rls_reaches('WEBHOOK_ENDPOINT.p') AND partner_id = dpor_rls_partner())",
+        "((SELECT dpor_rls_reaches('WEBHOOK_ENDPOINT.t')) AND tenant_id = (SELECT dpor_rls_tenant()))",
+        "((SELECT dpor_rls_reaches('WEBHOOK_ENDPOINT.p')) AND partner_id = (SELECT dpor_rls_partner()))",
     ),
     # A delivery is its endpoint's: whoever reaches the endpoint (through its policy) reaches its deliveries.
-    "webhook_deliveries": "dpor_rls_system() OR endpoint_id IN (SELECT e.id FROM webhook_endpoints e)",
+    "webhook_deliveries": "(SELECT dpor_rls_system()) OR endpoint_id IN (SELECT e.id FROM webhook_endpoints e)",
     # Keyed by the token subject, which the application alone matches (resolvers/idempotency.py): any request,
     # never a transaction that named no caller.
-    "idempotency_records": "dpor_rls_system() OR coalesce(current_setting('dpor.caller', true), '') = 'request'",
+    "idempotency_records": "(SELECT coalesce(current_setting('dpor.caller', true), '') IN ('system', 'request'))",
 }
 # Append-only tables a request inserts into beyond what it reads: an audit event with no tenant (a partner's
 # invitation) is written by a caller that does not read it.

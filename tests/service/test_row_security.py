@@ -34,7 +34,7 @@ from db.models import Base
 from db.row_security import SystemTask, request_caller, system
 from tests import databases
 from tests.api import api_for
-from tests.auth.test_policy_matrix import CALLERS, CELLS, TENANT_A, World, build_world, expected, observed
+from tests.auth.test_policy_matrix import CALLERS, CELLS, TENANT_A, Outcome, World, build_world, expected, observed
 from tests.conftest import empty_all_tables
 
 __test__ = "postgresql" in databases.backends()
@@ -357,3 +357,36 @@ def test_reach_is_the_policy_tables() -> None:
         )
     }
     assert TENANT_A  # the matrix's world: callers act on tenant A
+
+
+WRITES = [
+    (caller, operation, side)
+    for caller in CALLER_NAMES
+    for operation, spec in policy.OPERATIONS.items()
+    if spec.kind == "mutation"
+    for side in ("own", "other")
+    if expected(caller, operation, side) is Outcome.OK
+]
+
+
+async def test_every_permitted_mutation_of_the_matrix_runs_as_the_app_role(owner: Database, app_role_url: str) -> None:
+    """The policies' write side: each mutation cell the policy table allows succeeds under row-level security (its
+    reads, inserts, updates and the RETURNING of its inserts all within the caller's reach), each in a world of its
+    own (and a database object of its own: the gateway remembers resolved tenant ids per pool)."""
+    failed = []
+    for caller, operation, side in WRITES:
+        await empty_all_tables(owner)
+        world = await build_world(owner)
+        cell = CELLS[operation]
+        who = CALLERS[caller]
+        variables = cell.by_caller(world, side, who) if cell.by_caller and who else cell.variables(world, side)
+        database = Database.from_url(app_role_url, pool_size=2)
+        try:
+            async with api_for(database) as api:
+                body = await api.execute(cell.document, variables, as_=who)
+        finally:
+            await database.dispose()
+        if "errors" in body or observed(body, cell, world, side, operation) is not Outcome.OK:
+            failed.append((caller, operation, side, body))
+    assert len(WRITES) > 20
+    assert failed == [], "\n".join(f"{c} {o} {s}: {body}" for c, o, s, body in failed[:10])
