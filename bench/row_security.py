@@ -7,7 +7,8 @@ in process (bench.inprocess's driver: no sockets, no load generator) twice, alte
 - `off`: connected as the superuser that owns the tables, telling the database nothing (row_security=False): what
   the gateway did before revision rls_policies;
 - `on`: connected as a login role IN ROLE dpor_app, so the policies hold, each transaction told its caller
-  (reads: `BEGIN; SELECT set_config(...)`, the statements, `COMMIT`).
+  (reads: `BEGIN; SELECT set_config(...)`, the statements, `COMMIT`);
+- `on, generic plans`: the same, the login role with `plan_cache_mode = force_generic_plan`.
 
 It prints CPU per request (the gateway process's) and wall time per request (at c=16: the database's share and the
 extra round trips included, 1/throughput of one process). Its own database (`dpor_bench_<size>_rls`, kept for the
@@ -35,18 +36,23 @@ from bench.targets import production_env
 from bench.tokens import TokenIssuer
 
 APP_LOGIN = "dpor_bench_rls_app"
+# The same, with PostgreSQL keeping one generic plan per prepared statement (ALTER ROLE ... SET plan_cache_mode):
+# the policies make every statement's planning several milliseconds, and `auto` goes on planning custom plans.
+GENERIC_LOGIN = "dpor_bench_rls_generic"
 READS = {"attributed": "attributed_subscriptions", "node": "subscription_node", "tenant_usage": "tenant_usage"}
 
 
-async def _app_login(url: str) -> str:
+async def _app_login(url: str, login: str) -> str:
     connection = await asyncpg.connect(url)
     try:
-        exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_LOGIN)
+        exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login)
         if not exists:
-            await connection.execute(f"CREATE ROLE {APP_LOGIN} LOGIN IN ROLE dpor_app")
+            await connection.execute(f"CREATE ROLE {login} LOGIN IN ROLE dpor_app")
+        if login == GENERIC_LOGIN:
+            await connection.execute(f"ALTER ROLE {login} SET plan_cache_mode = force_generic_plan")
     finally:
         await connection.close()
-    return url.replace("postgres@", f"{APP_LOGIN}@", 1)
+    return url.replace("postgres@", f"{login}@", 1).replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 async def _measure(
@@ -79,40 +85,43 @@ async def _measure(
 async def _main(arguments: argparse.Namespace) -> None:
     spec = dataclasses.replace(dataset.SPECS[arguments.size], name=f"{arguments.size}_rls")
     prepared = await dataset.prepare(spec, arguments.admin_url)
-    app_url = (await _app_login(prepared.url)).replace("postgresql://", "postgresql+asyncpg://", 1)
+    variants = {
+        "off": (prepared.sqlalchemy_url, False),
+        "on": (await _app_login(prepared.url, APP_LOGIN), True),
+        "on, generic plans": (await _app_login(prepared.url, GENERIC_LOGIN), True),
+    }
     sample = await dataset.sample(prepared.url, random.Random(7))
     work = Path(tempfile.mkdtemp(prefix="dpor-rls-bench-"))
     issuer = TokenIssuer(work)
     os.environ.update(production_env(prepared.sqlalchemy_url, issuer.write_jwks(), work))
     builders = {build.__name__: build for build in operations.READS}
-    print("| read | path | c | CPU ms/request off | on | CPU cost | wall ms/request off | on | wall cost |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| read | path | c | variant | CPU ms/request | vs off | wall ms/request | vs off |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, key in READS.items():
         graphql = builders[key](sample, issuer).graphql
         for compiled in (True, False):
             for concurrency in arguments.concurrency:
-                runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+                runs: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
                 for _ in range(arguments.rounds):
-                    for on in (False, True):
-                        url = app_url if on else prepared.sqlalchemy_url
-                        runs[on].append(
-                            await _measure(
-                                url,
-                                row_security=on,
-                                compiled=compiled,
-                                requests=graphql,
-                                count=arguments.requests,
-                                concurrency=concurrency,
-                            )
+                    for variant, (url, on) in variants.items():
+                        measured = await _measure(
+                            url,
+                            row_security=on,
+                            compiled=compiled,
+                            requests=graphql,
+                            count=arguments.requests,
+                            concurrency=concurrency,
                         )
-                cpu = {on: statistics.median(r[0] for r in runs[on]) for on in runs}
-                wall = {on: statistics.median(r[1] for r in runs[on]) for on in runs}
-                print(
-                    f"| {name} | {'compiled' if compiled else 'interpreted'} | {concurrency} |"
-                    f" {cpu[False]:.3f} | {cpu[True]:.3f} | {cpu[True] / cpu[False] - 1:+.1%} |"
-                    f" {wall[False]:.3f} | {wall[True]:.3f} | {wall[True] / wall[False] - 1:+.1%} |",
-                    flush=True,
-                )
+                        runs[variant].append(measured)
+                cpu = {v: statistics.median(r[0] for r in runs[v]) for v in runs}
+                wall = {v: statistics.median(r[1] for r in runs[v]) for v in runs}
+                for variant in variants:
+                    print(
+                        f"| {name} | {'compiled' if compiled else 'interpreted'} | {concurrency} | {variant} |"
+                        f" {cpu[variant]:.3f} | {cpu[variant] / cpu['off'] - 1:+.1%} |"
+                        f" {wall[variant]:.3f} | {wall[variant] / wall['off'] - 1:+.1%} |",
+                        flush=True,
+                    )
 
 
 def main() -> None:
