@@ -10,6 +10,7 @@ SQLite needs three adjustments to behave like the database the code is written f
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -20,6 +21,9 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from db import row_security
+from db.row_security import Caller, Enforcement
 
 if TYPE_CHECKING:
     from db.replicas import Replicas
@@ -55,6 +59,7 @@ def create_engine(
         pool_recycle=1800,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    event.listen(engine.sync_engine.pool, "reset", row_security.roll_back_what_was_left)
     return engine
 
 
@@ -139,10 +144,16 @@ class DriverPool:
         self._pool: asyncpg.Pool | None = None
         self._opening: asyncio.Lock = asyncio.Lock()
 
-    async def fetchval(self, sql: str, arguments: Sequence[object]) -> Any:
+    async def fetchval(self, sql: str, arguments: Sequence[object], caller: Caller | None = None) -> Any:
         pool = self._pool or await self._open()
         async with pool.acquire() as connection:
-            return await connection.fetchval(sql, *arguments)
+            if caller is None:
+                return await connection.fetchval(sql, *arguments)
+            await row_security.begin_on_driver(connection, caller)
+            try:
+                return await connection.fetchval(sql, *arguments)
+            finally:
+                await row_security.end_on_driver(connection)
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
@@ -171,10 +182,22 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
 class Database:
     """The engine plus two session factories: reads, and writes that lock what they change."""
 
-    def __init__(self, engine: AsyncEngine, *, statement_timeout_ms: int = 0, pgbouncer: bool = False) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        statement_timeout_ms: int = 0,
+        pgbouncer: bool = False,
+        row_security: bool | None = None,
+    ) -> None:
+        """`row_security` (PostgreSQL): tell the row-level security policies who each transaction works for
+        (`acting`, db.row_security): always, never, or (None) when the connected role is subject to them; without a
+        caller nothing is told, and the policies show nothing."""
         self.engine = engine
         self.dialect = engine.dialect.name
         postgresql = self.dialect == "postgresql"
+        self.row_security = Enforcement(row_security, engine, postgresql=postgresql)
+        self.caller: Caller | None = None
         self.driver = (
             DriverPool(engine, statement_timeout_ms=statement_timeout_ms, pgbouncer=pgbouncer) if postgresql else None
         )
@@ -196,21 +219,37 @@ class Database:
         echo: bool = False,
         statement_timeout_ms: int = 0,
         pgbouncer: bool = False,
+        row_security: bool | None = None,
     ) -> Database:
         engine = create_engine(
             url, pool_size=pool_size, echo=echo, statement_timeout_ms=statement_timeout_ms, pgbouncer=pgbouncer
         )
-        return cls(engine, statement_timeout_ms=statement_timeout_ms, pgbouncer=pgbouncer)
+        return cls(engine, statement_timeout_ms=statement_timeout_ms, pgbouncer=pgbouncer, row_security=row_security)
+
+    def acting(self, caller: Caller) -> Database:
+        """This database working for `caller` (a system task, or a request's caller): same engine and pools."""
+        acting = copy.copy(self)
+        acting.caller = caller
+        return acting
+
+    async def _told(self) -> Caller | None:
+        """The caller to tell the policies, if they are to be told."""
+        if self.caller is None or not await self.row_security.enforced(self.engine):
+            return None
+        return self.caller
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.read_sessions() as session:
+        told = await self._told()
+        async with self.read_sessions() as session, row_security.reading(session, told) as session:
             yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends, rolled back (and re-raised) on any error."""
         async with self.write_sessions() as session, session.begin():
+            if (caller := await self._told()) is not None:
+                await row_security.apply_in_transaction(session, caller)
             yield session
 
     async def fetch_value_on_driver(self, sql: str, arguments: Sequence[object]) -> Any:
@@ -220,9 +259,9 @@ class Database:
         `before_cursor_execute` listeners still see it."""
         if self.driver is None:
             async with self.reader.connect() as connection:
-                return await _fetch_value(connection, sql, arguments)
+                return await _fetch_value(connection, sql, arguments)  # SQLite: no row-level security
         _announce(self.engine, sql, arguments)
-        return await self.driver.fetchval(sql, arguments)
+        return await self.driver.fetchval(sql, arguments, await self._told())
 
     async def dispose(self) -> None:
         if self.replicas is not None:
@@ -273,6 +312,9 @@ class RequestDatabase(Database):
         self.reader = database.reader
         self.driver = database.driver
         self.replicas = database.replicas
+        self.row_security = database.row_security
+        self.caller = database.caller
+        self._told_session: Caller | None = None  # the caller the open read session's transaction was told
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
 
@@ -283,9 +325,10 @@ class RequestDatabase(Database):
                 self._session = await self._open_read_session()
             session = self._session
             try:
+                await self._tell(session)
                 yield session
             except BaseException:
-                self._session = None
+                self._session, self._told_session = None, None
                 await session.close()
                 raise
             session.expunge_all()
@@ -298,9 +341,10 @@ class RequestDatabase(Database):
                 return await self._fetch_unheld(sql, arguments)
             session = self._session
             try:
+                await self._tell(session)
                 return await _fetch_value(await session.connection(), sql, arguments)
             except BaseException:
-                self._session = None
+                self._session, self._told_session = None, None
                 await session.close()
                 raise
 
@@ -321,8 +365,27 @@ class RequestDatabase(Database):
     def for_request(self) -> RequestDatabase:
         return self
 
+    def acting(self, caller: Caller) -> RequestDatabase:
+        """From now on this request's transactions work for `caller` (the open read session's too)."""
+        self.caller = caller
+        return self
+
+    async def _tell(self, session: AsyncSession) -> None:
+        """The read session's transaction works for the request's caller of the moment (one round trip when the
+        session opens or the caller changes, none otherwise)."""
+        caller = await self._told()
+        if caller is not None and caller != self._told_session:
+            driver = await row_security.driver_of(session)
+            await driver.execute(caller.set_sql if driver.is_in_transaction() else caller.begin_sql)
+            self._told_session = caller
+
     async def close(self) -> None:
         async with self._lock:
             session, self._session = self._session, None
+            told, self._told_session = self._told_session, None
             if session is not None:
-                await session.close()
+                try:
+                    if told is not None:
+                        await row_security.end_on_driver(await row_security.driver_of(session))
+                finally:
+                    await session.close()

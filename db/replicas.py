@@ -191,7 +191,7 @@ class RoutedRequestDatabase(RequestDatabase):
         super().__init__(primary)
         self._replicas = replicas
         # The token's subject (set by the view): whose writes pin, whose pin is looked up.
-        self.caller: str | None = None
+        self.pinned_subject: str | None = None
         self._on_primary = False
         self._decided = False
         self._replica: Replica | None = None
@@ -214,7 +214,7 @@ class RoutedRequestDatabase(RequestDatabase):
             return None
         if not self._decided:
             self._decided = True
-            self._replica = await self._replicas.replica_for(self.caller)
+            self._replica = await self._replicas.replica_for(self.pinned_subject)
         return self._replica
 
     async def _open_read_session(self) -> AsyncSession:
@@ -235,7 +235,9 @@ class RoutedRequestDatabase(RequestDatabase):
         replica = await self._chosen()
         if replica is not None:
             try:
-                return await replica.database.fetch_value_on_driver(sql, arguments)
+                # The replica's driver pool, working for this request's caller (its row-level security too).
+                replica_database = replica.database if self.caller is None else replica.database.acting(self.caller)
+                return await replica_database.fetch_value_on_driver(sql, arguments)
             except Exception as error:  # the primary answers; a statement that fails there too fails as always
                 self._fail_over(replica, error, down=_connection_failure(error))
         return await super()._fetch_unheld(sql, arguments)
@@ -269,8 +271,8 @@ class RoutedRequestDatabase(RequestDatabase):
         # Committed: this request's later reads, and the caller's for the window, see it on the primary.
         self._on_primary = True
         self._replica = None
-        if self.caller is not None:
-            await self._replicas.pins.pin(self.caller)
+        if self.pinned_subject is not None:
+            await self._replicas.pins.pin(self.pinned_subject)
 
 
 def _connection_failure(error: BaseException) -> bool:

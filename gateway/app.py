@@ -71,6 +71,8 @@ def create_app(
         if freeze_heap_at_startup:
             gc.collect()
             gc.freeze()
+        # Whether transactions tell row-level security their caller is asked of the server now, not by a request.
+        await wiring.decide_row_security(database)
         # What time makes due (expired delegated admin relationships and their admin links), in the background.
         # And webhook deliveries of the change events (resolvers/webhooks/), like the sweep in every worker.
         async with (

@@ -155,7 +155,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         database = scope[REQUEST_DATABASE_SCOPE_KEY] = self.database.for_request()
         principal: Principal | None = scope.get(PRINCIPAL_SCOPE_KEY)
         if isinstance(database, RoutedRequestDatabase) and principal is not None:
-            database.caller = principal.subject  # read-your-writes is per caller (db/read_pins.py)
+            database.pinned_subject = principal.subject  # read-your-writes is per caller (db/read_pins.py)
         with statement_counter.counting():
             try:
                 self._check_declared_length(request, body_limit)

@@ -8,6 +8,7 @@ trusted documents ManifestError naming a file) is reported here as the setting t
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -45,6 +46,8 @@ AUTH_SETTINGS = {
     "scope_names": "DPOR_SCOPE_*",
     "dev_key_dir": "DPOR_VAR_DIR",
 }
+
+_log = logging.getLogger(__name__)
 
 
 def database(settings: Settings) -> Database:
@@ -182,3 +185,17 @@ def change_event_retention(settings: Settings) -> timedelta | None:
     """How long the sweep keeps published change events and finished deliveries (None: for ever)."""
     days = settings.change_event_retention_days
     return timedelta(days=days) if days else None
+
+
+async def decide_row_security(database: Database) -> None:
+    """Ask the server once, at start-up, whether the gateway's role is subject to row-level security (then every
+    transaction tells the policies its caller) or exempt from it (a superuser or BYPASSRLS role, as in development:
+    nothing is told). A database that cannot be reached now is asked by its first transaction instead."""
+    if database.dialect != "postgresql":
+        return
+    try:
+        enforced = await database.row_security.enforced(database.engine)
+    except Exception as error:  # /readyz reports the database; start-up does not wait for it
+        _log.warning("could not ask whether row-level security binds the gateway's role (%s); asked later", error)
+        return
+    _log.info("row-level security: %s", "each transaction names its caller" if enforced else "the role is exempt")

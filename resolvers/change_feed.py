@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from db.change_event import ChangeEvent
 from db.change_notifications import Waiter, wakeup_for
 from db.engine import Database
+from db.row_security import SystemTask, system
 from resolvers.webhooks import sequencer
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ class Listener:
 
 class ChangeFeed:
     def __init__(self, database: Database, interval_seconds: float) -> None:
-        self.database = database
+        # One feed serves every subscriber: it reads all events, each stream filters by its caller's reach.
+        self.database = database.acting(system(SystemTask.CHANGE_FEED))
         self.interval_seconds = interval_seconds
         self._listeners: set[Listener] = set()
         self._last: int | None = None  # the last sequence fanned out; None until the first subscriber joins

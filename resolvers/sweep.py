@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import clock, partitions
 from db.engine import Database
+from db.row_security import SystemTask, system
 from resolvers import claims, delegations, retention
 from resolvers.authorize import Actor
 from resolvers.errors import Conflict
@@ -66,6 +67,7 @@ class SweepReport:
 async def sweep(database: Database, *, batch: int = BATCH, keep_events: timedelta | None = None) -> SweepReport:
     """One pass over everything due at this instant of the server's clock (db.clock); change events and their
     deliveries older than `keep_events` are pruned (None: kept)."""
+    database = database.acting(system(SystemTask.SWEEP))
     now = clock.now_in_seconds()
     actor = Actor(SUBJECT, None, None, f"sweep-{uuid.uuid4().hex}")
     expired = await _each_due(

@@ -35,6 +35,7 @@ from db.models import (
     TenantContact,
     UsageRecord,
 )
+from db.row_security import SystemTask, system
 from gateway.seed import demo_rows
 from gateway.seed.bulk import BulkWriter, Row, table_of
 from gateway.seed.demo_audit import audit_rows
@@ -105,7 +106,7 @@ async def _present(connection: AsyncConnection) -> bool:
 
 
 async def demo_present(database: Database) -> bool:
-    async with database.read() as session:
+    async with database.acting(system(SystemTask.SEED)).read() as session:
         return await _present(await session.connection())
 
 
@@ -113,7 +114,7 @@ async def load_demo(database: Database, *, today: date | None = None) -> DemoSum
     """Load the demo dataset in one transaction, unless it is already there."""
     today = today or datetime.now(UTC).date()
     first_day, last_day = usage_window(today)
-    async with database.write() as session:
+    async with database.acting(system(SystemTask.SEED)).write() as session:
         connection = await session.connection()
         # Checked inside the write transaction: on SQLite it holds the write lock; on PostgreSQL a concurrent
         # loader fails on the unique external ids instead of loading twice.

@@ -35,6 +35,7 @@ from db.models import (
     TenantContact,
     UsageRecord,
 )
+from db.row_security import SystemTask, system
 from gateway.seed import synthetic_rows
 from gateway.seed.bulk import BulkWriter, Row, table_of
 from gateway.seed.deferred import constraints_deferred
@@ -124,7 +125,7 @@ async def load_synthetic(
             progress(f"{time.perf_counter() - started:8.1f} s  {message}")
 
     rows: dict[str, int] = {}
-    async with database.write() as session:
+    async with database.acting(system(SystemTask.SEED)).write() as session:
         connection = await session.connection()
         await _refuse_unless_fresh(connection)
         writer = await BulkWriter.open(connection)

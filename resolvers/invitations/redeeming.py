@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.scope import CallerScope
-from db import clock
+from db import clock, row_security
 from db.base import new_id
 from db.dpor_invitation import DporInvitation
 from db.engine import Database
@@ -75,7 +75,9 @@ async def _redeemable(session: AsyncSession, code: str, guard: CodeGuard, *, loc
 
 
 async def _by_code(session: AsyncSession, code: str, *, lock: bool) -> DporInvitation | None:
-    statement = select(DporInvitation).where(DporInvitation.code_hash == codes.code_hash(code))
+    code_hash = codes.code_hash(code)
+    await row_security.present_invitation_code(session, code_hash)
+    statement = select(DporInvitation).where(DporInvitation.code_hash == code_hash)
     return await session.scalar(statement.with_for_update() if lock else statement)
 
 

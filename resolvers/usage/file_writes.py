@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import Database
+from db.row_security import SystemTask, system
 from resolvers.usage import bulk
 from resolvers.usage.file_batches import Batch
 from resolvers.usage.file_summary import ImportSummary
@@ -27,6 +28,7 @@ class _StrictStop(Exception):
 
 async def write_batch(database: Database, batch: Batch, strict: bool, summary: ImportSummary, latest: date) -> bool:
     """Write one batch in its own transaction; False when strict mode must stop (nothing of it written)."""
+    database = database.acting(system(SystemTask.USAGE_FILE_INGEST))  # the operator's file, for no caller
     try:
         async with database.write() as session:
             known = await resolve_subscriptions(session, batch.subscriptions)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import aliased
 from db.base import utcnow
 from db.change_event import ChangeEvent
 from db.engine import Database
+from db.row_security import SystemTask, system
 from db.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from resolvers.webhooks import sequencer
 from resolvers.webhooks.transport import Attempt, Sender, signed_headers
@@ -179,6 +180,7 @@ async def _work_waiting(session: AsyncSession, now: datetime) -> tuple[bool, boo
 
 async def deliver_once(database: Database, sender: Sender, config: DeliveryConfig) -> PassReport:
     """Publish what committed, then one attempt for each due endpoint head, concurrently."""
+    database = database.acting(system(SystemTask.WEBHOOK_DELIVERY))
     async with database.read() as session:
         to_publish, to_send = await _work_waiting(session, utcnow())
     published, taken = 0, []
