@@ -9,6 +9,12 @@ never per field.
 
 Where the interpreter would answer with an error it does not decide ahead (a non-null object out of reach, which is
 NOT_FOUND there), the statement writes `MISSING` in that place and the runner falls back for that request.
+
+One error is decided ahead, from the caller shape alone: a guarded root field (auth.policy.OPERATIONS) none of the
+caller's roles is granted, which the interpreter's OperationPolicy refuses before its resolver runs, whatever its
+arguments and selections. The plan names that root (`Refused`); its value is null in the statement, and the
+extension words the error as the permission class does (schema/extensions/compiled_reads.py). Only one such root
+per plan: with two, the order of the interpreter's errors is its scheduler's.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from graphql import (
     VariableNode,
     print_ast,
 )
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, null, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import replacement_traverse
@@ -72,6 +78,9 @@ from resolvers.compiled.selections import Selections
 from resolvers.compiled.usage import usage_field, usage_root
 from resolvers.reads.nodes import MAX_NODES
 
+# Root fields guarded by auth.policy.OPERATIONS besides BY_ID_ROOTS' typed ones and CONNECTION_ROOTS.
+GUARDED_ROOTS = frozenset({"attributedSubscriptions", "usageAggregates"})
+
 
 def _id_literal(value: ValueNode) -> Source:
     if isinstance(value, StringValueNode):
@@ -91,6 +100,16 @@ class CallerShape:
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """A root field the caller's roles are not granted: its response key, its name and its merged field nodes (the
+    error's locations)."""
+
+    key: str
+    name: str
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """One statement, compiled once for asyncpg, the order of its positional parameters, and the bindings that
     fill them from each request (the caller's ids fill the others)."""
@@ -99,6 +118,7 @@ class Plan:
     parameters: tuple[str, ...]
     bindings: tuple[Binding, ...]
     of_viewer: bool = False  # it takes the caller's subject, client id and scopes (compiled/viewer.py)
+    refused: Refused | None = None  # a root FORBIDDEN to the caller's roles: null in `sql`, an error to add
 
     def arguments(self, values: Mapping[str, object]) -> tuple[object, ...]:
         return tuple(values[name] for name in self.parameters)
@@ -123,6 +143,7 @@ class Builder:
         self.names = itertools.count()
         self.bindings: list[Binding] = []
         self.connections = ConnectionBuilder(self)
+        self.refused: list[Refused] = []
 
     # -- shared by the parts ---------------------------------------------------------------------------------
 
@@ -338,10 +359,22 @@ class Builder:
             return viewer.viewer(self, nodes)
         raise NotCompilable(f"Query.{name}")
 
+    def _forbidden_root(self, key: str, nodes: Sequence[FieldNode]) -> bool:
+        """A guarded root the caller's roles are not granted: recorded, its value null (see the module)."""
+        name = nodes[0].name.value
+        guarded = BY_ID_ROOTS.get(name) is not None or name in GUARDED_ROOTS or name in CONNECTION_ROOTS
+        if not guarded or set(OPERATIONS[name].grants) & self.caller.roles:
+            return False
+        if self.refused:
+            raise NotCompilable("two roots forbidden to the caller")
+        self.refused.append(Refused(key, name, tuple(nodes)))
+        return True
+
     def statement(self, operation: OperationDefinitionNode) -> Select[Any]:
         pairs: list[ColumnElement[Any]] = []
         for key, nodes in self.selections.collect("Query", [operation.selection_set]).items():
-            pairs += [sql_text.const(key), self._root_field(nodes)]
+            value = null() if self._forbidden_root(key, nodes) else self._root_field(nodes)
+            pairs += [sql_text.const(key), value]
         return select(cast(func.json_build_object(*pairs), Text))
 
 
@@ -364,4 +397,6 @@ def plan(
     )
     if not set(parameters) <= bound:  # a constant left as a parameter would be sent without its value
         raise AssertionError(f"unbound parameters {sorted(set(parameters) - bound)}")
-    return Plan(compiled.string, parameters, tuple(builder.bindings), bool(viewer.PARAMETERS & set(parameters)))
+    refused = builder.refused[0] if builder.refused else None
+    of_viewer = bool(viewer.PARAMETERS & set(parameters))
+    return Plan(compiled.string, parameters, tuple(builder.bindings), of_viewer, refused)
