@@ -57,14 +57,18 @@ class CompiledReadsExtension(SchemaExtension):
         yield
 
     def _refused(self, refused: Refused, data: orjson.Fragment) -> ExecutionResult:
-        """The interpreter's answer to a root field the caller's roles are not granted: OperationPolicy's own
-        error, located as graphql-core locates a resolver's error; null in `data` where the field is nullable,
-        else no data at all (a non-null root's null reaches the top)."""
-        try:
-            OperationPolicy().on_unauthorized()
-            raise AssertionError("OperationPolicy.on_unauthorized returned")  # pragma: no cover
-        except GraphQLError as raised:
-            error = located_error(raised, list(refused.nodes), [refused.key])
+        """The interpreter's answer to a root field it refuses before reading anything: the resolver's own error
+        (for a field the caller's roles are not granted, OperationPolicy's), located as graphql-core locates a
+        resolver's error; null in `data` where the field is nullable, else no data at all (a non-null root's null
+        reaches the top)."""
+        raised: Exception | None = refused.error
+        if raised is None:
+            try:
+                OperationPolicy().on_unauthorized()
+            except GraphQLError as forbidden:
+                raised = forbidden
+        assert raised is not None, "OperationPolicy.on_unauthorized returned"
+        error = located_error(raised, list(refused.nodes), [refused.key])
         field = self.execution_context.schema._schema.query_type.fields[refused.name]  # type: ignore[union-attr]
         nullable = not isinstance(field.type, GraphQLNonNull)
         return ExecutionResult(data=data if nullable else None, errors=[error])  # type: ignore[arg-type]
