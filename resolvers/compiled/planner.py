@@ -46,9 +46,8 @@ from auth.policy import FIELDS, OPERATIONS, field_rule, read_filters
 from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
 from resolvers import global_id
-from resolvers.compiled import sql_text, viewer
+from resolvers.compiled import attributed, sql_text, viewer
 from resolvers.compiled.associations import partner_associations
-from resolvers.compiled.attributed import attributed_subscriptions
 from resolvers.compiled.bindings import (
     Binding,
     DecodeId,
@@ -370,7 +369,10 @@ class Builder:
             return self.connections.root(target, order, spec, nodes)
         if name == "attributedSubscriptions":
             self._guarded(name)
-            return attributed_subscriptions(self, nodes)
+            error = attributed.refusal(self, nodes)
+            if error is not None:
+                return self._refuse(key, nodes, error)
+            return attributed.attributed_subscriptions(self, nodes)
         if name == "usageAggregates":
             self._guarded(name)
             return usage_root(self, nodes)
