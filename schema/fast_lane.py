@@ -115,7 +115,7 @@ class FastLane:
         except Exception:  # as in the compiled reads extension: the resolvers meet it and word it
             return None
         planned = self.reads.plan_for(Operation(self.schema, vetted.document, operation_name, variables), scope)
-        if planned is None:
+        if planned is None or planned[0].refused is not None:  # an error (FORBIDDEN): the pipeline words it
             return None
         report = start_report(requested, config.max_cost)
         decision = None

@@ -24,13 +24,20 @@ from sqlalchemy.types import Uuid
 
 from auth.row_filters import SCOPE_PARTNER_ID
 from db.enums import AssociationType
+from resolvers import global_id
 from resolvers.compiled.associations import instant
 from resolvers.compiled.bindings import argument, driver_value, row_id
 from resolvers.compiled.catalog import TYPES
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.filters import InputField, filter_value, sources
+from resolvers.errors import BadUserInput
 from resolvers.loaders import SUBSCRIPTION_ORDER
-from resolvers.reads.attributed import association_conditions, reaches_every_partner, reads_own_partner
+from resolvers.reads.attributed import (
+    association_conditions,
+    reaches_every_partner,
+    reads_own_partner,
+    require_own_partner,
+)
 
 if TYPE_CHECKING:
     from resolvers.compiled.planner import Builder
@@ -123,6 +130,24 @@ def _filter_conditions(builder: Builder, nodes: Sequence[FieldNode]) -> list[Col
         source = _Window(field["from"], field["to"]) if given["from"] else field["to"]
         values["to"] = builder.bind(source, ordered if given["from"] else moment, instant_type)
     return [builder.constants_bound(condition) for condition in association_conditions(SimpleNamespace(**values))]
+
+
+def refusal(builder: Builder, nodes: Sequence[FieldNode]) -> BadUserInput | None:
+    """The BAD_USER_INPUT the interpreter raises before reading anything (schema/query.py: partnerId decoded first,
+    then reads.attributed.target_partner), raised by the same calls; None when it raises none of them."""
+    sources = {argument(node, "partnerId") for node in nodes}
+    if len(sources) != 1:
+        return None  # attributed_subscriptions refuses to compile it
+    (source,) = sources
+    given = source.value(builder.variables)
+    try:
+        if isinstance(given, str):
+            global_id.decode(given, "Partner", field="partnerId")
+        elif given is None:
+            require_own_partner(builder.caller.roles)
+    except BadUserInput as error:
+        return error
+    return None
 
 
 def _partner(builder: Builder, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:

@@ -9,6 +9,14 @@ never per field.
 
 Where the interpreter would answer with an error it does not decide ahead (a non-null object out of reach, which is
 NOT_FOUND there), the statement writes `MISSING` in that place and the runner falls back for that request.
+
+Two errors are decided ahead, before any row is read: a guarded root field (auth.policy.OPERATIONS) none of the
+caller's roles is granted, which the interpreter's OperationPolicy refuses before its resolver runs, whatever its
+arguments and selections; and a root whose id (`node`, `nodes`, `tenant`, `subscription`, `partner`) the
+interpreter's resolver refuses before it reads anything (resolvers.global_id's own BAD_USER_INPUT, raised here by
+the same call). The plan names that root (`Refused`); its value is null in the statement, and the extension adds
+the error as graphql-core locates a resolver's (schema/extensions/compiled_reads.py). Only one such root per plan:
+with two, the order of the interpreter's errors is its scheduler's.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from graphql import (
     VariableNode,
     print_ast,
 )
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, null, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import replacement_traverse
@@ -37,9 +45,9 @@ from sqlalchemy.types import Text, Uuid
 from auth.policy import FIELDS, OPERATIONS, field_rule, read_filters
 from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
-from resolvers.compiled import sql_text, viewer
+from resolvers import global_id
+from resolvers.compiled import attributed, sql_text, viewer
 from resolvers.compiled.associations import partner_associations
-from resolvers.compiled.attributed import attributed_subscriptions
 from resolvers.compiled.bindings import (
     Binding,
     DecodeId,
@@ -70,7 +78,11 @@ from resolvers.compiled.connections import ConnectionBuilder
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.selections import Selections
 from resolvers.compiled.usage import usage_field, usage_root
+from resolvers.errors import BadUserInput
 from resolvers.reads.nodes import MAX_NODES
+
+# Root fields guarded by auth.policy.OPERATIONS besides BY_ID_ROOTS' typed ones and CONNECTION_ROOTS.
+GUARDED_ROOTS = frozenset({"attributedSubscriptions", "usageAggregates"})
 
 
 def _id_literal(value: ValueNode) -> Source:
@@ -91,6 +103,18 @@ class CallerShape:
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """A root field the interpreter answers with an error decided before it reads anything: its response key, its
+    name, its merged field nodes (the error's locations) and the error its resolver raises (None: the caller's roles
+    are not granted the field, OperationPolicy's FORBIDDEN)."""
+
+    key: str
+    name: str
+    nodes: tuple[FieldNode, ...]
+    error: BadUserInput | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """One statement, compiled once for asyncpg, the order of its positional parameters, and the bindings that
     fill them from each request (the caller's ids fill the others)."""
@@ -99,6 +123,7 @@ class Plan:
     parameters: tuple[str, ...]
     bindings: tuple[Binding, ...]
     of_viewer: bool = False  # it takes the caller's subject, client id and scopes (compiled/viewer.py)
+    refused: Refused | None = None  # a root the interpreter refuses ahead: null in `sql`, an error to add
 
     def arguments(self, values: Mapping[str, object]) -> tuple[object, ...]:
         return tuple(values[name] for name in self.parameters)
@@ -123,6 +148,7 @@ class Builder:
         self.names = itertools.count()
         self.bindings: list[Binding] = []
         self.connections = ConnectionBuilder(self)
+        self.refused: list[Refused] = []
 
     # -- shared by the parts ---------------------------------------------------------------------------------
 
@@ -264,7 +290,7 @@ class Builder:
 
     # -- the root ------------------------------------------------------------------------------------------------
 
-    def _by_id(self, name: str, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+    def _by_id(self, key: str, name: str, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         expected = BY_ID_ROOTS[name]
         if expected is not None:
             self._guarded(name)
@@ -274,7 +300,13 @@ class Builder:
         if len(sources) != 1:
             raise NotCompilable(f"Query.{name} merged with differing ids")
         (source,) = sources
-        type_name = id_type(source.value(self.variables), self.decode_id)
+        given = source.value(self.variables)
+        if isinstance(given, str):  # the resolver's first step (schema/query.py: _one, _nodes), the same call
+            try:
+                global_id.decode_any(given) if expected is None else global_id.decode(given, expected)
+            except BadUserInput as error:
+                return self._refuse(key, nodes, error)
+        type_name = id_type(given, self.decode_id)
         if type_name is None or type_name not in TYPES or (expected is not None and type_name != expected):
             raise NotCompilable(f"an id of type {type_name}")
         target = TYPES[type_name]
@@ -287,7 +319,7 @@ class Builder:
         )
         return func.coalesce(value, sql_text.MISSING_SQL) if expected is not None else value
 
-    def _nodes(self, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+    def _nodes(self, key: str, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         """`nodes(ids:)`: each id's object, in order, null where out of reach (as `node`); more than MAX_NODES ids,
         or one that is no global id of a compilable type, is the interpreter's (BAD_USER_INPUT, or unknown)."""
         for node in nodes:
@@ -307,6 +339,13 @@ class Builder:
             sources = [_id_literal(value)]  # a single id given for the list
         if len(sources) > MAX_NODES:
             raise NotCompilable("more ids than nodes takes")
+        for index, source in enumerate(sources):  # every id decoded before anything is read, as _nodes does
+            given = source.value(self.variables)
+            if isinstance(given, str):
+                try:
+                    global_id.decode_any(given, field=f"ids[{index}]")
+                except BadUserInput as error:
+                    return self._refuse(key, nodes, error)
         found: list[ColumnElement[Any]] = []
         for source in sources:
             type_name = id_type(source.value(self.variables), self.decode_id)
@@ -316,21 +355,24 @@ class Builder:
             found.append(self.by_id(type_name, wanted, nodes))
         return func.json_build_array(*found)
 
-    def _root_field(self, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+    def _root_field(self, key: str, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         name = nodes[0].name.value
         if name == "__typename":
             return sql_text.const("Query")
         if name in BY_ID_ROOTS:
-            return self._by_id(name, nodes)
+            return self._by_id(key, name, nodes)
         if name == "nodes":
-            return self._nodes(nodes)
+            return self._nodes(key, nodes)
         if name in CONNECTION_ROOTS:
             self._guarded(name)
-            target, key, spec = CONNECTION_ROOTS[name]
-            return self.connections.root(target, key, spec, nodes)
+            target, order, spec = CONNECTION_ROOTS[name]
+            return self.connections.root(target, order, spec, nodes)
         if name == "attributedSubscriptions":
             self._guarded(name)
-            return attributed_subscriptions(self, nodes)
+            error = attributed.refusal(self, nodes)
+            if error is not None:
+                return self._refuse(key, nodes, error)
+            return attributed.attributed_subscriptions(self, nodes)
         if name == "usageAggregates":
             self._guarded(name)
             return usage_root(self, nodes)
@@ -338,10 +380,24 @@ class Builder:
             return viewer.viewer(self, nodes)
         raise NotCompilable(f"Query.{name}")
 
+    def _refuse(self, key: str, nodes: Sequence[FieldNode], error: BadUserInput | None) -> ColumnElement[Any]:
+        """A root the interpreter refuses before reading anything: recorded, its value null (see the module)."""
+        if self.refused:
+            raise NotCompilable("two roots refused ahead")
+        self.refused.append(Refused(key, nodes[0].name.value, tuple(nodes), error))
+        return null()
+
+    def _forbidden(self, name: str) -> bool:
+        """A guarded root the caller's roles are not granted."""
+        guarded = BY_ID_ROOTS.get(name) is not None or name in GUARDED_ROOTS or name in CONNECTION_ROOTS
+        return guarded and not set(OPERATIONS[name].grants) & self.caller.roles
+
     def statement(self, operation: OperationDefinitionNode) -> Select[Any]:
         pairs: list[ColumnElement[Any]] = []
         for key, nodes in self.selections.collect("Query", [operation.selection_set]).items():
-            pairs += [sql_text.const(key), self._root_field(nodes)]
+            forbidden = self._forbidden(nodes[0].name.value)
+            value = self._refuse(key, nodes, None) if forbidden else self._root_field(key, nodes)
+            pairs += [sql_text.const(key), value]
         return select(cast(func.json_build_object(*pairs), Text))
 
 
@@ -364,4 +420,6 @@ def plan(
     )
     if not set(parameters) <= bound:  # a constant left as a parameter would be sent without its value
         raise AssertionError(f"unbound parameters {sorted(set(parameters) - bound)}")
-    return Plan(compiled.string, parameters, tuple(builder.bindings), bool(viewer.PARAMETERS & set(parameters)))
+    refused = builder.refused[0] if builder.refused else None
+    of_viewer = bool(viewer.PARAMETERS & set(parameters))
+    return Plan(compiled.string, parameters, tuple(builder.bindings), of_viewer, refused)

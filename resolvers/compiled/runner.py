@@ -3,7 +3,9 @@ root ids, run the one statement, and hand back the `data` JSON text PostgreSQL b
 
 `None` means "use the interpreter": the document or its variables are outside what the compiler knows, the caller
 has no scope to compile for, the statement failed, or the answer holds `MISSING` (an error only the interpreter
-words). Falling back is always correct; it only costs time.
+words). Falling back is always correct; it only costs time. Each fall-back logs its reason at DEBUG on
+`dpor.compiled` ("not compiled: <the planner's NotCompilable>", "fell back: ..."), a cached refusal too: the
+differential test tabulates them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from db.engine import Database
 from resolvers.compiled import viewer
 from resolvers.compiled.bindings import DecodeId, plan_inputs
 from resolvers.compiled.errors import NotCompilable
-from resolvers.compiled.planner import CallerShape, Plan, plan
+from resolvers.compiled.planner import CallerShape, Plan, Refused, plan
 from resolvers.compiled.sql_text import MISSING
 from resolvers.compiled.usage_arguments import usage_inputs
 
@@ -35,22 +37,31 @@ PlanKey = tuple[str, str | None, CallerShape, tuple[tuple[str, object], ...], tu
 
 
 class _Plans:
-    """Plans (or the knowledge that there is none) by key, least recently used first out."""
+    """Plans (or, as text, why there is none) by key, least recently used first out."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._plans: OrderedDict[PlanKey, Plan | None] = OrderedDict()
+        self._plans: OrderedDict[PlanKey, Plan | str] = OrderedDict()
 
-    def get(self, key: PlanKey) -> tuple[bool, Plan | None]:
-        if key not in self._plans:
-            return False, None
-        self._plans.move_to_end(key)
-        return True, self._plans[key]
+    def get(self, key: PlanKey) -> Plan | str | None:
+        found = self._plans.get(key)
+        if found is not None:
+            self._plans.move_to_end(key)
+        return found
 
-    def put(self, key: PlanKey, found: Plan | None) -> None:
+    def put(self, key: PlanKey, found: Plan | str) -> None:
         self._plans[key] = found
         if len(self._plans) > self.maxsize:
             self._plans.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A compiled answer: `data` as JSON text, and the root field it holds null for because the caller's roles are
+    not granted it (the interpreter's FORBIDDEN on that field, which the extension words)."""
+
+    text: str
+    refused: Refused | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +91,13 @@ class CompiledReads:
         """The plan and the coerced variables, or None when this request needs the interpreter."""
         operation = get_operation_ast(request.document, request.operation_name)
         if operation is None or operation.operation is not OperationType.QUERY or request.document.loc is None:
+            logger.debug("not compiled: not a query")
             return None
         coerced = get_variable_values(
             request.schema, operation.variable_definitions or (), dict(request.variables or {})
         )
         if isinstance(coerced, list):  # the interpreter words variable errors
+            logger.debug("not compiled: variables the interpreter refuses")
             return None
         variables = coerced.coerced
         caller = CallerShape(scope.roles, Known(scope.tenant_id is not None, scope.partner_id is not None))
@@ -95,8 +108,8 @@ class CompiledReads:
             plan_inputs(variables, self._decode_id),
             usage_inputs(request.document, variables),
         )
-        known, found = self._plans.get(key)
-        if not known:
+        found = self._plans.get(key)
+        if found is None:
             fragments = {
                 definition.name.value: definition
                 for definition in request.document.definitions
@@ -113,20 +126,26 @@ class CompiledReads:
                     self._max_usage_rows,
                 )
             except NotCompilable as why:
-                logger.debug("not compiled: %s", why)
-                found = None
+                found = str(why)
             except Exception:  # a planner bug must not fail a request the interpreter can answer: say it loudly
                 logger.exception("compiling a query failed; it runs on the interpreter")
-                found = None
+                found = "the planner failed"
             self._plans.put(key, found)
-        return (found, variables) if found is not None else None
+        if isinstance(found, str):
+            logger.debug("not compiled: %s", found)
+            return None
+        return found, variables
 
-    async def data_text(self, database: Database, request: Operation, scope: CallerScope) -> str | None:
-        """The response's `data` as JSON text, or None to let the interpreter answer."""
+    async def data_text(self, database: Database, request: Operation, scope: CallerScope) -> Answered | None:
+        """The response's `data` as JSON text (and the root the caller is refused, if any), or None to let the
+        interpreter answer."""
         if database.dialect != "postgresql":
             return None
         planned = self.plan_for(request, scope)
-        return None if planned is None else await self.answer(database, planned, scope)
+        if planned is None:
+            return None
+        text = await self.answer(database, planned, scope)
+        return None if text is None else Answered(text, planned[0].refused)
 
     async def answer(self, database: Database, planned: Planned, scope: CallerScope) -> str | None:
         """Run a plan (from `plan_for`) for the caller: its `data` JSON text, or None for the interpreter."""
@@ -137,10 +156,15 @@ class CompiledReads:
         try:
             for binding in found.bindings:
                 values[binding.parameter] = binding.value(variables)
-        except NotCompilable:  # cannot happen for a request of this plan's key; the interpreter is always right
+        except NotCompilable as why:  # cannot happen for a request of this plan's key; the interpreter is right
+            logger.debug("fell back: a binding refused its value (%s)", why)
             return None
         try:
             text: str = await database.fetch_value_on_driver(found.sql, found.arguments(values))
-        except Exception:  # a database failure (or any other): the interpreter meets it and words it as it always does
+        except Exception as error:  # a database failure (or any other): the interpreter meets it and words it
+            logger.debug("fell back: the statement failed (%s)", type(error).__name__)
             return None
-        return None if MISSING in text else text
+        if MISSING in text:
+            logger.debug("fell back: the answer holds MISSING")
+            return None
+        return text

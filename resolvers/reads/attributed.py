@@ -72,13 +72,19 @@ def reaches_every_partner(roles: Iterable[Role]) -> bool:
     return RowFilter.ALL in _reach(roles)
 
 
+def require_own_partner(roles: Iterable[Role]) -> None:
+    """BAD_USER_INPUT for a caller naming no partner whose grants do not read its own (resolvers/compiled/ words
+    the same refusal at plan time)."""
+    if not reads_own_partner(roles):
+        raise BadUserInput("partnerId is required for callers that do not act as a partner", field="partnerId")
+
+
 def target_partner(scope: CallerScope, requested: uuid.UUID | None) -> uuid.UUID | None:
     """The partner whose rows are read, from the caller's grants on the operation. None: the caller's own partner,
     but its token's MPN id names no partner (yet: it may be provisioned later)."""
     granted(OPERATION, scope)  # FORBIDDEN without a grant (on the GraphQL path the field's guard said so first)
     if requested is None:
-        if not reads_own_partner(scope.roles):
-            raise BadUserInput("partnerId is required for callers that do not act as a partner", field="partnerId")
+        require_own_partner(scope.roles)
         return scope.partner_id
     if not operation_reaches_partner(OPERATION, scope.roles, requested, scope.partner_id):
         raise NotFound("partner")

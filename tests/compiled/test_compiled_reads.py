@@ -15,8 +15,10 @@ replay of such draws reported its own generation as flaky.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -653,6 +655,37 @@ async def _send(api: Api, document: Document, caller: Principal) -> bytes:
     return f"{response.status_code} ".encode() + _canonical(response.content)
 
 
+class _Reasons(logging.Handler):
+    """The compiled path's fall-back reasons (resolvers/compiled/runner.py logs each at DEBUG) since last cleared."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.DEBUG:
+            self.seen.append(record.getMessage())
+
+
+def _reference_error(reference: bytes) -> str:
+    """What the interpreter answered, as the reason table shows it: `-` for data without errors, else the first
+    error's code and the field it names (`FORBIDDEN at Partner.attributedUsage` by its last path key)."""
+    errors = orjson.loads(reference.split(b" ", 1)[1]).get("errors")
+    if not errors:
+        return "-"
+    first = errors[0]
+    code = (first.get("extensions") or {}).get("code", "?")
+    keys = [key for key in first.get("path") or () if isinstance(key, str)]
+    return f"{code} at {re.sub(r'[0-9]+$', '', keys[-1])}" if keys else code
+
+
+def _reason(seen: list[str]) -> str:
+    """The first fall-back reason the compiled path logged; none: the extension never ran (refused before)."""
+    if not seen:
+        return "refused before execution (limits, cost, validation)"
+    return seen[0]
+
+
 @dataclass
 class Twins:
     """The same database behind two gateways, and how the compiled one served each request."""
@@ -663,6 +696,8 @@ class Twins:
     served: Counter[str]
     visible: dict[int, dict[str, list[str]]]
     answers: list[str]
+    reasons: _Reasons
+    declined: Counter[tuple[str, str]]
 
 
 class TestCompiledReads:
@@ -688,10 +723,20 @@ class TestCompiledReads:
             return text
 
         monkeypatch.setattr(CompiledReads, "answer", counted)
-        async with gateway(database) as compiled, gateway(database, compiled_reads=False) as interpreted:
-            ids = await world_ids(database)
-            visible = {index: await _visible_ids(interpreted, ids, caller) for index, caller in enumerate(CALLERS)}
-            yield Twins(ids, compiled, interpreted, served, visible, answers)
+        reasons = _Reasons()
+        declined: Counter[tuple[str, str]] = Counter()
+        compiled_logger = logging.getLogger("dpor.compiled")
+        level = compiled_logger.level
+        compiled_logger.addHandler(reasons)
+        compiled_logger.setLevel(logging.DEBUG)
+        try:
+            async with gateway(database) as compiled, gateway(database, compiled_reads=False) as interpreted:
+                ids = await world_ids(database)
+                visible = {index: await _visible_ids(interpreted, ids, caller) for index, caller in enumerate(CALLERS)}
+                yield Twins(ids, compiled, interpreted, served, visible, answers, reasons, declined)
+        finally:
+            compiled_logger.removeHandler(reasons)
+            compiled_logger.setLevel(level)
         total = served["compiled"] + served["interpreted"]
         usage = served["usage compiled"] + served["usage interpreted"]
         answered = served["answered compiled"] + served["answered interpreted"]
@@ -701,6 +746,10 @@ class TestCompiledReads:
         for marker in FAMILIES:
             seen = served[f"{marker} compiled"] + served[f"{marker} interpreted"]
             print(f"compiled reads: {served[f'{marker} compiled']} of {seen} requests with {marker!r} compiled")
+        # Why the others fell back: the compiler's first reason, by what the interpreter answered instead.
+        print("compiled reads: fall-backs by reason (the interpreter's answer: `-` data without errors)")
+        for (why, answered_with), count in declined.most_common():
+            print(f"  {count:5d}  {why}  ->  {answered_with}")
         # The generator aims at the catalog and most callers reach what it names: most requests compile. Usage
         # fields too, though their windows are often refused and a tenant caller may not read attributedUsage.
         # Half the generated requests are answered with errors (FORBIDDEN roots and fields, refused windows and
@@ -716,9 +765,11 @@ class TestCompiledReads:
             caller = rng.randrange(len(CALLERS))
             generated = document(rng, twins.ids, twins.visible[caller])
             twins.answers.clear()
+            twins.reasons.seen.clear()
             ours = await _send(twins.compiled, generated, CALLERS[caller])
             # The share counts each generated document once, as its first send was served.
             path = "compiled" if twins.answers else "interpreted"
+            why = _reason(twins.reasons.seen)
             twins.served[path] += 1
             if any(field in generated.text for field in ("usage(", "attributedUsage(", "usageAggregates(")):
                 twins.served[f"usage {path}"] += 1
@@ -730,6 +781,8 @@ class TestCompiledReads:
             reference = await _send(twins.interpreted, generated, CALLERS[caller])
             if "errors" not in orjson.loads(reference.split(b" ", 1)[1]):
                 twins.served[f"answered {path}"] += 1
+            if path == "interpreted":
+                twins.declined[why, _reference_error(reference)] += 1
             if ours != reference or repeated != reference:
                 differences.append(
                     f"example {example}, {sorted(role.value for role in CALLERS[caller].roles)}: {generated}\n"
