@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from db import migrations
 from db.engine import Database
 from db.models import Base
 from tests import databases
@@ -22,17 +21,8 @@ __all__ = ["server_clock"]  # a fixture, shared by every test module
 @pytest.fixture(scope="session", params=databases.backends())
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database migrated to head, shared by the session's tests on that backend."""
-    if request.param == "sqlite":
-        url = databases.sqlite_url(tmp_path_factory.mktemp("sqlite"))
-        migrations.upgrade(url)
+    with databases.migrated_database(request.param, tmp_path_factory.mktemp("sqlite")) as url:
         yield url
-        return
-    url = databases.create_postgres_database()
-    try:
-        migrations.upgrade(url)
-        yield url
-    finally:
-        databases.drop_postgres_database(url)
 
 
 @pytest.fixture

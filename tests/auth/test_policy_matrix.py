@@ -28,7 +28,7 @@ from strawberry.types import ExecutionResult
 from auth import policy
 from auth.policy import OPERATIONS, RowFilter
 from auth.principal import Principal, Role
-from db import clock, migrations, partitions
+from db import clock, partitions
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.change_event import ChangeEvent
@@ -650,17 +650,9 @@ class CellWorlds:
 @pytest.fixture(scope="module")
 def matrix_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database only the policy cells use, so nothing else empties their world between them."""
-    if make_url(database_url).get_backend_name() == "sqlite":
-        url = databases.sqlite_url(tmp_path_factory.mktemp("matrix"))
-        migrations.upgrade(url)
+    backend = make_url(database_url).get_backend_name()
+    with databases.migrated_database(backend, tmp_path_factory.mktemp("matrix")) as url:
         yield url
-        return
-    url = databases.create_postgres_database()
-    try:
-        migrations.upgrade(url)
-        yield url
-    finally:
-        databases.drop_postgres_database(url)
 
 
 @pytest.fixture(scope="module")

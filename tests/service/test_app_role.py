@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,7 +20,6 @@ from sqlalchemy.exc import DBAPIError
 
 from auth.principal import Role
 from auth.row_security import write_reach
-from db import migrations
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationType
 from db.models import Base
@@ -77,15 +75,11 @@ def _server_dsn(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def own_database_url() -> Iterator[str]:
+def own_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database of this module's own, migrated to head: the session's shared one is also where the PostGraphile
     benchmark's tests install their row-level security policies, which bind every role but a superuser."""
-    url = databases.create_postgres_database()
-    try:
-        migrations.upgrade(url)
+    with databases.migrated_database("postgresql", tmp_path_factory.mktemp("app_role")) as url:
         yield url
-    finally:
-        databases.drop_postgres_database(url)
 
 
 @pytest.fixture
@@ -102,20 +96,8 @@ async def database(own_database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def app_role_url(own_database_url: str) -> Iterator[str]:
     """A login role IN ROLE dpor_app, as an operator creates it (README, Deployment); its URL to the test database."""
-    name = f"dpor_test_app_{uuid.uuid4().hex[:8]}"
-
-    async def run(statement: str) -> None:
-        connection = await asyncpg.connect(_server_dsn(own_database_url))
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f"CREATE ROLE {name} LOGIN IN ROLE {APP_ROLE}"))
-    try:
-        yield make_url(own_database_url).set(username=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(run(f"DROP ROLE {name}"))
+    with databases.app_role_login(own_database_url, "dpor_test_app") as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ of this module's own.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import importlib
 import uuid
@@ -17,10 +16,8 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import select, text, true
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from auth import policy, row_filters
@@ -28,7 +25,6 @@ from auth.policy import Entity, RowFilter
 from auth.principal import Principal, Role
 from auth.row_security import caller_of, reach, write_reach
 from auth.scope import resolve_scope
-from db import migrations
 from db.engine import Database
 from db.models import Base
 from db.row_security import SystemTask, request_caller, system
@@ -47,36 +43,16 @@ NOT_TENANT_DATA = {"change_event_sequencer": "one row: the last sequence the cha
 USAGE_PARENTS = ("usage_records", "usage_daily_rollups", "usage_monthly_rollups")
 
 
-def _server_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
-def own_database_url() -> Iterator[str]:
-    url = databases.create_postgres_database()
-    try:
-        migrations.upgrade(url)
+def own_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with databases.migrated_database("postgresql", tmp_path_factory.mktemp("row_security")) as url:
         yield url
-    finally:
-        databases.drop_postgres_database(url)
 
 
 @pytest.fixture(scope="module")
 def app_role_url(own_database_url: str) -> Iterator[str]:
-    name = f"dpor_rls_test_{uuid.uuid4().hex[:8]}"
-
-    async def run(statement: str) -> None:
-        connection = await asyncpg.connect(_server_dsn(own_database_url))
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f"CREATE ROLE {name} LOGIN IN ROLE dpor_app"))
-    try:
-        yield make_url(own_database_url).set(username=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(run(f"DROP ROLE {name}"))
+    with databases.app_role_login(own_database_url, "dpor_rls_test") as url:
+        yield url
 
 
 @pytest.fixture
@@ -269,6 +245,8 @@ _CACHED_MODULES = (
     "resolvers.usage.statements",
     "resolvers.compiled.usage",
     "resolvers.compiled.usage_arguments",
+    # The schema is built once per configuration, and with it the compiled reads' plans (made under the switch).
+    "schema.root",
 )
 
 
