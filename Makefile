@@ -22,7 +22,7 @@ test: $(STAMP)
 
 # The long rounds of the generated tests (fuzz, compiled-vs-interpreted, load): on demand, not in CI.
 test-long: $(STAMP)
-	DPOR_TEST_FUZZ_EXAMPLES=2000 DPOR_TEST_COMPILED_EXAMPLES=5000 DPOR_TEST_LOAD_SECONDS=60 \
+	DPOR_TEST_FUZZ_EXAMPLES=2000 DPOR_TEST_COMPILED_EXAMPLES=5000 DPOR_TEST_LOAD_SECONDS=60 DPOR_TEST_EVERY_GROUPING=1 \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
