@@ -106,7 +106,8 @@ def main() -> int:
     if writes:
         asyncio.run(dataset.forget(prepared.url))
         log(f"this run writes ({', '.join(operation.key for operation in writes)}): the next run seeds again")
-    env = production_env(prepared.sqlalchemy_url, jwks, work, compiled_reads=not args.interpreted)
+    gateway_url = asyncio.run(dataset.app_login(prepared.url))
+    env = production_env(gateway_url, jwks, work, compiled_reads=not args.interpreted)
     checks: dict[str, Any] = {}
     results: list[dict[str, Any]] = []
     memory: dict[str, int] | None = None

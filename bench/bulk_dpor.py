@@ -158,7 +158,7 @@ async def _measure(url: str, items: int, runs: int, work: Path) -> dict[str, Any
     issuer = TokenIssuer(work)
     jwks = issuer.write_jwks()
     token = issuer.owner(tenant)
-    env = production_env(url.replace("postgresql://", "postgresql+asyncpg://", 1), jwks, work)
+    env = production_env(await dataset.app_login(url), jwks, work)
     server = gateway(env, free_port(), work / "gateway.log")
     server.start()
     samples: dict[str, list[dict[str, float]]] = {operation: [] for operation in OPERATIONS}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+from sqlalchemy.engine import make_url
 
 from db.migrations import head_revision
 from schema import global_id
@@ -239,3 +240,21 @@ async def sample(url: str, rng: random.Random) -> Sample:
         [SamplePartner(row[0], row[1]) for row in chosen_partners],
         [SampleSubscription(row[0], row[1], row[2]) for row in chosen_subscriptions],
     )
+
+
+# The measured gateway's own login: production serves only as a least-privileged role (revision 0007, refused as a
+# superuser or table owner), so the benchmark connects it as an operator would (README, Deployment), and row-level
+# security binds it as it binds production.
+GATEWAY_LOGIN = "dpor_bench_gateway"
+
+
+async def app_login(url: str, login: str = GATEWAY_LOGIN) -> str:
+    """`login`, a login role IN ROLE dpor_app, made once per cluster; the gateway's (SQLAlchemy) URL to `url`'s
+    database as it. `url` is the owner's postgresql:// URL."""
+    connection = await asyncpg.connect(url)
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login):
+            await connection.execute(f"CREATE ROLE {login} LOGIN IN ROLE dpor_app")
+    finally:
+        await connection.close()
+    return make_url(url).set(drivername="postgresql+asyncpg", username=login).render_as_string(hide_password=False)

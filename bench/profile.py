@@ -82,7 +82,7 @@ def main() -> int:
     issuer = TokenIssuer(work)
     build = {"attributed": operations.attributed_subscriptions, "node": operations.subscription_node}
     operation = build[args.operation](sample, issuer)
-    env = targets.production_env(prepared.sqlalchemy_url, issuer.write_jwks(), work)
+    env = targets.production_env(asyncio.run(dataset.app_login(prepared.url)), issuer.write_jwks(), work)
     raw = args.out or work / "samples.raw"
     gateway = targets.gateway(env, free_port(), work / "gateway.log")
     gateway.start()

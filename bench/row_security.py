@@ -43,16 +43,14 @@ READS = {"attributed": "attributed_subscriptions", "node": "subscription_node", 
 
 
 async def _app_login(url: str, login: str) -> str:
-    connection = await asyncpg.connect(url)
-    try:
-        exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login)
-        if not exists:
-            await connection.execute(f"CREATE ROLE {login} LOGIN IN ROLE dpor_app")
-        if login == GENERIC_LOGIN:
+    gateway_url = await dataset.app_login(url, login)
+    if login == GENERIC_LOGIN:
+        connection = await asyncpg.connect(url)
+        try:
             await connection.execute(f"ALTER ROLE {login} SET plan_cache_mode = force_generic_plan")
-    finally:
-        await connection.close()
-    return url.replace("postgres@", f"{login}@", 1).replace("postgresql://", "postgresql+asyncpg://", 1)
+        finally:
+            await connection.close()
+    return gateway_url
 
 
 async def _measure(
