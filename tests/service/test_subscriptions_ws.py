@@ -21,8 +21,9 @@ from websockets.exceptions import ConnectionClosed
 from auth.dev_keys import mint_dev_token
 from auth.principal import Role
 from db import migrations
+from db.engine import Database
 from gateway.wiring import auth_config
-from tests import databases
+from tests import databases, factories
 from tests.serve_support import HOST, Served, exchange, serving, serving_pid
 
 PROTOCOL = "graphql-transport-ws"
@@ -261,6 +262,21 @@ async def test_the_socket_closes_with_4403_when_the_token_expires(served: Served
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), WAIT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_sequences_past_graphql_int_arrive_exactly(served: Served, world: World) -> None:
+    database = Database.from_url(served.settings.database_url, pool_size=1)
+    try:
+        async with database.write() as session:
+            await factories.sequence_after(session, 2**40)
+    finally:
+        await database.dispose()
+    async with subscribed(served, world.owner("A"), ASSOCIATION_CHANGES) as ws:
+        await asyncio.to_thread(world.set_dpor, "A", world.another_partner("A"))
+        event = await next_event(ws)
+    # A BigInt, a decimal string: GraphQL's Int would have refused to answer it; the payload's is a JSON number.
+    assert isinstance(event["sequence"], str) and int(event["sequence"]) > 2**40, event
+    assert event["payload"]["sequence"] == int(event["sequence"])
 
 
 @pytest.mark.parametrize(
