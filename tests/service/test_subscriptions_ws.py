@@ -30,6 +30,9 @@ PROTOCOL = "graphql-transport-ws"
 ASSOCIATION_CHANGES = """subscription ($tenantId: ID) {
   associationChanges(tenantId: $tenantId) { sequence eventId type tenantId subscriptionId payload }
 }"""
+ONE_SUBSCRIPTIONS_CHANGES = """subscription ($subscriptionId: ID) {
+  associationChanges(subscriptionId: $subscriptionId) { sequence type subscriptionId }
+}"""
 ATTRIBUTION_CHANGES = "subscription { attributionChanges { sequence eventId type tenantId subscriptionId payload } }"
 # Long enough for the change feed's poll (0.2 s by default) on a loaded machine, short enough for a test.
 WAIT = 10.0
@@ -227,6 +230,21 @@ async def test_a_tenant_outside_the_callers_reach_is_not_found(served: Served, w
     # Refused when the stream starts: one result carrying the error (as a query's), then the end of the stream.
     assert message["type"] == "next" and message["payload"]["data"] is None, message
     assert [error["extensions"]["code"] for error in message["payload"]["errors"]] == ["NOT_FOUND"]
+
+
+async def test_a_subscription_id_narrows_the_stream_and_one_outside_the_reach_is_not_found(
+    served: Served, world: World
+) -> None:
+    variables = {"subscriptionId": world.subscriptions["A"]}
+    async with subscribed(served, served.token(), ONE_SUBSCRIPTIONS_CHANGES, variables) as ws:  # reads every tenant
+        await asyncio.to_thread(world.set_dpor, "B", world.another_partner("B"))
+        await asyncio.to_thread(world.set_dpor, "A", world.another_partner("A"))
+        assert (await next_event(ws))["subscriptionId"] == world.subscriptions["A"]  # B's was skipped
+        await nothing_arrives(ws, 1.0)
+    foreign = {"subscriptionId": world.subscriptions["B"]}
+    async with subscribed(served, world.owner("A"), ONE_SUBSCRIPTIONS_CHANGES, foreign) as ws:
+        message = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+    assert [error["extensions"]["code"] for error in message["payload"]["errors"]] == ["NOT_FOUND"], message
 
 
 async def test_a_partner_is_told_its_own_copy_without_personal_data(served: Served, world: World) -> None:
