@@ -5,6 +5,10 @@
 - Per caller: at most DPOR_MAX_WEBSOCKETS_PER_CALLER open connections once its token is known
   (gateway/websocket_limits.py; across processes with Redis); one more is closed with 4429, the protocol's code
   for a client that asks too much of the connection (the graphql-ws client does not retry it).
+- Redis configured but unreachable: the count cannot be kept, so a new connection is refused (fail closed, as an
+  HTTP request is refused by the rate limiter then) with 1013 "Try Again Later" (RFC 6455's registry): the
+  graphql-ws client retries 1013 with its backoff, while it gives up on 4500. Open connections keep their streams
+  (the change feed needs only the database) and the leases they could not renew are logged.
 - Idle: a connection with no subscription running for DPOR_WEBSOCKET_IDLE_TIMEOUT_SECONDS (from its start or its
   last subscription's end) is closed with 4408 "Idle timeout": it holds a socket, a worker's memory and a place of
   its caller's for nothing. A client with subscriptions is never idle, however quiet its streams.
@@ -32,7 +36,8 @@ logger = logging.getLogger(__name__)
 
 CLOSE_TOO_MANY = 4429
 CLOSE_IDLE = 4408
-CLOSE_UNAVAILABLE = 4500
+CLOSE_TRY_AGAIN_LATER = 1013
+UNAVAILABLE_REASON = "Try again later: connection limits unavailable"
 
 
 class TooManyWebsockets(Exception):
@@ -62,7 +67,7 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, No
             await self.websocket.close(code=CLOSE_TOO_MANY, reason="Too many connections for this caller")
         except LimitsUnavailable as error:
             logger.error("refused websocket: the connection count is unavailable: %s", error)
-            await self.websocket.close(code=CLOSE_UNAVAILABLE, reason="Connection limits unavailable")
+            await self.websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason=UNAVAILABLE_REASON)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         await super().handle_subscribe(message)

@@ -21,13 +21,14 @@ from resolvers.change_streams import ReachEnded, Told, partner_stream, tenant_st
 from resolvers.context import RequestContext
 from resolvers.errors import GatewayError
 from schema.permissions import OperationPolicy
+from schema.scalars import BigInt
 
 
 @strawberry.type(description="A change a caller is told of: one published change event, as its audience's copy.")
 class ChangeEvent:
-    sequence: int = strawberry.field(
+    sequence: BigInt = strawberry.field(
         description="The event's publication order: gap-free and increasing across every event; within one stream"
-        " they only increase (events the caller may not see are skipped)."
+        " they only increase (events the caller may not see are skipped). A BigInt: it may pass Int's 2^31 - 1."
     )
     event_id: strawberry.ID = strawberry.field(description="The event's id (webhooks send it as `webhook-id`).")
     type: str = strawberry.field(description="The event type, e.g. association.dpor_set (see the README's list).")
@@ -43,7 +44,7 @@ class ChangeEvent:
     def from_told(cls, told: Told) -> ChangeEvent:
         event = told.event
         return cls(
-            sequence=event.sequence,
+            sequence=BigInt(event.sequence),
             event_id=strawberry.ID(str(event.id)),
             type=event.type,
             occurred_at=event.occurred_at,

@@ -1,4 +1,5 @@
-"""Scalars with the guarantees the API promises: money never travels as a float, instants always carry UTC.
+"""Scalars with the guarantees the API promises: money never travels as a float, instants always carry UTC, and
+counters that outgrow GraphQL's 32-bit Int travel as decimal strings.
 
 Dates and decimals are read with resolvers/grammar.py, the grammar the usage file import uses too, so the API
 and `dpor-gateway ingest` accept exactly the same spellings.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
+from typing import NewType
 
 import strawberry
 from strawberry.exceptions import StrawberryInputCoercionError
@@ -90,7 +93,36 @@ DateTimeScalar = strawberry.scalar(
     parse_value=_parse_datetime,
 )
 
+# A counter stored as a BIGINT that may pass 2^31 - 1, GraphQL's Int maximum (the change events' `sequence`):
+# annotate a field `BigInt` to expose it with the BigInt scalar below.
+BigInt = NewType("BigInt", int)
+_BIG_INT = re.compile(r"-?(0|[1-9][0-9]{0,18})")
+_BIG_INT_RANGE = range(-(2**63), 2**63)
+
+
+def _serialize_big_int(value: int) -> str:
+    return str(value)
+
+
+def _parse_big_int(value: object) -> int:
+    # A string, like the answers: a JSON number past 2^53 has already lost its exact value in a JavaScript client.
+    if not isinstance(value, str) or not _BIG_INT.fullmatch(value) or int(value) not in _BIG_INT_RANGE:
+        raise StrawberryInputCoercionError('BigInt values are decimal strings of a 64-bit integer, e.g. "2147483648"')
+    return int(value)
+
+
+BigIntScalar = strawberry.scalar(
+    name="BigInt",
+    description=(
+        'A 64-bit signed integer carried as a decimal string (e.g. "2147483648"): GraphQL\'s Int stops at 2^31 - 1,'
+        " and a JSON number loses exactness past 2^53 in JavaScript. Compare values as integers, not as strings."
+    ),
+    serialize=_serialize_big_int,
+    parse_value=_parse_big_int,
+)
+
 SCALAR_OVERRIDES: dict[object, object] = {
+    BigInt: BigIntScalar,
     decimal.Decimal: DecimalScalar,
     dt.date: DateScalar,
     dt.datetime: DateTimeScalar,

@@ -21,6 +21,7 @@ from schema import global_id
 from schema.arguments import After, First, paging
 from schema.mutations.common import GUARDED
 from schema.node import Connection, connection
+from schema.scalars import BigInt
 
 EVENT_TYPE_LIST = ", ".join(f"`{name}`" for name in EVENT_TYPES)
 
@@ -68,7 +69,9 @@ class WebhookDelivery:
     id: strawberry.ID = strawberry.field(description="Global ID; redeliverWebhook takes it.")
     event_id: str = strawberry.field(description="The event's id: the `webhook-id` header of every attempt.")
     event_type: str = strawberry.field(description="The event's type.")
-    sequence: int = strawberry.field(description="The event's publication sequence (the endpoint's order).")
+    sequence: BigInt = strawberry.field(
+        description="The event's publication sequence (the endpoint's order); a BigInt: it may pass Int's 2^31 - 1."
+    )
     status: WebhookDeliveryStatus = strawberry.field(description="Where it is.")
     attempts: int = strawberry.field(description="Attempts made since it was queued (or redelivered).")
     next_attempt_at: datetime | None = strawberry.field(description="When it is tried next (PENDING only).")
@@ -85,7 +88,7 @@ class WebhookDelivery:
             id=strawberry.ID(global_id.encode("WebhookDelivery", row.id)),
             event_id=message_id(row.event_id),
             event_type=row.event_type,
-            sequence=row.sequence,
+            sequence=BigInt(row.sequence),
             status=WebhookDeliveryStatus(row.status.value),
             attempts=row.attempts,
             next_attempt_at=row.next_attempt_at if row.status is DeliveryStatus.PENDING else None,

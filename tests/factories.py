@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.change_event import ChangeEventSequencer
 from db.enums import AssociationType, Offer
 from db.models import Partner, PartnerAssociation, Subscription, Tenant
 
@@ -65,3 +66,12 @@ def association(sub: Subscription, by: Partner, **overrides: Any) -> PartnerAsso
 async def add_flushed(session: AsyncSession, *rows: object) -> None:
     session.add_all(rows)
     await session.flush()
+
+
+async def sequence_after(session: AsyncSession, last: int) -> None:
+    """The sequencer's next event is numbered `last` + 1, as after that many published events."""
+    row = await session.get(ChangeEventSequencer, 1)
+    if row is None:
+        session.add(ChangeEventSequencer(id=1, last_sequence=last))
+    else:
+        row.last_sequence = last

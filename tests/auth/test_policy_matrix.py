@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.types import ExecutionResult
 
 from auth import policy
@@ -569,15 +568,26 @@ MATRIX = [
 ]
 
 
+async def _no_websocket_io(*_args: object) -> Any:
+    raise AssertionError("the policy matrix's streams never use their socket")
+
+
 async def subscribe(
     api: Api, document: str, variables: dict[str, Any], who: Principal | None, operation: str
 ) -> dict[str, Any]:
     """A subscription's answer in a query's shape: its first result when the stream refuses to start (an error
     in it), or `{operation: "open"}` when the stream is open and waiting for events."""
     feed = ChangeFeed(api.database, 0.05)
+    # The socket's own context (gateway/graphql_view.get_context): subscriptions run over a websocket only, an HTTP
+    # request's are refused (schema/extensions/websocket_operations.py). Nothing is sent or received on it here.
+    websocket = WebSocket(
+        {"type": "websocket", "path": "/graphql", "headers": [], "query_string": b""},
+        receive=_no_websocket_io,
+        send=_no_websocket_io,
+    )
     context = RequestContext(
-        request=Request({"type": "http", "method": "POST", "path": "/graphql", "headers": [], "query_string": b""}),
-        response=Response(),
+        request=websocket,
+        response=websocket,
         database=api.database,
         request_id="matrix",
         principal=who,

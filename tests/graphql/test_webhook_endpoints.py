@@ -89,6 +89,20 @@ async def test_the_whole_life_of_a_partner_endpoint_is_its_own(api: Api, databas
     assert not any(secret in str((event.before, event.after)) for event in audited)
 
 
+async def test_the_secret_is_shown_by_create_and_rotate_only(api: Api, database: Database) -> None:
+    callers = await _callers(database)
+    made = (await api.data(CREATE, _create(), as_=callers["partner"]))["createWebhookEndpoint"]
+    rotated = await api.data(ROTATE, {"i": {"endpointId": made["endpoint"]["id"]}}, as_=callers["partner"])
+    secrets = {made["secret"], rotated["rotateWebhookSecret"]["secret"]}
+    # Every field the endpoint type has, whatever is added to it later, read back after both.
+    introspected = await api.data('{ __type(name: "WebhookEndpoint") { fields { name } } }', as_=callers["partner"])
+    fields = " ".join(field["name"] for field in introspected["__type"]["fields"])
+    everything = str(await api.data(f"{{ webhookEndpoints {{ {fields} }} }}", as_=callers["partner"]))
+    assert made["endpoint"]["id"] in everything
+    assert not any(secret in everything for secret in secrets)
+    assert not any(secret.removeprefix("whsec_") in everything for secret in secrets)
+
+
 async def test_a_tenant_owners_endpoint_belongs_to_its_tenant(api: Api, database: Database) -> None:
     callers = await _callers(database)
     made = (await api.data(CREATE, _create(), as_=callers["owner"]))["createWebhookEndpoint"]["endpoint"]

@@ -21,13 +21,17 @@ from websockets.exceptions import ConnectionClosed
 from auth.dev_keys import mint_dev_token
 from auth.principal import Role
 from db import migrations
+from db.engine import Database
 from gateway.wiring import auth_config
-from tests import databases
+from tests import databases, factories
 from tests.serve_support import HOST, Served, exchange, serving, serving_pid
 
 PROTOCOL = "graphql-transport-ws"
 ASSOCIATION_CHANGES = """subscription ($tenantId: ID) {
   associationChanges(tenantId: $tenantId) { sequence eventId type tenantId subscriptionId payload }
+}"""
+ONE_SUBSCRIPTIONS_CHANGES = """subscription ($subscriptionId: ID) {
+  associationChanges(subscriptionId: $subscriptionId) { sequence type subscriptionId }
 }"""
 ATTRIBUTION_CHANGES = "subscription { attributionChanges { sequence eventId type tenantId subscriptionId payload } }"
 # Long enough for the change feed's poll (0.2 s by default) on a loaded machine, short enough for a test.
@@ -228,6 +232,21 @@ async def test_a_tenant_outside_the_callers_reach_is_not_found(served: Served, w
     assert [error["extensions"]["code"] for error in message["payload"]["errors"]] == ["NOT_FOUND"]
 
 
+async def test_a_subscription_id_narrows_the_stream_and_one_outside_the_reach_is_not_found(
+    served: Served, world: World
+) -> None:
+    variables = {"subscriptionId": world.subscriptions["A"]}
+    async with subscribed(served, served.token(), ONE_SUBSCRIPTIONS_CHANGES, variables) as ws:  # reads every tenant
+        await asyncio.to_thread(world.set_dpor, "B", world.another_partner("B"))
+        await asyncio.to_thread(world.set_dpor, "A", world.another_partner("A"))
+        assert (await next_event(ws))["subscriptionId"] == world.subscriptions["A"]  # B's was skipped
+        await nothing_arrives(ws, 1.0)
+    foreign = {"subscriptionId": world.subscriptions["B"]}
+    async with subscribed(served, world.owner("A"), ONE_SUBSCRIPTIONS_CHANGES, foreign) as ws:
+        message = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+    assert [error["extensions"]["code"] for error in message["payload"]["errors"]] == ["NOT_FOUND"], message
+
+
 async def test_a_partner_is_told_its_own_copy_without_personal_data(served: Served, world: World) -> None:
     if world.dpor.get("B") != "Q":
         await asyncio.to_thread(world.set_dpor, "B", "Q")  # before the stream starts: not told
@@ -261,6 +280,21 @@ async def test_the_socket_closes_with_4403_when_the_token_expires(served: Served
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), WAIT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_sequences_past_graphql_int_arrive_exactly(served: Served, world: World) -> None:
+    database = Database.from_url(served.settings.database_url, pool_size=1)
+    try:
+        async with database.write() as session:
+            await factories.sequence_after(session, 2**40)
+    finally:
+        await database.dispose()
+    async with subscribed(served, world.owner("A"), ASSOCIATION_CHANGES) as ws:
+        await asyncio.to_thread(world.set_dpor, "A", world.another_partner("A"))
+        event = await next_event(ws)
+    # A BigInt, a decimal string: GraphQL's Int would have refused to answer it; the payload's is a JSON number.
+    assert isinstance(event["sequence"], str) and int(event["sequence"]) > 2**40, event
+    assert event["payload"]["sequence"] == int(event["sequence"])
 
 
 @pytest.mark.parametrize(

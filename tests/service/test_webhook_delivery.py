@@ -176,6 +176,22 @@ async def test_each_endpoint_is_sent_exactly_what_its_owner_may_see(database: Da
     assert [error["extensions"]["code"] for error in foreign["errors"]] == ["NOT_FOUND"]
 
 
+async def test_sequences_past_graphql_int_are_told_exactly(database: Database) -> None:
+    """An outbox past 2^31 - 1 events: the log's `sequence` is a BigInt (a decimal string), the body's a JSON
+    number, both exact (GraphQL's Int would refuse to answer them)."""
+    world = await _world(database)
+    async with database.write() as session:
+        await factories.sequence_after(session, 2**31 - 1)
+    async with receiving() as receiver, api_for(database, webhook_allow_private_addresses=True) as api:
+        endpoint, secret = await _endpoint(api, receiver, "/tenant", world.owner, DPOR_TYPES)
+        await world.set(api, 0, 0)
+        await world.set(api, 0, 1)
+        await _drain(database)
+        log = await api.data(DELIVERIES, {"e": endpoint}, as_=world.owner)
+    assert [body["data"]["sequence"] for body in _verified(receiver.at("/tenant"), secret)] == [2**31, 2**31 + 1]
+    assert [edge["node"]["sequence"] for edge in log["webhookDeliveries"]["edges"]] == ["2147483649", "2147483648"]
+
+
 async def test_failures_are_retried_in_order_then_dead_lettered_and_redelivered(database: Database) -> None:
     world = await _world(database, partners=2)
     async with receiving() as receiver, api_for(database, webhook_allow_private_addresses=True) as api:

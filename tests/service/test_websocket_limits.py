@@ -1,9 +1,11 @@
 """The websocket's limits against a real `serve` (gateway/websocket_handler.py, gateway/websocket_limits.py): no
 `connection_init` in time (4408), no subscription for the idle timeout (4408 "Idle timeout"), more connections per
 caller than allowed (4429; counted in Redis across two workers when the tests have Redis, else in the one
-worker), and a delegated admin's stream closed (4403) when its relationship ends or expires mid-stream.
+worker), more subscriptions on one connection than allowed (an `error` message, the socket stays), and a delegated
+admin's stream closed (4403) when its relationship ends or expires mid-stream.
 
-One server per backend for the module, with short timeouts (init 1 s, idle 2 s, 2 connections per caller)."""
+One server per backend for the module, with short timeouts (init 1 s, idle 2 s, 2 connections per caller, 2
+subscriptions per connection)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from tests.service.test_subscriptions_ws import ASSOCIATION_CHANGES, PROTOCOL, g
 
 WAIT = 10.0
 LIMIT = 2
+SUBSCRIPTIONS = 2
 
 
 @pytest.fixture(scope="module", params=databases.backends())
@@ -50,6 +53,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             DPOR_SUBSCRIPTION_INIT_TIMEOUT_SECONDS="1",
             DPOR_WEBSOCKET_IDLE_TIMEOUT_SECONDS="2",
             DPOR_MAX_WEBSOCKETS_PER_CALLER=str(LIMIT),
+            DPOR_MAX_SUBSCRIPTIONS_PER_CONNECTION=str(SUBSCRIPTIONS),
             **shared,
         ) as served:
             yield served
@@ -123,6 +127,26 @@ async def test_one_connection_more_than_a_caller_may_hold_is_closed_with_4429(se
     # Closed connections gave their places back.
     async with opened(served, caller), opened(served, caller):
         pass
+
+
+async def test_one_subscription_more_than_a_connection_may_hold_is_an_error_and_the_socket_stays(
+    served: Served,
+) -> None:
+    async with opened(served, token(served)) as ws:
+        for number in range(1, SUBSCRIPTIONS + 2):
+            message = {"id": str(number), "type": "subscribe", "payload": {"query": ASSOCIATION_CHANGES}}
+            await ws.send(json.dumps(message))
+        refused = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        assert refused["type"] == "error" and refused["id"] == str(SUBSCRIPTIONS + 1), refused
+        assert [error["message"] for error in refused["payload"]] == ["Subscription limit reached"]
+        # The socket stays, and a place freed is a place to take again.
+        await ws.send(json.dumps({"id": "1", "type": "complete"}))
+        await asyncio.sleep(0.2)
+        again = {"id": "again", "type": "subscribe", "payload": {"query": ASSOCIATION_CHANGES}}
+        await ws.send(json.dumps(again))
+        with pytest.raises(TimeoutError):  # running: no error, no end
+            message = await asyncio.wait_for(ws.recv(), 1.0)
+            raise AssertionError(f"unexpected {message}")
 
 
 class Delegation:
