@@ -25,10 +25,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.base import Base
 from db.types import sum_decimal
 
-# Every ingest updates rollup rows in place (a month's row once per batch). Free room in each page lets
-# PostgreSQL make those heap-only (HOT) updates, which touch no index; full pages (the default) would add an
-# entry to every index per update.
-_HOT_UPDATES = {"postgresql_with": {"fillfactor": 70}}
+# Every ingest updates rollup rows in place (a month's row once per batch, a day's once per correction). Free room
+# in each page lets PostgreSQL make those heap-only (HOT) updates, which touch no index; full pages (the default)
+# would add an entry to every index per update. Half a page (revision usage_ingest_writes; 0009 had 70): a batch
+# updates every row of a page in one transaction, and at 70 fewer than half of a re-sent batch's were HOT. On
+# PostgreSQL the tables are partitioned and the partitions carry it (usage_partitions_ensure).
+_HOT_UPDATES = {"postgresql_with": {"fillfactor": 50}}
 
 
 class UsageDailyRollup(Base):
@@ -53,7 +55,7 @@ class UsageDailyRollup(Base):
 
 class UsageMonthlyRollup(Base):
     __tablename__ = "usage_monthly_rollups"
-    __table_args__ = (Index("ix_usage_monthly_rollups_month", "month"),)
+    __table_args__ = (Index("ix_usage_monthly_rollups_month", "month"), _HOT_UPDATES)
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="RESTRICT"), primary_key=True

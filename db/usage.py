@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, utcnow
@@ -16,11 +16,15 @@ from db.types import UTCDateTime, record_decimal
 if TYPE_CHECKING:
     from db.subscription import Subscription
 
-# On PostgreSQL these two references are triggers, not foreign keys (alembic revision 0011_usage_subscription_checks):
-# checked once per statement over all its rows, set-based, which the bulk ingest's rate needs. The models keep the
-# ForeignKeys: the relationship and SQLite use them, and the check guarantees the same.
+# On PostgreSQL these references are triggers, not foreign keys (alembic revisions 0011_usage_subscription_checks and
+# usage_ingest_writes): checked once per statement over all its rows, set-based, which the bulk ingest's rate needs.
+# The models keep the ForeignKeys: the relationship and SQLite use them, and the check guarantees the same.
 TRIGGER_CHECKED_FOREIGN_KEYS = frozenset(
-    {"fk_usage_records_subscription_id_subscriptions", "fk_usage_daily_rollups_subscription_id_subscriptions"}
+    {
+        "fk_usage_records_subscription_id_subscriptions",
+        "fk_usage_daily_rollups_subscription_id_subscriptions",
+        "fk_usage_monthly_rollups_subscription_id_subscriptions",
+    }
 )
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
@@ -34,7 +38,9 @@ class UsageRecord(Base):
         UniqueConstraint("subscription_id", "usage_date", "meter_id", name="uq_usage_records_natural_key"),
         CheckConstraint("quantity >= 0", name="quantity_non_negative"),
         CheckConstraint("length(currency) = 3 AND upper(currency) = currency", name="currency_iso4217"),
-        Index("ix_usage_records_usage_date", "usage_date"),
+        # No index on usage_date alone (revision usage_ingest_writes): no query reads through one, and every
+        # written row paid for it. On PostgreSQL the partitions keep half of each page free (fillfactor 50, set on
+        # the partitions: a partitioned parent has no storage) so that a re-sent record is a heap-only update.
     )
 
     # On PostgreSQL the table is partitioned by month of usage_date (revision 0009, db/partitions.py), and a

@@ -66,20 +66,24 @@ _CREATE_TEMPORARY_TABLES = (
     ) ON COMMIT DELETE ROWS""",
 )
 
-# The stored rows the batch replaces, read before they are overwritten. Only days up to the subscription's
-# usage_data_as_of can be stored (it is the latest day ever written, kept by every write path and by
-# rebuild_rollups), so a file of new days probes the natural-key index for none of its rows.
+# The stored rows the batch replaces, read before they are overwritten; and how many records of the batch fall on
+# days that may be stored (the upsert below leaves unchanged rows alone, so its count is not theirs). Only days up
+# to the subscription's usage_data_as_of can be stored (it is the latest day ever written, kept by every write
+# path and by rebuild_rollups), so a file of new days probes the natural-key index for none of its rows.
 _READ_REPLACED = """
 WITH candidates AS MATERIALIZED (
   SELECT sub.id AS subscription_id, s.usage_date, s.meter_id
   FROM usage_staging s
   JOIN subscriptions sub ON sub.external_id = s.external_id AND s.usage_date <= sub.usage_data_as_of
+), stored AS (
+  INSERT INTO usage_replaced
+  SELECT u.subscription_id, u.usage_date, u.service_name, u.currency, u.quantity, u.amount
+  FROM candidates c
+  JOIN usage_records u
+    ON u.subscription_id = c.subscription_id AND u.usage_date = c.usage_date AND u.meter_id = c.meter_id
+  RETURNING 1
 )
-INSERT INTO usage_replaced
-SELECT u.subscription_id, u.usage_date, u.service_name, u.currency, u.quantity, u.amount
-FROM candidates c
-JOIN usage_records u
-  ON u.subscription_id = c.subscription_id AND u.usage_date = c.usage_date AND u.meter_id = c.meter_id
+SELECT (SELECT count(*) FROM candidates) AS known_days, (SELECT count(*) FROM stored) AS replaced
 """
 
 # The days the batch writes (lines of unknown subscriptions are left out, as every statement below leaves them):
@@ -88,7 +92,9 @@ _WRITTEN_DAYS = """
 SELECT DISTINCT s.usage_date FROM usage_staging s JOIN subscriptions sub ON sub.external_id = s.external_id
 """
 
-# Records of days up to the subscription's usage_data_as_of may replace a stored row: an upsert.
+# Records of days up to the subscription's usage_data_as_of may replace a stored row: an upsert. A re-sent record
+# equal to the stored one is left alone (ingested_at says when its values arrived): no new row version, no WAL; its
+# rollup delta is zero anyway.
 _UPSERT_KNOWN_DAYS = """
 INSERT INTO usage_records AS u
   (subscription_id, usage_date, service_name, meter_id, meter_name, meter_category,
@@ -101,6 +107,9 @@ ON CONFLICT (subscription_id, usage_date, meter_id) DO UPDATE SET
   service_name = excluded.service_name, meter_name = excluded.meter_name,
   meter_category = excluded.meter_category, quantity = excluded.quantity, unit = excluded.unit,
   amount = excluded.amount, currency = excluded.currency, ingested_at = excluded.ingested_at
+WHERE u.service_name <> excluded.service_name OR u.meter_name <> excluded.meter_name
+   OR u.meter_category <> excluded.meter_category OR u.quantity <> excluded.quantity OR u.unit <> excluded.unit
+   OR u.amount <> excluded.amount OR u.currency <> excluded.currency
 """
 
 # Records of later days cannot replace anything (no stored row is later than usage_data_as_of, and the
@@ -242,8 +251,8 @@ async def copy_text(session: AsyncSession, payload: bytes, excluded: Sequence[st
         ids = bindparam("excluded", list(excluded), type_=ARRAY(String))
         await session.execute(text("DELETE FROM usage_staging WHERE external_id = ANY(:excluded)").bindparams(ids))
     await ensure_staged_months(session, _WRITTEN_DAYS)
-    replaced = (await session.execute(text(_READ_REPLACED))).rowcount  # type: ignore[attr-defined]
-    upserted = (await session.execute(text(_UPSERT_KNOWN_DAYS))).rowcount  # type: ignore[attr-defined]
+    known_days, replaced = (await session.execute(text(_READ_REPLACED))).one()
+    await session.execute(text(_UPSERT_KNOWN_DAYS))
     inserted = (await session.execute(text(_INSERT_NEW_DAYS))).rowcount  # type: ignore[attr-defined]
     for statement in (
         _DAILY_DELTAS,
@@ -255,4 +264,4 @@ async def copy_text(session: AsyncSession, payload: bytes, excluded: Sequence[st
         _ADVANCE_FRESHNESS,
     ):
         await session.execute(text(statement))
-    return upserted + inserted, replaced
+    return int(known_days) + inserted, int(replaced)

@@ -175,8 +175,12 @@ def _record_upsert(dialect: str) -> Any:
         "currency",
         "ingested_at",
     )
+    # A record equal to the stored one is left alone (ingested_at says when its values arrived): no new row version.
+    changed = or_(*(USAGE.c[name] != insert.excluded[name] for name in replaced_columns if name != "ingested_at"))
     return insert.on_conflict_do_update(
-        index_elements=list(_NATURAL_KEY), set_={name: insert.excluded[name] for name in replaced_columns}
+        index_elements=list(_NATURAL_KEY),
+        set_={name: insert.excluded[name] for name in replaced_columns},
+        where=changed,
     )
 
 
