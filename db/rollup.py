@@ -27,7 +27,7 @@ from db.types import sum_decimal
 
 # Every ingest updates rollup rows in place (a month's row once per batch, a day's once per correction). Free room
 # in each page lets PostgreSQL make those heap-only (HOT) updates, which touch no index; full pages (the default)
-# would add an entry to every index per update. Half a page (revision usage_ingest_writes; 0009 had 70): a batch
+# would add an entry to every index per update. Half a page (revision 0013_usage_ingest_writes; 0009 had 70): a batch
 # updates every row of a page in one transaction, and at 70 fewer than half of a re-sent batch's were HOT. On
 # PostgreSQL the tables are partitioned and the partitions carry it (usage_partitions_ensure).
 _HOT_UPDATES = {"postgresql_with": {"fillfactor": 50}}

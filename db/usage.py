@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from db.subscription import Subscription
 
 # On PostgreSQL these references are triggers, not foreign keys (alembic revisions 0011_usage_subscription_checks and
-# usage_ingest_writes): checked once per statement over all its rows, set-based, which the bulk ingest's rate needs.
+# 0013_usage_ingest_writes): checked once per statement over all its rows, set-based, as the bulk ingest's rate needs.
 # The models keep the ForeignKeys: the relationship and SQLite use them, and the check guarantees the same.
 TRIGGER_CHECKED_FOREIGN_KEYS = frozenset(
     {
@@ -38,7 +38,7 @@ class UsageRecord(Base):
         UniqueConstraint("subscription_id", "usage_date", "meter_id", name="uq_usage_records_natural_key"),
         CheckConstraint("quantity >= 0", name="quantity_non_negative"),
         CheckConstraint("length(currency) = 3 AND upper(currency) = currency", name="currency_iso4217"),
-        # No index on usage_date alone (revision usage_ingest_writes): no query reads through one, and every
+        # No index on usage_date alone (revision 0013_usage_ingest_writes): no query reads through one, and every
         # written row paid for it. On PostgreSQL the partitions keep half of each page free (fillfactor 50, set on
         # the partitions: a partitioned parent has no storage) so that a re-sent record is a heap-only update.
     )

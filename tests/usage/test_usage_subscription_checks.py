@@ -1,6 +1,6 @@
 """On PostgreSQL usage_records, usage_daily_rollups and usage_monthly_rollups reference subscriptions through
-set-based triggers, not foreign keys (alembic revisions 0011_usage_subscription_checks and usage_ingest_writes): they
-must refuse what the foreign keys refused. A row
+set-based triggers, not foreign keys (alembic revisions 0011_usage_subscription_checks and
+0013_usage_ingest_writes): they must refuse what the foreign keys refused. A row
 naming a missing subscription, among valid ones, fails its whole statement; a subscription with usage cannot be
 deleted or have its id changed; a usage row cannot move to another subscription. Collected only when a PostgreSQL
 server is configured (SQLite keeps its foreign keys)."""
@@ -90,7 +90,7 @@ async def test_a_subscription_with_usage_cannot_be_deleted_or_renumbered(databas
 
 @on_postgresql
 async def test_a_monthly_rollup_row_alone_keeps_its_subscription(database: Database) -> None:
-    # The monthly rollups' foreign key was the last real one (until revision usage_ingest_writes): the restrict
+    # The monthly rollups' foreign key was the last real one (until revision 0013_usage_ingest_writes): the restrict
     # trigger looks there too, whatever the other tables hold.
     world = await build_world(database, tenants=1, subscriptions=1, partners=0)
     subscription = world.subscriptions[0]

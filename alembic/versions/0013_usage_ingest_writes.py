@@ -1,6 +1,6 @@
 """cheaper usage writes: no usage_date index on usage_records, room for heap-only updates, monthly checks per statement
 
-Revision ID: usage_ingest_writes
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-04
 
@@ -34,7 +34,7 @@ from typing import Any
 
 from alembic import op
 
-revision: str = "usage_ingest_writes"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
