@@ -1,7 +1,7 @@
 """A correction rewrites no index on PostgreSQL (revision 0013_usage_ingest_writes): the usage tables' partitions
-keep half of each page free, so a re-sent record and the rollup rows it moves are heap-only (HOT) updates, on the API's write
-path and on the file import's COPY path alike, in a month whose partitions the write itself made. Collected only
-when a PostgreSQL server is configured (SQLite has no fillfactor)."""
+keep half of each page free, so a re-sent record and the rollup rows it moves are heap-only (HOT) updates, on the
+API's write path and on the file import's COPY path alike, in a month whose partitions the write itself made.
+Collected only when a PostgreSQL server is configured (SQLite has no fillfactor)."""
 
 from __future__ import annotations
 
