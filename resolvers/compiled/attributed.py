@@ -25,8 +25,7 @@ from sqlalchemy.types import Uuid
 from auth.row_filters import SCOPE_PARTNER_ID
 from db.enums import AssociationType
 from resolvers import global_id
-from resolvers.compiled.associations import instant
-from resolvers.compiled.bindings import argument, driver_value, row_id
+from resolvers.compiled.bindings import argument, driver_value, instant, row_id
 from resolvers.compiled.catalog import TYPES
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.filters import InputField, filter_value, sources

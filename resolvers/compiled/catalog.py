@@ -24,8 +24,8 @@ from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant
 from resolvers.compiled import filters
-from resolvers.compiled.filters import FilterSpec
-from resolvers.loaders import HISTORY_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
+from resolvers.compiled.filters import FilterSpec, SearchSpec
+from resolvers.loaders import AUDIT_ORDER, HISTORY_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
 from resolvers.pagination import SortKey
 from resolvers.usage.aggregate_types import GroupBy
 
@@ -256,10 +256,11 @@ BY_ID_ROOTS: Mapping[str, str | None] = MappingProxyType(
 )
 
 # Root connections (guarded by auth.policy.OPERATIONS): every visible row the filter keeps, in the key's order.
-CONNECTION_ROOTS: Mapping[str, tuple[str, SortKey, FilterSpec | None]] = MappingProxyType(
+CONNECTION_ROOTS: Mapping[str, tuple[str, SortKey, FilterSpec | SearchSpec | None]] = MappingProxyType(
     {
         "subscriptions": ("Subscription", SUBSCRIPTION_ORDER, filters.SUBSCRIPTIONS),
         "tenants": ("Tenant", TENANT_ORDER, filters.TENANTS),
-        "partners": ("Partner", PARTNER_ORDER, None),
+        "partners": ("Partner", PARTNER_ORDER, filters.PARTNER_SEARCH),
+        "auditEvents": ("AuditEvent", AUDIT_ORDER, filters.AUDIT_EVENTS),
     }
 )

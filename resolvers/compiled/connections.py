@@ -16,7 +16,7 @@ from resolvers.compiled import filters, sql_text
 from resolvers.compiled.bindings import Source, argument, only_arguments, page_size
 from resolvers.compiled.catalog import TYPES, ObjectType, ToMany
 from resolvers.compiled.errors import NotCompilable
-from resolvers.compiled.filters import FilterSpec
+from resolvers.compiled.filters import FilterSpec, SearchSpec
 from resolvers.errors import BadUserInput
 from resolvers.pagination import SortKey
 
@@ -48,7 +48,7 @@ class ConnectionBuilder:
         self.builder = builder
 
     def root(
-        self, target: str, key: SortKey, spec: FilterSpec | None, nodes: Sequence[FieldNode]
+        self, target: str, key: SortKey, spec: FilterSpec | SearchSpec | None, nodes: Sequence[FieldNode]
     ) -> ColumnElement[Any]:
         where, allowed = self._filtered(spec, nodes)
         return self._connection(TYPES[target], key, where, nodes, parent=None, allowed=allowed)
@@ -77,10 +77,14 @@ class ConnectionBuilder:
 
         return self._connection(TYPES[field.target], field.key, where, nodes, parent=parent, allowed=allowed)
 
-    def _filtered(self, spec: FilterSpec | None, nodes: Sequence[FieldNode]) -> tuple[Where, set[str]]:
-        """The connection's filter conditions, and the arguments it takes."""
+    def _filtered(self, spec: FilterSpec | SearchSpec | None, nodes: Sequence[FieldNode]) -> tuple[Where, set[str]]:
+        """The connection's filter (or search) conditions, and the arguments it takes."""
         if spec is None:
             return (lambda _child: []), {"first", "after"}
+        if isinstance(spec, SearchSpec):
+            for node in nodes:
+                only_arguments(node, {"first", "after", "search"})
+            return filters.searched(self.builder, spec, nodes), {"first", "after", "search"}
         for node in nodes:
             only_arguments(node, {"first", "after", "filter"})
         return filters.conditions(self.builder, spec, nodes), {"first", "after", "filter"}

@@ -82,7 +82,7 @@ from resolvers.errors import BadUserInput
 from resolvers.reads.nodes import MAX_NODES
 
 # Root fields guarded by auth.policy.OPERATIONS besides BY_ID_ROOTS' typed ones and CONNECTION_ROOTS.
-GUARDED_ROOTS = frozenset({"attributedSubscriptions", "usageAggregates"})
+GUARDED_ROOTS = frozenset({"attributedSubscriptions", "usageAggregates", "partnerByMpnId"})
 
 
 def _id_literal(value: ValueNode) -> Source:
@@ -91,6 +91,12 @@ def _id_literal(value: ValueNode) -> Source:
     if isinstance(value, VariableNode):
         return Source(None, value.name.value)
     raise NotCompilable("an id that is not a string")
+
+
+def _text(value: object) -> object:
+    if not isinstance(value, str):
+        raise NotCompilable("a text argument that is not a string")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +325,26 @@ class Builder:
         )
         return func.coalesce(value, sql_text.MISSING_SQL) if expected is not None else value
 
+    def _by_mpn_id(self, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+        """`partnerByMpnId`: the visible partner of that MPN id (resolvers.reads.partners.partner_by_mpn_id); none is
+        the interpreter's NOT_FOUND, so MISSING."""
+        self._guarded("partnerByMpnId")
+        for node in nodes:
+            only_arguments(node, {"mpnId"})
+        sources = {argument(node, "mpnId") for node in nodes}
+        if len(sources) != 1:
+            raise NotCompilable("Query.partnerByMpnId merged with differing ids")
+        (source,) = sources
+        target = TYPES["Partner"]
+        alias = self.alias(target)
+        wanted = self.bind(source, _text, target.table.c.mpn_id.type)
+        value = (
+            select(self.object_json(target, alias, nodes))
+            .where(alias.c.mpn_id == wanted, self.visible(target, alias))
+            .scalar_subquery()
+        )
+        return func.coalesce(value, sql_text.MISSING_SQL)
+
     def _nodes(self, key: str, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         """`nodes(ids:)`: each id's object, in order, null where out of reach (as `node`); more than MAX_NODES ids,
         or one that is no global id of a compilable type, is the interpreter's (BAD_USER_INPUT, or unknown)."""
@@ -363,6 +389,8 @@ class Builder:
             return self._by_id(key, name, nodes)
         if name == "nodes":
             return self._nodes(key, nodes)
+        if name == "partnerByMpnId":
+            return self._by_mpn_id(nodes)
         if name in CONNECTION_ROOTS:
             self._guarded(name)
             target, order, spec = CONNECTION_ROOTS[name]

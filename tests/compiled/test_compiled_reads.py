@@ -40,7 +40,7 @@ from gateway.seed.demo import (
     load_demo,
 )
 from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, AssociationRows, Column, ToMany, ToOne, Usage
-from resolvers.compiled.filters import FilterSpec
+from resolvers.compiled.filters import FilterSpec, SearchSpec
 from resolvers.compiled.runner import CompiledReads
 from resolvers.usage.ingestion import ingest_usage
 from tests import databases, factories
@@ -88,6 +88,9 @@ USAGE_AGGREGATE_FIELDS = [
 ]
 # Fields the share is also reported for, one line each (by their text in the document).
 FAMILIES = [
+    "partnerByMpnId(",
+    "search:",
+    "auditEvents(",
     "usageAggregates(",
     "partnerAssociations",
     "associationHistory",
@@ -107,7 +110,15 @@ def _filter_field_type(spec: FilterSpec, name: str) -> str:
     """The GraphQL type of a filter field given as its own variable."""
     if name == "status":
         return "TenantStatus" if spec.input_type == "TenantsFilter" else "SubscriptionStatus"
-    types = {"offer": "Offer", "hasDigitalPartnerOfRecord": "Boolean", "tenantId": "ID", "partnerId": "ID"}
+    types = {
+        "offer": "Offer",
+        "hasDigitalPartnerOfRecord": "Boolean",
+        "tenantId": "ID",
+        "partnerId": "ID",
+        "subscriptionId": "ID",
+        "from": "DateTime",
+        "to": "DateTime",
+    }
     return types.get(name, "String")
 
 
@@ -303,11 +314,18 @@ class _Writer:
             given.append(f"after: {self.variable('String', cursor) if self.rng.random() < 0.5 else literal}")
         return f"({', '.join(given)})" if given else ""
 
-    def with_filter(self, arguments: str, spec: FilterSpec | None) -> str:
+    def with_filter(self, arguments: str, spec: FilterSpec | SearchSpec | None) -> str:
         """Page arguments and, sometimes, a filter over some of the spec's fields: a literal object (its fields
-        literals or variables), or one variable for the whole object."""
+        literals or variables), or one variable for the whole object; or a search (`partners(search:)`)."""
         if spec is None or self.rng.random() < 0.6:
             return arguments
+        if isinstance(spec, SearchSpec):
+            # Part of a name, any case, LIKE wildcards, an exact MPN id or a part of one, empty, or nothing.
+            texts = ["proseware", "ADATUM", "o", "%", "_", "", None, "41", "Ski House", "nothing"]
+            search = self.rng.choice([DEMO_PARTNER_MPN_ID, DEMO_DELEGATED_PARTNER_MPN_ID, *texts])
+            literal = orjson.dumps(search).decode()
+            searched = f"search: {self.variable('String', search) if self.rng.random() < 0.5 else literal}"
+            return f"({arguments[1:-1]}, {searched})" if arguments else f"({searched})"
         values: dict[str, Any] = {}
         for name in self.pick([field.name for field in spec.fields], 0, 3):
             values[name] = self.filter_value(name)
@@ -332,9 +350,16 @@ class _Writer:
             return self.rng.choice(["ACTIVE", "SUSPENDED", "DELETED"])
         if name == "hasDigitalPartnerOfRecord":
             return self.rng.choice([True, False, None])
-        if name in ("tenantId", "partnerId"):
-            type_name = "Tenant" if name == "tenantId" else "Partner"
-            return self.rng.choice(self.world.by_type[type_name] + JUNK_IDS[1:] + [None])
+        if name in ("tenantId", "partnerId", "subscriptionId"):
+            type_name = {"tenantId": "Tenant", "partnerId": "Partner", "subscriptionId": "Subscription"}[name]
+            mine = self.visible.get(type_name, [])
+            return self.rng.choice(mine + self.world.by_type[type_name] + JUNK_IDS[1:] + [None])
+        if name in ("from", "to"):
+            return self.instant()
+        if name == "action":
+            return self.rng.choice(["setDigitalPartnerOfRecord", "removeDigitalPartnerOfRecord", "nothing", "", None])
+        if name == "correlationId":
+            return self.rng.choice(["nothing", "", None])
         if name == "countryCode":
             return self.rng.choice(["US", "DE", "GB", "ZZ", None])
         # A search: part of a name, any case, LIKE wildcards (taken literally), empty, or nothing.
@@ -426,10 +451,18 @@ class _Writer:
                 "usageAggregates",
                 "viewer",
                 "nodes",
+                "partnerByMpnId",
             ]
         )
         if field == "__typename":
             return "__typename"
+        if field == "partnerByMpnId":
+            self.roots += 1
+            # Every partner's MPN id (a partner caller sees only its own: the others are NOT_FOUND), or none's.
+            mpn_id = self.rng.choice([*self.world.mpn_ids, "0", ""])
+            given = self.variable("String!", mpn_id) if self.rng.random() < 0.5 else orjson.dumps(mpn_id).decode()
+            inner = self.selection("Partner", 2)
+            return f"r{self.roots}: partnerByMpnId(mpnId: {given}){self.directive()} {{ {inner} }}"
         if field == "usageAggregates":
             return self.usage_aggregates()
         if field == "nodes":
