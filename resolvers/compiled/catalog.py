@@ -22,10 +22,10 @@ from db.delegation import DelegatedAdminRelationship
 from db.enums import AssociationType
 from db.partner import Partner
 from db.subscription import Subscription
-from db.tenant import Tenant
+from db.tenant import Tenant, TenantContact
 from resolvers.compiled import filters
 from resolvers.compiled.filters import FilterSpec, SearchSpec
-from resolvers.loaders import AUDIT_ORDER, HISTORY_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
+from resolvers.loaders import AUDIT_ORDER, CONTACT_ORDER, HISTORY_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
 from resolvers.pagination import SortKey
 from resolvers.usage.aggregate_types import GroupBy
 
@@ -74,6 +74,22 @@ class ToMany:
 
 
 @dataclass(frozen=True)
+class ToList:
+    """A list of related objects (not a connection): every `target` row `condition(child, parent)` picks that the
+    caller may see, in the loader's `order` (column names)."""
+
+    target: str
+    condition: Callable[[Any, Any], ColumnElement[bool]]
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AttributedRows:
+    """Partner.attributedSubscriptions: the subscriptions the partner row is or was associated with
+    (resolvers/compiled/attributed.py), for a caller whose grant on the operation reaches that row."""
+
+
+@dataclass(frozen=True)
 class Usage:
     """A usage field (resolvers/compiled/usage.py): the parent's usage rows, read as the interpreter's usage loader
     for `parent` (SUBSCRIPTION, TENANT or PARTNER) reads them."""
@@ -87,7 +103,7 @@ class AssociationRows:
     (resolvers/compiled/associations.py)."""
 
 
-Field = Column | ToOne | ToMany | Usage | AssociationRows
+Field = Column | ToOne | ToMany | ToList | Usage | AssociationRows | AttributedRows
 
 
 @dataclass(frozen=True)
@@ -164,6 +180,12 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                         "Subscription", SUBSCRIPTION_ORDER, _children("tenant_id"), filters.TENANT_SUBSCRIPTIONS
                     ),
                     "usage": Usage(GroupBy.TENANT),
+                    # Both guarded by auth.policy.FIELDS (personal data: the tenant's admins, platform admins).
+                    "contacts": ToMany("Contact", CONTACT_ORDER, _children("tenant_id")),
+                    # The loader's order (resolvers.loaders.delegations_by_tenant).
+                    "delegatedAdminRelationships": ToList(
+                        "DelegatedAdminRelationship", _children("tenant_id"), ("created_at", "id")
+                    ),
                 }
             ),
         ),
@@ -178,6 +200,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "countryCode": Column("country_code"),
                     "createdAt": Column("created_at", Kind.DATETIME),
                     "attributedUsage": Usage(GroupBy.PARTNER),
+                    "attributedSubscriptions": AttributedRows(),
                 }
             ),
         ),
@@ -246,7 +269,27 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
     }
 )
 
-# Interfaces every compilable object type implements (for `... on Node` fragments).
+# Object types that are no Node (no id, never a root's or `node`'s answer): reached only through a field.
+VALUE_TYPES: Mapping[str, ObjectType] = MappingProxyType(
+    {
+        "Contact": ObjectType(
+            "Contact",
+            TenantContact.__table__,  # type: ignore[arg-type]
+            Entity.CONTACT,
+            MappingProxyType(
+                {
+                    "name": Column("name"),
+                    "email": Column("email"),
+                    "phone": Column("phone"),
+                    "createdAt": Column("created_at", Kind.DATETIME),
+                }
+            ),
+        ),
+    }
+)
+OBJECTS: Mapping[str, ObjectType] = MappingProxyType({**TYPES, **VALUE_TYPES})
+
+# Interfaces every compilable Node type (TYPES) implements (for `... on Node` fragments).
 INTERFACES = frozenset({"Node"})
 
 # Root fields fetching one object by id: the type the id must name (None: `node`, any type, null when out of

@@ -14,7 +14,7 @@ from sqlalchemy.types import Integer, Text
 
 from resolvers.compiled import filters, sql_text
 from resolvers.compiled.bindings import Source, argument, only_arguments, page_size
-from resolvers.compiled.catalog import TYPES, ObjectType, ToMany
+from resolvers.compiled.catalog import OBJECTS, TYPES, ObjectType, ToMany
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.filters import FilterSpec, SearchSpec
 from resolvers.errors import BadUserInput
@@ -63,10 +63,12 @@ class ConnectionBuilder:
         allowed: set[str],
         type_name: str,
         edge_fields: Mapping[str, EdgeField],
+        parent: Any = None,
     ) -> ColumnElement[Any]:
-        """A root connection of its own kind (attributedSubscriptions): its rows, arguments and edge fields."""
+        """A connection of its own kind (attributedSubscriptions, and Partner's under `parent`): its rows,
+        arguments and edge fields."""
         return self._connection(
-            target, key, where, nodes, parent=None, allowed=allowed, type_name=type_name, edge_fields=edge_fields
+            target, key, where, nodes, parent=parent, allowed=allowed, type_name=type_name, edge_fields=edge_fields
         )
 
     def nested(self, field: ToMany, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
@@ -75,7 +77,7 @@ class ConnectionBuilder:
         def where(child: Any) -> list[ColumnElement[bool]]:
             return [field.condition(child, parent), *filtered(child)]
 
-        return self._connection(TYPES[field.target], field.key, where, nodes, parent=parent, allowed=allowed)
+        return self._connection(OBJECTS[field.target], field.key, where, nodes, parent=parent, allowed=allowed)
 
     def _filtered(self, spec: FilterSpec | SearchSpec | None, nodes: Sequence[FieldNode]) -> tuple[Where, set[str]]:
         """The connection's filter (or search) conditions, and the arguments it takes."""

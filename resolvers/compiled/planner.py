@@ -36,8 +36,9 @@ from graphql import (
     VariableNode,
     print_ast,
 )
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, null, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, literal_column, null, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import replacement_traverse
 from sqlalchemy.types import Text, Uuid
@@ -65,11 +66,14 @@ from resolvers.compiled.catalog import (
     BY_ID_ROOTS,
     CONNECTION_ROOTS,
     INTERFACES,
+    OBJECTS,
     TYPES,
     AssociationRows,
+    AttributedRows,
     Column,
     Field,
     ObjectType,
+    ToList,
     ToMany,
     ToOne,
     Usage,
@@ -193,7 +197,7 @@ class Builder:
             return True
         if condition in INTERFACES:
             return type_name in TYPES
-        if condition in TYPES or condition == "Query":
+        if condition in OBJECTS or condition == "Query":
             return False
         raise NotCompilable(f"a fragment on {condition}")
 
@@ -202,6 +206,8 @@ class Builder:
         when it is the same on every row the caller may reach, else in SQL. Where it fails the statement writes
         MISSING (the interpreter's FORBIDDEN, which it then answers): a document selecting such a field for rows
         the caller has none of still compiles."""
+        if (object_type.name, field) == ("Partner", "attributedSubscriptions"):
+            return attributed.reaches_partner_row(self, alias)
         if (object_type.name, field) not in FIELDS:
             return True
         rule = field_rule(object_type.name, field, self.caller.roles)
@@ -264,6 +270,10 @@ class Builder:
             return usage_field(self, alias, field, nodes)
         if isinstance(field, AssociationRows):
             return partner_associations(self, alias, nodes)
+        if isinstance(field, AttributedRows):
+            return attributed.of_partner_row(self, alias, nodes)
+        if isinstance(field, ToList):
+            return self._listed(field, alias, nodes)
         if any(node.arguments for node in nodes):
             raise NotCompilable(f"arguments of {object_type.name}.{nodes[0].name.value}")
         if isinstance(field, Column):
@@ -293,6 +303,21 @@ class Builder:
             .scalar_subquery()
         )
         return func.coalesce(value, sql_text.MISSING_SQL) if field.required else value
+
+    def _listed(self, field: ToList, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+        """A list field: the visible related rows in the loader's order, [] when there are none."""
+        if any(node.arguments for node in nodes):
+            raise NotCompilable(f"arguments of {nodes[0].name.value}")
+        target = TYPES[field.target]
+        rows = self.alias(target)
+        listed = func.json_agg(
+            aggregate_order_by(self.object_json(target, rows, nodes), *(rows.c[name] for name in field.order))
+        )
+        return (
+            select(func.coalesce(listed, literal_column("'[]'::json")))
+            .where(field.condition(rows, parent), self.visible(target, rows))
+            .scalar_subquery()
+        )
 
     # -- the root ------------------------------------------------------------------------------------------------
 

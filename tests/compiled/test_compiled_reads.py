@@ -39,7 +39,18 @@ from gateway.seed.demo import (
     DEMO_PARTNER_MPN_ID,
     load_demo,
 )
-from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, AssociationRows, Column, ToMany, ToOne, Usage
+from resolvers.compiled.catalog import (
+    CONNECTION_ROOTS,
+    OBJECTS,
+    TYPES,
+    AssociationRows,
+    AttributedRows,
+    Column,
+    ToList,
+    ToMany,
+    ToOne,
+    Usage,
+)
 from resolvers.compiled.filters import FilterSpec, SearchSpec
 from resolvers.compiled.runner import CompiledReads
 from resolvers.usage.ingestion import ingest_usage
@@ -68,11 +79,12 @@ CALLERS: list[Principal] = [
 # Fields beyond the catalog, so that refusals and the fall-back are exercised too.
 OUTSIDE_THE_CATALOG = {
     "Subscription": [],
-    "Tenant": ["contacts(first: 1) { totalCount }", "delegatedAdminRelationships { status }"],
-    "Partner": ["attributedSubscriptions(first: 1) { totalCount }"],
+    "Tenant": [],
+    "Partner": ["dporInvitations(first: 1) { totalCount }"],
     "PartnerAssociation": ["claim { workload declineBy }"],
     "DelegatedAdminRelationship": [],
     "AuditEvent": ["before", "after"],
+    "Contact": [],
 }
 GROUPINGS = ["MONTH", "DAY", "SERVICE", "SUBSCRIPTION", "TENANT", "PARTNER", "RECOGNITION_ROLE"]
 USAGE_AGGREGATE_FIELDS = [
@@ -90,6 +102,8 @@ USAGE_AGGREGATE_FIELDS = [
 FAMILIES = [
     "partnerByMpnId(",
     "search:",
+    "contacts",
+    "delegatedAdminRelationships",
     "auditEvents(",
     "usageAggregates(",
     "partnerAssociations",
@@ -159,7 +173,7 @@ class _Writer:
         return f" @{kind}(if: {'true' if condition else 'false'})"
 
     def selection(self, type_name: str, depth: int) -> str:
-        object_type = TYPES[type_name]
+        object_type = OBJECTS[type_name]
         names = sorted(object_type.fields)
         chosen = self.pick([*names, "__typename"], 1, 5)
         parts = []
@@ -181,6 +195,19 @@ class _Writer:
                 arguments = self.association_arguments()
                 inner = self.selection("PartnerAssociation", depth - 1)
                 parts.append(f"{alias}{name}{arguments}{self.directive()} {{ {inner} }}")
+            elif isinstance(field, ToList):
+                if depth == 0:
+                    continue
+                parts.append(f"{alias}{name}{self.directive()} {{ {self.selection(field.target, depth - 1)} }}")
+            elif isinstance(field, AttributedRows):
+                if depth == 0:
+                    continue
+                arguments = self.page_arguments("subscriptions")
+                if self.rng.random() < 0.4:
+                    given = f"filter: {self.attributed_filter()}"
+                    arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
+                inner = self.connection("Subscription", depth - 1, attributed=True)
+                parts.append(f"{alias}{name}{arguments}{self.directive()} {{ {inner} }}")
             elif isinstance(field, ToMany):
                 if depth == 0:
                     continue
@@ -194,9 +221,12 @@ class _Writer:
         if self.rng.randint(0, 24) == 0 and OUTSIDE_THE_CATALOG[type_name]:
             parts.append(self.rng.choice(OUTSIDE_THE_CATALOG[type_name]))
         wrapping = self.rng.choice(["plain", "plain", "inline", "node", "other", "named"])
+        if type_name not in TYPES and wrapping in ("node", "other"):
+            wrapping = "inline"  # no Node: no `... on Node`
         body = " ".join(parts) or "__typename"
         if wrapping == "inline":
-            return f"id ... on {type_name}{self.directive()} {{ {body} }}"
+            leading = "id " if type_name in TYPES else "__typename "
+            return f"{leading}... on {type_name}{self.directive()} {{ {body} }}"
         if wrapping == "node":
             return f"... on Node {{ id }} {body}"
         if wrapping == "other":
@@ -574,6 +604,11 @@ async def _visible_ids(api: Api, world: WorldIds, caller: Principal) -> dict[str
         body = await api.execute(f"{{ {field}(first: 6) {{ edges {{ cursor }} }} }}", as_=caller)
         edges = ((body.get("data") or {}).get(field) or {}).get("edges") or []
         visible[f"cursor:{key.name}"] = [edge["cursor"] for edge in edges]
+    contacts = "{ tenants(first: 10) { edges { node { contacts(first: 3) { edges { cursor } } } } } }"
+    body = await api.execute(contacts, as_=caller)
+    tenants = ((body.get("data") or {}).get("tenants") or {}).get("edges") or []
+    pages = [edge["node"].get("contacts") for edge in tenants if edge and edge.get("node")]
+    visible["cursor:contacts"] = [edge["cursor"] for page in pages if page for edge in page["edges"]]
     history = "{ subscriptions(first: 30) { edges { node { associationHistory(first: 3) { edges { cursor } } } } } }"
     body = await api.execute(history, as_=caller)
     pages = [
