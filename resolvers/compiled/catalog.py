@@ -39,6 +39,7 @@ class Kind(enum.Enum):
     UUID = "UUID"  # the dashed lower-case text
     GLOBAL_ID = "GLOBAL_ID"  # a Relay id: of the row's own type, or of `Column.id_type`
     IS_NULL = "IS_NULL"  # a boolean: the column holds no value (PartnerAssociation.isActive)
+    EMPTY_IF_NULL = "EMPTY_IF_NULL"  # text, "" where the column holds none (PartnerClaim.evidence)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,15 @@ class ToList:
 
 
 @dataclass(frozen=True)
+class Embedded:
+    """An object of a VALUE_TYPES type built from the parent's own row (PartnerAssociation.claim), null where
+    `present(row)` does not hold."""
+
+    target: str
+    present: Callable[[Any], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
 class AttributedRows:
     """Partner.attributedSubscriptions: the subscriptions the partner row is or was associated with
     (resolvers/compiled/attributed.py), for a caller whose grant on the operation reaches that row."""
@@ -103,7 +113,7 @@ class AssociationRows:
     (resolvers/compiled/associations.py)."""
 
 
-Field = Column | ToOne | ToMany | ToList | Usage | AssociationRows | AttributedRows
+Field = Column | ToOne | ToMany | ToList | Embedded | Usage | AssociationRows | AttributedRows
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,11 @@ def _active_dpor(child: Any, parent: Any) -> ColumnElement[bool]:
         child.c.type == literal_column(f"'{AssociationType.DIGITAL_PARTNER_OF_RECORD.value}'"),
         child.c.valid_to.is_(None),
     )
+
+
+def _is_claim(row: Any) -> ColumnElement[bool]:
+    """schema/association._claim: a row made by claimPartnerOfRecord has its decline window and workload."""
+    return and_(row.c.decline_by.is_not(None), row.c.claim_workload.is_not(None))
 
 
 def _frozen(fields: dict[str, Field]) -> Mapping[str, Field]:
@@ -225,6 +240,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "endedByRole": Column("ended_by_role"),
                     "endedByClientId": Column("ended_by_client_id"),
                     "isActive": Column("valid_to", Kind.IS_NULL),
+                    "claim": Embedded("PartnerClaim", _is_claim),
                     "subscription": ToOne("Subscription", _by_id("subscription_id"), required=True),
                     "partner": ToOne("Partner", _by_id("partner_id"), required=True),
                 }
@@ -282,6 +298,19 @@ VALUE_TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "email": Column("email"),
                     "phone": Column("phone"),
                     "createdAt": Column("created_at", Kind.DATETIME),
+                }
+            ),
+        ),
+        # PartnerAssociation.claim: columns of the association's own row.
+        "PartnerClaim": ObjectType(
+            "PartnerClaim",
+            PartnerAssociation.__table__,  # type: ignore[arg-type]
+            Entity.PARTNER_ASSOCIATION,
+            MappingProxyType(
+                {
+                    "workload": Column("claim_workload"),
+                    "evidence": Column("claim_evidence", Kind.EMPTY_IF_NULL),
+                    "declineBy": Column("decline_by", Kind.DATETIME),
                 }
             ),
         ),

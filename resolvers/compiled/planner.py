@@ -71,6 +71,7 @@ from resolvers.compiled.catalog import (
     AssociationRows,
     AttributedRows,
     Column,
+    Embedded,
     Field,
     ObjectType,
     ToList,
@@ -274,6 +275,10 @@ class Builder:
             return attributed.of_partner_row(self, alias, nodes)
         if isinstance(field, ToList):
             return self._listed(field, alias, nodes)
+        if isinstance(field, Embedded):  # the same row, its own object
+            if any(node.arguments for node in nodes):
+                raise NotCompilable(f"arguments of {object_type.name}.{nodes[0].name.value}")
+            return case((field.present(alias), self.object_json(OBJECTS[field.target], alias, nodes)), else_=null())
         if any(node.arguments for node in nodes):
             raise NotCompilable(f"arguments of {object_type.name}.{nodes[0].name.value}")
         if isinstance(field, Column):

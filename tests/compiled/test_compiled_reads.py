@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from auth.principal import Principal, Role
 from db.engine import Database
-from db.enums import AssociationEndReason, AssociationType, Offer, RecognitionRole
+from db.enums import AssociationEndReason, AssociationStatus, AssociationType, Offer, RecognitionRole
 from db.models import Partner, Tenant
 from gateway.seed.demo import (
     DEMO_DELEGATED_PARTNER_MPN_ID,
@@ -46,6 +46,7 @@ from resolvers.compiled.catalog import (
     AssociationRows,
     AttributedRows,
     Column,
+    Embedded,
     ToList,
     ToMany,
     ToOne,
@@ -81,10 +82,11 @@ OUTSIDE_THE_CATALOG = {
     "Subscription": [],
     "Tenant": [],
     "Partner": ["dporInvitations(first: 1) { totalCount }"],
-    "PartnerAssociation": ["claim { workload declineBy }"],
+    "PartnerAssociation": [],
     "DelegatedAdminRelationship": [],
     "AuditEvent": ["before", "after"],
     "Contact": [],
+    "PartnerClaim": [],
 }
 GROUPINGS = ["MONTH", "DAY", "SERVICE", "SUBSCRIPTION", "TENANT", "PARTNER", "RECOGNITION_ROLE"]
 USAGE_AGGREGATE_FIELDS = [
@@ -104,6 +106,7 @@ FAMILIES = [
     "search:",
     "contacts",
     "delegatedAdminRelationships",
+    "claim",
     "auditEvents(",
     "usageAggregates(",
     "partnerAssociations",
@@ -195,7 +198,7 @@ class _Writer:
                 arguments = self.association_arguments()
                 inner = self.selection("PartnerAssociation", depth - 1)
                 parts.append(f"{alias}{name}{arguments}{self.directive()} {{ {inner} }}")
-            elif isinstance(field, ToList):
+            elif isinstance(field, ToList | Embedded):
                 if depth == 0:
                     continue
                 parts.append(f"{alias}{name}{self.directive()} {{ {self.selection(field.target, depth - 1)} }}")
@@ -641,6 +644,20 @@ async def _extra_history(database: Database) -> None:
         )
         session.add(factories.association(subscription, second, valid_from=old + timedelta(days=400, seconds=1)))
         session.add(factories.association(subscription, first, type=AssociationType.TRANSACTING_PARTNER))
+        # A claim whose decline window passed undeclined, ended since; its evidence never given ("" in the API).
+        session.add(
+            factories.association(
+                subscription,
+                second,
+                type=AssociationType.TRANSACTING_PARTNER,
+                valid_from=old + timedelta(days=10),
+                valid_to=old + timedelta(days=20),
+                end_reason=AssociationEndReason.REPLACED,
+                ended_by="someone",
+                decline_by=old + timedelta(days=17),
+                claim_workload='Migration "phase 2"\n\tand after',
+            )
+        )
 
 
 def _at(day: date, hours: int, microseconds: int = 0) -> datetime:
@@ -675,6 +692,20 @@ async def _extra_usage(database: Database) -> None:
                     ended_by="someone",
                 ),
                 factories.association(subscription, partner, valid_from=_at(days[20], 14)),
+                # A claim its owner declined: never attributed, but listed with its claim.
+                factories.association(
+                    subscription,
+                    partner,
+                    type=AssociationType.TRANSACTING_PARTNER,
+                    valid_from=_at(days[30], 9),
+                    valid_to=_at(days[29], 9),
+                    status=AssociationStatus.DECLINED,
+                    end_reason=AssociationEndReason.CUSTOMER_DECLINED,
+                    ended_by="owner",
+                    decline_by=_at(days[16], 9),
+                    claim_workload="Analytics",
+                    claim_evidence="Ticket #42, signed off by Zoë",
+                ),
                 factories.association(
                     subscription,
                     partner,
