@@ -52,10 +52,6 @@ def contains(column: Any, pattern: str | ColumnElement[str]) -> ColumnElement[bo
     return func.lower(column).like(pattern, escape="\\")
 
 
-def _contains(column: Any, text: str) -> ColumnElement[bool]:
-    return contains(column, like_pattern(text))
-
-
 def tenant_conditions(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     search = filters.get("search")
     return tenant_conditions_for(
@@ -81,4 +77,10 @@ def tenant_conditions_for(search_pattern: Any, country_code: Any, status: Any) -
 def partner_conditions(search: str | None) -> list[ColumnElement[bool]]:
     if not search:
         return []
-    return [or_(_contains(Partner.name, search), Partner.mpn_id == search)]
+    return partner_conditions_for(like_pattern(search), search)
+
+
+def partner_conditions_for(search_pattern: Any, search: Any) -> list[ColumnElement[bool]]:
+    """`partner_conditions` for values as they are compared: the name's pattern and the exact MPN id (each a value,
+    or a bind parameter the compiled reads fill per request)."""
+    return [or_(contains(Partner.name, search_pattern), Partner.mpn_id == search)]

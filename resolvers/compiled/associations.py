@@ -8,7 +8,6 @@ bindings.plan_inputs); the instant itself is a bind parameter."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,7 @@ from graphql import BooleanValueNode, FieldNode, VariableNode
 from sqlalchemy import ColumnElement, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from resolvers.compiled.bindings import Source, argument, only_arguments
+from resolvers.compiled.bindings import Source, argument, instant, only_arguments
 from resolvers.compiled.catalog import TYPES
 from resolvers.compiled.errors import NotCompilable
 
@@ -29,22 +28,6 @@ ASSOCIATION = TYPES["PartnerAssociation"]
 def _oldest_first(rows: Any) -> tuple[Any, Any]:
     """The loader's order (resolvers.loaders._with_partner)."""
     return rows.c.valid_from, rows.c.id
-
-
-def instant(value: object) -> object:
-    """A DateTime argument as the scalar (schema/scalars._parse_datetime) reads it: a variable arrives parsed; a
-    literal, which validation has parsed once already, is parsed again the same way (an offset, then UTC)."""
-    if isinstance(value, dt.datetime):
-        return value
-    if not isinstance(value, str):
-        raise NotCompilable("an instant that is not a string")
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            raise ValueError(value)
-        return parsed.astimezone(dt.UTC)
-    except (ValueError, OverflowError) as error:
-        raise NotCompilable("an instant the scalar refuses") from error
 
 
 def _flag(node: FieldNode, name: str, variables: Any) -> bool:

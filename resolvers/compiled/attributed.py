@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode
-from sqlalchemy import ColumnElement, bindparam, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.types import Uuid
@@ -25,8 +25,7 @@ from sqlalchemy.types import Uuid
 from auth.row_filters import SCOPE_PARTNER_ID
 from db.enums import AssociationType
 from resolvers import global_id
-from resolvers.compiled.associations import instant
-from resolvers.compiled.bindings import argument, driver_value, row_id
+from resolvers.compiled.bindings import argument, driver_value, instant, row_id
 from resolvers.compiled.catalog import TYPES
 from resolvers.compiled.errors import NotCompilable
 from resolvers.compiled.filters import InputField, filter_value, sources
@@ -47,7 +46,30 @@ SUBSCRIPTION = TYPES["Subscription"]
 
 
 def attributed_subscriptions(builder: Builder, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
-    partner = _partner(builder, nodes)
+    allowed = {"first", "after", "partnerId", "filter"}
+    return _connection(builder, nodes, _partner(builder, nodes), allowed, parent=None)
+
+
+def of_partner_row(builder: Builder, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+    """Partner.attributedSubscriptions: the parent partner row's (schema/partner.py passes its id as the target,
+    which reaches_partner_row has checked is in reach)."""
+    return _connection(builder, nodes, parent.c.id, {"first", "after", "filter"}, parent=parent)
+
+
+def reaches_partner_row(builder: Builder, row: Any) -> bool | ColumnElement[bool]:
+    """schema.permissions.OperationPolicy on a Partner row (auth.policy.operation_reaches_partner): a held grant of
+    reach ALL reaches every row; OWN_PARTNER the caller's own partner's row; else FORBIDDEN (the statement's
+    MISSING). True or False when it is the same on every row, else in SQL."""
+    if reaches_every_partner(builder.caller.roles):
+        return True
+    if not reads_own_partner(builder.caller.roles) or not builder.caller.known.partner:
+        return False
+    return row.c.id == bindparam(SCOPE_PARTNER_ID, type_=Uuid())  # type: ignore[no-any-return]
+
+
+def _connection(
+    builder: Builder, nodes: Sequence[FieldNode], partner: ColumnElement[Any], allowed: set[str], parent: Any
+) -> ColumnElement[Any]:
     filtered = _filter_conditions(builder, nodes)
 
     def mine(associations: Any) -> list[ColumnElement[bool]]:
@@ -58,29 +80,32 @@ def attributed_subscriptions(builder: Builder, nodes: Sequence[FieldNode]) -> Co
             builder.visible(ASSOCIATION, associations),
         ]
 
+    def correlated(statement: Select[Any], *froms: Any) -> Select[Any]:
+        # Under a Partner row, `partner` is the row's id, a FROM of a statement levels up: said explicitly, or
+        # SQLAlchemy would join the parent's page in again here (it auto-correlates one level only).
+        return statement if parent is None else statement.correlate(parent, *froms)
+
     def where(child: Any) -> list[ColumnElement[bool]]:
         matching = builder.alias(ASSOCIATION)
-        return [child.c.id.in_(select(matching.c.subscription_id).where(*mine(matching)))]
+        return [child.c.id.in_(correlated(select(matching.c.subscription_id).where(*mine(matching))))]
 
     def associations(page: Any, field_nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         if any(node.arguments for node in field_nodes):
             raise NotCompilable("arguments of associations")
         rows = builder.alias(ASSOCIATION)
         ordered = aggregate_order_by(builder.object_json(ASSOCIATION, rows, field_nodes), rows.c.valid_from, rows.c.id)
-        return (
-            select(func.coalesce(func.json_agg(ordered), literal_column("'[]'::json")))
-            .where(rows.c.subscription_id == page.c.id, *mine(rows))
-            .scalar_subquery()
-        )
+        listed = select(func.coalesce(func.json_agg(ordered), literal_column("'[]'::json")))
+        return correlated(listed.where(rows.c.subscription_id == page.c.id, *mine(rows)), page).scalar_subquery()
 
     return builder.connections.root_with(
         SUBSCRIPTION,
         SUBSCRIPTION_ORDER,
         where,
         nodes,
-        allowed={"first", "after", "partnerId", "filter"},
+        allowed=allowed,
         type_name="AttributedSubscription",
         edge_fields={"associations": associations},
+        parent=parent,
     )
 
 

@@ -7,6 +7,7 @@ the same side of each check that shapes the SQL (an `after` given or not, the ty
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -124,6 +125,22 @@ def row_id(decode_id: DecodeId, expected: str) -> Callable[[object], object]:
         return found
 
     return convert
+
+
+def instant(value: object) -> object:
+    """A DateTime argument as the scalar (schema/scalars._parse_datetime) reads it: a variable arrives parsed; a
+    literal, which validation has parsed once already, is parsed again the same way (an offset, then UTC)."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise NotCompilable("an instant that is not a string")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError(value)
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError) as error:
+        raise NotCompilable("an instant the scalar refuses") from error
 
 
 def id_type(value: object, decode_id: DecodeId) -> str | None:

@@ -22,10 +22,10 @@ from db.delegation import DelegatedAdminRelationship
 from db.enums import AssociationType
 from db.partner import Partner
 from db.subscription import Subscription
-from db.tenant import Tenant
+from db.tenant import Tenant, TenantContact
 from resolvers.compiled import filters
-from resolvers.compiled.filters import FilterSpec
-from resolvers.loaders import HISTORY_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
+from resolvers.compiled.filters import FilterSpec, SearchSpec
+from resolvers.loaders import AUDIT_ORDER, CONTACT_ORDER, HISTORY_ORDER, PARTNER_ORDER, SUBSCRIPTION_ORDER, TENANT_ORDER
 from resolvers.pagination import SortKey
 from resolvers.usage.aggregate_types import GroupBy
 
@@ -39,6 +39,7 @@ class Kind(enum.Enum):
     UUID = "UUID"  # the dashed lower-case text
     GLOBAL_ID = "GLOBAL_ID"  # a Relay id: of the row's own type, or of `Column.id_type`
     IS_NULL = "IS_NULL"  # a boolean: the column holds no value (PartnerAssociation.isActive)
+    EMPTY_IF_NULL = "EMPTY_IF_NULL"  # text, "" where the column holds none (PartnerClaim.evidence)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,31 @@ class ToMany:
 
 
 @dataclass(frozen=True)
+class ToList:
+    """A list of related objects (not a connection): every `target` row `condition(child, parent)` picks that the
+    caller may see, in the loader's `order` (column names)."""
+
+    target: str
+    condition: Callable[[Any, Any], ColumnElement[bool]]
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """An object of a VALUE_TYPES type built from the parent's own row (PartnerAssociation.claim), null where
+    `present(row)` does not hold."""
+
+    target: str
+    present: Callable[[Any], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class AttributedRows:
+    """Partner.attributedSubscriptions: the subscriptions the partner row is or was associated with
+    (resolvers/compiled/attributed.py), for a caller whose grant on the operation reaches that row."""
+
+
+@dataclass(frozen=True)
 class Usage:
     """A usage field (resolvers/compiled/usage.py): the parent's usage rows, read as the interpreter's usage loader
     for `parent` (SUBSCRIPTION, TENANT or PARTNER) reads them."""
@@ -87,7 +113,7 @@ class AssociationRows:
     (resolvers/compiled/associations.py)."""
 
 
-Field = Column | ToOne | ToMany | Usage | AssociationRows
+Field = Column | ToOne | ToMany | ToList | Embedded | Usage | AssociationRows | AttributedRows
 
 
 @dataclass(frozen=True)
@@ -118,6 +144,11 @@ def _active_dpor(child: Any, parent: Any) -> ColumnElement[bool]:
         child.c.type == literal_column(f"'{AssociationType.DIGITAL_PARTNER_OF_RECORD.value}'"),
         child.c.valid_to.is_(None),
     )
+
+
+def _is_claim(row: Any) -> ColumnElement[bool]:
+    """schema/association._claim: a row made by claimPartnerOfRecord has its decline window and workload."""
+    return and_(row.c.decline_by.is_not(None), row.c.claim_workload.is_not(None))
 
 
 def _frozen(fields: dict[str, Field]) -> Mapping[str, Field]:
@@ -164,6 +195,12 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                         "Subscription", SUBSCRIPTION_ORDER, _children("tenant_id"), filters.TENANT_SUBSCRIPTIONS
                     ),
                     "usage": Usage(GroupBy.TENANT),
+                    # Both guarded by auth.policy.FIELDS (personal data: the tenant's admins, platform admins).
+                    "contacts": ToMany("Contact", CONTACT_ORDER, _children("tenant_id")),
+                    # The loader's order (resolvers.loaders.delegations_by_tenant).
+                    "delegatedAdminRelationships": ToList(
+                        "DelegatedAdminRelationship", _children("tenant_id"), ("created_at", "id")
+                    ),
                 }
             ),
         ),
@@ -178,6 +215,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "countryCode": Column("country_code"),
                     "createdAt": Column("created_at", Kind.DATETIME),
                     "attributedUsage": Usage(GroupBy.PARTNER),
+                    "attributedSubscriptions": AttributedRows(),
                 }
             ),
         ),
@@ -202,6 +240,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "endedByRole": Column("ended_by_role"),
                     "endedByClientId": Column("ended_by_client_id"),
                     "isActive": Column("valid_to", Kind.IS_NULL),
+                    "claim": Embedded("PartnerClaim", _is_claim),
                     "subscription": ToOne("Subscription", _by_id("subscription_id"), required=True),
                     "partner": ToOne("Partner", _by_id("partner_id"), required=True),
                 }
@@ -246,7 +285,40 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
     }
 )
 
-# Interfaces every compilable object type implements (for `... on Node` fragments).
+# Object types that are no Node (no id, never a root's or `node`'s answer): reached only through a field.
+VALUE_TYPES: Mapping[str, ObjectType] = MappingProxyType(
+    {
+        "Contact": ObjectType(
+            "Contact",
+            TenantContact.__table__,  # type: ignore[arg-type]
+            Entity.CONTACT,
+            MappingProxyType(
+                {
+                    "name": Column("name"),
+                    "email": Column("email"),
+                    "phone": Column("phone"),
+                    "createdAt": Column("created_at", Kind.DATETIME),
+                }
+            ),
+        ),
+        # PartnerAssociation.claim: columns of the association's own row.
+        "PartnerClaim": ObjectType(
+            "PartnerClaim",
+            PartnerAssociation.__table__,  # type: ignore[arg-type]
+            Entity.PARTNER_ASSOCIATION,
+            MappingProxyType(
+                {
+                    "workload": Column("claim_workload"),
+                    "evidence": Column("claim_evidence", Kind.EMPTY_IF_NULL),
+                    "declineBy": Column("decline_by", Kind.DATETIME),
+                }
+            ),
+        ),
+    }
+)
+OBJECTS: Mapping[str, ObjectType] = MappingProxyType({**TYPES, **VALUE_TYPES})
+
+# Interfaces every compilable Node type (TYPES) implements (for `... on Node` fragments).
 INTERFACES = frozenset({"Node"})
 
 # Root fields fetching one object by id: the type the id must name (None: `node`, any type, null when out of
@@ -256,10 +328,11 @@ BY_ID_ROOTS: Mapping[str, str | None] = MappingProxyType(
 )
 
 # Root connections (guarded by auth.policy.OPERATIONS): every visible row the filter keeps, in the key's order.
-CONNECTION_ROOTS: Mapping[str, tuple[str, SortKey, FilterSpec | None]] = MappingProxyType(
+CONNECTION_ROOTS: Mapping[str, tuple[str, SortKey, FilterSpec | SearchSpec | None]] = MappingProxyType(
     {
         "subscriptions": ("Subscription", SUBSCRIPTION_ORDER, filters.SUBSCRIPTIONS),
         "tenants": ("Tenant", TENANT_ORDER, filters.TENANTS),
-        "partners": ("Partner", PARTNER_ORDER, None),
+        "partners": ("Partner", PARTNER_ORDER, filters.PARTNER_SEARCH),
+        "auditEvents": ("AuditEvent", AUDIT_ORDER, filters.AUDIT_EVENTS),
     }
 )

@@ -14,9 +14,9 @@ from sqlalchemy.types import Integer, Text
 
 from resolvers.compiled import filters, sql_text
 from resolvers.compiled.bindings import Source, argument, only_arguments, page_size
-from resolvers.compiled.catalog import TYPES, ObjectType, ToMany
+from resolvers.compiled.catalog import OBJECTS, TYPES, ObjectType, ToMany
 from resolvers.compiled.errors import NotCompilable
-from resolvers.compiled.filters import FilterSpec
+from resolvers.compiled.filters import FilterSpec, SearchSpec
 from resolvers.errors import BadUserInput
 from resolvers.pagination import SortKey
 
@@ -48,7 +48,7 @@ class ConnectionBuilder:
         self.builder = builder
 
     def root(
-        self, target: str, key: SortKey, spec: FilterSpec | None, nodes: Sequence[FieldNode]
+        self, target: str, key: SortKey, spec: FilterSpec | SearchSpec | None, nodes: Sequence[FieldNode]
     ) -> ColumnElement[Any]:
         where, allowed = self._filtered(spec, nodes)
         return self._connection(TYPES[target], key, where, nodes, parent=None, allowed=allowed)
@@ -63,10 +63,12 @@ class ConnectionBuilder:
         allowed: set[str],
         type_name: str,
         edge_fields: Mapping[str, EdgeField],
+        parent: Any = None,
     ) -> ColumnElement[Any]:
-        """A root connection of its own kind (attributedSubscriptions): its rows, arguments and edge fields."""
+        """A connection of its own kind (attributedSubscriptions, and Partner's under `parent`): its rows,
+        arguments and edge fields."""
         return self._connection(
-            target, key, where, nodes, parent=None, allowed=allowed, type_name=type_name, edge_fields=edge_fields
+            target, key, where, nodes, parent=parent, allowed=allowed, type_name=type_name, edge_fields=edge_fields
         )
 
     def nested(self, field: ToMany, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
@@ -75,12 +77,16 @@ class ConnectionBuilder:
         def where(child: Any) -> list[ColumnElement[bool]]:
             return [field.condition(child, parent), *filtered(child)]
 
-        return self._connection(TYPES[field.target], field.key, where, nodes, parent=parent, allowed=allowed)
+        return self._connection(OBJECTS[field.target], field.key, where, nodes, parent=parent, allowed=allowed)
 
-    def _filtered(self, spec: FilterSpec | None, nodes: Sequence[FieldNode]) -> tuple[Where, set[str]]:
-        """The connection's filter conditions, and the arguments it takes."""
+    def _filtered(self, spec: FilterSpec | SearchSpec | None, nodes: Sequence[FieldNode]) -> tuple[Where, set[str]]:
+        """The connection's filter (or search) conditions, and the arguments it takes."""
         if spec is None:
             return (lambda _child: []), {"first", "after"}
+        if isinstance(spec, SearchSpec):
+            for node in nodes:
+                only_arguments(node, {"first", "after", "search"})
+            return filters.searched(self.builder, spec, nodes), {"first", "after", "search"}
         for node in nodes:
             only_arguments(node, {"first", "after", "filter"})
         return filters.conditions(self.builder, spec, nodes), {"first", "after", "filter"}

@@ -30,11 +30,14 @@ from sqlalchemy import ColumnElement, TableClause
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.types import String, TypeEngine, Uuid
 
+from db.audit import AuditEvent
+from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant
-from resolvers.compiled.bindings import Source, driver_value, row_id
+from resolvers.compiled.bindings import Source, argument, driver_value, instant, row_id
 from resolvers.compiled.errors import NotCompilable
-from resolvers.filters import like_pattern, subscription_conditions, tenant_conditions_for
+from resolvers.filters import like_pattern, partner_conditions_for, subscription_conditions, tenant_conditions_for
+from resolvers.reads.audit_events import audit_event_conditions
 
 if TYPE_CHECKING:
     from resolvers.compiled.planner import Builder
@@ -46,8 +49,11 @@ class Compared(enum.Enum):
     AS_IS = "AS_IS"  # text, and enum members (sent by name)
     PATTERN = "PATTERN"  # a search text: its LIKE pattern (resolvers.filters.like_pattern)
     FLAG = "FLAG"  # a boolean that picks the condition: part of the plan, no parameter
+    TEXT = "TEXT"  # text as is, where an empty text filters nothing (an audit event's action)
+    INSTANT = "INSTANT"  # a DateTime, read as the scalar reads it
     TENANT_ID = "TENANT_ID"  # a global id, decoded as the interpreter decodes it
     PARTNER_ID = "PARTNER_ID"
+    SUBSCRIPTION_ID = "SUBSCRIPTION_ID"
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,62 @@ TENANTS = FilterSpec(
     _tenant_conditions,
 )
 
+_AUDIT_EVENT = AuditEvent.__table__.c
+# Query.auditEvents(filter: AuditEventsFilter).
+AUDIT_EVENTS = FilterSpec(
+    "AuditEventsFilter",
+    AuditEvent.__table__,  # type: ignore[arg-type]
+    (
+        FilterField("tenantId", "tenant_id", Compared.TENANT_ID, Uuid()),
+        FilterField("subscriptionId", "subscription_id", Compared.SUBSCRIPTION_ID, Uuid()),
+        FilterField("action", "action", Compared.TEXT, _AUDIT_EVENT.action.type),
+        FilterField("correlationId", "correlation_id", Compared.TEXT, _AUDIT_EVENT.correlation_id.type),
+        FilterField("from", "from_", Compared.INSTANT, _AUDIT_EVENT.occurred_at.type),
+        FilterField("to", "to", Compared.INSTANT, _AUDIT_EVENT.occurred_at.type),
+    ),
+    audit_event_conditions,
+)
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A connection's `search` argument (a String, not a filter object): the interpreter's conditions for the
+    search's LIKE pattern and its exact text (`partners(search:)`: a part of the name or an exact MPN id)."""
+
+    table: TableClause
+    conditions: Callable[[Any, Any], list[ColumnElement[bool]]]
+
+
+PARTNER_SEARCH = SearchSpec(Partner.__table__, partner_conditions_for)  # type: ignore[arg-type]
+
+
+def searched(builder: Builder, spec: SearchSpec, nodes: Sequence[FieldNode]) -> Callable[[Any], list[Any]]:
+    """The search's conditions on any alias of the spec's table. Whether a search is given (and is not empty,
+    which filters nothing) is a plan input; its text is bound twice, as the pattern and as it is."""
+    given = {argument(node, "search") for node in nodes}
+    if len(given) != 1:
+        raise NotCompilable("a connection merged with differing searches")
+    (source,) = given
+    if not source.value(builder.variables):
+        return lambda _alias: []
+
+    def text(value: object) -> str:
+        if not isinstance(value, str) or not value:
+            raise NotCompilable("a search text")
+        return value
+
+    pattern = builder.bind(source, lambda value: like_pattern(text(value)), String())
+    exact = builder.bind(source, text, String())
+    return _on_alias([builder.constants_bound(condition) for condition in spec.conditions(pattern, exact)])
+
+
+def _on_alias(written: list[Any]) -> Callable[[Any], list[Any]]:
+    def on(alias: Any) -> list[Any]:
+        adapter = ClauseAdapter(alias)
+        return [adapter.traverse(condition) for condition in written]
+
+    return on
+
 
 @dataclass(frozen=True, slots=True)
 class InputField:
@@ -133,19 +195,13 @@ def conditions(builder: Builder, spec: FilterSpec, nodes: Sequence[FieldNode]) -
     for field in spec.fields:
         source = InputField(whole, literal, field.name)
         current = source.value(builder.variables)
-        if current is None or (field.compared is Compared.PATTERN and not current):
-            continue  # not filtered (an empty search filters nothing)
+        if current is None or (field.compared in (Compared.PATTERN, Compared.TEXT) and not current):
+            continue  # not filtered (an empty search, action or correlation id filters nothing)
         if field.compared is Compared.FLAG:
             given[field.key] = current
         else:
             given[field.key] = builder.bind(source, _converter(builder, field), field.type_)
-    written = [builder.constants_bound(condition) for condition in spec.conditions(given)]
-
-    def on(alias: Any) -> list[Any]:
-        adapter = ClauseAdapter(alias)
-        return [adapter.traverse(condition) for condition in written]
-
-    return on
+    return _on_alias([builder.constants_bound(condition) for condition in spec.conditions(given)])
 
 
 def filter_value(nodes: Sequence[FieldNode]) -> ValueNode | None:
@@ -191,6 +247,8 @@ def _converter(builder: Builder, field: FilterField) -> Callable[[object], objec
         return row_id(builder.decode_id, "Tenant")
     if field.compared is Compared.PARTNER_ID:
         return row_id(builder.decode_id, "Partner")
+    if field.compared is Compared.SUBSCRIPTION_ID:
+        return row_id(builder.decode_id, "Subscription")
     enum_class = getattr(field.type_, "enum_class", None)
 
     def convert(value: object) -> object:
@@ -200,6 +258,10 @@ def _converter(builder: Builder, field: FilterField) -> Callable[[object], objec
             if not isinstance(value, str) or not value:
                 raise NotCompilable("a search text")
             return like_pattern(value)
+        if field.compared is Compared.TEXT and (not isinstance(value, str) or not value):
+            raise NotCompilable("a filter text given, then empty")  # the plan filters by it
+        if field.compared is Compared.INSTANT:
+            return instant(value)
         if enum_class is not None and isinstance(value, str):
             value = enum_class[value]  # a literal: its name
         return driver_value(field.type_, value)

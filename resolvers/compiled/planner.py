@@ -36,8 +36,9 @@ from graphql import (
     VariableNode,
     print_ast,
 )
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, null, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, cast, func, literal_column, null, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import replacement_traverse
 from sqlalchemy.types import Text, Uuid
@@ -65,11 +66,15 @@ from resolvers.compiled.catalog import (
     BY_ID_ROOTS,
     CONNECTION_ROOTS,
     INTERFACES,
+    OBJECTS,
     TYPES,
     AssociationRows,
+    AttributedRows,
     Column,
+    Embedded,
     Field,
     ObjectType,
+    ToList,
     ToMany,
     ToOne,
     Usage,
@@ -82,7 +87,7 @@ from resolvers.errors import BadUserInput
 from resolvers.reads.nodes import MAX_NODES
 
 # Root fields guarded by auth.policy.OPERATIONS besides BY_ID_ROOTS' typed ones and CONNECTION_ROOTS.
-GUARDED_ROOTS = frozenset({"attributedSubscriptions", "usageAggregates"})
+GUARDED_ROOTS = frozenset({"attributedSubscriptions", "usageAggregates", "partnerByMpnId"})
 
 
 def _id_literal(value: ValueNode) -> Source:
@@ -91,6 +96,12 @@ def _id_literal(value: ValueNode) -> Source:
     if isinstance(value, VariableNode):
         return Source(None, value.name.value)
     raise NotCompilable("an id that is not a string")
+
+
+def _text(value: object) -> object:
+    if not isinstance(value, str):
+        raise NotCompilable("a text argument that is not a string")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +198,7 @@ class Builder:
             return True
         if condition in INTERFACES:
             return type_name in TYPES
-        if condition in TYPES or condition == "Query":
+        if condition in OBJECTS or condition == "Query":
             return False
         raise NotCompilable(f"a fragment on {condition}")
 
@@ -196,6 +207,8 @@ class Builder:
         when it is the same on every row the caller may reach, else in SQL. Where it fails the statement writes
         MISSING (the interpreter's FORBIDDEN, which it then answers): a document selecting such a field for rows
         the caller has none of still compiles."""
+        if (object_type.name, field) == ("Partner", "attributedSubscriptions"):
+            return attributed.reaches_partner_row(self, alias)
         if (object_type.name, field) not in FIELDS:
             return True
         rule = field_rule(object_type.name, field, self.caller.roles)
@@ -258,6 +271,14 @@ class Builder:
             return usage_field(self, alias, field, nodes)
         if isinstance(field, AssociationRows):
             return partner_associations(self, alias, nodes)
+        if isinstance(field, AttributedRows):
+            return attributed.of_partner_row(self, alias, nodes)
+        if isinstance(field, ToList):
+            return self._listed(field, alias, nodes)
+        if isinstance(field, Embedded):  # the same row, its own object
+            if any(node.arguments for node in nodes):
+                raise NotCompilable(f"arguments of {object_type.name}.{nodes[0].name.value}")
+            return case((field.present(alias), self.object_json(OBJECTS[field.target], alias, nodes)), else_=null())
         if any(node.arguments for node in nodes):
             raise NotCompilable(f"arguments of {object_type.name}.{nodes[0].name.value}")
         if isinstance(field, Column):
@@ -287,6 +308,21 @@ class Builder:
             .scalar_subquery()
         )
         return func.coalesce(value, sql_text.MISSING_SQL) if field.required else value
+
+    def _listed(self, field: ToList, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+        """A list field: the visible related rows in the loader's order, [] when there are none."""
+        if any(node.arguments for node in nodes):
+            raise NotCompilable(f"arguments of {nodes[0].name.value}")
+        target = TYPES[field.target]
+        rows = self.alias(target)
+        listed = func.json_agg(
+            aggregate_order_by(self.object_json(target, rows, nodes), *(rows.c[name] for name in field.order))
+        )
+        return (
+            select(func.coalesce(listed, literal_column("'[]'::json")))
+            .where(field.condition(rows, parent), self.visible(target, rows))
+            .scalar_subquery()
+        )
 
     # -- the root ------------------------------------------------------------------------------------------------
 
@@ -318,6 +354,26 @@ class Builder:
             .scalar_subquery()
         )
         return func.coalesce(value, sql_text.MISSING_SQL) if expected is not None else value
+
+    def _by_mpn_id(self, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
+        """`partnerByMpnId`: the visible partner of that MPN id (resolvers.reads.partners.partner_by_mpn_id); none is
+        the interpreter's NOT_FOUND, so MISSING."""
+        self._guarded("partnerByMpnId")
+        for node in nodes:
+            only_arguments(node, {"mpnId"})
+        sources = {argument(node, "mpnId") for node in nodes}
+        if len(sources) != 1:
+            raise NotCompilable("Query.partnerByMpnId merged with differing ids")
+        (source,) = sources
+        target = TYPES["Partner"]
+        alias = self.alias(target)
+        wanted = self.bind(source, _text, target.table.c.mpn_id.type)
+        value = (
+            select(self.object_json(target, alias, nodes))
+            .where(alias.c.mpn_id == wanted, self.visible(target, alias))
+            .scalar_subquery()
+        )
+        return func.coalesce(value, sql_text.MISSING_SQL)
 
     def _nodes(self, key: str, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
         """`nodes(ids:)`: each id's object, in order, null where out of reach (as `node`); more than MAX_NODES ids,
@@ -363,6 +419,8 @@ class Builder:
             return self._by_id(key, name, nodes)
         if name == "nodes":
             return self._nodes(key, nodes)
+        if name == "partnerByMpnId":
+            return self._by_mpn_id(nodes)
         if name in CONNECTION_ROOTS:
             self._guarded(name)
             target, order, spec = CONNECTION_ROOTS[name]

@@ -71,6 +71,8 @@ def scalar(column: Any, kind: Kind, type_name: str | ColumnElement[Any]) -> Colu
         return column  # type: ignore[no-any-return]
     if kind is Kind.IS_NULL:
         return column.is_(None)  # type: ignore[no-any-return]
+    if kind is Kind.EMPTY_IF_NULL:
+        return func.coalesce(column, const(""))
     if kind is Kind.UUID:
         return cast(column, Text)
     if kind is Kind.DATE:

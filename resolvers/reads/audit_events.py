@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 
 from auth.policy import Entity
 from auth.row_filters import visibility
@@ -32,20 +33,30 @@ class AuditEventFilter:
 
 
 def _filtered(given: AuditEventFilter) -> Select[Any]:
-    statement = select(AuditEvent)
-    if given.tenant_id is not None:
-        statement = statement.where(AuditEvent.tenant_id == given.tenant_id)
-    if given.subscription_id is not None:
-        statement = statement.where(AuditEvent.subscription_id == given.subscription_id)
-    if given.action:
-        statement = statement.where(AuditEvent.action == given.action)
-    if given.correlation_id:
-        statement = statement.where(AuditEvent.correlation_id == given.correlation_id)
-    if given.from_ is not None:
-        statement = statement.where(AuditEvent.occurred_at >= given.from_)
-    if given.to is not None:
-        statement = statement.where(AuditEvent.occurred_at < given.to)
-    return statement
+    return select(AuditEvent).where(*audit_event_conditions(asdict(given)))
+
+
+def audit_event_conditions(given: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    """The conditions of an AuditEventFilter's fields by name (resolvers/compiled/ passes bind parameters for the
+    values; a field absent or None, and an empty action or correlation id, does not filter)."""
+    conditions: list[ColumnElement[bool]] = []
+    if (tenant_id := given.get("tenant_id")) is not None:
+        conditions.append(AuditEvent.tenant_id == tenant_id)
+    if (subscription_id := given.get("subscription_id")) is not None:
+        conditions.append(AuditEvent.subscription_id == subscription_id)
+    if (action := given.get("action")) is not None and not _empty(action):
+        conditions.append(AuditEvent.action == action)
+    if (correlation_id := given.get("correlation_id")) is not None and not _empty(correlation_id):
+        conditions.append(AuditEvent.correlation_id == correlation_id)
+    if (from_ := given.get("from_")) is not None:
+        conditions.append(AuditEvent.occurred_at >= from_)
+    if (to := given.get("to")) is not None:
+        conditions.append(AuditEvent.occurred_at < to)
+    return conditions
+
+
+def _empty(value: object) -> bool:
+    return isinstance(value, str) and not value
 
 
 async def list_audit_events(

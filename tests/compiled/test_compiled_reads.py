@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from auth.principal import Principal, Role
 from db.engine import Database
-from db.enums import AssociationEndReason, AssociationType, Offer, RecognitionRole
+from db.enums import AssociationEndReason, AssociationStatus, AssociationType, Offer, RecognitionRole
 from db.models import Partner, Tenant
 from gateway.seed.demo import (
     DEMO_DELEGATED_PARTNER_MPN_ID,
@@ -39,8 +39,20 @@ from gateway.seed.demo import (
     DEMO_PARTNER_MPN_ID,
     load_demo,
 )
-from resolvers.compiled.catalog import CONNECTION_ROOTS, TYPES, AssociationRows, Column, ToMany, ToOne, Usage
-from resolvers.compiled.filters import FilterSpec
+from resolvers.compiled.catalog import (
+    CONNECTION_ROOTS,
+    OBJECTS,
+    TYPES,
+    AssociationRows,
+    AttributedRows,
+    Column,
+    Embedded,
+    ToList,
+    ToMany,
+    ToOne,
+    Usage,
+)
+from resolvers.compiled.filters import FilterSpec, SearchSpec
 from resolvers.compiled.runner import CompiledReads
 from resolvers.usage.ingestion import ingest_usage
 from tests import databases, factories
@@ -68,11 +80,13 @@ CALLERS: list[Principal] = [
 # Fields beyond the catalog, so that refusals and the fall-back are exercised too.
 OUTSIDE_THE_CATALOG = {
     "Subscription": [],
-    "Tenant": ["contacts(first: 1) { totalCount }", "delegatedAdminRelationships { status }"],
-    "Partner": ["attributedSubscriptions(first: 1) { totalCount }"],
-    "PartnerAssociation": ["claim { workload declineBy }"],
+    "Tenant": [],
+    "Partner": ["dporInvitations(first: 1) { totalCount }"],
+    "PartnerAssociation": [],
     "DelegatedAdminRelationship": [],
     "AuditEvent": ["before", "after"],
+    "Contact": [],
+    "PartnerClaim": [],
 }
 GROUPINGS = ["MONTH", "DAY", "SERVICE", "SUBSCRIPTION", "TENANT", "PARTNER", "RECOGNITION_ROLE"]
 USAGE_AGGREGATE_FIELDS = [
@@ -88,6 +102,12 @@ USAGE_AGGREGATE_FIELDS = [
 ]
 # Fields the share is also reported for, one line each (by their text in the document).
 FAMILIES = [
+    "partnerByMpnId(",
+    "search:",
+    "contacts",
+    "delegatedAdminRelationships",
+    "claim",
+    "auditEvents(",
     "usageAggregates(",
     "partnerAssociations",
     "associationHistory",
@@ -107,7 +127,15 @@ def _filter_field_type(spec: FilterSpec, name: str) -> str:
     """The GraphQL type of a filter field given as its own variable."""
     if name == "status":
         return "TenantStatus" if spec.input_type == "TenantsFilter" else "SubscriptionStatus"
-    types = {"offer": "Offer", "hasDigitalPartnerOfRecord": "Boolean", "tenantId": "ID", "partnerId": "ID"}
+    types = {
+        "offer": "Offer",
+        "hasDigitalPartnerOfRecord": "Boolean",
+        "tenantId": "ID",
+        "partnerId": "ID",
+        "subscriptionId": "ID",
+        "from": "DateTime",
+        "to": "DateTime",
+    }
     return types.get(name, "String")
 
 
@@ -148,7 +176,7 @@ class _Writer:
         return f" @{kind}(if: {'true' if condition else 'false'})"
 
     def selection(self, type_name: str, depth: int) -> str:
-        object_type = TYPES[type_name]
+        object_type = OBJECTS[type_name]
         names = sorted(object_type.fields)
         chosen = self.pick([*names, "__typename"], 1, 5)
         parts = []
@@ -170,6 +198,19 @@ class _Writer:
                 arguments = self.association_arguments()
                 inner = self.selection("PartnerAssociation", depth - 1)
                 parts.append(f"{alias}{name}{arguments}{self.directive()} {{ {inner} }}")
+            elif isinstance(field, ToList | Embedded):
+                if depth == 0:
+                    continue
+                parts.append(f"{alias}{name}{self.directive()} {{ {self.selection(field.target, depth - 1)} }}")
+            elif isinstance(field, AttributedRows):
+                if depth == 0:
+                    continue
+                arguments = self.page_arguments("subscriptions")
+                if self.rng.random() < 0.4:
+                    given = f"filter: {self.attributed_filter()}"
+                    arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
+                inner = self.connection("Subscription", depth - 1, attributed=True)
+                parts.append(f"{alias}{name}{arguments}{self.directive()} {{ {inner} }}")
             elif isinstance(field, ToMany):
                 if depth == 0:
                     continue
@@ -183,9 +224,12 @@ class _Writer:
         if self.rng.randint(0, 24) == 0 and OUTSIDE_THE_CATALOG[type_name]:
             parts.append(self.rng.choice(OUTSIDE_THE_CATALOG[type_name]))
         wrapping = self.rng.choice(["plain", "plain", "inline", "node", "other", "named"])
+        if type_name not in TYPES and wrapping in ("node", "other"):
+            wrapping = "inline"  # no Node: no `... on Node`
         body = " ".join(parts) or "__typename"
         if wrapping == "inline":
-            return f"id ... on {type_name}{self.directive()} {{ {body} }}"
+            leading = "id " if type_name in TYPES else "__typename "
+            return f"{leading}... on {type_name}{self.directive()} {{ {body} }}"
         if wrapping == "node":
             return f"... on Node {{ id }} {body}"
         if wrapping == "other":
@@ -303,11 +347,18 @@ class _Writer:
             given.append(f"after: {self.variable('String', cursor) if self.rng.random() < 0.5 else literal}")
         return f"({', '.join(given)})" if given else ""
 
-    def with_filter(self, arguments: str, spec: FilterSpec | None) -> str:
+    def with_filter(self, arguments: str, spec: FilterSpec | SearchSpec | None) -> str:
         """Page arguments and, sometimes, a filter over some of the spec's fields: a literal object (its fields
-        literals or variables), or one variable for the whole object."""
+        literals or variables), or one variable for the whole object; or a search (`partners(search:)`)."""
         if spec is None or self.rng.random() < 0.6:
             return arguments
+        if isinstance(spec, SearchSpec):
+            # Part of a name, any case, LIKE wildcards, an exact MPN id or a part of one, empty, or nothing.
+            texts = ["proseware", "ADATUM", "o", "%", "_", "", None, "41", "Ski House", "nothing"]
+            search = self.rng.choice([DEMO_PARTNER_MPN_ID, DEMO_DELEGATED_PARTNER_MPN_ID, *texts])
+            literal = orjson.dumps(search).decode()
+            searched = f"search: {self.variable('String', search) if self.rng.random() < 0.5 else literal}"
+            return f"({arguments[1:-1]}, {searched})" if arguments else f"({searched})"
         values: dict[str, Any] = {}
         for name in self.pick([field.name for field in spec.fields], 0, 3):
             values[name] = self.filter_value(name)
@@ -332,9 +383,16 @@ class _Writer:
             return self.rng.choice(["ACTIVE", "SUSPENDED", "DELETED"])
         if name == "hasDigitalPartnerOfRecord":
             return self.rng.choice([True, False, None])
-        if name in ("tenantId", "partnerId"):
-            type_name = "Tenant" if name == "tenantId" else "Partner"
-            return self.rng.choice(self.world.by_type[type_name] + JUNK_IDS[1:] + [None])
+        if name in ("tenantId", "partnerId", "subscriptionId"):
+            type_name = {"tenantId": "Tenant", "partnerId": "Partner", "subscriptionId": "Subscription"}[name]
+            mine = self.visible.get(type_name, [])
+            return self.rng.choice(mine + self.world.by_type[type_name] + JUNK_IDS[1:] + [None])
+        if name in ("from", "to"):
+            return self.instant()
+        if name == "action":
+            return self.rng.choice(["setDigitalPartnerOfRecord", "removeDigitalPartnerOfRecord", "nothing", "", None])
+        if name == "correlationId":
+            return self.rng.choice(["nothing", "", None])
         if name == "countryCode":
             return self.rng.choice(["US", "DE", "GB", "ZZ", None])
         # A search: part of a name, any case, LIKE wildcards (taken literally), empty, or nothing.
@@ -426,10 +484,18 @@ class _Writer:
                 "usageAggregates",
                 "viewer",
                 "nodes",
+                "partnerByMpnId",
             ]
         )
         if field == "__typename":
             return "__typename"
+        if field == "partnerByMpnId":
+            self.roots += 1
+            # Every partner's MPN id (a partner caller sees only its own: the others are NOT_FOUND), or none's.
+            mpn_id = self.rng.choice([*self.world.mpn_ids, "0", ""])
+            given = self.variable("String!", mpn_id) if self.rng.random() < 0.5 else orjson.dumps(mpn_id).decode()
+            inner = self.selection("Partner", 2)
+            return f"r{self.roots}: partnerByMpnId(mpnId: {given}){self.directive()} {{ {inner} }}"
         if field == "usageAggregates":
             return self.usage_aggregates()
         if field == "nodes":
@@ -541,6 +607,11 @@ async def _visible_ids(api: Api, world: WorldIds, caller: Principal) -> dict[str
         body = await api.execute(f"{{ {field}(first: 6) {{ edges {{ cursor }} }} }}", as_=caller)
         edges = ((body.get("data") or {}).get(field) or {}).get("edges") or []
         visible[f"cursor:{key.name}"] = [edge["cursor"] for edge in edges]
+    contacts = "{ tenants(first: 10) { edges { node { contacts(first: 3) { edges { cursor } } } } } }"
+    body = await api.execute(contacts, as_=caller)
+    tenants = ((body.get("data") or {}).get("tenants") or {}).get("edges") or []
+    pages = [edge["node"].get("contacts") for edge in tenants if edge and edge.get("node")]
+    visible["cursor:contacts"] = [edge["cursor"] for page in pages if page for edge in page["edges"]]
     history = "{ subscriptions(first: 30) { edges { node { associationHistory(first: 3) { edges { cursor } } } } } }"
     body = await api.execute(history, as_=caller)
     pages = [
@@ -573,6 +644,20 @@ async def _extra_history(database: Database) -> None:
         )
         session.add(factories.association(subscription, second, valid_from=old + timedelta(days=400, seconds=1)))
         session.add(factories.association(subscription, first, type=AssociationType.TRANSACTING_PARTNER))
+        # A claim whose decline window passed undeclined, ended since; its evidence never given ("" in the API).
+        session.add(
+            factories.association(
+                subscription,
+                second,
+                type=AssociationType.TRANSACTING_PARTNER,
+                valid_from=old + timedelta(days=10),
+                valid_to=old + timedelta(days=20),
+                end_reason=AssociationEndReason.REPLACED,
+                ended_by="someone",
+                decline_by=old + timedelta(days=17),
+                claim_workload='Migration "phase 2"\n\tand after',
+            )
+        )
 
 
 def _at(day: date, hours: int, microseconds: int = 0) -> datetime:
@@ -607,6 +692,20 @@ async def _extra_usage(database: Database) -> None:
                     ended_by="someone",
                 ),
                 factories.association(subscription, partner, valid_from=_at(days[20], 14)),
+                # A claim its owner declined: never attributed, but listed with its claim.
+                factories.association(
+                    subscription,
+                    partner,
+                    type=AssociationType.TRANSACTING_PARTNER,
+                    valid_from=_at(days[30], 9),
+                    valid_to=_at(days[29], 9),
+                    status=AssociationStatus.DECLINED,
+                    end_reason=AssociationEndReason.CUSTOMER_DECLINED,
+                    ended_by="owner",
+                    decline_by=_at(days[16], 9),
+                    claim_workload="Analytics",
+                    claim_evidence="Ticket #42, signed off by Zoë",
+                ),
                 factories.association(
                     subscription,
                     partner,
