@@ -10,7 +10,7 @@ in process (bench.inprocess's driver: no sockets, no load generator) twice, alte
   (reads: `BEGIN; SELECT set_config(...)`, the statements, `COMMIT`).
 
 Both run today's code: compiled statements on generic plans (db.engine.DriverPool), the interpreter's as
-PostgreSQL chooses. The figures before revision 0013_rls_reach_once are in bench/results/2026-12-03-small-rls.md.
+PostgreSQL chooses. The figures before revision 0014_rls_reach_once are in bench/results/2026-12-03-small-rls.md.
 
 It prints CPU per request (the gateway process's) and wall time per request (at c=16: the database's share and the
 extra round trips included, 1/throughput of one process). Its own database (`dpor_bench_<size>_rls`, kept for the

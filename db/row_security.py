@@ -1,6 +1,6 @@
 """Who the database is working for, told to PostgreSQL's row-level security per transaction.
 
-The policies (alembic revisions 0012_rls_policies and 0013_rls_reach_once) read transaction-local settings,
+The policies (alembic revisions 0012_rls_policies and 0014_rls_reach_once) read transaction-local settings,
 `set_config(name, value, true)`:
 
 - `dpor.caller`: `request` (a request's caller, with its ids and reach below) or `system` (work for nobody in
@@ -12,14 +12,15 @@ The policies (alembic revisions 0012_rls_policies and 0013_rls_reach_once) read 
   `.a` (attributed: of subscriptions its partner is or was associated with), `.p` (naming its partner), `.w`
   (usage of attributed subscriptions), `.*` (all), and `DPOR_INVITATION.c` (the one invitation whose code hash is
   `dpor.invitation_code`). auth/row_security.py derives them from auth/policy.py.
-- `dpor.attributed_subscriptions`, `dpor.attributed_tenants`, `dpor.tenant_subscriptions`, `dpor.delegation_active`
-  (read transactions only): the sets the caller's reach depends on, worked out by the database as the transaction
-  begins, so a statement naming a table a dozen times does not work them out a dozen times (revision 0013).
+- `dpor.attributed_subscriptions`, `dpor.attributed_tenants`, `dpor.delegation_active` (read transactions only):
+  the sets the caller's reach depends on, worked out by the database once as the transaction begins, so a
+  statement naming a table a dozen times does not work them out a dozen times (revision 0014).
 
-Setting them costs no extra round trip: a read transaction starts with one simple-protocol message
-`BEGIN; SELECT set_config(...), ...` whose values are validated here (uuids, entity and role names, hex) so no
-text from outside reaches the SQL; a write transaction sends them as bind parameters. `Caller.begin_sql` is built
-once per caller.
+Setting them costs no extra round trip: one SQL function, `dpor_rls_tell`, takes them all. A read transaction
+starts with one simple-protocol message `BEGIN; SELECT dpor_rls_tell(...)` whose values are validated here (uuids,
+entity and role names, hex) so no text from outside reaches the SQL; a compiled read is one statement that tells
+and reads (`told_statement`); a write transaction sends the settings as bind parameters. `Caller.begin_sql` is
+built once per caller.
 
 Why not session settings (`set_config(..., false)` at checkout): a pooled connection would carry one caller's
 reach into the next request whenever a reset was skipped, and behind PgBouncer in transaction mode the next
@@ -70,8 +71,8 @@ class Caller:
     partner_id: uuid.UUID | None = None
     task: SystemTask | None = None
     invitation_code: str | None = None
-    # What `dpor_rls_tell` is given: the settings (name, value, ...) and the sets to work out (revision 0013).
-    tell_arguments: tuple[tuple[str, ...], tuple[str, ...]] = field(default=((), ()), compare=False)
+    # What `dpor_rls_tell` is given: the values of `settings()`, in order, and the sets to work out (revision 0014).
+    tell_arguments: tuple[str | tuple[str, ...], ...] = field(default=(), compare=False)
     set_sql: str = field(default="", compare=False)
     begin_sql: str = field(default="", compare=False)
 
@@ -93,37 +94,41 @@ def _literal(value: str) -> str:
     return f"'{value}'"
 
 
+_TELL_ARGUMENTS = 7  # dpor_rls_tell(caller, task, tenant, partner, reach, invitation_code, work_out)
+
+
 def _text_array(values: Sequence[str]) -> str:
     return "ARRAY[" + ", ".join(_literal(value) for value in values) + "]::text[]"
 
 
-# The sets a read's policies depend on, worked out once as its transaction begins (alembic revision 0013), by the
+# The sets a read's policies depend on, worked out once as its transaction begins (alembic revision 0014), by the
 # reach tokens that read them. Write transactions leave them unset: their own statements may add an association
-# or a subscription the policies must then see, so there the policies work them out at each statement.
+# the policies must then see, so there the policies work them out at each statement.
 _SETS_BY_TOKENS = {
     "attributed_subscriptions": ("SUBSCRIPTION.a", "USAGE.w"),
     "attributed_tenants": ("TENANT.a",),
-    "tenant_subscriptions": ("USAGE.t", "USAGE.d", "PARTNER_ASSOCIATION.t", "PARTNER_ASSOCIATION.d"),
 }
 
 
-def _work_out(caller: Caller) -> list[str]:
+def _work_out(caller: Caller) -> tuple[str, ...]:
     if caller.kind != "request":
-        return []
-    sets = [name for name, tokens in _SETS_BY_TOKENS.items() if caller.reach & set(tokens)]
-    if any(token.endswith(".d") for token in caller.reach):
+        return ()
+    sets = [name for name, tokens in _SETS_BY_TOKENS.items() if caller.partner_id and caller.reach & set(tokens)]
+    if caller.tenant_id and caller.partner_id and any(token.endswith(".d") for token in caller.reach):
         sets.append("delegation_active")
-    return sets
+    return tuple(sets)
 
 
 def _built(caller: Caller) -> Caller:
     for token in caller.reach | caller.write_reach:
         if not _TOKEN.fullmatch(token):
             raise ValueError(f"not a reach token: {token!r}")
-    settings = tuple(item for pair in caller.settings().items() for item in pair)
-    work_out = tuple(_work_out(caller))
-    object.__setattr__(caller, "tell_arguments", (settings, work_out))
-    object.__setattr__(caller, "set_sql", f"SELECT dpor_rls_tell({_text_array(settings)}, {_text_array(work_out)})")
+    work_out = _work_out(caller)
+    arguments = (*caller.settings().values(), work_out)
+    assert len(arguments) == _TELL_ARGUMENTS, arguments
+    values = ", ".join(_literal(value) for value in caller.settings().values())
+    object.__setattr__(caller, "tell_arguments", arguments)
+    object.__setattr__(caller, "set_sql", f"SELECT dpor_rls_tell({values}, {_text_array(work_out)})")
     object.__setattr__(caller, "begin_sql", "BEGIN; " + caller.set_sql)
     return caller
 
@@ -134,7 +139,8 @@ def told_statement(sql: str, argument_count: int) -> str:
     CASE runs `dpor_rls_tell` first and `sql`, a sub-select PostgreSQL evaluates only when the THEN branch asks for
     its value, after; the policies' own sub-selects inside it are evaluated when its scans first need them.
     tests/service/test_row_security.py holds compiled reads told this way to the rows the policy table gives."""
-    return f"SELECT CASE WHEN dpor_rls_tell(${argument_count + 1}, ${argument_count + 2}) THEN ({sql}) END"
+    tell = ", ".join(f"${argument_count + n}" for n in range(1, _TELL_ARGUMENTS + 1))
+    return f"SELECT CASE WHEN dpor_rls_tell({tell}) THEN ({sql}) END"
 
 
 def request_caller(

@@ -251,7 +251,7 @@ async def _subscriptions_seen(session: Any) -> set[uuid.UUID]:
 
 
 async def test_a_write_transaction_sees_what_its_own_statements_attributed(owner: Database, as_app: Database) -> None:
-    """A read transaction works out the partner's attributed subscriptions once, as it begins (revision 0013); a
+    """A read transaction works out the partner's attributed subscriptions once, as it begins (revision 0014); a
     write transaction works them out at each statement, so the association it just made counts at once."""
     partner, _other, first, second = await _partner_with_one_of_two_subscriptions(owner)
     told = as_app.acting(_partner_caller(partner.id))
@@ -315,9 +315,6 @@ async def test_a_compiled_read_tells_its_caller_in_its_own_statement(owner: Data
     assert await as_app.acting(request_caller(frozenset(), None, None)).fetch_value_on_driver(joined, [now]) == ""
     # Nothing outlives the statement: one telling nobody, on any of the pooled connections told before, sees nothing.
     assert await as_app.fetch_value_on_driver("SELECT count(*)::text FROM subscriptions", []) == "0"
-    with pytest.raises(DBAPIError, match=r"dpor\.\* settings only"):
-        async with as_app.write() as session:
-            await session.execute(text("SELECT dpor_rls_tell(ARRAY['role', 'postgres'], ARRAY[]::text[])"))
 
 
 # The test-only switch: every row filter the application applies says ALL (for the roles that read the entity at

@@ -1,7 +1,7 @@
 """row-level security: the caller's reach worked out once per read transaction, and one check for "everything"
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04
 
 Issue 16 asks row-level security to cost at most 15% per request. Under 0012's policies the benchmark's read (1),
@@ -12,19 +12,25 @@ database 10.7 ms as the app role against 3.5 ms as the superuser (bench/results/
   its own with `SET dpor.caller` around it: 50 to 250 us each, a dozen times a statement, for the same answer;
 - every reference carried seven InitPlans, two of them "a system task" and "reach ALL", which are one question.
 
-Now the sets a caller's reach depends on are worked out once, when a read transaction begins, by
-`dpor_rls_tell(settings, work_out)`: it sets the caller's settings (0012's) and works out the sets named in
-`work_out` (db/row_security.py names them from the caller's reach tokens). A read transaction begins with
-`BEGIN; SELECT dpor_rls_tell(...)` in one message; a compiled read is one statement, `SELECT CASE WHEN
-dpor_rls_tell($n+1, $n+2) THEN (<the statement>) END`, its own transaction, with no BEGIN or COMMIT round trip. The
-sets are kept in transaction-local settings: `dpor.attributed_subscriptions` and `dpor.attributed_tenants` (a partner's), `dpor.tenant_subscriptions`
-(a tenant role's) and `dpor.delegation_active` (a delegated admin's), uuid arrays and a boolean as text. The
-policies read them through `dpor_rls_*_set()`, SQL functions PostgreSQL inlines, each in a scalar sub-select (one
-InitPlan per reference, evaluated only if its branch's reach token holds). A setting that is empty means "not
-worked out": write transactions (whose own statements may add an association or a subscription the set must see)
-and system work leave them empty, and the functions work the set out then, as 0012's helpers did. Membership is
-`IN (SELECT unnest(...))`, a hashed sub-plan: one probe per row, where `= ANY(array)` would compare each row with
-every element.
+Now:
+
+- `dpor_rls_tell(caller, task, tenant, partner, reach, invitation_code, work_out)` sets 0012's settings and works
+  out, once, the sets named in `work_out` (db/row_security.py names them from the caller's reach tokens): a
+  partner's attributed subscriptions and tenants, whether a delegated admin's relationship is active. A read
+  transaction begins with `BEGIN; SELECT dpor_rls_tell(...)` in one message; a compiled read is one statement,
+  `SELECT CASE WHEN dpor_rls_tell($n+1, ...) THEN (<the statement>) END`, its own transaction, with no BEGIN or
+  COMMIT round trip. A SQL function, not PL/pgSQL: 30 us less per call.
+- The sets are kept in transaction-local settings (`dpor.attributed_subscriptions`, `dpor.attributed_tenants`,
+  `dpor.delegation_active`: uuid arrays and a boolean as text) and read through `dpor_rls_*_set()` and
+  `dpor_rls_delegated()`, SQL functions PostgreSQL inlines, each in a scalar sub-select (one InitPlan per
+  reference, evaluated only if its branch's reach token holds). An empty setting means "not worked out": write
+  transactions (whose own statements may add an association the set must see) and system work leave them empty,
+  and the functions work the set out then, as 0012's helpers did. Membership is `IN (SELECT unnest(...))`, a
+  hashed sub-plan: one probe per row, where `= ANY(array)` would compare each row with every element.
+- A tenant's subscriptions (the tenant branch of usage and partner associations) are a plain sub-select of the
+  subscriptions table, held to that table's policy, whose tenant branch is a column comparison and whose partner
+  branch reads no table (so no recursion): one index scan, cheaper than working a set out.
+- System work and reach ALL are one InitPlan, `dpor_rls_unbounded(entity)`.
 
 What each caller reaches is unchanged: the same tokens, tables and rows (tests/service/test_row_security.py).
 SQLite has no row-level security: nothing happens there.
@@ -37,8 +43,8 @@ from typing import Any
 
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -67,12 +73,6 @@ BEGIN
         WHERE s.id IN (SELECT a.subscription_id FROM partner_associations a WHERE a.partner_id = partner));
 END
 $$;
-CREATE FUNCTION dpor_rls_tenant_subscriptions_now(tenant uuid) RETURNS uuid[]
-LANGUAGE plpgsql STABLE SET dpor.caller = 'system' AS $$
-BEGIN
-    RETURN ARRAY(SELECT s.id FROM subscriptions s WHERE s.tenant_id = tenant);
-END
-$$;
 CREATE FUNCTION dpor_rls_attributed_subscription_set() RETURNS uuid[] LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('dpor.attributed_subscriptions', true), '')::uuid[],
                     dpor_rls_attributed_subscriptions_now(dpor_rls_partner()))
@@ -81,37 +81,22 @@ CREATE FUNCTION dpor_rls_attributed_tenant_set() RETURNS uuid[] LANGUAGE sql STA
     SELECT coalesce(nullif(current_setting('dpor.attributed_tenants', true), '')::uuid[],
                     dpor_rls_attributed_tenants_now(dpor_rls_partner()))
 $$;
-CREATE FUNCTION dpor_rls_tenant_subscription_set() RETURNS uuid[] LANGUAGE sql STABLE AS $$
-    SELECT coalesce(nullif(current_setting('dpor.tenant_subscriptions', true), '')::uuid[],
-                    dpor_rls_tenant_subscriptions_now(dpor_rls_tenant()))
-$$;
-CREATE FUNCTION dpor_rls_tell(settings text[], work_out text[]) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    tenant uuid;
-    partner uuid;
-BEGIN
-    FOR i IN 1 .. coalesce(array_length(settings, 1), 0) BY 2 LOOP
-        IF settings[i] NOT LIKE 'dpor.%' THEN
-            RAISE EXCEPTION 'dpor_rls_tell sets dpor.* settings only, not %', settings[i];
-        END IF;
-        PERFORM set_config(settings[i], settings[i + 1], true);
-    END LOOP;
-    tenant := dpor_rls_tenant();
-    partner := dpor_rls_partner();
-    PERFORM set_config('dpor.attributed_subscriptions', CASE WHEN partner IS NOT NULL
-        AND 'attributed_subscriptions' = ANY (work_out) THEN dpor_rls_attributed_subscriptions_now(partner)::text
-        ELSE '' END, true);
-    PERFORM set_config('dpor.attributed_tenants', CASE WHEN partner IS NOT NULL
-        AND 'attributed_tenants' = ANY (work_out) THEN dpor_rls_attributed_tenants_now(partner)::text
-        ELSE '' END, true);
-    PERFORM set_config('dpor.tenant_subscriptions', CASE WHEN tenant IS NOT NULL
-        AND 'tenant_subscriptions' = ANY (work_out) THEN dpor_rls_tenant_subscriptions_now(tenant)::text
-        ELSE '' END, true);
-    PERFORM set_config('dpor.delegation_active', CASE WHEN tenant IS NOT NULL AND partner IS NOT NULL
-        AND 'delegation_active' = ANY (work_out) THEN dpor_rls_delegation_active(tenant, partner)::text
-        ELSE '' END, true);
-    RETURN true;
-END
+CREATE FUNCTION dpor_rls_tell(
+    caller text, task text, tenant text, partner text, reach text, invitation_code text, work_out text[]
+) RETURNS boolean LANGUAGE sql VOLATILE AS $$
+    SELECT set_config('dpor.caller', caller, true) IS NOT NULL
+       AND set_config('dpor.task', task, true) IS NOT NULL
+       AND set_config('dpor.tenant_id', tenant, true) IS NOT NULL
+       AND set_config('dpor.partner_id', partner, true) IS NOT NULL
+       AND set_config('dpor.reach', reach, true) IS NOT NULL
+       AND set_config('dpor.invitation_code', invitation_code, true) IS NOT NULL
+       AND set_config('dpor.attributed_subscriptions', CASE WHEN 'attributed_subscriptions' = ANY (work_out)
+           THEN dpor_rls_attributed_subscriptions_now(nullif(partner, '')::uuid)::text ELSE '' END, true) IS NOT NULL
+       AND set_config('dpor.attributed_tenants', CASE WHEN 'attributed_tenants' = ANY (work_out)
+           THEN dpor_rls_attributed_tenants_now(nullif(partner, '')::uuid)::text ELSE '' END, true) IS NOT NULL
+       AND set_config('dpor.delegation_active', CASE WHEN 'delegation_active' = ANY (work_out)
+           THEN dpor_rls_delegation_active(nullif(tenant, '')::uuid, nullif(partner, '')::uuid)::text
+           ELSE '' END, true) IS NOT NULL
 $$;
 CREATE FUNCTION dpor_rls_delegated() RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('dpor.delegation_active', true), '')::boolean,
@@ -122,12 +107,10 @@ _HELPER_NAMES = (
     "dpor_rls_unbounded(text)",
     "dpor_rls_attributed_subscriptions_now(uuid)",
     "dpor_rls_attributed_tenants_now(uuid)",
-    "dpor_rls_tenant_subscriptions_now(uuid)",
     "dpor_rls_attributed_subscription_set()",
     "dpor_rls_attributed_tenant_set()",
-    "dpor_rls_tenant_subscription_set()",
     "dpor_rls_delegated()",
-    "dpor_rls_tell(text[], text[])",
+    "dpor_rls_tell(text, text, text, text, text, text, text[])",
 )
 
 
@@ -147,7 +130,9 @@ def _member(column: str, set_function: str) -> str:
     return f"{column} IN (SELECT unnest((SELECT {set_function}())))"
 
 
-_OF_TENANT = _member("subscription_id", "dpor_rls_tenant_subscription_set")
+# A tenant's subscriptions: a sub-select of the subscriptions table, held to its own policy (whose tenant branch is a
+# column comparison, and whose partner branch reads no table: no recursion), one index scan per reference.
+_OF_TENANT = "subscription_id IN (SELECT s.id FROM subscriptions s WHERE s.tenant_id = (SELECT dpor_rls_tenant()))"
 _USAGE = _reach(
     "USAGE",
     _tenant_reach("USAGE", _OF_TENANT),
