@@ -12,9 +12,10 @@ The policies (alembic revisions 0012_rls_policies and 0014_rls_reach_once) read 
   `.a` (attributed: of subscriptions its partner is or was associated with), `.p` (naming its partner), `.w`
   (usage of attributed subscriptions), `.*` (all), and `DPOR_INVITATION.c` (the one invitation whose code hash is
   `dpor.invitation_code`). auth/row_security.py derives them from auth/policy.py.
-- `dpor.attributed_subscriptions`, `dpor.attributed_tenants`, `dpor.delegation_active` (read transactions only):
-  the sets the caller's reach depends on, worked out by the database once as the transaction begins, so a
-  statement naming a table a dozen times does not work them out a dozen times (revision 0014).
+- `dpor.attributed_subscriptions`, `dpor.attributed_tenants`, `dpor.tenant_subscriptions`,
+  `dpor.delegation_active` (read transactions only): the sets the caller's reach depends on, worked out by the
+  database once as the transaction begins, so a statement naming a table a dozen times does not work them out a
+  dozen times (revision 0014).
 
 Setting them costs no extra round trip: one SQL function, `dpor_rls_tell`, takes them all. A read transaction
 starts with one simple-protocol message `BEGIN; SELECT dpor_rls_tell(...)` whose values are validated here (uuids,
@@ -107,13 +108,23 @@ def _text_array(values: Sequence[str]) -> str:
 _SETS_BY_TOKENS = {
     "attributed_subscriptions": ("SUBSCRIPTION.a", "USAGE.w"),
     "attributed_tenants": ("TENANT.a",),
+    "tenant_subscriptions": ("USAGE.t", "USAGE.d", "PARTNER_ASSOCIATION.t", "PARTNER_ASSOCIATION.d"),
+}
+_NEEDS = {
+    "attributed_subscriptions": "partner_id",
+    "attributed_tenants": "partner_id",
+    "tenant_subscriptions": "tenant_id",
 }
 
 
 def _work_out(caller: Caller) -> tuple[str, ...]:
     if caller.kind != "request":
         return ()
-    sets = [name for name, tokens in _SETS_BY_TOKENS.items() if caller.partner_id and caller.reach & set(tokens)]
+    sets = [
+        name
+        for name, tokens in _SETS_BY_TOKENS.items()
+        if getattr(caller, _NEEDS[name]) is not None and caller.reach & set(tokens)
+    ]
     if caller.tenant_id and caller.partner_id and any(token.endswith(".d") for token in caller.reach):
         sets.append("delegation_active")
     return tuple(sets)

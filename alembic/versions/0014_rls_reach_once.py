@@ -16,20 +16,22 @@ Now:
 
 - `dpor_rls_tell(caller, task, tenant, partner, reach, invitation_code, work_out)` sets 0012's settings and works
   out, once, the sets named in `work_out` (db/row_security.py names them from the caller's reach tokens): a
-  partner's attributed subscriptions and tenants, whether a delegated admin's relationship is active. A read
+  partner's attributed subscriptions and tenants, a tenant role's subscriptions, whether a delegated admin's
+  relationship is active. A read
   transaction begins with `BEGIN; SELECT dpor_rls_tell(...)` in one message; a compiled read is one statement,
   `SELECT CASE WHEN dpor_rls_tell($n+1, ...) THEN (<the statement>) END`, its own transaction, with no BEGIN or
   COMMIT round trip. A SQL function, not PL/pgSQL: 30 us less per call.
 - The sets are kept in transaction-local settings (`dpor.attributed_subscriptions`, `dpor.attributed_tenants`,
-  `dpor.delegation_active`: uuid arrays and a boolean as text) and read through `dpor_rls_*_set()` and
+  `dpor.tenant_subscriptions`, `dpor.delegation_active`: uuid arrays and a boolean as text) and read through `dpor_rls_*_set()` and
   `dpor_rls_delegated()`, SQL functions PostgreSQL inlines, each in a scalar sub-select (one InitPlan per
   reference, evaluated only if its branch's reach token holds). An empty setting means "not worked out": write
   transactions (whose own statements may add an association the set must see) and system work leave them empty,
   and the functions work the set out then, as 0012's helpers did. Membership is `IN (SELECT unnest(...))`, a
   hashed sub-plan: one probe per row, where `= ANY(array)` would compare each row with every element.
-- A tenant's subscriptions (the tenant branch of usage and partner associations) are a plain sub-select of the
-  subscriptions table, held to that table's policy, whose tenant branch is a column comparison and whose partner
-  branch reads no table (so no recursion): one index scan, cheaper than working a set out.
+  A tenant's subscriptions (the tenant branch of usage and partner associations) are such a set too: a plain
+  sub-select of the subscriptions table there cost more than working the set out (it puts the subscriptions
+  policy's plan inside every usage and association reference, built at each execution: read (1) +96% wall
+  against +56%).
 - System work and reach ALL are one InitPlan, `dpor_rls_unbounded(entity)`.
 
 What each caller reaches is unchanged: the same tokens, tables and rows (tests/service/test_row_security.py).
@@ -73,6 +75,12 @@ BEGIN
         WHERE s.id IN (SELECT a.subscription_id FROM partner_associations a WHERE a.partner_id = partner));
 END
 $$;
+CREATE FUNCTION dpor_rls_tenant_subscriptions_now(tenant uuid) RETURNS uuid[]
+LANGUAGE plpgsql STABLE SET dpor.caller = 'system' AS $$
+BEGIN
+    RETURN ARRAY(SELECT s.id FROM subscriptions s WHERE s.tenant_id = tenant);
+END
+$$;
 CREATE FUNCTION dpor_rls_attributed_subscription_set() RETURNS uuid[] LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('dpor.attributed_subscriptions', true), '')::uuid[],
                     dpor_rls_attributed_subscriptions_now(dpor_rls_partner()))
@@ -80,6 +88,10 @@ $$;
 CREATE FUNCTION dpor_rls_attributed_tenant_set() RETURNS uuid[] LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('dpor.attributed_tenants', true), '')::uuid[],
                     dpor_rls_attributed_tenants_now(dpor_rls_partner()))
+$$;
+CREATE FUNCTION dpor_rls_tenant_subscription_set() RETURNS uuid[] LANGUAGE sql STABLE AS $$
+    SELECT coalesce(nullif(current_setting('dpor.tenant_subscriptions', true), '')::uuid[],
+                    dpor_rls_tenant_subscriptions_now(dpor_rls_tenant()))
 $$;
 CREATE FUNCTION dpor_rls_tell(
     caller text, task text, tenant text, partner text, reach text, invitation_code text, work_out text[]
@@ -94,6 +106,8 @@ CREATE FUNCTION dpor_rls_tell(
            THEN dpor_rls_attributed_subscriptions_now(nullif(partner, '')::uuid)::text ELSE '' END, true) IS NOT NULL
        AND set_config('dpor.attributed_tenants', CASE WHEN 'attributed_tenants' = ANY (work_out)
            THEN dpor_rls_attributed_tenants_now(nullif(partner, '')::uuid)::text ELSE '' END, true) IS NOT NULL
+       AND set_config('dpor.tenant_subscriptions', CASE WHEN 'tenant_subscriptions' = ANY (work_out)
+           THEN dpor_rls_tenant_subscriptions_now(nullif(tenant, '')::uuid)::text ELSE '' END, true) IS NOT NULL
        AND set_config('dpor.delegation_active', CASE WHEN 'delegation_active' = ANY (work_out)
            THEN dpor_rls_delegation_active(nullif(tenant, '')::uuid, nullif(partner, '')::uuid)::text
            ELSE '' END, true) IS NOT NULL
@@ -107,8 +121,10 @@ _HELPER_NAMES = (
     "dpor_rls_unbounded(text)",
     "dpor_rls_attributed_subscriptions_now(uuid)",
     "dpor_rls_attributed_tenants_now(uuid)",
+    "dpor_rls_tenant_subscriptions_now(uuid)",
     "dpor_rls_attributed_subscription_set()",
     "dpor_rls_attributed_tenant_set()",
+    "dpor_rls_tenant_subscription_set()",
     "dpor_rls_delegated()",
     "dpor_rls_tell(text, text, text, text, text, text, text[])",
 )
@@ -130,9 +146,7 @@ def _member(column: str, set_function: str) -> str:
     return f"{column} IN (SELECT unnest((SELECT {set_function}())))"
 
 
-# A tenant's subscriptions: a sub-select of the subscriptions table, held to its own policy (whose tenant branch is a
-# column comparison, and whose partner branch reads no table: no recursion), one index scan per reference.
-_OF_TENANT = "subscription_id IN (SELECT s.id FROM subscriptions s WHERE s.tenant_id = (SELECT dpor_rls_tenant()))"
+_OF_TENANT = _member("subscription_id", "dpor_rls_tenant_subscription_set")
 _USAGE = _reach(
     "USAGE",
     _tenant_reach("USAGE", _OF_TENANT),
