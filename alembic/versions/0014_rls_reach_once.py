@@ -32,7 +32,9 @@ Now:
   sub-select of the subscriptions table there cost more than working the set out (it puts the subscriptions
   policy's plan inside every usage and association reference, built at each execution: read (1) +96% wall
   against +56%).
-- System work and reach ALL are one InitPlan, `dpor_rls_unbounded(entity)`.
+- Fewer InitPlans and sub-plans per reference, each built at every execution: system work and reach ALL are one,
+  `dpor_rls_unbounded(entity)`; the own and delegated tenant branches are one, `dpor_rls_reaches_tenant(entity)`,
+  naming the tenant's rows once.
 
 What each caller reaches is unchanged: the same tokens, tables and rows (tests/service/test_row_security.py).
 SQLite has no row-level security: nothing happens there.
@@ -116,6 +118,9 @@ CREATE FUNCTION dpor_rls_delegated() RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('dpor.delegation_active', true), '')::boolean,
                     dpor_rls_delegation_active(dpor_rls_tenant(), dpor_rls_partner()))
 $$;
+CREATE FUNCTION dpor_rls_reaches_tenant(entity text) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT dpor_rls_reaches(entity || '.t') OR (dpor_rls_reaches(entity || '.d') AND dpor_rls_delegated())
+$$;
 """
 _HELPER_NAMES = (
     "dpor_rls_unbounded(text)",
@@ -126,16 +131,15 @@ _HELPER_NAMES = (
     "dpor_rls_attributed_tenant_set()",
     "dpor_rls_tenant_subscription_set()",
     "dpor_rls_delegated()",
+    "dpor_rls_reaches_tenant(text)",
     "dpor_rls_tell(text, text, text, text, text, text, text[])",
 )
 
 
 def _tenant_reach(entity: str, tenant: str) -> str:
-    """OWN_TENANT ('t') and DELEGATED_TENANT ('d': while the relationship is active)."""
-    return (
-        f"((SELECT dpor_rls_reaches('{entity}.t')) AND {tenant})"
-        f" OR ((SELECT dpor_rls_reaches('{entity}.d')) AND {tenant} AND (SELECT dpor_rls_delegated()))"
-    )
+    """OWN_TENANT ('t') and DELEGATED_TENANT ('d': while the relationship is active): one InitPlan for both, and
+    the tenant's rows named once (0012 named them in each branch, two sub-plans per reference)."""
+    return f"((SELECT dpor_rls_reaches_tenant('{entity}')) AND {tenant})"
 
 
 def _reach(entity: str, *branches: str) -> str:
