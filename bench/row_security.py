@@ -7,8 +7,10 @@ in process (bench.inprocess's driver: no sockets, no load generator) twice, alte
 - `off`: connected as the superuser that owns the tables, telling the database nothing (row_security=False): what
   the gateway did before revision 0012_rls_policies;
 - `on`: connected as a login role IN ROLE dpor_app, so the policies hold, each transaction told its caller
-  (reads: `BEGIN; SELECT set_config(...)`, the statements, `COMMIT`);
-- `on, generic plans`: the same, the login role with `plan_cache_mode = force_generic_plan`.
+  (reads: `BEGIN; SELECT set_config(...)`, the statements, `COMMIT`).
+
+Both run today's code: compiled statements on generic plans (db.engine.DriverPool), the interpreter's as
+PostgreSQL chooses. The figures before revision 0014_rls_reach_once are in bench/results/2026-12-03-small-rls.md.
 
 It prints CPU per request (the gateway process's) and wall time per request (at c=16: the database's share and the
 extra round trips included, 1/throughput of one process). Its own database (`dpor_bench_<size>_rls`, kept for the
@@ -27,7 +29,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import uvloop
 
 from bench import dataset, operations
@@ -36,21 +37,12 @@ from bench.targets import production_env
 from bench.tokens import TokenIssuer
 
 APP_LOGIN = "dpor_bench_rls_app"
-# The same, with PostgreSQL keeping one generic plan per prepared statement (ALTER ROLE ... SET plan_cache_mode):
-# the policies make every statement's planning several milliseconds, and `auto` goes on planning custom plans.
-GENERIC_LOGIN = "dpor_bench_rls_generic"
-READS = {"attributed": "attributed_subscriptions", "node": "subscription_node", "tenant_usage": "tenant_usage"}
-
-
-async def _app_login(url: str, login: str) -> str:
-    gateway_url = await dataset.app_login(url, login)
-    if login == GENERIC_LOGIN:
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(f"ALTER ROLE {login} SET plan_cache_mode = force_generic_plan")
-        finally:
-            await connection.close()
-    return gateway_url
+READS = {
+    "attributed": "attributed_subscriptions",
+    "node": "subscription_node",
+    "tenant_usage": "tenant_usage",
+    "partner_usage": "partner_attributed_usage",
+}
 
 
 async def _measure(
@@ -85,8 +77,7 @@ async def _main(arguments: argparse.Namespace) -> None:
     prepared = await dataset.prepare(spec, arguments.admin_url)
     variants = {
         "off": (prepared.sqlalchemy_url, False),
-        "on": (await _app_login(prepared.url, APP_LOGIN), True),
-        "on, generic plans": (await _app_login(prepared.url, GENERIC_LOGIN), True),
+        "on": (await dataset.app_login(prepared.url, APP_LOGIN), True),
     }
     sample = await dataset.sample(prepared.url, random.Random(7))
     work = Path(tempfile.mkdtemp(prefix="dpor-rls-bench-"))
@@ -95,9 +86,10 @@ async def _main(arguments: argparse.Namespace) -> None:
     builders = {build.__name__: build for build in operations.READS}
     print("| read | path | c | variant | CPU ms/request | vs off | wall ms/request | vs off |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, key in READS.items():
+    for name in arguments.reads:
+        key = READS[name]
         graphql = builders[key](sample, issuer).graphql
-        for compiled in (True, False):
+        for compiled in (path == "compiled" for path in arguments.paths):
             for concurrency in arguments.concurrency:
                 runs: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
                 for _ in range(arguments.rounds):
@@ -128,6 +120,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3, help="alternating off/on runs; medians are reported")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--paths", nargs="+", choices=("compiled", "interpreted"), default=["compiled", "interpreted"])
+    parser.add_argument("--reads", nargs="+", choices=sorted(READS), default=list(READS))
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     uvloop.run(_main(parser.parse_args()))
 

@@ -1,6 +1,7 @@
 """Who the database is working for, told to PostgreSQL's row-level security per transaction.
 
-The policies (alembic revision 0012_rls_policies) read transaction-local settings, `set_config(name, value, true)`:
+The policies (alembic revisions 0012_rls_policies and 0014_rls_reach_once) read transaction-local settings,
+`set_config(name, value, true)`:
 
 - `dpor.caller`: `request` (a request's caller, with its ids and reach below) or `system` (work for nobody in
   particular: the sweep, the change sequencer, webhook delivery, seeding, migrations; `dpor.task` names which).
@@ -11,11 +12,16 @@ The policies (alembic revision 0012_rls_policies) read transaction-local setting
   `.a` (attributed: of subscriptions its partner is or was associated with), `.p` (naming its partner), `.w`
   (usage of attributed subscriptions), `.*` (all), and `DPOR_INVITATION.c` (the one invitation whose code hash is
   `dpor.invitation_code`). auth/row_security.py derives them from auth/policy.py.
+- `dpor.attributed_subscriptions`, `dpor.attributed_tenants`, `dpor.tenant_subscriptions`,
+  `dpor.delegation_active` (read transactions only): the sets the caller's reach depends on, worked out by the
+  database once as the transaction begins, so a statement naming a table a dozen times does not work them out a
+  dozen times (revision 0014).
 
-Setting them costs no extra round trip: a read transaction starts with one simple-protocol message
-`BEGIN; SELECT set_config(...), ...` whose values are validated here (uuids, entity and role names, hex) so no
-text from outside reaches the SQL; a write transaction sends them as bind parameters. `Caller.begin_sql` is built
-once per caller.
+Setting them costs no extra round trip: one SQL function, `dpor_rls_tell`, takes them all. A read transaction
+starts with one simple-protocol message `BEGIN; SELECT dpor_rls_tell(...)` whose values are validated here (uuids,
+entity and role names, hex) so no text from outside reaches the SQL; a compiled read is one statement that tells
+and reads (`told_statement`); a write transaction sends the settings as bind parameters. `Caller.begin_sql` is
+built once per caller.
 
 Why not session settings (`set_config(..., false)` at checkout): a pooled connection would carry one caller's
 reach into the next request whenever a reset was skipped, and behind PgBouncer in transaction mode the next
@@ -27,7 +33,7 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +72,8 @@ class Caller:
     partner_id: uuid.UUID | None = None
     task: SystemTask | None = None
     invitation_code: str | None = None
+    # What `dpor_rls_tell` is given: the values of `settings()`, in order, and the sets to work out (revision 0014).
+    tell_arguments: tuple[str | tuple[str, ...], ...] = field(default=(), compare=False)
     set_sql: str = field(default="", compare=False)
     begin_sql: str = field(default="", compare=False)
 
@@ -87,17 +95,63 @@ def _literal(value: str) -> str:
     return f"'{value}'"
 
 
-def _set_configs(settings: Mapping[str, str]) -> str:
-    return "SELECT " + ", ".join(f"set_config({_literal(k)}, {_literal(v)}, true)" for k, v in settings.items())
+_TELL_ARGUMENTS = 7  # dpor_rls_tell(caller, task, tenant, partner, reach, invitation_code, work_out)
+
+
+def _text_array(values: Sequence[str]) -> str:
+    return "ARRAY[" + ", ".join(_literal(value) for value in values) + "]::text[]"
+
+
+# The sets a read's policies depend on, worked out once as its transaction begins (alembic revision 0014), by the
+# reach tokens that read them. Write transactions leave them unset: their own statements may add an association
+# the policies must then see, so there the policies work them out at each statement.
+_SETS_BY_TOKENS = {
+    "attributed_subscriptions": ("SUBSCRIPTION.a", "USAGE.w"),
+    "attributed_tenants": ("TENANT.a",),
+    "tenant_subscriptions": ("USAGE.t", "USAGE.d", "PARTNER_ASSOCIATION.t", "PARTNER_ASSOCIATION.d"),
+}
+_NEEDS = {
+    "attributed_subscriptions": "partner_id",
+    "attributed_tenants": "partner_id",
+    "tenant_subscriptions": "tenant_id",
+}
+
+
+def _work_out(caller: Caller) -> tuple[str, ...]:
+    if caller.kind != "request":
+        return ()
+    sets = [
+        name
+        for name, tokens in _SETS_BY_TOKENS.items()
+        if getattr(caller, _NEEDS[name]) is not None and caller.reach & set(tokens)
+    ]
+    if caller.tenant_id and caller.partner_id and any(token.endswith(".d") for token in caller.reach):
+        sets.append("delegation_active")
+    return tuple(sets)
 
 
 def _built(caller: Caller) -> Caller:
     for token in caller.reach | caller.write_reach:
         if not _TOKEN.fullmatch(token):
             raise ValueError(f"not a reach token: {token!r}")
-    object.__setattr__(caller, "set_sql", _set_configs(caller.settings()))
+    work_out = _work_out(caller)
+    arguments = (*caller.settings().values(), work_out)
+    assert len(arguments) == _TELL_ARGUMENTS, arguments
+    values = ", ".join(_literal(value) for value in caller.settings().values())
+    object.__setattr__(caller, "tell_arguments", arguments)
+    object.__setattr__(caller, "set_sql", f"SELECT dpor_rls_tell({values}, {_text_array(work_out)})")
     object.__setattr__(caller, "begin_sql", "BEGIN; " + caller.set_sql)
     return caller
+
+
+def told_statement(sql: str, argument_count: int) -> str:
+    """One statement that tells the policies its caller and then runs `sql` (whose parameters are $1..$n; the
+    caller's `tell_arguments` follow): no BEGIN and COMMIT around it, the statement is its own transaction. The
+    CASE runs `dpor_rls_tell` first and `sql`, a sub-select PostgreSQL evaluates only when the THEN branch asks for
+    its value, after; the policies' own sub-selects inside it are evaluated when its scans first need them.
+    tests/service/test_row_security.py holds compiled reads told this way to the rows the policy table gives."""
+    tell = ", ".join(f"${argument_count + n}" for n in range(1, _TELL_ARGUMENTS + 1))
+    return f"SELECT CASE WHEN dpor_rls_tell({tell}) THEN ({sql}) END"
 
 
 def request_caller(

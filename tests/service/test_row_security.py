@@ -26,9 +26,10 @@ from auth.principal import Principal, Role
 from auth.row_security import caller_of, reach, write_reach
 from auth.scope import resolve_scope
 from db.engine import Database
+from db.enums import AssociationType
 from db.models import Base
 from db.row_security import SystemTask, request_caller, system
-from tests import databases
+from tests import databases, factories
 from tests.api import api_for
 from tests.auth.test_policy_matrix import CALLERS, CELLS, TENANT_A, Outcome, World, build_world, expected, observed
 from tests.conftest import empty_all_tables
@@ -225,6 +226,95 @@ async def test_a_delegated_admin_reaches_nothing_once_its_relationship_ended(own
             {"past": datetime(2026, 1, 1, tzinfo=UTC)},
         )
     assert await tenants_seen() == 0
+
+
+async def _partner_with_one_of_two_subscriptions(owner: Database) -> tuple[Any, Any, Any, Any]:
+    """A tenant with two subscriptions, a partner associated with the first, another partner with the second."""
+    async with owner.write() as session:
+        tenant = factories.tenant()
+        partner, other = factories.partner(), factories.partner()
+        await factories.add_flushed(session, tenant, partner, other)
+        first, second = factories.subscription(tenant), factories.subscription(tenant)
+        await factories.add_flushed(session, first, second)
+        await factories.add_flushed(
+            session, factories.association(first, partner), factories.association(second, other)
+        )
+    return partner, other, first, second
+
+
+def _partner_caller(partner_id: uuid.UUID) -> Any:
+    return request_caller(reach(frozenset({Role.PARTNER})), None, partner_id)
+
+
+async def _subscriptions_seen(session: Any) -> set[uuid.UUID]:
+    return set((await session.execute(text("SELECT id FROM subscriptions"))).scalars())
+
+
+async def test_a_write_transaction_sees_what_its_own_statements_attributed(owner: Database, as_app: Database) -> None:
+    """A read transaction works out the partner's attributed subscriptions once, as it begins (revision 0014); a
+    write transaction works them out at each statement, so the association it just made counts at once."""
+    partner, _other, first, second = await _partner_with_one_of_two_subscriptions(owner)
+    told = as_app.acting(_partner_caller(partner.id))
+    async with told.read() as session:
+        assert await _subscriptions_seen(session) == {first.id}
+        worked_out = await session.execute(text("SELECT current_setting('dpor.attributed_subscriptions')"))
+        assert worked_out.scalar_one() == "{" + str(first.id) + "}"
+    async with told.write() as session:
+        assert (
+            await session.execute(text("SELECT current_setting('dpor.attributed_subscriptions', true)"))
+        ).scalar() in (
+            None,
+            "",
+        )
+        session.add(factories.association(second, partner, type=AssociationType.PARTNER_ADMIN_LINK))
+        await session.flush()
+        assert await _subscriptions_seen(session) == {first.id, second.id}
+    async with told.read() as session:
+        assert await _subscriptions_seen(session) == {first.id, second.id}
+
+
+async def test_a_caller_changing_within_a_read_transaction_keeps_nothing_of_the_one_before(
+    owner: Database, as_app: Database
+) -> None:
+    """A request's read session tells its transaction each caller it works for (system, then the request's); the
+    sets worked out for one caller are replaced, never left for the next."""
+    partner, other, first, second = await _partner_with_one_of_two_subscriptions(owner)
+    database = as_app.for_request()
+    try:
+        for caller, expected_ids in ((partner.id, {first.id}), (other.id, {second.id}), (partner.id, {first.id})):
+            database.acting(_partner_caller(caller))
+            async with database.read() as session:
+                assert await _subscriptions_seen(session) == expected_ids
+        # A tenant role after a partner: no attributed set at all (its reach has no token that reads one).
+        database.acting(request_caller(reach(frozenset({Role.OWNER})), uuid.uuid4(), None))
+        async with database.read() as session:
+            assert await _subscriptions_seen(session) == set()
+            assert (
+                await session.execute(text("SELECT current_setting('dpor.attributed_subscriptions')"))
+            ).scalar() == ""
+    finally:
+        await database.close()
+
+
+async def test_a_compiled_read_tells_its_caller_in_its_own_statement(owner: Database, as_app: Database) -> None:
+    """A compiled read off the request's session is one statement, `CASE WHEN dpor_rls_tell(...) THEN (...)`: the
+    policies inside see the caller it names (were they evaluated before the tell, they would see no caller and no
+    rows), for this statement only."""
+    partner, other, first, second = await _partner_with_one_of_two_subscriptions(owner)
+    joined = (
+        "SELECT coalesce(string_agg(s.id::text, ',' ORDER BY s.id), '') FROM subscriptions s"
+        " JOIN partner_associations a ON a.subscription_id = s.id JOIN tenants t ON t.id = s.tenant_id"
+        " WHERE s.created_at < $1"
+    )
+    now = datetime(2099, 1, 1, tzinfo=UTC)
+    for caller, expected_ids in ((partner.id, {first.id}), (other.id, {second.id})):
+        told = as_app.acting(_partner_caller(caller))
+        for _ in range(7):  # past the first five executions, when PostgreSQL may switch to a generic plan
+            seen = await told.fetch_value_on_driver(joined, [now])
+            assert {uuid.UUID(value) for value in seen.split(",")} == expected_ids
+    assert await as_app.acting(request_caller(frozenset(), None, None)).fetch_value_on_driver(joined, [now]) == ""
+    # Nothing outlives the statement: one telling nobody, on any of the pooled connections told before, sees nothing.
+    assert await as_app.fetch_value_on_driver("SELECT count(*)::text FROM subscriptions", []) == "0"
 
 
 # The test-only switch: every row filter the application applies says ALL (for the roles that read the entity at
