@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from graphql import FieldNode, IntValueNode, NullValueNode, StringValueNode, VariableNode
 from sqlalchemy.dialects import postgresql
 
+from db import clock
 from resolvers.compiled.errors import NotCompilable
 from resolvers.errors import BadUserInput
 from resolvers.pagination import page_size as checked_page_size
@@ -172,3 +173,12 @@ def _shape(value: object, decode_id: DecodeId) -> object:
     if isinstance(value, list):  # `nodes(ids:)`: how many, and the type each names
         return ("list", *(_shape(item, decode_id) for item in value))
     return type(value).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The gateway's current instant (db.clock.now_in_seconds), read at each request as the interpreter's resolvers
+    read it: a test that moves the clock moves both paths. Never the database's `now()`."""
+
+    def value(self, variables: Mapping[str, Any]) -> object:
+        return clock.now_in_seconds()

@@ -12,7 +12,8 @@ NOT_FOUND there), the statement writes `MISSING` in that place and the runner fa
 
 Two errors are decided ahead, before any row is read: a guarded root field (auth.policy.OPERATIONS) none of the
 caller's roles is granted, which the interpreter's OperationPolicy refuses before its resolver runs, whatever its
-arguments and selections; and a root whose id (`node`, `nodes`, `tenant`, `subscription`, `partner`) the
+arguments and selections; and a root whose id (`node`, `nodes`, `tenant`, `subscription`, `partner`,
+`attributedSubscriptions`' partnerId, `pendingClaims`' tenantId) the
 interpreter's resolver refuses before it reads anything (resolvers.global_id's own BAD_USER_INPUT, raised here by
 the same call). The plan names that root (`Refused`); its value is null in the statement, and the extension adds
 the error as graphql-core locates a resolver's (schema/extensions/compiled_reads.py). Only one such root per plan:
@@ -22,7 +23,7 @@ with two, the order of the interpreter's errors is its scheduler's.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,7 @@ from auth.policy import FIELDS, OPERATIONS, field_rule, read_filters
 from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
 from resolvers import global_id
-from resolvers.compiled import attributed, sql_text, viewer
+from resolvers.compiled import attributed, claims, sql_text, viewer
 from resolvers.compiled.associations import partner_associations
 from resolvers.compiled.bindings import (
     Binding,
@@ -86,8 +87,10 @@ from resolvers.compiled.usage import usage_field, usage_root
 from resolvers.errors import BadUserInput
 from resolvers.reads.nodes import MAX_NODES
 
+RootBuilder = Callable[["Builder", Sequence[FieldNode]], ColumnElement[Any]]
+
 # Root fields guarded by auth.policy.OPERATIONS besides BY_ID_ROOTS' typed ones and CONNECTION_ROOTS.
-GUARDED_ROOTS = frozenset({"attributedSubscriptions", "usageAggregates", "partnerByMpnId"})
+GUARDED_ROOTS = frozenset({"attributedSubscriptions", "usageAggregates", "partnerByMpnId", "pendingClaims"})
 
 
 def _id_literal(value: ValueNode) -> Source:
@@ -425,12 +428,13 @@ class Builder:
             self._guarded(name)
             target, order, spec = CONNECTION_ROOTS[name]
             return self.connections.root(target, order, spec, nodes)
-        if name == "attributedSubscriptions":
+        if name in _REFUSING_ROOTS:
             self._guarded(name)
-            error = attributed.refusal(self, nodes)
+            refusal, compiled = _REFUSING_ROOTS[name]
+            error = refusal(self, nodes)
             if error is not None:
                 return self._refuse(key, nodes, error)
-            return attributed.attributed_subscriptions(self, nodes)
+            return compiled(self, nodes)
         if name == "usageAggregates":
             self._guarded(name)
             return usage_root(self, nodes)
@@ -457,6 +461,13 @@ class Builder:
             value = self._refuse(key, nodes, None) if forbidden else self._root_field(key, nodes)
             pairs += [sql_text.const(key), value]
         return select(cast(func.json_build_object(*pairs), Text))
+
+
+# Guarded roots of their own modules whose arguments the interpreter may refuse ahead: (refusal, statement).
+_REFUSING_ROOTS: Mapping[str, tuple[Callable[[Builder, Sequence[FieldNode]], BadUserInput | None], RootBuilder]] = {
+    "attributedSubscriptions": (attributed.refusal, attributed.attributed_subscriptions),
+    "pendingClaims": (claims.refusal, claims.pending_claims),
+}
 
 
 def plan(

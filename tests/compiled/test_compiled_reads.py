@@ -30,6 +30,7 @@ import pytest
 from sqlalchemy import select
 
 from auth.principal import Principal, Role
+from db import clock
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationStatus, AssociationType, Offer, RecognitionRole
 from db.models import Partner, Tenant
@@ -103,6 +104,7 @@ USAGE_AGGREGATE_FIELDS = [
 # Fields the share is also reported for, one line each (by their text in the document).
 FAMILIES = [
     "partnerByMpnId(",
+    "pendingClaims(",
     "search:",
     "contacts",
     "delegatedAdminRelationships",
@@ -485,6 +487,7 @@ class _Writer:
                 "viewer",
                 "nodes",
                 "partnerByMpnId",
+                "pendingClaims",
             ]
         )
         if field == "__typename":
@@ -498,6 +501,17 @@ class _Writer:
             return f"r{self.roots}: partnerByMpnId(mpnId: {given}){self.directive()} {{ {inner} }}"
         if field == "usageAggregates":
             return self.usage_aggregates()
+        if field == "pendingClaims":
+            self.roots += 1
+            arguments = self.page_arguments("pendingClaims")
+            if self.rng.random() < 0.6:  # a tenant the caller reaches, any other (NOT_FOUND), junk, or none
+                tenants = self.visible.get("Tenant", [])
+                tenant = self.rng.choice([*tenants, *tenants, *self.world.by_type["Tenant"], *JUNK_IDS, None])
+                literal = orjson.dumps(tenant).decode()
+                given = f"tenantId: {self.variable('ID', tenant) if self.rng.random() < 0.5 else literal}"
+                arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
+            connection = self.connection("PartnerAssociation", 2)
+            return f"r{self.roots}: pendingClaims{arguments}{self.directive()} {{ {connection} }}"
         if field == "nodes":
             self.roots += 1
             reachable = [node_id for key, ids in self.visible.items() if key in TYPES for node_id in ids]
@@ -607,6 +621,9 @@ async def _visible_ids(api: Api, world: WorldIds, caller: Principal) -> dict[str
         body = await api.execute(f"{{ {field}(first: 6) {{ edges {{ cursor }} }} }}", as_=caller)
         edges = ((body.get("data") or {}).get(field) or {}).get("edges") or []
         visible[f"cursor:{key.name}"] = [edge["cursor"] for edge in edges]
+    body = await api.execute("{ pendingClaims(first: 6) { edges { cursor } } }", as_=caller)
+    edges = ((body.get("data") or {}).get("pendingClaims") or {}).get("edges") or []
+    visible["cursor:pendingClaims"] = [edge["cursor"] for edge in edges]
     contacts = "{ tenants(first: 10) { edges { node { contacts(first: 3) { edges { cursor } } } } } }"
     body = await api.execute(contacts, as_=caller)
     tenants = ((body.get("data") or {}).get("tenants") or {}).get("edges") or []
@@ -658,6 +675,36 @@ async def _extra_history(database: Database) -> None:
                 claim_workload='Migration "phase 2"\n\tand after',
             )
         )
+
+
+async def _pending_claims(database: Database, now: datetime) -> None:
+    """Claims around the stopped clock's instant (`now`, whole seconds; the clock itself reads 0.7 s later): a
+    window that closed a second ago, one that closes at `now` (closed: listed only while declineBy > now), one
+    that closes a second later, one in a month, and one ended though PENDING; in the demo owner's tenant and in
+    another."""
+    async with database.write() as session:
+        owner = select(Tenant).where(Tenant.external_id == DEMO_OWNER_TENANT_EXTERNAL_ID)
+        tenants = [(await session.execute(owner)).scalar_one(), factories.tenant()]
+        await factories.add_flushed(session, tenants[1])
+        for tenant in tenants:
+            subscription = factories.subscription(tenant)
+            await factories.add_flushed(session, subscription)
+            for offset, ended in ((-1, False), (0, False), (1, False), (30 * 86400, False), (86400, True)):
+                partner = factories.partner()
+                await factories.add_flushed(session, partner)
+                end = {"valid_to": now, "end_reason": AssociationEndReason.REPLACED, "ended_by": "x"} if ended else {}
+                session.add(
+                    factories.association(
+                        subscription,
+                        partner,
+                        type=AssociationType.TRANSACTING_PARTNER,
+                        valid_from=now - timedelta(days=1),
+                        status=AssociationStatus.PENDING,
+                        decline_by=now + timedelta(seconds=offset),
+                        claim_workload="Pending",
+                        **end,
+                    )
+                )
 
 
 def _at(day: date, hours: int, microseconds: int = 0) -> datetime:
@@ -806,10 +853,19 @@ class TestCompiledReads:
 
     @pytest.fixture
     async def twins(self, database: Database, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Twins]:
-        """Lives across the examples of the test; on teardown, reports (and checks) the share that compiled."""
+        """Lives across the examples of the test; on teardown, reports (and checks) the share that compiled. The
+        server's clock stands still (0.7 s past a whole second), so claims can sit on its boundaries."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        stopped = now + timedelta(microseconds=700_000)
+        with clock.moved_to(lambda: stopped):
+            async for twins in self._twins(database, monkeypatch, now):
+                yield twins
+
+    async def _twins(self, database: Database, monkeypatch: pytest.MonkeyPatch, now: datetime) -> AsyncIterator[Twins]:
         await load_demo(database)
         await _extra_history(database)
         await _extra_usage(database)
+        await _pending_claims(database, now)
         served: Counter[str] = Counter()
         answers: list[str] = []  # each compiled answer since the test last cleared it
         answer = CompiledReads.answer
