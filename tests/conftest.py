@@ -51,10 +51,16 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 async def empty_all_tables(db: Database) -> None:
     # DELETE, not TRUNCATE: on tables this small PostgreSQL's TRUNCATE costs ~0.3 s of fixed overhead per test.
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    deletes = [f"DELETE FROM {table.name}" for table in reversed(Base.metadata.sorted_tables)]
     async with db.engine.begin() as connection:
-        for table in tables:
-            await connection.execute(text(f"DELETE FROM {table}"))
+        if db.dialect == "postgresql":
+            # One round trip: asyncpg sends a script without arguments as one simple query (one implicit
+            # transaction), where a statement at a time is a prepare and an execute for each table.
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.execute(";\n".join(deletes))
+            return
+        for delete in deletes:
+            await connection.execute(text(delete))
 
 
 @pytest.fixture
