@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from auth.dev_keys import mint_dev_token
 from auth.principal import Principal, Role
 from db.engine import Database
 from gateway.app import create_app
-from gateway.settings import Settings, load_settings
+from gateway.settings import ENV_PREFIX, Settings, load_settings
 from gateway.wiring import auth_config
 
 
@@ -116,10 +117,34 @@ def error_codes(body: dict[str, Any]) -> list[str]:
 _VAR_DIR = Path(tempfile.mkdtemp(prefix="dpor-test-var-"))
 
 
+_SETTINGS: dict[Hashable, Settings] = {}
+
+
+def settings_for(**values: object) -> Settings:
+    """`load_settings(**values)`, remembered: reading them (the environment, a .env file, pydantic's validation)
+    costs ~11 ms, and the suite builds thousands of apps from a handful of distinct settings. Settings are frozen,
+    and what else they are read from (the DPOR_ variables, the working directory's .env) is part of the key, so a
+    test that changes either gets settings of its own. Unhashable values are read afresh every time."""
+    env_file = Path(".env")
+    try:
+        key: Hashable = (
+            tuple(sorted(values.items())),
+            tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith(ENV_PREFIX))),
+            os.getcwd(),
+            env_file.read_bytes() if env_file.is_file() else None,
+        )
+        hash(key)
+    except TypeError:
+        return load_settings(**values)
+    if key not in _SETTINGS:
+        _SETTINGS[key] = load_settings(**values)
+    return _SETTINGS[key]
+
+
 @asynccontextmanager
 async def api_for(database: Database, **overrides: object) -> AsyncIterator[Api]:
     """The gateway over `database`, with settings `overrides` (e.g. `max_usage_rows=2`)."""
-    settings = load_settings(
+    settings = settings_for(
         database_url=database.engine.url.render_as_string(hide_password=False), var_dir=_VAR_DIR, **overrides
     )
     app = create_app(settings, database)

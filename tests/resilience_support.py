@@ -24,9 +24,8 @@ from db.partner import Partner
 from db.subscription import Subscription
 from db.tenant import Tenant, TenantContact
 from gateway.app import create_app
-from gateway.settings import load_settings
 from schema import global_id
-from tests.api import _VAR_DIR, Api
+from tests.api import _VAR_DIR, Api, settings_for
 
 # Codes a valid caller may legitimately get back; anything else (INTERNAL, no code at all) is a bug.
 EXPECTED_CODES = frozenset(
@@ -62,7 +61,7 @@ ASSOCIATION_ACTIONS = (
 async def gateway(database: Database, **overrides: Any) -> AsyncIterator[Api]:
     """The real app in process. The rate limit is off: these tests send far more than a caller's hourly budget,
     and a RATE_LIMITED answer would hide what they look for."""
-    settings = load_settings(
+    settings = settings_for(
         database_url=database.engine.url.render_as_string(hide_password=False),
         var_dir=_VAR_DIR,
         rate_limit_enabled=False,
