@@ -25,6 +25,7 @@ import pytest
 
 from auth.principal import Principal, Role
 from db.engine import Database
+from gateway.ratelimit import memory as ratelimit_memory
 from gateway.seed.demo import DEMO_OWNER_TENANT_EXTERNAL_ID, DEMO_PARTNER_MPN_ID, load_demo
 from resolvers.compiled.runner import CompiledReads
 from schema.extensions.persisted_manifest import document_hash
@@ -32,6 +33,14 @@ from schema.fast_lane import FastLane
 from tests import databases
 from tests.api import Api, api_for, error_codes, principal, token_for
 from tests.resilience_support import world_ids
+
+
+class _StoppedMemoryRateLimiter(ratelimit_memory.MemoryRateLimiter):
+    """The in-process rate limiter with its clock stopped: no bucket refills between a test's requests."""
+
+    def __init__(self, bucket: Any, **options: Any) -> None:
+        super().__init__(bucket, clock=lambda: 0.0, **options)
+
 
 NODE = """query Node($id: ID!) {
   node(id: $id) { id ... on Subscription { displayName status version digitalPartnerOfRecord { partner { name } } } }
@@ -113,6 +122,9 @@ class TestFastLane:
     ) -> None:
         # A budget of 3 points for a document of cost 1: the pipeline charges the first request, the lane two
         # more, and the fourth is refused exactly as the pipeline refuses it (429, Retry-After, the same body).
+        # The buckets' clock is stopped: Retry-After counts down as the bucket refills, so on a loaded machine the
+        # two runs' refusals were seconds apart (1197 against 1200) though charged the same.
+        monkeypatch.setattr(ratelimit_memory, "MemoryRateLimiter", _StoppedMemoryRateLimiter)
         async with api_for(database, rate_limit_points=3, max_cost=3) as lane:
             answers = [await _post(lane, NODE, {"id": subscriptions[0]}, OWNER) for _ in range(4)]
         async with api_for(database, rate_limit_points=3, max_cost=3, fast_lane=False) as pipeline:
