@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from db.partner import Partner
     from db.subscription import Subscription
 
+# On PostgreSQL the rows also carry `tenant_id`, their subscription's tenant, filled by a trigger on insert and read
+# only by the row-level security policy (alembic revision 0015_rls_tenant_columns): not mapped here, as SQLite has
+# no policies and no writer must set it.
+ROW_SECURITY_COLUMNS = frozenset({("partner_associations", "tenant_id")})
+
 ACTIVE = text("valid_to IS NULL")
 ACTIVE_DPOR = text("valid_to IS NULL AND type = 'DIGITAL_PARTNER_OF_RECORD'")
 PENDING = text("status = 'PENDING'")

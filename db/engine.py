@@ -156,8 +156,8 @@ class DriverPool:
         async with pool.acquire() as connection:
             if caller is None:
                 return await connection.fetchval(sql, *arguments)
-            told = row_security.told_statement(sql, len(arguments))
-            return await connection.fetchval(told, *arguments, *caller.tell_arguments)
+            told, told_arguments = row_security.told_statement(sql, arguments, caller)
+            return await connection.fetchval(told, *told_arguments)
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:

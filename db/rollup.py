@@ -55,7 +55,9 @@ class UsageDailyRollup(Base):
 
 class UsageMonthlyRollup(Base):
     __tablename__ = "usage_monthly_rollups"
-    __table_args__ = (Index("ix_usage_monthly_rollups_month", "month"), _HOT_UPDATES)
+    # No index on month alone (revision 0015_rls_tenant_columns): on PostgreSQL a month partition holds one month,
+    # so such an index ordered every row of it by one value and only led generic plans away from the primary key.
+    __table_args__ = (_HOT_UPDATES,)
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="RESTRICT"), primary_key=True

@@ -31,6 +31,7 @@ transaction may run on another server connection altogether.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -108,7 +109,8 @@ def _text_array(values: Sequence[str]) -> str:
 _SETS_BY_TOKENS = {
     "attributed_subscriptions": ("SUBSCRIPTION.a", "USAGE.w"),
     "attributed_tenants": ("TENANT.a",),
-    "tenant_subscriptions": ("USAGE.t", "USAGE.d", "PARTNER_ASSOCIATION.t", "PARTNER_ASSOCIATION.d"),
+    # Partner associations name their tenant (revision 0015): only usage rows reach a tenant through this set.
+    "tenant_subscriptions": ("USAGE.t", "USAGE.d"),
 }
 _NEEDS = {
     "attributed_subscriptions": "partner_id",
@@ -144,14 +146,40 @@ def _built(caller: Caller) -> Caller:
     return caller
 
 
-def told_statement(sql: str, argument_count: int) -> str:
-    """One statement that tells the policies its caller and then runs `sql` (whose parameters are $1..$n; the
-    caller's `tell_arguments` follow): no BEGIN and COMMIT around it, the statement is its own transaction. The
-    CASE runs `dpor_rls_tell` first and `sql`, a sub-select PostgreSQL evaluates only when the THEN branch asks for
-    its value, after; the policies' own sub-selects inside it are evaluated when its scans first need them.
-    tests/service/test_row_security.py holds compiled reads told this way to the rows the policy table gives."""
+# Which tables' policies read each set (revision 0015's): a compiled read works out only the sets its own statement's
+# tables read. A set its tables read but this misses is still right, only slower: the policies work out a set
+# the tell left empty (revision 0014).
+_USAGE_TABLES = frozenset({"usage_records", "usage_daily_rollups", "usage_monthly_rollups"})
+_TABLES_READING = {
+    "attributed_subscriptions": frozenset({"subscriptions"}) | _USAGE_TABLES,
+    "attributed_tenants": frozenset({"tenants"}),
+    "tenant_subscriptions": _USAGE_TABLES,
+}
+# Any mention counts (a column qualified by the table's name too): one too many only works out a set for nothing.
+_NAMED_TABLE = re.compile(r"\b(" + "|".join(sorted(set().union(*_TABLES_READING.values()))) + r")\b")
+
+
+@functools.lru_cache(maxsize=1024)
+def _told(sql: str, argument_count: int) -> tuple[str, frozenset[str]]:
     tell = ", ".join(f"${argument_count + n}" for n in range(1, _TELL_ARGUMENTS + 1))
-    return f"SELECT CASE WHEN dpor_rls_tell({tell}) THEN ({sql}) END"
+    tables = frozenset(_NAMED_TABLE.findall(sql))
+    unread = frozenset(name for name, reading in _TABLES_READING.items() if not tables & reading)
+    return f"SELECT CASE WHEN dpor_rls_tell({tell}) THEN ({sql}) END", unread
+
+
+def told_statement(sql: str, arguments: Sequence[object], caller: Caller) -> tuple[str, tuple[object, ...]]:
+    """One statement that tells the policies its caller and then runs `sql` (whose parameters are `arguments`,
+    $1..$n; the caller's tell arguments follow), and its arguments: no BEGIN and COMMIT around it, the statement
+    is its own transaction. The CASE runs `dpor_rls_tell` first and `sql`, a sub-select PostgreSQL evaluates only
+    when the THEN branch asks for its value, after; the policies' own sub-selects inside it are evaluated when its
+    scans first need them. Of the caller's sets, only those the statement's tables read are worked out (a node
+    read of a tenant's subscription does not list the tenant's subscriptions for the usage policy).
+    tests/service/test_row_security.py holds compiled reads told this way to the rows the policy table gives."""
+    told, unread = _told(sql, len(arguments))
+    *settings, work_out = caller.tell_arguments
+    if unread:
+        work_out = tuple(name for name in work_out if name not in unread)
+    return told, (*arguments, *settings, work_out)
 
 
 def request_caller(

@@ -8,10 +8,11 @@ from typing import TypeVar
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Column, inspect
 from sqlalchemy.engine import Connection
 
 from db import migrations, partitions
+from db.association import ROW_SECURITY_COLUMNS
 from db.engine import create_engine
 from db.models import Base
 from db.usage import TRIGGER_CHECKED_FOREIGN_KEYS
@@ -46,13 +47,16 @@ def _differences(connection: Connection) -> list[object]:
     def modelled(name: str | None, type_: str, _parent: object) -> bool:
         return not (type_ == "table" and name is not None and partitions.is_partition_name(name))
 
-    # On PostgreSQL two of usage's foreign keys are set-based triggers (db.usage): their absence is by design.
+    # On PostgreSQL usage's foreign keys are set-based triggers (db.usage), and the policies read a column the
+    # models do not map (db.association): their absence from the models is by design.
     def compared(item: object, name: str | None, type_: str, _reflected: bool, _other: object) -> bool:
-        return not (
-            connection.dialect.name == "postgresql"
-            and type_ == "foreign_key_constraint"
-            and name in TRIGGER_CHECKED_FOREIGN_KEYS
-        )
+        if connection.dialect.name != "postgresql":
+            return True
+        if type_ == "foreign_key_constraint":
+            return name not in TRIGGER_CHECKED_FOREIGN_KEYS
+        if isinstance(item, Column):
+            return (item.table.name, name) not in ROW_SECURITY_COLUMNS
+        return True
 
     opts = {"compare_type": True, "include_name": modelled, "include_object": compared}
     context = MigrationContext.configure(connection, opts=opts)

@@ -317,6 +317,49 @@ async def test_a_compiled_read_tells_its_caller_in_its_own_statement(owner: Data
     assert await as_app.fetch_value_on_driver("SELECT count(*)::text FROM subscriptions", []) == "0"
 
 
+async def test_partner_associations_carry_their_subscriptions_tenant(owner: Database, as_app: Database) -> None:
+    """Revision 0015: the policy's tenant branch compares the row's own tenant_id, which a trigger fills on every
+    insert, whoever inserts (here the app role, as a partner whose read reach does not hold the subscription), and a
+    subscription never changes tenant, so the column cannot go stale."""
+    partner, _other, first, second = await _partner_with_one_of_two_subscriptions(owner)
+    async with as_app.acting(_partner_caller(partner.id)).write() as session:
+        session.add(factories.association(second, partner, type=AssociationType.PARTNER_ADMIN_LINK))
+    async with owner.read() as session:
+        rows = (await session.execute(text("SELECT subscription_id, tenant_id FROM partner_associations"))).all()
+    assert len(rows) == 3
+    assert {tenant for _subscription, tenant in rows} == {first.tenant_id}
+    tenant_caller = request_caller(reach(frozenset({Role.OWNER})), first.tenant_id, None)
+    async with as_app.acting(tenant_caller).read() as session:
+        assert len((await session.execute(text("SELECT id FROM partner_associations"))).all()) == 3
+    other_tenant = request_caller(reach(frozenset({Role.OWNER})), uuid.uuid4(), None)
+    async with as_app.acting(other_tenant).read() as session:
+        assert (await session.execute(text("SELECT id FROM partner_associations"))).all() == []
+    elsewhere = factories.tenant()
+    async with owner.write() as session:
+        await factories.add_flushed(session, elsewhere)
+    with pytest.raises(DBAPIError, match="never changes tenant"):
+        async with owner.write() as session:
+            await session.execute(
+                text("UPDATE subscriptions SET tenant_id = :tenant WHERE id = :id"),
+                {"tenant": elsewhere.id, "id": first.id},
+            )
+
+
+async def test_a_compiled_read_works_out_only_the_sets_its_tables_read(owner: Database, as_app: Database) -> None:
+    """A tenant role's reads reach usage through the tenant's subscription set; a compiled statement that reads no
+    usage table does not work it out (db.row_security.told_statement), one that does, does, and both see the
+    tenant's rows (were a needed set left out, the policies would still work it out: only slower)."""
+    _partner, _other, first, second = await _partner_with_one_of_two_subscriptions(owner)
+    told = as_app.acting(request_caller(reach(frozenset({Role.OWNER})), first.tenant_id, None))
+    worked_out = "current_setting('dpor.tenant_subscriptions')"
+    node = f"SELECT {worked_out} || '|' || count(*) FROM partner_associations"
+    assert await told.fetch_value_on_driver(node, []) == "|2"
+    usage = f"SELECT {worked_out} || '|' || count(*) FROM usage_monthly_rollups"
+    seen, count = (await told.fetch_value_on_driver(usage, [])).split("|")
+    assert set(seen.strip("{}").split(",")) == {str(first.id), str(second.id)}
+    assert count == "0"
+
+
 # The test-only switch: every row filter the application applies says ALL (for the roles that read the entity at
 # all: who may read what stays the policy table's), so only PostgreSQL's policies stand between a caller and the
 # other side's rows. The real table still gives the policies their reach (auth.row_security.reach).
