@@ -98,15 +98,17 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, No
             return
 
     async def shutdown(self) -> None:
-        task, self._idle_task = getattr(self, "_idle_task", None), None
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        # The connection is over: its place goes back first, before its operations are cancelled and awaited, so a
+        # client that closes and at once opens another is not refused for the one it just closed.
         try:
-            await super().shutdown()
-        finally:
             await release(self.context)
+        finally:
+            task, self._idle_task = getattr(self, "_idle_task", None), None
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            await super().shutdown()
 
 
 def caller_of(context: RequestContext) -> str:
