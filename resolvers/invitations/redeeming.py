@@ -53,6 +53,7 @@ from resolvers.invitations.codes import CodeGuard
 from resolvers.mutation import Work
 
 MAX_SUBSCRIPTIONS = 100
+ACCEPT = "acceptDporInvitation"
 # The operation whose rules, history rows and audit events an acceptance writes per subscription.
 SET_DPOR = "setDigitalPartnerOfRecord"
 
@@ -102,8 +103,7 @@ def _owner(operation: str, scope: CallerScope, request_id: str) -> Actor:
 
 async def preview_dpor_invitation(database: Database, scope: CallerScope, code: str, guard: CodeGuard) -> Preview:
     granted("dporInvitation", scope)
-    await guard.admit()
-    async with database.read() as session:
+    async with guard.admitted(), database.read() as session:
         invitation = await _redeemable(session, code, guard)
         return await _preview(session, invitation)
 
@@ -118,8 +118,8 @@ async def decline_dpor_invitation(
 ) -> Preview:
     operation = "declineDporInvitation"
     actor = _owner(operation, scope, request_id)
-    await guard.admit()
-    invitation = await _redeemable(session, args.code, guard)
+    async with guard.admitted():
+        invitation = await _redeemable(session, args.code, guard)
     assert scope.tenant_id is not None  # _owner: the acting owner's tenant is known
     audit.record(
         session,
@@ -177,9 +177,15 @@ class Accepted:
 async def accept_dpor_invitation(
     session: AsyncSession, scope: CallerScope, request_id: str, args: AcceptArgs, guard: CodeGuard
 ) -> Accepted:
-    operation = "acceptDporInvitation"
-    actor = _owner(operation, scope, request_id)
-    await guard.admit()
+    actor = _owner(ACCEPT, scope, request_id)
+    async with guard.admitted():
+        return await _accept(session, scope, args, guard, actor)
+
+
+async def _accept(
+    session: AsyncSession, scope: CallerScope, args: AcceptArgs, guard: CodeGuard, actor: Actor
+) -> Accepted:
+    operation, request_id = ACCEPT, actor.request_id
     invitation = await _by_code(session, args.code, lock=True)
     if invitation is None:
         await _refuse(guard)

@@ -379,6 +379,34 @@ async def test_guessing_codes_is_rate_limited_per_caller(api: Api, database: Dat
     assert (await api.data(PREVIEW, {"code": valid}, as_=world.owner))["dporInvitation"] is not None
 
 
+async def test_concurrent_guesses_cannot_outrun_the_budget(api: Api, database: Database) -> None:
+    """Guesses sent at once (aliases of one document, and several such documents in parallel) each hold a point
+    of the budget while they look: no more of them answer NOT_FOUND than the budget allows, the rest are
+    RATE_LIMITED. (Checking the budget and charging it apart let 50 guesses through a budget of 10.)"""
+    world = await build_world(database)
+    prober = principal(Role.OWNER, tenant=world.tenant.external_id, subject="owner-racing-prober")
+    allowed = api.settings.invitation_code_failures
+    root_fields = api.settings.max_root_fields
+    documents = [
+        "{ "
+        + " ".join(
+            f'g{n}: dporInvitation(code: "{CODE_PREFIX}{secrets.token_urlsafe(32)}") {{ partnerName }}'
+            for n in range(root_fields)
+        )
+        + " }"
+        for _ in range(5)
+    ]
+    bodies = await asyncio.gather(*(api.execute(document, as_=prober) for document in documents))
+    answers = [code for body in bodies for code in error_codes(body)]
+    assert len(answers) == 5 * root_fields > allowed
+    assert (answers.count("NOT_FOUND"), answers.count("RATE_LIMITED")) == (allowed, len(answers) - allowed), answers
+    # A caller's valid lookups at once hold their points only while they look: they cost nothing afterwards.
+    valid = (await create(api, world))["code"]
+    previews = " ".join(f'p{n}: dporInvitation(code: "{valid}") {{ partnerName }}' for n in range(root_fields))
+    for _ in range(3):
+        assert "errors" not in await api.execute("{ " + previews + " }", as_=world.owner)
+
+
 async def test_creating_checks_its_input(api: Api, database: Database) -> None:
     world = await build_world(database)
     for values, field in (
