@@ -327,6 +327,14 @@ async def test_the_invitation_story(roomy_api: Api, database: Database, clock: C
     for dead in (code, revoked["code"], CODE_PREFIX + secrets.token_urlsafe(32)):
         assert refusal(await api.execute(ACCEPT, accept_input(dead, (world.sub_id(2), 3)), as_=owner)) == answers[0]
         assert refusal(await api.execute(DECLINE, {"input": {"code": dead}}, as_=owner)) == answers[0]
+    # ... and the expired code, accepted or declined once the server's clock is past its expiry, writes nothing.
+    before = await counts(database)
+    clock.ahead = timedelta(days=1)
+    expired_accept = await api.execute(ACCEPT, accept_input(expiring["code"], (world.sub_id(2), 3)), as_=owner)
+    assert refusal(expired_accept) == answers[0]
+    assert refusal(await api.execute(DECLINE, {"input": {"code": expiring["code"]}}, as_=owner)) == answers[0]
+    clock.ahead = timedelta(0)
+    assert await counts(database) == before
 
 
 @pytest.mark.parametrize(
