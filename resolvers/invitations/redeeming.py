@@ -9,7 +9,8 @@ Order of the checks, so that a caller learns nothing it may not:
    bulkSetDigitalPartnerOfRecord runs them (resolvers.association_steps, resolvers.dpor_changes), in one
    transaction: a subscription outside the owner's tenant is NOT_FOUND, a stale expectedVersion CONFLICT, a tenant
    or subscription that is not ACTIVE NOT_ACTIVE; any failure writes nothing, and the error is the first failing
-   item's (lowest position), naming it (`index`, `field`).
+   item's (lowest position), naming it (`index`, `field`), with every failing item in `problems` as bulk changes
+   list them.
 
 An acceptance locks the invitation row first (SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE serializes writers),
 so two owners racing for the last redemption of an invitation cannot both get it; the subscriptions are then
@@ -47,7 +48,7 @@ from resolvers.association_change import AssociationChange, ShownChange, shown_c
 from resolvers.association_steps import Target, lock_subscriptions, reach, refusals
 from resolvers.authorize import Actor, acting_grant, granted
 from resolvers.dpor_changes import set_dpors
-from resolvers.errors import BadUserInput, Conflict, GatewayError, NotFound
+from resolvers.errors import BadUserInput, Conflict, GatewayError, ItemProblem, NotFound
 from resolvers.invitations import codes, state
 from resolvers.invitations.codes import CodeGuard
 from resolvers.mutation import Work
@@ -257,8 +258,12 @@ async def _set_all(
     )
     problems |= {index: error for (index, _), error in zip(checked, refused, strict=True) if error is not None}
     if problems:
+        # Every failing item, as a bulk change lists them; the error itself is the first one's, naming it.
+        listed = [ItemProblem(index, error).as_extension() for index, error in sorted(problems.items())]
         first = min(problems)
-        raise _of_item(problems[first], first)
+        first_error = _of_item(problems[first], first)
+        first_error.extensions["problems"] = listed
+        raise first_error
     targets = [found for _, found in checked]
     changes = await set_dpors(session, SET_DPOR, targets, partner_id, correlation_id=correlation_id)
     await session.flush()

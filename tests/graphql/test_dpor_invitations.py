@@ -277,6 +277,15 @@ async def test_the_invitation_story(roomy_api: Api, database: Database, clock: C
         "currentVersion": 2,
         "index": 1,
         "message": None,
+        "problems": [
+            {
+                "index": 1,
+                "code": "CONFLICT",
+                "message": "subscription is at version 2, not 1",
+                "field": "expectedVersion",
+                "currentVersion": 2,
+            }
+        ],
     }
     assert await counts(database) == before
     assert (await listed(api, world))[invitation["id"]]["redemptions"] == 1
@@ -618,8 +627,8 @@ async def test_the_status_filter_in_sql_agrees_with_the_status_in_python(databas
 
 
 async def test_a_refused_acceptance_names_its_first_failing_item(api: Api, database: Database) -> None:
-    """Several failing items: the error is the one at the lowest position, whatever its kind, and nothing is
-    written (no row, no event, no version, no redemption)."""
+    """Several failing items: the error is the one at the lowest position, whatever its kind, `problems` lists
+    every one, and nothing is written (no row, no event, no version, no redemption)."""
     world = await build_world(database)
     code = (await api.data(CREATE, {"input": {}}, as_=world.partner_caller))["createDporInvitation"]["code"]
     foreign = global_id.encode("Subscription", world.foreign.id)
@@ -638,5 +647,15 @@ async def test_a_refused_acceptance_names_its_first_failing_item(api: Api, datab
         (error,) = body["errors"]
         extensions = error["extensions"]
         assert (extensions["index"], extensions["code"], extensions["field"]) == expected
+        # Every failing item is listed, the other one too, each with its code (and the version it is at).
+        problems = {
+            problem["index"]: (problem["code"], problem.get("currentVersion")) for problem in extensions["problems"]
+        }
+        failing = {
+            position: ("NOT_FOUND", None) if sub == foreign else ("CONFLICT", 1)
+            for position, (sub, _) in enumerate(items)
+            if position
+        }
+        assert problems == failing
     assert await counts(database) == before
     assert [row["redemptions"] for row in (await listed(api, world)).values()] == [0]
