@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from auth.principal import Role
+from auth.scope import resolve_scope
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
@@ -24,8 +25,11 @@ from db.enums import AssociationEndReason, AssociationType, DelegationStatus
 from db.subscription import Subscription
 from gateway import cli
 from gateway.sweeper import sweeping
+from resolvers.associations import LinkArgs, link_partner
 from resolvers.authorize import SYSTEM_ROLE
+from resolvers.errors import Forbidden
 from resolvers.sweep import sweep
+from resolvers.transaction import in_transaction
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
 from resolvers.usage.ingestion import ingest_usage
@@ -360,3 +364,26 @@ def _link_on(w: dict[str, Any], sub: Any, version: int) -> dict[str, Any]:
     given = _link_input(w, version)
     given["input"]["subscriptionId"] = global_id.encode("Subscription", sub.id)
     return given
+
+
+async def test_a_link_whose_relationship_ended_after_its_request_began_is_forbidden(
+    api: Api, database: Database, server_clock: ServerClock
+) -> None:
+    """The deterministic case of the race above: the delegated admin's role held when its request began, and the
+    relationship ended before the link's transaction: FORBIDDEN, and no link outlives the relationship."""
+    w = await _world(database)
+    server_clock.set(LINKED_AT - timedelta(hours=1))
+    relationship = await _delegate(api, w)
+    server_clock.set(LINKED_AT)
+    async with database.read() as session:
+        scope = await resolve_scope(session, w["delegated"])
+    assert Role.DELEGATED_ADMIN in scope.roles
+    await api.data(END, {"input": {"relationshipId": relationship}}, as_=w["owner"])
+    args = LinkArgs(w["sub"].id, w["partner"].id, AssociationType.PARTNER_ADMIN_LINK, 1, None)
+    with pytest.raises(Forbidden):
+        await in_transaction(database, lambda session: link_partner(session, scope, "test", args))
+    async with database.read() as session:
+        links = await session.scalar(
+            select(func.count()).where(PartnerAssociation.type == AssociationType.PARTNER_ADMIN_LINK)
+        )
+    assert links == 0

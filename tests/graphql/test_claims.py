@@ -15,13 +15,17 @@ import pytest
 from sqlalchemy import func, select, update
 
 from auth.principal import Role
+from auth.scope import resolve_scope
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
 from db.engine import Database
 from db.enums import AssociationStatus, AssociationType, DelegationStatus, SubscriptionStatus
 from db.subscription import Subscription
+from resolvers import claims
+from resolvers.errors import Forbidden
 from resolvers.sweep import sweep
+from resolvers.transaction import in_transaction
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
 from resolvers.usage.ingestion import ingest_usage
@@ -391,3 +395,25 @@ async def test_concurrent_claims_and_dpor_changes_claim_once_and_lose_no_update(
     for sub in (w["first"], w["second"]):
         assert versions[sub.id] == 1 + audits[sub.id], (versions, audits)
     assert outcomes.count("ok") >= 1
+
+
+async def test_a_claim_whose_relationship_ended_after_its_request_began_is_forbidden(
+    database: Database, server_clock: ServerClock
+) -> None:
+    """The caller's DELEGATED_ADMIN role is decided when its request begins; a relationship that ended before the
+    claim's transaction wrote anything leaves it FORBIDDEN, with nothing written (only a partner holding an active
+    relationship claims)."""
+    w = await _world(database)
+    server_clock.set(CLAIMED_AT)
+    async with database.read() as session:
+        scope = await resolve_scope(session, w["delegated"])
+    assert Role.DELEGATED_ADMIN in scope.roles
+    async with database.write() as session:
+        await session.execute(
+            update(DelegatedAdminRelationship).values(status=DelegationStatus.ENDED, ended_at=CLAIMED_AT)
+        )
+    before = await _written(database)
+    args = claims.ClaimArgs((w["first"].id,), "Azure landing zone", "SOW 42", None, None)
+    with pytest.raises(Forbidden):
+        await in_transaction(database, lambda session: claims.claim_partner_of_record(session, scope, "test", args))
+    assert await _written(database) == before
