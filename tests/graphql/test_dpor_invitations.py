@@ -438,6 +438,11 @@ async def test_creating_checks_its_input(api: Api, database: Database) -> None:
         assert body["errors"][0]["extensions"]["field"] == field
     listed_after = await listed(api, world)
     assert listed_after == {}
+    # Omitted, expiresInDays is 30; 1 and 90 are the bounds allowed.
+    for values, days in (({}, 30), ({"expiresInDays": 1}, 1), ({"expiresInDays": 90}, 90)):
+        made = (await create(api, world, **values))["invitation"]
+        lasts = datetime.fromisoformat(made["expiresAt"]) - datetime.fromisoformat(made["createdAt"])
+        assert lasts == timedelta(days=days), values
     # A subscription named twice is refused before anything is looked up.
     code = (await create(api, world))["code"]
     twice = await api.execute(ACCEPT, accept_input(code, (world.sub_id(1), 1), (world.sub_id(1), 1)), as_=world.owner)
