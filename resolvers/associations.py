@@ -17,6 +17,9 @@ caller's row filters.
 The partial unique index on active DPORs stays as the backstop; its violation surfaces as CONFLICT. Steps 1-5 and
 the audit of step 6 are resolvers.association_steps; what a DPOR change writes is resolvers.dpor_changes (set-based:
 a single change is its one-item case, resolvers.bulk_associations its many-item one); link and unlink decide here.
+A PARTNER_ADMIN_LINK locks its partner's delegated admin relationship on the tenant before the subscription
+(resolvers.access): the relationship's end then never misses a link set meanwhile, and a delegated admin whose
+relationship ended after its request began is FORBIDDEN.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.principal import Role
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.base import new_id
 from db.enums import AssociationEndReason, AssociationStatus, AssociationType, RecognitionRole
 from db.subscription import Subscription
+from resolvers import access
 from resolvers.association_change import AssociationChange, ShownChange, result
 from resolvers.association_steps import (
     Target,
@@ -47,7 +52,7 @@ from resolvers.association_steps import (
 )
 from resolvers.authorize import acting_grant, granted, require_condition
 from resolvers.dpor_changes import remove_dpors, set_dpors
-from resolvers.errors import BadUserInput, NotFound
+from resolvers.errors import BadUserInput, Forbidden, NotFound
 
 
 @dataclass(frozen=True)
@@ -106,12 +111,22 @@ async def link_partner(session: AsyncSession, scope: CallerScope, request_id: st
     operation = "linkPartner"
     if args.type is AssociationType.DIGITAL_PARTNER_OF_RECORD:
         raise BadUserInput("use setDigitalPartnerOfRecord for the Digital Partner of Record", field="type")
-    subscription, actor, grant = await target(session, scope, operation, args.subscription_id, request_id)
     is_admin_link = args.type is AssociationType.PARTNER_ADMIN_LINK
+    access_held = None
+    if is_admin_link:
+        # The partner's access, locked before the subscription as its end locks it (resolvers.access).
+        granted(operation, scope)  # FORBIDDEN before any lookup
+        tenant_id = await access.tenant_of(session, args.subscription_id)
+        if tenant_id is not None:
+            access_held = await access.lock_access(session, tenant_id, args.partner_id, now_in_seconds())
+    subscription, actor, grant = await target(session, scope, operation, args.subscription_id, request_id)
     require_condition(grant, is_admin_link=is_admin_link, partner_id=args.partner_id, scope=scope)
 
     async def apply() -> AssociationChange:
         await require_partner(session, args.partner_id)
+        if is_admin_link and access_held is None and actor.role is Role.DELEGATED_ADMIN:
+            # Its role held when the request began; the relationship ended before this transaction locked it.
+            raise Forbidden("the delegated admin relationship has ended")
         existing = await active(session, subscription.id, args.type, args.partner_id)
         if existing is not None:
             return result(subscription, existing, None, False, "the partner already holds this association")

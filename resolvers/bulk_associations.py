@@ -7,7 +7,8 @@ The steps are the single change's (resolvers.associations), run set-based over t
 2. every subscription locked in one SELECT ... FOR UPDATE in id order (a batch never waits in a cycle with a
    single change, which holds one subscription, or with another batch) and reached: NOT_FOUND for one that does
    not exist or is outside the caller's reach, the same answer; one named twice is BAD_USER_INPUT on its repeats
-   (which of two expected versions is meant is unknown);
+   (which of two expected versions is meant is unknown), and so is an item the schema could not decode (it comes
+   as its BadUserInput, so that it is listed with the others' problems rather than alone);
 3. a repeated idempotency key with the same input replays the stored result; with another input it is CONFLICT;
 4-5. NOT_ACTIVE for a tenant or subscription that is not ACTIVE, else CONFLICT (with `currentVersion`) for a stale
    expectedVersion, for every item in one pass;
@@ -44,16 +45,20 @@ class BulkItem:
     expected_version: int
 
 
+# An input item decoded, or why it could not be (a malformed id or version).
+Given = BulkItem | BadUserInput
+
+
 @dataclass(frozen=True)
 class BulkSetDporArgs:
     partner_id: uuid.UUID
-    items: tuple[BulkItem, ...]
+    items: tuple[Given, ...]
     idempotency_key: str | None
 
 
 @dataclass(frozen=True)
 class BulkRemoveDporArgs:
-    items: tuple[BulkItem, ...]
+    items: tuple[Given, ...]
     idempotency_key: str | None
 
 
@@ -77,11 +82,11 @@ def check_size(count: int) -> None:
         )
 
 
-def repeats(items: Sequence[BulkItem]) -> list[ItemProblem]:
-    """Each later mention of a subscription named earlier in the batch."""
+def repeats(decoded: Sequence[tuple[int, BulkItem]]) -> list[ItemProblem]:
+    """Each later mention of a subscription named earlier in the batch (items by their input index)."""
     first: dict[uuid.UUID, int] = {}
     problems = []
-    for index, item in enumerate(items):
+    for index, item in decoded:
         earlier = first.setdefault(item.subscription_id, index)
         if earlier != index:
             error = BadUserInput(
@@ -105,31 +110,32 @@ async def _batch(
     apply: Apply,
 ) -> ShownBatch:
     """Steps 1-6 over the batch; `apply(targets, correlation_id)` writes the changes once every item passed."""
-    items = args.items
-    check_size(len(items))
-    reached = await reach(session, scope, operation, [item.subscription_id for item in items], request_id)
-    problems = repeats(items)
-    repeated = {problem.index for problem in problems}
-    problems += [
-        ItemProblem(index, found)
-        for index, found in enumerate(reached)
-        if isinstance(found, GatewayError) and index not in repeated
+    check_size(len(args.items))
+    problems = [ItemProblem(index, item) for index, item in enumerate(args.items) if isinstance(item, BadUserInput)]
+    decoded = [(index, item) for index, item in enumerate(args.items) if isinstance(item, BulkItem)]
+    found_by_index = await reach(session, scope, operation, [item.subscription_id for _, item in decoded], request_id)
+    problems += repeats(decoded)
+    refused_already = {problem.index for problem in problems}
+    reached = [
+        (index, item, found)
+        for (index, item), found in zip(decoded, found_by_index, strict=True)
+        if index not in refused_already
     ]
+    problems += [ItemProblem(index, found) for index, _, found in reached if isinstance(found, GatewayError)]
     subject, key = scope.principal.subject, args.idempotency_key
-    fingerprint = idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
-    # A batch whose every subscription is reached and named once can be a replay: versions have moved on since.
+    # Only a batch of decoded items has a fingerprint (its items as given); only one whose every subscription is
+    # reached and named once can be a replay (versions have moved on since).
+    fingerprint = "" if problems else idempotency.input_hash(operation, asdict(args) | {"idempotency_key": None})
     if not problems and (stored := await idempotency.replay(session, subject, key, fingerprint)) is not None:
-        return await _shown(session, scope, reached, stored)
-    checked = [
-        (index, found) for index, found in enumerate(reached) if isinstance(found, Target) and index not in repeated
-    ]
+        return await _shown(session, scope, [found for _, _, found in reached], stored)
+    checked = [(index, item, found) for index, item, found in reached if isinstance(found, Target)]
     refused = await refusals(
-        session, operation, [(found.subscription, items[index].expected_version) for index, found in checked]
+        session, operation, [(found.subscription, item.expected_version) for _, item, found in checked]
     )
-    problems += [ItemProblem(index, error) for (index, _), error in zip(checked, refused, strict=True) if error]
+    problems += [ItemProblem(index, error) for (index, _, _), error in zip(checked, refused, strict=True) if error]
     if problems:
         raise BatchRefused(SUBSCRIPTIONS, problems)
-    targets = [found for _, found in checked]
+    targets = [found for _, _, found in checked]
     correlation_id = new_id().hex
     changes = await apply(targets, correlation_id)
     result = {"correlation_id": correlation_id, "changes": [asdict(change) for change in changes]}

@@ -5,10 +5,11 @@ tenant's owner may decline a claim within the decline window; an undeclined clai
 ends, attributed from its claim time. A claim is a CLAIMING_PARTNER_OF_RECORD association with a status
 (db.enums.AssociationStatus); it never touches the Digital Partner of Record.
 
-- `claim_partner_of_record` (DELEGATED_ADMIN, while its relationship is active): for each subscription, all or
-  nothing, a PENDING claim naming the caller's own partner, validFrom the claim's instant, declineBy that instant plus
-  the window (DPOR_CLAIM_DECLINE_WINDOW_DAYS, fixed on the row when claimed). A subscription where the partner's
-  claim is already pending or in effect keeps it. Outside the caller's tenant, or absent: NOT_FOUND.
+- `claim_partner_of_record` (DELEGATED_ADMIN, while its relationship is active, checked again under a lock in the
+  claim's transaction: resolvers.access): for each subscription, all or nothing, a PENDING claim naming the caller's
+  own partner, validFrom the claim's instant, declineBy that instant plus the window
+  (DPOR_CLAIM_DECLINE_WINDOW_DAYS, fixed on the row when claimed). A subscription where the partner's claim is
+  already pending or in effect keeps it. Outside the caller's tenant, or absent: NOT_FOUND.
 - `decline_claim` (OWNER): before declineBy, the claim ends now with CUSTOMER_DECLINED and becomes DECLINED, never
   attributed; at or after declineBy it is CONFLICT (the window closed), whether or not the sweep has recorded it.
 - `ripen` (resolvers.sweep): a PENDING claim past its declineBy becomes ACTIVE, validFrom unchanged.
@@ -35,7 +36,7 @@ from db.association import PartnerAssociation
 from db.base import new_id
 from db.enums import AssociationEndReason, AssociationStatus, AssociationType, RecognitionRole
 from db.subscription import Subscription
-from resolvers import idempotency
+from resolvers import access, idempotency
 from resolvers.association_change import AssociationChange, ShownChange, as_written, result, shown_change, written
 from resolvers.association_steps import (
     active,
@@ -50,7 +51,7 @@ from resolvers.association_steps import (
     tenant_statuses,
 )
 from resolvers.authorize import Actor, acting_grant, granted
-from resolvers.errors import BadUserInput, Conflict, NotFound
+from resolvers.errors import BadUserInput, Conflict, Forbidden, NotFound
 from resolvers.in_reach import visible
 
 MAX_SUBSCRIPTIONS = 100
@@ -122,6 +123,11 @@ async def claim_partner_of_record(
     if stored is not None:
         rows = tuple(as_written(snapshot) for snapshot in stored["claims"])
         return Claims(await _shown(session, scope, rows), bool(stored["changed"]))
+    # The access the role stands for, locked before the subscriptions as the relationship's end locks it: the role
+    # was decided when the request began, and a relationship ended since leaves nothing to claim with.
+    assert scope.tenant_id is not None and scope.partner_id is not None  # a delegated admin's scope names both
+    if await access.lock_access(session, scope.tenant_id, scope.partner_id, now_in_seconds()) is None:
+        raise Forbidden("the delegated admin relationship has ended")
     # Locked in id order, as every writer of several subscriptions locks them (no deadlock between two claims).
     locked: dict[uuid.UUID, Subscription] = {}
     for subscription_id in sorted(args.subscription_ids):

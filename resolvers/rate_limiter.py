@@ -22,6 +22,9 @@ class Decision:
 
 
 class RateLimiter(Protocol):
-    async def consume(self, key: str, cost: int) -> Decision: ...
+    async def consume(self, key: str, cost: int) -> Decision:
+        """Take `cost` points from `key`'s bucket if it holds them (a negative cost gives points back, never
+        above the bucket's capacity: resolvers/invitations/codes.py returns the point a good lookup held)."""
+        ...
 
     async def close(self) -> None: ...

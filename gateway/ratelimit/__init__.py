@@ -2,7 +2,8 @@
 
 A bucket holds at most `capacity` points and refills continuously at `capacity / window` points per second. An
 operation takes its estimated cost from its caller's bucket; if the bucket holds less, nothing is taken and
-the caller learns how long until it would hold enough (`retry_after`).
+the caller learns how long until it would hold enough (`retry_after`). A negative cost gives points back, never
+above capacity.
 """
 
 from __future__ import annotations

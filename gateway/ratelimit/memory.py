@@ -32,7 +32,7 @@ class MemoryRateLimiter:
         points = min(float(capacity), points + max(0.0, now - updated) * rate)
         allowed = cost <= points
         if allowed:
-            points -= cost
+            points = min(float(capacity), points - cost)  # a negative cost gives points back, up to capacity
         self.states[key] = (points, now)
         if len(self.states) > self.max_buckets:
             self.states.popitem(last=False)

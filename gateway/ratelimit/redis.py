@@ -30,7 +30,8 @@ local updated = tonumber(state[2]) or now
 points = math.min(capacity, points + math.max(0, now - updated) * rate)
 local allowed = 0
 if cost <= points then
-  points = points - cost
+  -- a negative cost gives points back, up to capacity
+  points = math.min(capacity, points - cost)
   allowed = 1
 end
 redis.call('HSET', KEYS[1], 'points', tostring(points), 'updated', tostring(now))

@@ -9,7 +9,12 @@ caller (its token subject), taken from a token bucket of `DPOR_INVITATION_CODE_F
 `DPOR_INVITATION_CODE_WINDOW_SECONDS` through the project's rate limiter (resolvers/rate_limiter.py, in process or
 Redis). Once the bucket cannot cover one more failure, every code lookup of that caller, a valid code's too, is
 RATE_LIMITED before anything is looked up: an answer that differed for a valid code would keep the guessing going.
-Successful lookups cost nothing, so an owner previewing and accepting is never slowed down.
+
+A lookup takes its point before it looks and gives it back when the code was good: checking the bucket first and
+charging it after the miss let every lookup running at once pass the check (ten aliases of one document, and
+documents in parallel: 50 guesses answered through a budget of 10). Holding the point while looking, no more
+lookups can fail than the bucket holds. Successful lookups cost nothing once done, so an owner previewing and
+accepting is never slowed down.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from resolvers.context import RequestContext
@@ -38,33 +45,44 @@ def code_hash(code: str) -> str:
 
 @dataclass
 class CodeGuard:
-    """One operation's guard over its code lookup: `admit()` before looking, `failed()` when the code redeems
-    nothing. Without a limiter (rate limiting off) it admits everything."""
+    """One operation's guard over its code lookup: `async with guard.admitted():` around the lookup, `failed()`
+    when the code redeems nothing. Without a limiter (rate limiting off) it admits everything."""
 
     limiter: RateLimiter | None
     key: str
-    # Set when `admit` had to take this lookup's point already (the bucket refilled between its two calls).
-    _prepaid: bool = False
+    # A point taken by `admit` that goes back on `release` unless the lookup failed.
+    _held: bool = False
 
     async def admit(self) -> None:
+        """Takes this lookup's point, or RATE_LIMITED when the bucket cannot cover it (nothing is taken then)."""
         if self.limiter is None:
             return
-        budget = await self.limiter.consume(self.key, 0)
-        if budget.remaining >= 1:
-            return
-        # Nothing left: ask for the point, which tells how long until it is there (and takes it if it just came).
         charged = await self.limiter.consume(self.key, 1)
-        if charged.allowed:
-            self._prepaid = True
-            return
-        retry_after = max(1, math.ceil(charged.retry_after))
-        raise RateLimited(
-            f"Too many invitation codes that redeem nothing; retry in {retry_after} s.", retryAfter=retry_after
-        )
+        if not charged.allowed:
+            retry_after = max(1, math.ceil(charged.retry_after))
+            raise RateLimited(
+                f"Too many invitation codes that redeem nothing; retry in {retry_after} s.", retryAfter=retry_after
+            )
+        self._held = True
 
     async def failed(self) -> None:
-        if self.limiter is not None and not self._prepaid:
-            await self.limiter.consume(self.key, 1)
+        """The code redeemed nothing: the point `admit` took stays spent."""
+        self._held = False
+
+    async def release(self) -> None:
+        """The lookup is over without failing (the code was good, or the operation was refused for another
+        reason): its point goes back."""
+        if self._held and self.limiter is not None:
+            self._held = False
+            await self.limiter.consume(self.key, -1)
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        await self.admit()
+        try:
+            yield
+        finally:
+            await self.release()
 
 
 def guard_for(context: RequestContext) -> CodeGuard:

@@ -9,7 +9,8 @@ Order of the checks, so that a caller learns nothing it may not:
    bulkSetDigitalPartnerOfRecord runs them (resolvers.association_steps, resolvers.dpor_changes), in one
    transaction: a subscription outside the owner's tenant is NOT_FOUND, a stale expectedVersion CONFLICT, a tenant
    or subscription that is not ACTIVE NOT_ACTIVE; any failure writes nothing, and the error is the first failing
-   item's (lowest position), naming it (`index`, `field`).
+   item's (lowest position), naming it (`index`, `field`), with every failing item in `problems` as bulk changes
+   list them.
 
 An acceptance locks the invitation row first (SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE serializes writers),
 so two owners racing for the last redemption of an invitation cannot both get it; the subscriptions are then
@@ -47,12 +48,13 @@ from resolvers.association_change import AssociationChange, ShownChange, shown_c
 from resolvers.association_steps import Target, lock_subscriptions, reach, refusals
 from resolvers.authorize import Actor, acting_grant, granted
 from resolvers.dpor_changes import set_dpors
-from resolvers.errors import BadUserInput, Conflict, GatewayError, NotFound
+from resolvers.errors import BadUserInput, Conflict, GatewayError, ItemProblem, NotFound
 from resolvers.invitations import codes, state
 from resolvers.invitations.codes import CodeGuard
 from resolvers.mutation import Work
 
 MAX_SUBSCRIPTIONS = 100
+ACCEPT = "acceptDporInvitation"
 # The operation whose rules, history rows and audit events an acceptance writes per subscription.
 SET_DPOR = "setDigitalPartnerOfRecord"
 
@@ -102,8 +104,7 @@ def _owner(operation: str, scope: CallerScope, request_id: str) -> Actor:
 
 async def preview_dpor_invitation(database: Database, scope: CallerScope, code: str, guard: CodeGuard) -> Preview:
     granted("dporInvitation", scope)
-    await guard.admit()
-    async with database.read() as session:
+    async with guard.admitted(), database.read() as session:
         invitation = await _redeemable(session, code, guard)
         return await _preview(session, invitation)
 
@@ -118,8 +119,8 @@ async def decline_dpor_invitation(
 ) -> Preview:
     operation = "declineDporInvitation"
     actor = _owner(operation, scope, request_id)
-    await guard.admit()
-    invitation = await _redeemable(session, args.code, guard)
+    async with guard.admitted():
+        invitation = await _redeemable(session, args.code, guard)
     assert scope.tenant_id is not None  # _owner: the acting owner's tenant is known
     audit.record(
         session,
@@ -177,9 +178,15 @@ class Accepted:
 async def accept_dpor_invitation(
     session: AsyncSession, scope: CallerScope, request_id: str, args: AcceptArgs, guard: CodeGuard
 ) -> Accepted:
-    operation = "acceptDporInvitation"
-    actor = _owner(operation, scope, request_id)
-    await guard.admit()
+    actor = _owner(ACCEPT, scope, request_id)
+    async with guard.admitted():
+        return await _accept(session, scope, args, guard, actor)
+
+
+async def _accept(
+    session: AsyncSession, scope: CallerScope, args: AcceptArgs, guard: CodeGuard, actor: Actor
+) -> Accepted:
+    operation, request_id = ACCEPT, actor.request_id
     invitation = await _by_code(session, args.code, lock=True)
     if invitation is None:
         await _refuse(guard)
@@ -251,8 +258,12 @@ async def _set_all(
     )
     problems |= {index: error for (index, _), error in zip(checked, refused, strict=True) if error is not None}
     if problems:
+        # Every failing item, as a bulk change lists them; the error itself is the first one's, naming it.
+        listed = [ItemProblem(index, error).as_extension() for index, error in sorted(problems.items())]
         first = min(problems)
-        raise _of_item(problems[first], first)
+        first_error = _of_item(problems[first], first)
+        first_error.extensions["problems"] = listed
+        raise first_error
     targets = [found for _, found in checked]
     changes = await set_dpors(session, SET_DPOR, targets, partner_id, correlation_id=correlation_id)
     await session.flush()

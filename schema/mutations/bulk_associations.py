@@ -1,7 +1,8 @@
 """Bulk DPOR mutations: set or remove the Digital Partner of Record of up to 500 subscriptions at once, all or nothing.
 
-The inputs decode themselves into resolvers.bulk_associations' arguments (a malformed item is refused before any
-SQL, listed by index as the resolver lists the others); each item's payload is the single mutations' payload type.
+The inputs decode themselves into resolvers.bulk_associations' arguments (a malformed item is passed on as its
+BadUserInput, which the resolver lists by index with every other failing item); each item's payload is the single
+mutations' payload type.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import bulk_associations, validation
-from resolvers.bulk_associations import MAX_ITEMS, BulkItem, ShownBatch
+from resolvers.bulk_associations import MAX_ITEMS, BulkItem, Given, ShownBatch
 from resolvers.caller import loaders_of
 from resolvers.context import RequestContext
-from resolvers.errors import BadUserInput, BatchRefused, ItemProblem
+from resolvers.errors import BadUserInput
 from resolvers.idempotency import check_key
 from resolvers.mutation import Work, perform
 from schema import global_id
@@ -50,19 +51,16 @@ class SubscriptionVersionInput:
     expected_version: int = strawberry.field(description="The subscription's `version` as last read.")
 
 
-def _items(given: list[SubscriptionVersionInput]) -> tuple[BulkItem, ...]:
-    """The decoded items, or one error listing every malformed one by index (before any SQL)."""
+def _items(given: list[SubscriptionVersionInput]) -> tuple[Given, ...]:
+    """Each item decoded, or its BadUserInput: the resolver lists malformed items with every other failing one."""
     bulk_associations.check_size(len(given))
-    items: list[BulkItem] = []
-    problems: list[ItemProblem] = []
-    for index, item in enumerate(given):
+    items: list[Given] = []
+    for item in given:
         try:
             subscription_id = global_id.decode(item.subscription_id, "Subscription", field="subscriptionId")
             items.append(BulkItem(subscription_id, validation.expected_version(item.expected_version)))
         except BadUserInput as malformed:
-            problems.append(ItemProblem(index, malformed))
-    if problems:
-        raise BatchRefused(bulk_associations.SUBSCRIPTIONS, problems)
+            items.append(malformed)
     return tuple(items)
 
 

@@ -189,8 +189,8 @@ class DporInvitationMutations:
         " of each, exactly as setDigitalPartnerOfRecord would make it (same rules, history and audit; the previous"
         " DPOR ends with REPLACED), all in one transaction that counts one redemption. A subscription outside your"
         " tenant is NOT_FOUND, a stale expectedVersion CONFLICT, an inactive tenant or subscription NOT_ACTIVE; on any"
-        " failure nothing is written, and the error's `index` and `field` name the first failing subscription."
-        + _OWNER_ONLY,
+        " failure nothing is written, the error's `index` and `field` name the first failing subscription, and"
+        " `extensions.problems` lists every failing one as `{index, code, message, ...}`." + _OWNER_ONLY,
     )
     async def accept_dpor_invitation(
         self, info: Info[RequestContext, None], input: Annotated[AcceptDporInvitationInput, MutationInput]

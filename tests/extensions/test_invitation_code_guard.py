@@ -27,8 +27,8 @@ async def test_failures_spend_the_bucket_and_it_refills() -> None:
     limiter = MemoryRateLimiter(Bucket(capacity=3, window_seconds=30), clock=clock)  # one failure per 10 s
     for _ in range(3):
         guard = CodeGuard(limiter, "invitation-code:alice")
-        await guard.admit()
-        await guard.failed()
+        async with guard.admitted():
+            await guard.failed()
     error = await _refused(CodeGuard(limiter, "invitation-code:alice"))
     assert error.extensions == {"code": "RATE_LIMITED", "retryAfter": 10}
     await CodeGuard(limiter, "invitation-code:bob").admit()  # per caller
@@ -39,34 +39,37 @@ async def test_failures_spend_the_bucket_and_it_refills() -> None:
 async def test_successful_lookups_cost_nothing() -> None:
     limiter = MemoryRateLimiter(Bucket(capacity=1, window_seconds=3_600), clock=Clock())
     for _ in range(5):
-        await CodeGuard(limiter, "k").admit()  # admitted, never failed
+        async with CodeGuard(limiter, "k").admitted():  # admitted, never failed
+            pass
     assert (await limiter.consume("k", 0)).remaining == 1
 
 
-async def test_a_point_that_refills_between_the_two_reads_is_not_taken_twice() -> None:
-    class Ticking(Clock):
-        """Five seconds pass at every read."""
+async def test_a_lookup_holds_its_point_while_it_looks() -> None:
+    """Lookups running at once each hold a point: with one point left, a second one is refused before it looks,
+    even though the first has not failed yet (so no more lookups can fail than the bucket holds)."""
+    limiter = MemoryRateLimiter(Bucket(capacity=1, window_seconds=3_600), clock=Clock())
+    first = CodeGuard(limiter, "k")
+    async with first.admitted():
+        await _refused(CodeGuard(limiter, "k"))
+        await first.failed()
+    await _refused(CodeGuard(limiter, "k"))  # the failure kept it
 
-        def __call__(self) -> float:
-            self.now += 5
-            return self.now
 
-    clock = Ticking()
-    limiter = MemoryRateLimiter(Bucket(capacity=1, window_seconds=10), clock=clock)  # 0.1 point per second
-    limiter.states["k"] = (0.0, clock.now)  # empty
+async def test_a_point_given_back_never_overfills_the_bucket() -> None:
+    """A point held across a refill goes back without lifting the bucket above its capacity."""
+    clock = Clock()
+    limiter = MemoryRateLimiter(Bucket(capacity=2, window_seconds=20), clock=clock)  # one point per 10 s
     guard = CodeGuard(limiter, "k")
-    # The peek sees half a point; asked for one five seconds later, the bucket has it, and admit takes it ...
-    await guard.admit()
-    # ... so the failure takes no other (it would leave the half point of the next five seconds unspent).
-    await guard.failed()
-    assert limiter.states["k"][0] == pytest.approx(0.0)
+    async with guard.admitted():
+        clock.now += 60  # full again meanwhile
+    assert (await limiter.consume("k", 0)).remaining == 2
 
 
 async def test_no_limiter_admits_everything() -> None:
     guard = CodeGuard(None, "k")
     for _ in range(100):
-        await guard.admit()
-        await guard.failed()
+        async with guard.admitted():
+            await guard.failed()
 
 
 @pytest.mark.parametrize("backend", limiter_backends())
@@ -80,11 +83,15 @@ async def test_the_bucket_is_shared_through_the_limiter_s_store(backend: str) ->
     try:
         for limiter in (first, second):
             guard = CodeGuard(limiter, key)
-            await guard.admit()
-            await guard.failed()
+            async with guard.admitted():
+                await guard.failed()
         error = await _refused(CodeGuard(second, key))
         assert error.extensions["retryAfter"] == pytest.approx(1_800, rel=0.01)  # one failure per 30 minutes
-        await CodeGuard(first, f"invitation-code:{uuid.uuid4().hex}").admit()
+        # A good lookup's point goes back through the store, never above capacity.
+        other = f"invitation-code:{uuid.uuid4().hex}"
+        async with CodeGuard(first, other).admitted():
+            assert (await second.consume(other, 0)).remaining == pytest.approx(1, abs=0.01)
+        assert (await second.consume(other, 0)).remaining == pytest.approx(2, abs=0.01)
     finally:
         await first.close()
         if second is not first:

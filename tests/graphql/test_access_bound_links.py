@@ -16,14 +16,20 @@ import pytest
 from sqlalchemy import func, select
 
 from auth.principal import Role
+from auth.scope import resolve_scope
+from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
 from db.engine import Database
-from db.enums import AssociationType, DelegationStatus
+from db.enums import AssociationEndReason, AssociationType, DelegationStatus
+from db.subscription import Subscription
 from gateway import cli
 from gateway.sweeper import sweeping
+from resolvers.associations import LinkArgs, link_partner
 from resolvers.authorize import SYSTEM_ROLE
+from resolvers.errors import Forbidden
 from resolvers.sweep import sweep
+from resolvers.transaction import in_transaction
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
 from resolvers.usage.ingestion import ingest_usage
@@ -291,3 +297,95 @@ async def test_the_background_sweep_and_the_command_end_expired_relationships(
     monkeypatch.setenv("DPOR_DATABASE_URL", database.engine.url.render_as_string(hide_password=False))
     assert await asyncio.to_thread(cli.main, ["sweep"]) == 0
     assert "expired delegated admin relationships ended: 1" in capsys.readouterr().out
+
+
+async def test_links_racing_the_relationship_s_end_never_outlive_it(
+    api: Api, database: Database, server_clock: ServerClock
+) -> None:
+    """The delegated admin sets admin links on several subscriptions while the owner ends its relationship: a link
+    either lands before the end (and ends with it, ROLE_REVOKED at that second) or is refused; none stays active
+    for a partner without access. (A link whose caller was still a delegated admin when its request began, but
+    written after the end had read the tenant's links, outlived it.)"""
+    rounds, links = (6, 8) if database.dialect == "postgresql" else (4, 4)
+    w = await _world(database)
+    async with database.write() as session:
+        subs = [factories.subscription(w["tenant"]) for _ in range(links)]
+        await factories.add_flushed(session, *subs)
+    server_clock.set(LINKED_AT)
+    outcomes: dict[str, int] = {}
+    for round_ in range(rounds):
+        relationship = await _delegate(api, w)
+        versions = await _versions(database, subs)
+        requests = [
+            api.execute(LINK, _link_on(w, sub, versions[sub.id]), as_=w["delegated"]) for sub in subs[: round_ + 1]
+        ]
+        requests.insert(
+            round_ % (len(requests) + 1), api.execute(END, {"input": {"relationshipId": relationship}}, as_=w["owner"])
+        )
+        bodies = await asyncio.gather(*requests)
+        for body in bodies:
+            outcome = "ok" if "errors" not in body else error_codes(body)[0]
+            # A link after the end is FORBIDDEN (NOT_FOUND as the app role: row-level security already hides the
+            # tenant from a delegation that ended), or CONFLICT on a version the end moved on.
+            assert outcome in ("ok", "FORBIDDEN", "NOT_FOUND", "CONFLICT"), body
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        async with database.read() as session:
+            active = await session.scalar(
+                select(func.count()).where(
+                    PartnerAssociation.type == AssociationType.PARTNER_ADMIN_LINK,
+                    PartnerAssociation.valid_to.is_(None),
+                )
+            )
+            ended = await session.scalar(
+                select(DelegatedAdminRelationship.ended_at).where(
+                    DelegatedAdminRelationship.id
+                    == global_id.decode(relationship, "DelegatedAdminRelationship", field="id")
+                )
+            )
+            reasons = set(
+                await session.scalars(
+                    select(PartnerAssociation.end_reason).where(
+                        PartnerAssociation.type == AssociationType.PARTNER_ADMIN_LINK
+                    )
+                )
+            )
+        assert (active, ended) == (0, LINKED_AT), outcomes
+        assert reasons <= {AssociationEndReason.ROLE_REVOKED}
+    assert outcomes.get("ok", 0) >= rounds  # the ends, and some links, got through
+
+
+async def _versions(database: Database, subs: list[Any]) -> dict[Any, int]:
+    async with database.read() as session:
+        rows = await session.execute(
+            select(Subscription.id, Subscription.version).where(Subscription.id.in_([sub.id for sub in subs]))
+        )
+    return {row[0]: row[1] for row in rows}
+
+
+def _link_on(w: dict[str, Any], sub: Any, version: int) -> dict[str, Any]:
+    given = _link_input(w, version)
+    given["input"]["subscriptionId"] = global_id.encode("Subscription", sub.id)
+    return given
+
+
+async def test_a_link_whose_relationship_ended_after_its_request_began_is_forbidden(
+    api: Api, database: Database, server_clock: ServerClock
+) -> None:
+    """The deterministic case of the race above: the delegated admin's role held when its request began, and the
+    relationship ended before the link's transaction: FORBIDDEN, and no link outlives the relationship."""
+    w = await _world(database)
+    server_clock.set(LINKED_AT - timedelta(hours=1))
+    relationship = await _delegate(api, w)
+    server_clock.set(LINKED_AT)
+    async with database.read() as session:
+        scope = await resolve_scope(session, w["delegated"])
+    assert Role.DELEGATED_ADMIN in scope.roles
+    await api.data(END, {"input": {"relationshipId": relationship}}, as_=w["owner"])
+    args = LinkArgs(w["sub"].id, w["partner"].id, AssociationType.PARTNER_ADMIN_LINK, 1, None)
+    with pytest.raises(Forbidden):
+        await in_transaction(database, lambda session: link_partner(session, scope, "test", args))
+    async with database.read() as session:
+        links = await session.scalar(
+            select(func.count()).where(PartnerAssociation.type == AssociationType.PARTNER_ADMIN_LINK)
+        )
+    assert links == 0

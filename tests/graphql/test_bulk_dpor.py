@@ -255,6 +255,24 @@ async def test_the_batch_size_is_1_to_500_and_malformed_items_are_listed(api: Ap
         (2, "BAD_USER_INPUT", "subscriptionId"),
         (3, "BAD_USER_INPUT", "expectedVersion"),
     ]
+    # Malformed items are listed with every other failing one, not instead of them: a stale version, another
+    # tenant's subscription and a repeat fail beside an id that does not decode.
+    for document, variables in (
+        (BULK_SET, _set(w["first"], _items((subs[0], 2), ("not-an-id", 1), (w["foreign"], 1), (subs[0], 1)))),
+        (BULK_REMOVE, _remove(_items((subs[0], 2), ("not-an-id", 1), (w["foreign"], 1), (subs[0], 1)))),
+    ):
+        mixed = await api.execute(document, variables, as_=owner)
+        assert error_codes(mixed) == ["CONFLICT"]  # the first failing item's
+        assert [(p["index"], p["code"], p.get("currentVersion"), p.get("duplicateOf")) for p in _problems(mixed)] == [
+            (0, "CONFLICT", 1, None),
+            (1, "BAD_USER_INPUT", None, None),
+            (2, "NOT_FOUND", None, None),
+            (3, "BAD_USER_INPUT", None, 0),
+        ]
+    # A caller that may not change a DPOR is FORBIDDEN whatever its items look like.
+    partner = principal(Role.PARTNER, partner=w["first"].mpn_id)
+    forbidden = await api.execute(BULK_REMOVE, _remove(_items(("not-an-id", 1))), as_=partner)
+    assert error_codes(forbidden) == ["FORBIDDEN"], forbidden
     assert (await _state(database))[:2] == (0, 0)
 
 

@@ -15,13 +15,17 @@ import pytest
 from sqlalchemy import func, select, update
 
 from auth.principal import Role
+from auth.scope import resolve_scope
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
 from db.engine import Database
 from db.enums import AssociationStatus, AssociationType, DelegationStatus, SubscriptionStatus
 from db.subscription import Subscription
+from resolvers import claims
+from resolvers.errors import Forbidden
 from resolvers.sweep import sweep
+from resolvers.transaction import in_transaction
 from resolvers.usage.aggregate_types import AggregateFilter, GroupBy
 from resolvers.usage.aggregates import usage_aggregates
 from resolvers.usage.ingestion import ingest_usage
@@ -45,8 +49,8 @@ DECLINE = f"""mutation($input: DeclineClaimInput!) {{
   declineClaim(input: $input) {{ changed message subscription {{ version }} previousAssociation {{ {ROW} }} }} }}"""
 PENDING = """query($t: ID) { pendingClaims(tenantId: $t, first: 10) {
   totalCount edges { node { id status partner { mpnId } claim { workload declineBy } } } } }"""
-SUBSCRIPTION = """query($id: ID!) { subscription(id: $id) { version digitalPartnerOfRecord { id }
-  partnerAssociations(includeEnded: true) { id status } } }"""
+SUBSCRIPTION = """query($id: ID!) { subscription(id: $id) { version digitalPartnerOfRecord { id partner { mpnId } }
+  partnerAssociations(includeEnded: true) { id status recognitionRole } } }"""
 ATTRIBUTED = """query($p: ID!) { usageAggregates(filter: {from: "2026-03-01", to: "2026-03-10", partnerId: $p},
   groupBy: [SUBSCRIPTION]) { associationType subscription { id } attribution { amount } } }"""
 
@@ -107,6 +111,15 @@ async def _pending(api: Api, w: dict[str, Any]) -> list[dict[str, Any]]:
     return [edge["node"] for edge in answer["pendingClaims"]["edges"]]
 
 
+async def _written(database: Database) -> tuple[int, int, int]:
+    """(association rows, audit events, sum of subscription versions): what any write would move."""
+    async with database.read() as session:
+        rows = await session.scalar(select(func.count()).select_from(PartnerAssociation))
+        events = await session.scalar(select(func.count()).select_from(AuditEvent))
+        versions = await session.scalar(select(func.sum(Subscription.version)))
+    return int(rows or 0), int(events or 0), int(versions or 0)
+
+
 async def _attributed(api: Api, w: dict[str, Any]) -> dict[tuple[str, str], str]:
     answer = await api.data(ATTRIBUTED, {"p": global_id.encode("Partner", w["partner"].id)}, as_=ADMIN)
     return {
@@ -120,6 +133,9 @@ async def test_a_claim_declined_and_a_claim_that_ripens(
 ) -> None:
     w = await _world(database)
     server_clock.set(CLAIMED_AT)
+    dpor_row = (await api.data(SUBSCRIPTION, {"id": _sub(w, "second")}, as_=w["owner"]))["subscription"][
+        "digitalPartnerOfRecord"
+    ]["id"]
     first, second = await _claims(api, w)
     for claim, name in ((first, "first"), (second, "second")):
         assert claim["subscription"]["id"] == _sub(w, name)
@@ -160,8 +176,12 @@ async def test_a_claim_declined_and_a_claim_that_ripens(
         "CUSTOMER_DECLINED",
     )
     assert declined["subscription"]["version"] == 3
+    # Declining it again is no change, and writes nothing (no version, no event).
+    before = await _written(database)
     declined_again = (await api.data(DECLINE, {"input": {"claimId": first["id"]}}, as_=w["owner"]))["declineClaim"]
     assert (declined_again["changed"], declined_again["message"]) == (False, "the claim was already declined")
+    assert declined_again["subscription"]["version"] == 3
+    assert await _written(database) == before
     assert [row["id"] for row in await _pending(api, w)] == [second["id"]]
 
     # The window closes at declineBy: the owner can no longer decline, before any sweep has recorded it.
@@ -177,8 +197,12 @@ async def test_a_claim_declined_and_a_claim_that_ripens(
     assert (await sweep(database)).ripened_claims == 0
     answer = await api.data(SUBSCRIPTION, {"id": _sub(w, "second")}, as_=w["owner"])
     statuses = {row["id"]: row["status"] for row in answer["subscription"]["partnerAssociations"]}
+    roles = {row["id"]: row["recognitionRole"] for row in answer["subscription"]["partnerAssociations"]}
     assert statuses[second["id"]] == "ACTIVE"
-    assert answer["subscription"]["digitalPartnerOfRecord"] is not None  # untouched by the claim
+    # The DPOR is untouched by the claim: the same row, of the same partner.
+    assert answer["subscription"]["digitalPartnerOfRecord"] == {"id": dpor_row, "partner": {"mpnId": w["dpor"].mpn_id}}
+    # The claim's recognition role is in the subscription's history.
+    assert (statuses[second["id"]], roles[second["id"]]) == ("ACTIVE", "SELL_AND_DEPLOY")
     assert answer["subscription"]["version"] == 3  # claimed, ripened
     # Attributed from its claim time: 3/4 of 2 March, then whole days; the declined claim never.
     assert await _attributed(api, w) == {("CLAIMING_PARTNER_OF_RECORD", _sub(w, "second")): "8.75"}
@@ -371,3 +395,25 @@ async def test_concurrent_claims_and_dpor_changes_claim_once_and_lose_no_update(
     for sub in (w["first"], w["second"]):
         assert versions[sub.id] == 1 + audits[sub.id], (versions, audits)
     assert outcomes.count("ok") >= 1
+
+
+async def test_a_claim_whose_relationship_ended_after_its_request_began_is_forbidden(
+    database: Database, server_clock: ServerClock
+) -> None:
+    """The caller's DELEGATED_ADMIN role is decided when its request begins; a relationship that ended before the
+    claim's transaction wrote anything leaves it FORBIDDEN, with nothing written (only a partner holding an active
+    relationship claims)."""
+    w = await _world(database)
+    server_clock.set(CLAIMED_AT)
+    async with database.read() as session:
+        scope = await resolve_scope(session, w["delegated"])
+    assert Role.DELEGATED_ADMIN in scope.roles
+    async with database.write() as session:
+        await session.execute(
+            update(DelegatedAdminRelationship).values(status=DelegationStatus.ENDED, ended_at=CLAIMED_AT)
+        )
+    before = await _written(database)
+    args = claims.ClaimArgs((w["first"].id,), "Azure landing zone", "SOW 42", None, None)
+    with pytest.raises(Forbidden):
+        await in_transaction(database, lambda session: claims.claim_partner_of_record(session, scope, "test", args))
+    assert await _written(database) == before

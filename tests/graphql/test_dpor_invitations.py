@@ -277,6 +277,15 @@ async def test_the_invitation_story(roomy_api: Api, database: Database, clock: C
         "currentVersion": 2,
         "index": 1,
         "message": None,
+        "problems": [
+            {
+                "index": 1,
+                "code": "CONFLICT",
+                "message": "subscription is at version 2, not 1",
+                "field": "expectedVersion",
+                "currentVersion": 2,
+            }
+        ],
     }
     assert await counts(database) == before
     assert (await listed(api, world))[invitation["id"]]["redemptions"] == 1
@@ -327,6 +336,14 @@ async def test_the_invitation_story(roomy_api: Api, database: Database, clock: C
     for dead in (code, revoked["code"], CODE_PREFIX + secrets.token_urlsafe(32)):
         assert refusal(await api.execute(ACCEPT, accept_input(dead, (world.sub_id(2), 3)), as_=owner)) == answers[0]
         assert refusal(await api.execute(DECLINE, {"input": {"code": dead}}, as_=owner)) == answers[0]
+    # ... and the expired code, accepted or declined once the server's clock is past its expiry, writes nothing.
+    before = await counts(database)
+    clock.ahead = timedelta(days=1)
+    expired_accept = await api.execute(ACCEPT, accept_input(expiring["code"], (world.sub_id(2), 3)), as_=owner)
+    assert refusal(expired_accept) == answers[0]
+    assert refusal(await api.execute(DECLINE, {"input": {"code": expiring["code"]}}, as_=owner)) == answers[0]
+    clock.ahead = timedelta(0)
+    assert await counts(database) == before
 
 
 @pytest.mark.parametrize(
@@ -379,6 +396,34 @@ async def test_guessing_codes_is_rate_limited_per_caller(api: Api, database: Dat
     assert (await api.data(PREVIEW, {"code": valid}, as_=world.owner))["dporInvitation"] is not None
 
 
+async def test_concurrent_guesses_cannot_outrun_the_budget(api: Api, database: Database) -> None:
+    """Guesses sent at once (aliases of one document, and several such documents in parallel) each hold a point
+    of the budget while they look: no more of them answer NOT_FOUND than the budget allows, the rest are
+    RATE_LIMITED. (Checking the budget and charging it apart let 50 guesses through a budget of 10.)"""
+    world = await build_world(database)
+    prober = principal(Role.OWNER, tenant=world.tenant.external_id, subject="owner-racing-prober")
+    allowed = api.settings.invitation_code_failures
+    root_fields = api.settings.max_root_fields
+    documents = [
+        "{ "
+        + " ".join(
+            f'g{n}: dporInvitation(code: "{CODE_PREFIX}{secrets.token_urlsafe(32)}") {{ partnerName }}'
+            for n in range(root_fields)
+        )
+        + " }"
+        for _ in range(5)
+    ]
+    bodies = await asyncio.gather(*(api.execute(document, as_=prober) for document in documents))
+    answers = [code for body in bodies for code in error_codes(body)]
+    assert len(answers) == 5 * root_fields > allowed
+    assert (answers.count("NOT_FOUND"), answers.count("RATE_LIMITED")) == (allowed, len(answers) - allowed), answers
+    # A caller's valid lookups at once hold their points only while they look: they cost nothing afterwards.
+    valid = (await create(api, world))["code"]
+    previews = " ".join(f'p{n}: dporInvitation(code: "{valid}") {{ partnerName }}' for n in range(root_fields))
+    for _ in range(3):
+        assert "errors" not in await api.execute("{ " + previews + " }", as_=world.owner)
+
+
 async def test_creating_checks_its_input(api: Api, database: Database) -> None:
     world = await build_world(database)
     for values, field in (
@@ -393,6 +438,11 @@ async def test_creating_checks_its_input(api: Api, database: Database) -> None:
         assert body["errors"][0]["extensions"]["field"] == field
     listed_after = await listed(api, world)
     assert listed_after == {}
+    # Omitted, expiresInDays is 30; 1 and 90 are the bounds allowed.
+    for values, days in (({}, 30), ({"expiresInDays": 1}, 1), ({"expiresInDays": 90}, 90)):
+        made = (await create(api, world, **values))["invitation"]
+        lasts = datetime.fromisoformat(made["expiresAt"]) - datetime.fromisoformat(made["createdAt"])
+        assert lasts == timedelta(days=days), values
     # A subscription named twice is refused before anything is looked up.
     code = (await create(api, world))["code"]
     twice = await api.execute(ACCEPT, accept_input(code, (world.sub_id(1), 1), (world.sub_id(1), 1)), as_=world.owner)
@@ -582,8 +632,8 @@ async def test_the_status_filter_in_sql_agrees_with_the_status_in_python(databas
 
 
 async def test_a_refused_acceptance_names_its_first_failing_item(api: Api, database: Database) -> None:
-    """Several failing items: the error is the one at the lowest position, whatever its kind, and nothing is
-    written (no row, no event, no version, no redemption)."""
+    """Several failing items: the error is the one at the lowest position, whatever its kind, `problems` lists
+    every one, and nothing is written (no row, no event, no version, no redemption)."""
     world = await build_world(database)
     code = (await api.data(CREATE, {"input": {}}, as_=world.partner_caller))["createDporInvitation"]["code"]
     foreign = global_id.encode("Subscription", world.foreign.id)
@@ -602,5 +652,15 @@ async def test_a_refused_acceptance_names_its_first_failing_item(api: Api, datab
         (error,) = body["errors"]
         extensions = error["extensions"]
         assert (extensions["index"], extensions["code"], extensions["field"]) == expected
+        # Every failing item is listed, the other one too, each with its code (and the version it is at).
+        problems = {
+            problem["index"]: (problem["code"], problem.get("currentVersion")) for problem in extensions["problems"]
+        }
+        failing = {
+            position: ("NOT_FOUND", None) if sub == foreign else ("CONFLICT", 1)
+            for position, (sub, _) in enumerate(items)
+            if position
+        }
+        assert problems == failing
     assert await counts(database) == before
     assert [row["redemptions"] for row in (await listed(api, world)).values()] == [0]

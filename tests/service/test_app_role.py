@@ -33,8 +33,14 @@ from tests import databases, factories
 from tests.api import api_for
 from tests.auth_support import dev_settings, production_settings
 from tests.conftest import empty_all_tables
+from tests.graphql.test_access_bound_links import test_ending_the_relationship_ends_the_link_at_that_second as pal_story
+from tests.graphql.test_access_bound_links import (
+    test_links_racing_the_relationship_s_end_never_outlive_it as links_racing_the_end,
+)
 from tests.graphql.test_api_story import test_the_whole_story as the_whole_story
 from tests.graphql.test_bulk_dpor import test_bulk_story as the_bulk_story
+from tests.graphql.test_claims import test_a_claim_declined_and_a_claim_that_ripens as the_claims_story
+from tests.server_clock import ServerClock
 from tests.usage_helpers import record
 
 __test__ = "postgresql" in databases.backends()
@@ -286,6 +292,18 @@ async def test_bulk_changes_run_as_the_app_role(as_app_role: Database) -> None:
     async with api_for(as_app_role) as api:
         # The story's own setup and checks read and write the whole database: test seeding, system work.
         await the_bulk_story(api, as_app_role.acting(system(SystemTask.SEED)))
+
+
+async def test_access_bound_links_and_claims_run_as_the_app_role(
+    database: Database, as_app_role: Database, server_clock: ServerClock
+) -> None:
+    """The admin link's and the claim's locks on the partner's delegated admin relationship (resolvers.access) pass
+    the row-level security policies as the caller: the stories of issue 14 that take them run unchanged."""
+    seeding = as_app_role.acting(system(SystemTask.SEED))
+    for story in (pal_story, links_racing_the_end, the_claims_story):
+        await empty_all_tables(database)  # as the superuser: the app role deletes no history
+        async with api_for(as_app_role) as api:
+            await story(api, seeding, server_clock)
 
 
 async def test_production_serves_only_as_a_least_privileged_role(

@@ -70,10 +70,12 @@ TYPES = [
 PAL = AssociationType.PARTNER_ADMIN_LINK
 # Every type attribution can be filtered by: the histories' and the access-bound admin links'.
 FILTER_TYPES = [*TYPES, PAL]
-# The sweep runs once, after every instant a scenario names: each expiry is swept, whatever the lag. Pending claims
-# are due only after it (DECLINE_BY), so the sweep ends relationships and ripens nothing the oracle does not know.
+# The sweep runs once, after every instant a scenario names: each expiry is swept, whatever the lag. A claim the
+# oracle holds ripened (ACTIVE, still open) is written PENDING with its window closing at the sweep, which ripens it
+# (resolvers.claims.ripen: attributed from its claim time); every other claim's window closes after it (DECLINE_BY).
 SWEPT_AT = (DAYS + 4) * 86_400
-DECLINE_BY = MIDNIGHT + timedelta(seconds=SWEPT_AT, days=30)
+RIPENS_AT = MIDNIGHT + timedelta(seconds=SWEPT_AT)
+DECLINE_BY = RIPENS_AT + timedelta(days=30)
 ADMIN = principal(Role.PLATFORM_ADMIN, subject="platform-admin")
 # A claim's intervals in turn: ripened (ACTIVE, attributed from its claim time), PENDING, DECLINED (if it ended).
 CLAIM_STATES = [AssociationStatus.ACTIVE, AssociationStatus.PENDING, AssociationStatus.DECLINED]
@@ -370,8 +372,8 @@ async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord]
             ended_by="test" if item.valid_to else None,
             end_reason=_end_reason(item),
             recognition_role=item.recognition_role,
-            status=item.status,
-            decline_by=DECLINE_BY if item.type is AssociationType.CLAIMING_PARTNER_OF_RECORD else None,
+            status=AssociationStatus.PENDING if _ripens(item) else item.status,
+            decline_by=_decline_by(item),
         )
         for item in associations
     ]
@@ -397,7 +399,7 @@ async def _load(database: Database, scenario: Scenario) -> tuple[list[RawRecord]
         await factories.add_flushed(session, *tenants, *partners)
         await factories.add_flushed(session, *subscriptions)
         await factories.add_flushed(session, *rows, *delegations, *links)
-    await _end_relationships(database, relationships, delegations)
+    await _end_relationships(database, relationships, delegations, ripening=sum(map(_ripens, associations)))
     admin_links = [link for item in relationships for link in item.links()]
     async with database.read() as session:
         written = await session.execute(
@@ -430,11 +432,27 @@ async def _end_by_hand(
     return await end_delegated_admin_relationship(session, admin, "test", relationship_id)
 
 
+def _ripens(item: RawAssociation) -> bool:
+    """A claim the oracle holds ripened and still open: the sweep makes it so."""
+    return (
+        item.type is AssociationType.CLAIMING_PARTNER_OF_RECORD
+        and item.status is AssociationStatus.ACTIVE
+        and item.valid_to is None
+    )
+
+
+def _decline_by(item: RawAssociation) -> datetime | None:
+    if item.type is not AssociationType.CLAIMING_PARTNER_OF_RECORD:
+        return None
+    return RIPENS_AT if _ripens(item) else DECLINE_BY
+
+
 async def _end_relationships(
-    database: Database, relationships: list[Relationship], rows: list[DelegatedAdminRelationship]
+    database: Database, relationships: list[Relationship], rows: list[DelegatedAdminRelationship], *, ripening: int
 ) -> None:
     """The real code ends them: a platform admin by hand, each at its second on the server clock, in time order;
-    then one sweep, after every instant, ends those that expired. Links' ends are theirs (checked by the caller)."""
+    then one sweep, after every instant, ends those that expired and ripens the `ripening` claims whose window
+    closed. Links' ends are theirs (checked by the caller)."""
     async with database.read() as session:
         admin = await resolve_scope(session, ADMIN)
     by_hand = sorted(
@@ -447,7 +465,7 @@ async def _end_relationships(
             await in_transaction(database, functools.partial(_end_by_hand, admin, relationship_id))
     with clock.moved_to(functools.partial(_stopped, MIDNIGHT + timedelta(seconds=SWEPT_AT))):
         report = await sweep(database)
-    assert report.ripened_claims == 0
+    assert report.ripened_claims == ripening
     assert report.expired_relationships == sum(
         1 for item in relationships if item.expires_at is not None and item.ended_by_hand_at is None
     )
