@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp
 
 from auth.authenticator import Authenticator
 from db import statement_counter
@@ -19,6 +21,7 @@ from gateway import graphiql, metrics, ratelimit, wiring
 from gateway.background import in_background
 from gateway.bearer import BearerTokenMiddleware
 from gateway.deliverer import delivering
+from gateway.graphql_entrance import GraphQLEntrance
 from gateway.graphql_view import GraphQLView
 from gateway.health import healthz, readiness_endpoint
 from gateway.logging import configure_logging
@@ -95,7 +98,8 @@ def create_app(
         if owns_database:
             await database.dispose()
 
-    app = Starlette(
+    app = _Gateway(
+        graphql,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             # Subscriptions (graphql-transport-ws); the token comes in `connection_init` (GraphQLView.on_ws_connect).
@@ -128,6 +132,17 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     return app
+
+
+class _Gateway(Starlette):
+    """The application, with the GraphQL entrance (gateway/graphql_entrance.py) in front of its middleware stack."""
+
+    def __init__(self, graphql: GraphQLView, **options: Any) -> None:
+        self._graphql = graphql
+        super().__init__(**options)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return GraphQLEntrance(super().build_middleware_stack(), view=self._graphql)
 
 
 def create_served_app() -> Starlette:

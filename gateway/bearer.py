@@ -60,16 +60,21 @@ class BearerTokenMiddleware:
         if scope["type"] not in ("http", "websocket") or not self._guards(scope["path"]):
             await self.app(scope, receive, send)
             return
+        await self.guard(scope, receive, send, self.app)
+
+    async def guard(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+        """The checks of a guarded request, then `app` with the caller in the scope (or the refusal). The GraphQL
+        entrance (gateway/graphql_entrance.py) calls it with the view itself as `app`."""
         # Whatever a caller or an outer layer put here is not ours to trust.
         scope.pop(PRINCIPAL_SCOPE_KEY, None)
         if self.ide_page_visit is not None and self.ide_page_visit(scope):
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         authorization = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
         if scope["type"] == "websocket" and not authorization:
             # A browser cannot set headers on a websocket: graphql-transport-ws carries the token in its
             # `connection_init` message, which the GraphQL view validates (as here) before anything runs.
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         try:
             principal = await self.authenticator.authenticate(authorization)
@@ -84,7 +89,7 @@ class BearerTokenMiddleware:
             await self._refuse(scope, send, error)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
-        await self.app(scope, receive, send)
+        await app(scope, receive, send)
 
     def _guards(self, path: str) -> bool:
         return path == self.path or path.startswith(self.path + "/")

@@ -19,6 +19,7 @@ import logging
 import time
 import uuid
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
@@ -26,9 +27,9 @@ import orjson
 import strawberry
 from authlib.oauth2.base import OAuth2Error  # type: ignore[import-untyped]
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -148,54 +149,91 @@ class GraphQLView(GraphQL[RequestContext, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        await self.serve_http(scope, receive, send)
+
+    async def serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One HTTP request, once the caller is known: from the route, or from the GraphQL entrance
+        (gateway/graphql_entrance.py), which calls it directly for a POST to /graphql."""
         body_limit = self._body_limit(scope)
-        request = Request(scope, receive=limited_receive(receive, body_limit, self.settings.http_body_timeout_seconds))
+        limited = limited_receive(receive, body_limit, self.settings.http_body_timeout_seconds)
+        request = Request(scope, receive=limited)
         # Every read of this request (and of each operation of a batch) shares one pooled connection, given back
         # before the response is sent.
         database = scope[REQUEST_DATABASE_SCOPE_KEY] = self.database.for_request()
         principal: Principal | None = scope.get(PRINCIPAL_SCOPE_KEY)
         if isinstance(database, RoutedRequestDatabase) and principal is not None:
             database.pinned_subject = principal.subject  # read-your-writes is per caller (db/read_pins.py)
+        answer: Response | _Answer
         with statement_counter.counting():
             try:
                 self._check_declared_length(request, body_limit)
-                response = await self._fast(request) or await self.run(request)
+                fast = await self._fast(request)
+                if isinstance(fast, _Answer):
+                    answer = fast
+                else:
+                    if fast is not None:  # the body the lane read: the pipeline's request reads it again
+                        request = Request(scope, receive=_replaying(fast, limited))
+                    answer = await self.run(request)
             except HTTPException as error:
-                response = self._refusal(request, RequestRefused.from_http_exception(error))
+                answer = self._refusal(request, RequestRefused.from_http_exception(error))
             except RequestRefused as refusal:
-                response = self._refusal(request, refusal)
+                answer = self._refusal(request, refusal)
             finally:
                 await database.close()
-        await response(scope, receive, send)
+        if isinstance(answer, _Answer):
+            await send(answer.start)
+            await send(answer.body)
+        else:
+            await answer(scope, receive, send)
 
-    async def _fast(self, request: Request) -> Response | None:
-        """The fast lane's answer to a single JSON query it has vetted, or None for the full pipeline. Anything
-        the pipeline would look at twice (GET, a batch, a stream, persisted query hashes, a malformed body) goes
-        there untouched; the body read here is the one Strawberry reads (Starlette keeps it)."""
+    async def _fast(self, request: Request) -> _Answer | bytes | None:
+        """The fast lane's answer to a single JSON query it has vetted; else the body it read (the full pipeline
+        reads it again), or None when it read nothing. Anything the pipeline would look at twice (GET, a batch, a
+        stream, persisted query hashes, a malformed body) goes there untouched.
+
+        The answer is the two ASGI messages Strawberry's response would send (`create_response`, the same
+        headers in the same order), built without the Response objects: on a compiled read they cost more than
+        the lane's own checks (bench/results/2026-12-07-fast-lane-cpu.md)."""
         lane = self.fast_lane
         if lane is None or request.method != "POST":
             return None
-        media_type = _media_type(request.headers.get("content-type", ""))
-        if media_type != "application/json" or self._get_stream_transport_from_headers(request.headers):
+        headers = request.headers
+        media_type = _media_type(headers.get("content-type", ""))
+        if media_type != "application/json" or self._get_stream_transport_from_headers(headers):
             return None
+        body = await _body_of(request.receive)
         try:
-            data = orjson.loads(await request.body())
+            data = orjson.loads(body)
         except orjson.JSONDecodeError:
-            return None
+            return body
         if not isinstance(data, dict) or data.get("extensions") or data.get("documentId") is not None:
-            return None
+            return body
         query, operation_name, variables = data.get("query"), data.get("operationName"), data.get("variables")
         if not isinstance(query, str) or not isinstance(operation_name, str | None):
-            return None
+            return body
         if not isinstance(variables, dict | None):
-            return None
+            return body
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
         outcome = await lane.serve(context, query, operation_name, variables)
         if isinstance(outcome, FastLaneHandover):
             request.scope[HANDOVER_SCOPE_KEY] = outcome
-            return None
-        return None if outcome is None else self.create_response(cast(GraphQLHTTPResponse, outcome), sub_response)
+            return body
+        if outcome is None or sub_response.background is not None:
+            return body
+        return self._answer(outcome, sub_response)
+
+    def _answer(self, outcome: dict[str, Any], sub_response: Response) -> _Answer:
+        """What `create_response` (below, then Strawberry's) makes of a single result, as ASGI messages."""
+        self._count_statements(sub_response)
+        content = self.encode_json(outcome)
+        headers = [(b"content-length", str(len(content)).encode("latin-1")), (b"content-type", b"application/json")]
+        headers.extend(sub_response.headers.raw)
+        status = sub_response.status_code or 200
+        return _Answer(
+            {"type": "http.response.start", "status": status, "headers": headers},
+            {"type": "http.response.body", "body": content},
+        )
 
     def _body_limit(self, scope: Scope) -> int:
         # The caller is known before its body is read (the bearer middleware ran): a usage pipeline's
@@ -349,10 +387,13 @@ class GraphQLView(GraphQL[RequestContext, None]):
         partly_refused = isinstance(response_data, list) and not all(map(_is_rate_limited, response_data))
         if sub_response.status_code == 429 and partly_refused:
             sub_response.status_code = 200
+        self._count_statements(sub_response)
+        return super().create_response(response_data, sub_response)
+
+    def _count_statements(self, sub_response: Response) -> None:
         count = statement_counter.current()
         if count is not None and not self.settings.is_production:
             sub_response.headers[STATEMENTS_HEADER] = str(count.statements)
-        return super().create_response(response_data, sub_response)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
@@ -366,6 +407,42 @@ class GraphQLView(GraphQL[RequestContext, None]):
     def encode_json(self, data: Any) -> bytes:
         # orjson: several times faster than the stdlib encoder on result-sized payloads.
         return orjson.dumps(data)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """The fast lane's response: the `http.response.start` and `http.response.body` messages."""
+
+    start: Message
+    body: Message
+
+
+async def _body_of(receive: Receive) -> bytes:
+    """The request body, read as Starlette's `Request.body()` reads it (a disconnect first is ClientDisconnect),
+    without its stream generator: most bodies come in one message."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """`receive` for a request whose body was read already: that body once, then whatever `receive` says."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 async def _close_expired(websocket: WebSocket) -> None:

@@ -17,6 +17,10 @@ A deadline missed closes the connection. The request line and headers may also t
 long as the deadline lasts); beyond, 431 and the connection is closed. Per worker: a connection beyond
 `http_max_connections` is closed as soon as it is accepted. `serve` selects this class by its import path, so
 that every worker process loads it (and reads the settings) itself.
+
+Each response's status line and headers go out with its body, in one write: uvicorn writes them in two calls,
+each a send() on the socket, and on this host the response's two writes were 17% of a worker's CPU under load
+for read (3) (py-spy, bench/results/2026-12-07-fast-lane-cpu.md). The bytes sent are the same.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from typing import cast
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -91,11 +96,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._headers_completed += 1
         upgrading = self.parser.should_upgrade() and self._should_upgrade()
+        before = self.cycle
         super().on_headers_complete()
         if upgrading:  # the connection becomes a WebSocket, with a protocol (and timeouts) of its own
             self._disarm()
         else:
             self._arm(_settings().http_body_timeout_seconds + BODY_GRACE_SECONDS, "request body")
+        if self.cycle is not None and self.cycle is not before:  # this request's cycle, which writes its response
+            self.cycle.transport = cast(asyncio.Transport, HeadWithBody(self.transport, self.loop))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -134,3 +142,43 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _peer(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+
+
+class HeadWithBody:
+    """One response's transport, as its request cycle sees it: the first write (the status line and headers) is held
+    until the next (the body) and both go out in one write. Held at most until the loop's next turn (a response
+    whose body comes later, or a HEAD's, which has none), and written before the transport closes; everything
+    else is the connection's transport itself."""
+
+    __slots__ = ("_first", "_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._first = True
+
+    def write(self, data: bytes) -> None:
+        if self._first:
+            self._first = False
+            self._held = data
+            self._loop.call_soon(self._flush)
+            return
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)

@@ -57,13 +57,15 @@ class Observability(SchemaExtension):
 def record(context: Any, operation_type: str, name: str | None, duration: float, outcome: str, statements: int) -> None:
     """The metrics and the access log line of one operation (also called by the fast lane, schema/fast_lane.py,
     for the operations it answers without this extension)."""
-    metrics.OPERATIONS.labels(metrics.operation_label(name), outcome).inc()
-    metrics.LATENCY.labels(operation_type).observe(duration)
+    metrics.operations(metrics.operation_label(name), outcome).inc()
+    metrics.latency(operation_type).observe(duration)
     path = getattr(context, "execution_path", None)
     if operation_type == "query" and outcome == "ok" and path is not None:
-        metrics.QUERY_PATHS.labels(path).inc()
+        metrics.query_paths(path).inc()
     if outcome == Code.RATE_LIMITED.value:
         metrics.RATE_LIMITED.inc()
+    if not logger.isEnabledFor(logging.INFO):
+        return  # what logger.info would decide, before the line's facts are gathered (the benchmark logs warnings)
     report = current_report()
     principal = getattr(context, "principal", None)
     logger.info(
