@@ -101,8 +101,9 @@ def targets(document: dict[str, Any]) -> list[str]:
     seed = document["seed"]["seconds"]
     if document["size"] == "large":
         lines.append(f"- seed of the large dataset {seed:.0f} s (target < 600 s): {_verdict(seed < 600)}")
-    elif document["size"] == "xlarge":
-        lines.append(f"- seed of the xlarge dataset (120M usage rows, no target): {seed:.0f} s")
+    elif document["size"] != "small":
+        rows = document["spec"]["usage_rows"]
+        lines.append(f"- seed of the {document['size']} dataset ({rows:,} usage rows, no target): {seed:.0f} s")
     ingested: dict[str, Any] = document.get("ingest") or {"passes": []}
     for run in ingested["passes"]:
         rate, target = run["rows_per_second"], ingested["target_rows_per_second"]
