@@ -126,7 +126,12 @@ def main() -> int:
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "size": args.size,
         "spec": {**spec.__dict__, "usage_rows": prepared.usage_rows},
-        "seed": {"reused": prepared.reused, "seconds": prepared.seed_seconds, "output": prepared.seed_output},
+        "seed": {
+            "reused": prepared.reused,
+            "seconds": prepared.seed_seconds,
+            "output": prepared.seed_output,
+            "database_bytes": asyncio.run(dataset.database_bytes(prepared.url)),
+        },
         "settings": {
             "workers": WORKERS,
             "pool_size_per_worker": POOL_SIZE,

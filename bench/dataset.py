@@ -224,6 +224,15 @@ async def _count_usage(url: str) -> int:
         await connection.close()
 
 
+async def database_bytes(url: str) -> int:
+    """The database's size on disk (pg_database_size): what a size costs the host beside its seed time."""
+    connection = await asyncpg.connect(url)
+    try:
+        return int(await connection.fetchval("SELECT pg_database_size(current_database())"))
+    finally:
+        await connection.close()
+
+
 async def sample(url: str, rng: random.Random) -> Sample:
     """Partners with attributed subscriptions, and subscriptions that are ACTIVE (so a DPOR can be set)."""
     connection = await asyncpg.connect(url)

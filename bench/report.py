@@ -45,6 +45,10 @@ def _mb(value: int) -> str:
     return f"{value / 2**20:,.0f} MB"
 
 
+def _gb(value: int) -> str:
+    return f"{value / 10**9:,.1f} GB"
+
+
 def _ms(value: float) -> str:
     return f"{value:.1f}"
 
@@ -189,7 +193,9 @@ def markdown(document: dict[str, Any]) -> str:
             if seed["reused"]
             else " (seeded by this run)"
         )
-        + ".",
+        + "."
+        # Results written before the size was recorded have none.
+        + (f" Database size: {_gb(seed['database_bytes'])} (pg_database_size)." if "database_bytes" in seed else ""),
         "",
         "```",
         seed["output"],
