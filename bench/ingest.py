@@ -59,10 +59,10 @@ from bench.log import log as print_log
 from resolvers.usage.file_import import COLUMNS
 
 TARGET_ROWS_PER_SECOND = 100_000
-# Days of usage per file: 150,000 rows for small (250 subscriptions x 3 meters), 3,000,000 for large and xlarge.
+# Days of usage per file: 150,000 rows for small (250 subscriptions x 3 meters), 3,000,000 for the larger sizes.
 # xlarge's file is large's size (3,000,000 rows of 50,000 subscriptions): the rate is measured against a usage
 # table ten times bigger, not on a bigger file.
-INGEST_DAYS = {"small": 200, "large": 100, "xlarge": 20}
+INGEST_DAYS = {"small": 200, "large": 100, "xlarge": 20, "xlarge_half": 40}
 SUFFIX = "_ingest"
 
 # The ingest columns (file_import.COLUMNS), in order, from the read dataset; `{change}` is added to the numbers.

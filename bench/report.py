@@ -45,6 +45,10 @@ def _mb(value: int) -> str:
     return f"{value / 2**20:,.0f} MB"
 
 
+def _gb(value: int) -> str:
+    return f"{value / 10**9:,.1f} GB"
+
+
 def _ms(value: float) -> str:
     return f"{value:.1f}"
 
@@ -101,8 +105,9 @@ def targets(document: dict[str, Any]) -> list[str]:
     seed = document["seed"]["seconds"]
     if document["size"] == "large":
         lines.append(f"- seed of the large dataset {seed:.0f} s (target < 600 s): {_verdict(seed < 600)}")
-    elif document["size"] == "xlarge":
-        lines.append(f"- seed of the xlarge dataset (120M usage rows, no target): {seed:.0f} s")
+    elif document["size"] != "small":
+        rows = document["spec"]["usage_rows"]
+        lines.append(f"- seed of the {document['size']} dataset ({rows:,} usage rows, no target): {seed:.0f} s")
     ingested: dict[str, Any] = document.get("ingest") or {"passes": []}
     for run in ingested["passes"]:
         rate, target = run["rows_per_second"], ingested["target_rows_per_second"]
@@ -188,7 +193,9 @@ def markdown(document: dict[str, Any]) -> str:
             if seed["reused"]
             else " (seeded by this run)"
         )
-        + ".",
+        + "."
+        # Results written before the size was recorded have none.
+        + (f" Database size: {_gb(seed['database_bytes'])} (pg_database_size)." if "database_bytes" in seed else ""),
         "",
         "```",
         seed["output"],
