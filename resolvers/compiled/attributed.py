@@ -52,19 +52,8 @@ def attributed_subscriptions(builder: Builder, nodes: Sequence[FieldNode]) -> Co
 
 def of_partner_row(builder: Builder, parent: Any, nodes: Sequence[FieldNode]) -> ColumnElement[Any]:
     """Partner.attributedSubscriptions: the parent partner row's (schema/partner.py passes its id as the target,
-    which reaches_partner_row has checked is in reach)."""
+    which compiled/partner_reach.py has checked is in reach)."""
     return _connection(builder, nodes, parent.c.id, {"first", "after", "filter"}, parent=parent)
-
-
-def reaches_partner_row(builder: Builder, row: Any) -> bool | ColumnElement[bool]:
-    """schema.permissions.OperationPolicy on a Partner row (auth.policy.operation_reaches_partner): a held grant of
-    reach ALL reaches every row; OWN_PARTNER the caller's own partner's row; else FORBIDDEN (the statement's
-    MISSING). True or False when it is the same on every row, else in SQL."""
-    if reaches_every_partner(builder.caller.roles):
-        return True
-    if not reads_own_partner(builder.caller.roles) or not builder.caller.known.partner:
-        return False
-    return row.c.id == bindparam(SCOPE_PARTNER_ID, type_=Uuid())  # type: ignore[no-any-return]
 
 
 def _connection(

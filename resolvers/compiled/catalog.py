@@ -19,6 +19,7 @@ from auth.policy import Entity
 from db.association import PartnerAssociation
 from db.audit import AuditEvent
 from db.delegation import DelegatedAdminRelationship
+from db.dpor_invitation import DporInvitation
 from db.enums import AssociationType
 from db.partner import Partner
 from db.subscription import Subscription
@@ -100,6 +101,17 @@ class AttributedRows:
 
 
 @dataclass(frozen=True)
+class InvitationRows:
+    """Partner.dporInvitations: the partner row's DPOR invitations (resolvers/compiled/invitations.py), for a caller
+    whose grant on the operation reaches that row."""
+
+
+@dataclass(frozen=True)
+class InvitationStatus:
+    """DporInvitation.status: resolvers.invitations.state.status at the gateway's clock, in SQL."""
+
+
+@dataclass(frozen=True)
 class Usage:
     """A usage field (resolvers/compiled/usage.py): the parent's usage rows, read as the interpreter's usage loader
     for `parent` (SUBSCRIPTION, TENANT or PARTNER) reads them."""
@@ -113,7 +125,18 @@ class AssociationRows:
     (resolvers/compiled/associations.py)."""
 
 
-Field = Column | ToOne | ToMany | ToList | Embedded | Usage | AssociationRows | AttributedRows
+Field = (
+    Column
+    | ToOne
+    | ToMany
+    | ToList
+    | Embedded
+    | Usage
+    | AssociationRows
+    | AttributedRows
+    | InvitationRows
+    | InvitationStatus
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +145,9 @@ class ObjectType:
     table: TableClause
     entity: Entity
     fields: Mapping[str, Field]
+    # Columns the interpreter never shows (an invitation's code hash): no statement selects them, not even into a
+    # page's FROM item, so no field written later can show them by mistake.
+    hidden: frozenset[str] = frozenset()
 
 
 def _by_id(fk: str) -> Callable[[Any, Any], ColumnElement[bool]]:
@@ -216,6 +242,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "createdAt": Column("created_at", Kind.DATETIME),
                     "attributedUsage": Usage(GroupBy.PARTNER),
                     "attributedSubscriptions": AttributedRows(),
+                    "dporInvitations": InvitationRows(),
                 }
             ),
         ),
@@ -285,7 +312,7 @@ TYPES: Mapping[str, ObjectType] = MappingProxyType(
     }
 )
 
-# Object types that are no Node (no id, never a root's or `node`'s answer): reached only through a field.
+# Object types that are no Node (never a root's or `node`'s answer): reached only through a field.
 VALUE_TYPES: Mapping[str, ObjectType] = MappingProxyType(
     {
         "Contact": ObjectType(
@@ -313,6 +340,26 @@ VALUE_TYPES: Mapping[str, ObjectType] = MappingProxyType(
                     "declineBy": Column("decline_by", Kind.DATETIME),
                 }
             ),
+        ),
+        # Partner.dporInvitations' rows: every field of schema/dpor_invitation.DporInvitation (its id a global id of
+        # the type, though it is no Node), never its code hash.
+        "DporInvitation": ObjectType(
+            "DporInvitation",
+            DporInvitation.__table__,  # type: ignore[arg-type]
+            Entity.DPOR_INVITATION,
+            MappingProxyType(
+                {
+                    "id": Column("id", Kind.GLOBAL_ID),
+                    "message": Column("message"),
+                    "createdAt": Column("created_at", Kind.DATETIME),
+                    "expiresAt": Column("expires_at", Kind.DATETIME),
+                    "maxRedemptions": Column("max_redemptions"),
+                    "redemptions": Column("redemptions"),
+                    "revokedAt": Column("revoked_at", Kind.DATETIME),
+                    "status": InvitationStatus(),
+                }
+            ),
+            hidden=frozenset({"code_hash"}),
         ),
     }
 )

@@ -22,7 +22,7 @@ from auth.row_filters import SCOPE_TENANT_ID
 from db.enums import AssociationStatus
 from resolvers import global_id
 from resolvers.compiled import sql_text
-from resolvers.compiled.bindings import Clock, argument, driver_value, row_id
+from resolvers.compiled.bindings import argument, row_id
 from resolvers.compiled.catalog import TYPES
 from resolvers.compiled.errors import NotCompilable
 from resolvers.errors import BadUserInput
@@ -66,8 +66,7 @@ def pending_claims(builder: Builder, nodes: Sequence[FieldNode]) -> ColumnElemen
         reached = _reaches(builder, held.values(), every_tenant, tenant)
     elif not every_tenant and builder.caller.known.tenant:
         tenant = bindparam(SCOPE_TENANT_ID, type_=Uuid())
-    decline_by = ASSOCIATION.table.c.decline_by
-    now = builder.bind(Clock(), lambda instant: driver_value(decline_by.type, instant), decline_by.type)
+    now = builder.clock()
 
     def where(rows: Any) -> list[ColumnElement[bool]]:
         conditions = [rows.c.status == _PENDING, rows.c.valid_to.is_(None), rows.c.decline_by > now]

@@ -165,7 +165,8 @@ class ConnectionBuilder:
             conditions.append(row < values if key.descending else row > values)
         order = [column.desc() if key.descending else column.asc() for column in columns]
         position = func.row_number().over(order_by=order).label("position")
-        ranked = select(child, position).where(*conditions).order_by(*order).limit(size + _ONE)
+        shown = [column for column in child.c if column.key not in target.hidden]
+        ranked = select(*shown, position).where(*conditions).order_by(*order).limit(size + _ONE)
         page = _correlated(ranked, parent).subquery(f"page{next(builder.names)}")
         return page, after_given
 

@@ -47,11 +47,13 @@ from sqlalchemy.types import Text, Uuid
 from auth.policy import FIELDS, OPERATIONS, field_rule, read_filters
 from auth.principal import Role
 from auth.row_filters import SCOPE_PARTNER_ID, SCOPE_TENANT_ID, Known, predicate
+from db.types import UTCDateTime
 from resolvers import global_id
-from resolvers.compiled import attributed, claims, sql_text, viewer
+from resolvers.compiled import attributed, claims, invitations, partner_reach, sql_text, viewer
 from resolvers.compiled.associations import partner_associations
 from resolvers.compiled.bindings import (
     Binding,
+    Clock,
     DecodeId,
     Item,
     Source,
@@ -74,6 +76,8 @@ from resolvers.compiled.catalog import (
     Column,
     Embedded,
     Field,
+    InvitationRows,
+    InvitationStatus,
     ObjectType,
     ToList,
     ToMany,
@@ -89,6 +93,10 @@ from resolvers.reads.nodes import MAX_NODES
 
 RootBuilder = Callable[["Builder", Sequence[FieldNode]], ColumnElement[Any]]
 
+# The type of the clock's instant: whole seconds, as db.clock.now_in_seconds gives it and the rows store theirs.
+_INSTANT = UTCDateTime(seconds=True)
+# Partner fields that are operations too (auth.policy.OPERATIONS): OperationPolicy decides them per row.
+PARTNER_OPERATIONS = frozenset({"attributedSubscriptions", "dporInvitations"})
 # Root fields guarded by auth.policy.OPERATIONS besides BY_ID_ROOTS' typed ones and CONNECTION_ROOTS.
 GUARDED_ROOTS = frozenset({"attributedSubscriptions", "usageAggregates", "partnerByMpnId", "pendingClaims"})
 
@@ -163,6 +171,7 @@ class Builder:
         self.bindings: list[Binding] = []
         self.connections = ConnectionBuilder(self)
         self.refused: list[Refused] = []
+        self._clock: ColumnElement[Any] | None = None
 
     # -- shared by the parts ---------------------------------------------------------------------------------
 
@@ -175,6 +184,13 @@ class Builder:
         binding.value(self.variables)  # NotCompilable where the interpreter would refuse the value
         self.bindings.append(binding)
         return bindparam(binding.parameter, type_=type_)
+
+    def clock(self) -> ColumnElement[Any]:
+        """The gateway's current instant (bindings.Clock, read per request), one parameter for the whole plan: every
+        row of the statement is compared against the same instant."""
+        if self._clock is None:
+            self._clock = self.bind(Clock(), lambda now: driver_value(_INSTANT, now), _INSTANT)
+        return self._clock
 
     def constant(self, element: BindParameter[Any]) -> ColumnElement[Any]:
         """A constant of a statement written elsewhere (`type = 'DIGITAL_PARTNER_OF_RECORD'`, 'UTC') as one of this
@@ -210,8 +226,8 @@ class Builder:
         when it is the same on every row the caller may reach, else in SQL. Where it fails the statement writes
         MISSING (the interpreter's FORBIDDEN, which it then answers): a document selecting such a field for rows
         the caller has none of still compiles."""
-        if (object_type.name, field) == ("Partner", "attributedSubscriptions"):
-            return attributed.reaches_partner_row(self, alias)
+        if object_type.name == "Partner" and field in PARTNER_OPERATIONS:
+            return partner_reach.reaches_partner_row(self, field, alias)
         if (object_type.name, field) not in FIELDS:
             return True
         rule = field_rule(object_type.name, field, self.caller.roles)
@@ -276,6 +292,8 @@ class Builder:
             return partner_associations(self, alias, nodes)
         if isinstance(field, AttributedRows):
             return attributed.of_partner_row(self, alias, nodes)
+        if isinstance(field, InvitationRows):
+            return invitations.of_partner_row(self, alias, nodes)
         if isinstance(field, ToList):
             return self._listed(field, alias, nodes)
         if isinstance(field, Embedded):  # the same row, its own object
@@ -284,6 +302,8 @@ class Builder:
             return case((field.present(alias), self.object_json(OBJECTS[field.target], alias, nodes)), else_=null())
         if any(node.arguments for node in nodes):
             raise NotCompilable(f"arguments of {object_type.name}.{nodes[0].name.value}")
+        if isinstance(field, InvitationStatus):
+            return invitations.status(self, alias)
         if isinstance(field, Column):
             type_name = alias.c[field.type_column] if field.type_column else field.id_type or object_type.name
             return sql_text.scalar(alias.c[field.name], field.kind, type_name)

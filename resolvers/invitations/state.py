@@ -10,7 +10,7 @@ import enum
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_
+from sqlalchemy import ColumnElement, FromClause, and_, case, false, literal, not_, or_
 
 from db import clock
 from db.dpor_invitation import DporInvitation
@@ -49,6 +49,24 @@ def status_among(statuses: Collection[DporInvitationStatus], at: datetime) -> Co
     }
     chosen = [conditions[given] for given in DporInvitationStatus if given in statuses]
     return or_(*chosen) if chosen else false()
+
+
+def status_case(at: datetime | ColumnElement[datetime], rows: FromClause | None = None) -> ColumnElement[str]:
+    """SQL for `status(row, at)`: the status's name, with `status`'s precedence and comparisons (REVOKED, then
+    USED_UP, then EXPIRED from `expires_at` on: `at >= expires_at`), on `rows` (any FROM item with the table's
+    column names: an alias, a page of one; default the table). Tested to agree with `status` on both databases;
+    the compiled path (resolvers/compiled/invitations.py) writes an invitation's `status` with it, at the bound
+    instant of the gateway's clock."""
+    row = (DporInvitation.__table__ if rows is None else rows).c
+    return case(
+        (row.revoked_at.is_not(None), literal(DporInvitationStatus.REVOKED.value)),
+        (
+            and_(row.max_redemptions.is_not(None), row.redemptions >= row.max_redemptions),
+            literal(DporInvitationStatus.USED_UP.value),
+        ),
+        (row.expires_at <= at, literal(DporInvitationStatus.EXPIRED.value)),
+        else_=literal(DporInvitationStatus.ACTIVE.value),
+    )
 
 
 def status_now(invitation: DporInvitation) -> DporInvitationStatus:

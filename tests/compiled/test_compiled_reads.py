@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from auth.principal import Principal, Role
 from db import clock
+from db.dpor_invitation import DporInvitation
 from db.engine import Database
 from db.enums import AssociationEndReason, AssociationStatus, AssociationType, Offer, RecognitionRole
 from db.models import Partner, Tenant
@@ -40,6 +41,7 @@ from gateway.seed.demo import (
     DEMO_PARTNER_MPN_ID,
     load_demo,
 )
+from resolvers import global_id
 from resolvers.compiled.catalog import (
     CONNECTION_ROOTS,
     OBJECTS,
@@ -48,6 +50,8 @@ from resolvers.compiled.catalog import (
     AttributedRows,
     Column,
     Embedded,
+    InvitationRows,
+    InvitationStatus,
     ToList,
     ToMany,
     ToOne,
@@ -55,6 +59,8 @@ from resolvers.compiled.catalog import (
 )
 from resolvers.compiled.filters import FilterSpec, SearchSpec
 from resolvers.compiled.runner import CompiledReads
+from resolvers.invitations.codes import code_hash
+from resolvers.invitations.state import DporInvitationStatus
 from resolvers.usage.ingestion import ingest_usage
 from tests import databases, factories
 from tests.api import Api, principal, token_for
@@ -82,12 +88,13 @@ CALLERS: list[Principal] = [
 OUTSIDE_THE_CATALOG = {
     "Subscription": [],
     "Tenant": [],
-    "Partner": ["dporInvitations(first: 1) { totalCount }"],
+    "Partner": [],
     "PartnerAssociation": [],
     "DelegatedAdminRelationship": [],
     "AuditEvent": ["before", "after"],
     "Contact": [],
     "PartnerClaim": [],
+    "DporInvitation": [],
 }
 GROUPINGS = ["MONTH", "DAY", "SERVICE", "SUBSCRIPTION", "TENANT", "PARTNER", "RECOGNITION_ROLE"]
 USAGE_AGGREGATE_FIELDS = [
@@ -114,6 +121,7 @@ FAMILIES = [
     "partnerAssociations",
     "associationHistory",
     "attributedSubscriptions(",
+    "dporInvitations",
     "viewer",
     "RECOGNITION_ROLE",
     "nodes(",
@@ -213,6 +221,15 @@ class _Writer:
                     arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
                 inner = self.connection("Subscription", depth - 1, attributed=True)
                 parts.append(f"{alias}{name}{arguments}{self.directive()} {{ {inner} }}")
+            elif isinstance(field, InvitationRows):
+                if depth == 0:
+                    continue
+                arguments = self.page_arguments("dporInvitations")
+                if self.rng.random() < 0.5:
+                    given = f"filter: {self.invitations_filter()}"
+                    arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
+                inner = self.connection("DporInvitation", depth - 1)
+                parts.append(f"{alias}{name}{arguments}{self.directive()} {{ {inner} }}")
             elif isinstance(field, ToMany):
                 if depth == 0:
                     continue
@@ -221,7 +238,7 @@ class _Writer:
                     f"{alias}{name}{arguments}{self.directive()} {{ {self.connection(field.target, depth - 1)} }}"
                 )
             else:
-                assert field is None or isinstance(field, Column)
+                assert field is None or isinstance(field, Column | InvitationStatus)
                 parts.append(f"{alias}{name}{self.directive()}")
         if self.rng.randint(0, 24) == 0 and OUTSIDE_THE_CATALOG[type_name]:
             parts.append(self.rng.choice(OUTSIDE_THE_CATALOG[type_name]))
@@ -321,6 +338,28 @@ class _Writer:
             else:
                 literal.append(f"{name}: {orjson.dumps(value).decode()}")
         return f"{{{', '.join(literal)}}}"
+
+    def invitations_filter(self) -> str:
+        """dporInvitations' filter: some statuses (repeated, all four, a single one for the list, none: the
+        interpreter's BAD_USER_INPUT, or null), as a literal list (its items names or variables), one variable for
+        the list, or one for the whole filter."""
+        names = [status.value for status in DporInvitationStatus]
+        statuses: list[str] | None = self.pick(names, 0, 4) if self.rng.randint(0, 5) else None
+        how = self.rng.choice(["literal", "literal", "items", "list", "whole", "single"])
+        if how == "whole":
+            return self.variable("DporInvitationsFilter", {"status": statuses} if self.rng.random() < 0.8 else {})
+        if how == "list":
+            return f"{{status: {self.variable('[DporInvitationStatus!]', statuses)}}}"
+        if statuses is None:
+            return self.rng.choice(["{status: null}", "{}"])
+        if how == "single" and statuses:
+            return f"{{status: {statuses[0]}}}"  # GraphQL coerces one value given for a list into a list of one
+        if how == "items":
+            items = [
+                self.variable("DporInvitationStatus!", name) if self.rng.random() < 0.5 else name for name in statuses
+            ]
+            return f"{{status: [{', '.join(items)}]}}"
+        return f"{{status: [{', '.join(statuses)}]}}"
 
     def association_arguments(self) -> str:
         """partnerAssociations' activeAt (a literal or a variable, or none) and includeEnded."""
@@ -438,6 +477,33 @@ class _Writer:
         usage = f"{field}{self.usage_arguments(field)} {{ {self.usage(1)} }}"
         return f"r{self.roots}: node(id: {node_id}) {{ ... on {type_name} {{ {usage} }} }}"
 
+    def invitations(self) -> str:
+        """A partner portal's (or an admin tool's) list of invitations: the viewer's partner's, or a partner's by id
+        (the caller's own, any other: FORBIDDEN unless an admin), every field at times, pages, cursors, a filter."""
+        self.roots += 1
+        arguments = self.page_arguments("dporInvitations")
+        if self.rng.random() < 0.6:
+            given = f"filter: {self.invitations_filter()}"
+            arguments = f"({arguments[1:-1]}, {given})" if arguments else f"({given})"
+        shape = self.rng.choice(["counted", "paged", "any"])
+        if shape == "any":
+            inner = self.connection("DporInvitation", 0)
+        else:
+            fields = sorted(OBJECTS["DporInvitation"].fields)
+            # Its status always: the boundaries of the clock are what this read adds.
+            node = " ".join(fields) if self.rng.random() < 0.5 else f"status {self.selection('DporInvitation', 0)}"
+            inner = (
+                f"totalCount edges {{ cursor node {{ {node} }} }}"
+                if shape == "counted"
+                else f"edges {{ node {{ {node} }} }} pageInfo {{ hasNextPage endCursor }}"
+            )
+        listed = f"dporInvitations{arguments}{self.directive()} {{ {inner} }}"
+        if self.rng.random() < 0.5:
+            return f"r{self.roots}: viewer {{ partner {{ id {listed} }} }}"
+        invited = self.visible["invited:Partner"]  # the partners that have invitations
+        partner = self.variable("ID!", self.rng.choice([*invited, *invited, *invited, *self.world.by_type["Partner"]]))
+        return f"r{self.roots}: partner(id: {partner}) {{ name {listed} }}"
+
     def usage_aggregates(self) -> str:
         """`usageAggregates`: a window, sometimes narrowed by tenant, subscription, partner (the caller's own, any
         other, or junk), association type and service; a literal filter (its fields literals or variables) or one
@@ -488,6 +554,8 @@ class _Writer:
                 "nodes",
                 "partnerByMpnId",
                 "pendingClaims",
+                "invitations",
+                "invitations",
             ]
         )
         if field == "__typename":
@@ -501,6 +569,8 @@ class _Writer:
             return f"r{self.roots}: partnerByMpnId(mpnId: {given}){self.directive()} {{ {inner} }}"
         if field == "usageAggregates":
             return self.usage_aggregates()
+        if field == "invitations":
+            return self.invitations()
         if field == "pendingClaims":
             self.roots += 1
             arguments = self.page_arguments("pendingClaims")
@@ -556,7 +626,7 @@ class _Writer:
         expected = ROOTS[field]
         # Mostly what the caller can see (a portal sends back the ids it was given), else anything at all.
         if expected is None:
-            reachable = [node_id for ids in self.visible.values() for node_id in ids]
+            reachable = [node_id for key, ids in self.visible.items() if key != "invited:Partner" for node_id in ids]
             anything = self.world.all() + JUNK_IDS
         else:
             reachable, anything = self.visible.get(expected, []), self.world.by_type[expected] + JUNK_IDS
@@ -624,6 +694,11 @@ async def _visible_ids(api: Api, world: WorldIds, caller: Principal) -> dict[str
     body = await api.execute("{ pendingClaims(first: 6) { edges { cursor } } }", as_=caller)
     edges = ((body.get("data") or {}).get("pendingClaims") or {}).get("edges") or []
     visible["cursor:pendingClaims"] = [edge["cursor"] for edge in edges]
+    invitations = "{ partners(first: 20) { edges { node { dporInvitations(first: 4) { edges { cursor } } } } } }"
+    body = await api.execute(invitations, as_=caller)
+    partners = ((body.get("data") or {}).get("partners") or {}).get("edges") or []
+    pages = [edge["node"].get("dporInvitations") for edge in partners if edge and edge.get("node")]
+    visible["cursor:dporInvitations"] = [edge["cursor"] for page in pages if page for edge in page["edges"]]
     contacts = "{ tenants(first: 10) { edges { node { contacts(first: 3) { edges { cursor } } } } } }"
     body = await api.execute(contacts, as_=caller)
     tenants = ((body.get("data") or {}).get("tenants") or {}).get("edges") or []
@@ -705,6 +780,49 @@ async def _pending_claims(database: Database, now: datetime) -> None:
                         **end,
                     )
                 )
+
+
+async def _invitations(database: Database, now: datetime) -> None:
+    """Invitations around the stopped clock's instant (`now`, whole seconds; the clock reads 0.7 s later), of the
+    demo partner and of the delegated one: expiring a second before `now`, at `now` (EXPIRED from its expiry on), a
+    second after and in a month (the newest three: first pages show them); revoked (and expired since), used up by
+    maxRedemptions, one redemption short of it; two created in the same second (the id breaks the tie), messages
+    with quotes, line breaks and accents."""
+    async with database.write() as session:
+        mpn_ids = (DEMO_PARTNER_MPN_ID, DEMO_DELEGATED_PARTNER_MPN_ID)
+        partners = (await session.scalars(select(Partner).where(Partner.mpn_id.in_(mpn_ids)))).all()
+        created = now - timedelta(days=2)
+        shapes: list[dict[str, Any]] = [
+            {"expires_at": now - timedelta(seconds=1)},
+            {"expires_at": now, "message": 'Say "yes"\n\tplease'},
+            {"expires_at": now + timedelta(seconds=1), "max_redemptions": 5, "redemptions": 4},
+            {"expires_at": now + timedelta(days=30), "message": "Zoë's offer"},
+            {"expires_at": now + timedelta(days=30), "revoked_at": now - timedelta(days=2)},
+            {"expires_at": now - timedelta(days=1), "revoked_at": now - timedelta(days=3)},
+            {"expires_at": now + timedelta(days=30), "max_redemptions": 2, "redemptions": 2},
+            {"expires_at": now - timedelta(seconds=1), "max_redemptions": 1, "redemptions": 1},
+            {"expires_at": now + timedelta(days=30), "max_redemptions": 3, "redemptions": 0},
+        ]
+        for partner in partners:
+            for index, shape in enumerate(shapes):
+                session.add(
+                    DporInvitation(
+                        partner_id=partner.id,
+                        code_hash=code_hash(f"compiled-{partner.mpn_id}-{index}"),
+                        # Newest first (small pages show the boundaries); the fourth and fifth in the same second.
+                        created_at=created - timedelta(days=3 if index == 4 else index),
+                        **({"redemptions": 0} | shape),
+                    )
+                )
+
+
+async def _invited_partners(database: Database) -> list[str]:
+    """The global ids of the partners `_invitations` gave invitations."""
+    async with database.read() as session:
+        invited = await session.scalars(
+            select(DporInvitation.partner_id).distinct().order_by(DporInvitation.partner_id)
+        )
+        return [global_id.encode("Partner", partner_id) for partner_id in invited]
 
 
 def _at(day: date, hours: int, microseconds: int = 0) -> datetime:
@@ -866,6 +984,7 @@ class TestCompiledReads:
         await _extra_history(database)
         await _extra_usage(database)
         await _pending_claims(database, now)
+        await _invitations(database, now)
         served: Counter[str] = Counter()
         answers: list[str] = []  # each compiled answer since the test last cleared it
         answer = CompiledReads.answer
@@ -888,6 +1007,9 @@ class TestCompiledReads:
             async with gateway(database) as compiled, gateway(database, compiled_reads=False) as interpreted:
                 ids = await world_ids(database)
                 visible = {index: await _visible_ids(interpreted, ids, caller) for index, caller in enumerate(CALLERS)}
+                invited = await _invited_partners(database)
+                for seen in visible.values():
+                    seen["invited:Partner"] = invited
                 yield Twins(ids, compiled, interpreted, served, visible, answers, reasons, declined)
         finally:
             compiled_logger.removeHandler(reasons)

@@ -594,8 +594,8 @@ async def test_the_partner_lists_its_invitations_by_status(api: Api, database: D
 
 
 async def test_the_status_filter_in_sql_agrees_with_the_status_in_python(database: Database) -> None:
-    """state.status_among (SQL) and state.status (Python) name the same status for every combination of revoked,
-    used up and expired (at, before and after the expiry second)."""
+    """state.status_among and state.status_case (SQL) and state.status (Python) name the same status for every
+    combination of revoked, used up and expired (at, before and after the expiry second)."""
     async with database.write() as session:
         partner = factories.partner()
         await factories.add_flushed(session, partner)
@@ -629,6 +629,10 @@ async def test_the_status_filter_in_sql_agrees_with_the_status_in_python(databas
             assert found, status  # every status occurs
         none = await session.scalars(select(DporInvitation.id).where(state.status_among([], at)))
         assert list(none) == []
+        # The CASE the compiled path writes `status` with (resolvers/compiled/invitations.py) names each row's.
+        named = await session.execute(select(DporInvitation.id, state.status_case(at)))
+        cased = {row_id: name for row_id, name in named}
+        assert cased == {row.id: state.status(row, at).value for row in rows}
 
 
 async def test_a_refused_acceptance_names_its_first_failing_item(api: Api, database: Database) -> None:
