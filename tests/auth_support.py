@@ -136,13 +136,21 @@ class GraphQLSpy:
 def install_spy(monkeypatch: pytest.MonkeyPatch) -> GraphQLSpy:
     """Call from a fixture: every request that reaches the GraphQL view from now on is recorded."""
     recorder = GraphQLSpy()
-    original = GraphQLView.__call__
+    original_call, original_http = GraphQLView.__call__, GraphQLView.serve_http
 
-    async def recording(self: GraphQLView, scope: Scope, receive: Receive, send: Send) -> None:
+    # HTTP requests reach the view at serve_http: from its route, or straight from the GraphQL entrance
+    # (gateway/graphql_entrance.py); websockets at __call__.
+    async def recording_http(self: GraphQLView, scope: Scope, receive: Receive, send: Send) -> None:
         recorder.principals.append(scope.get("dpor.principal"))
-        await original(self, scope, receive, send)
+        await original_http(self, scope, receive, send)
 
-    monkeypatch.setattr(GraphQLView, "__call__", recording)
+    async def recording_call(self: GraphQLView, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            recorder.principals.append(scope.get("dpor.principal"))
+        await original_call(self, scope, receive, send)
+
+    monkeypatch.setattr(GraphQLView, "serve_http", recording_http)
+    monkeypatch.setattr(GraphQLView, "__call__", recording_call)
     return recorder
 
 
