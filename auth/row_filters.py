@@ -226,17 +226,47 @@ def _of_tenant(subscription_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]
 def usage_predicate(shape: Shape, rollup: Table, *, joined: bool) -> ColumnElement[bool]:
     """Usage rows of `rollup` (the daily or the monthly rollup table) a caller of this shape may see; `joined`: the
     statement joins them to the partner associations on the subscription, which a partner's usage needs (without
-    them its windows cannot be told, so it sees nothing)."""
-    entity, rules, known = shape
-    assert entity is Entity.USAGE and len(rules) == 1, shape
-    (rule,) = rules
+    them its windows cannot be told, so it sees nothing). Joined, it has two sides: `rollup_side` and
+    `association_side`, which a partner-scoped read puts where it reads its associations, once
+    (resolvers/usage/statements.association_spans)."""
+    if joined:
+        return and_(rollup_side(shape, rollup), association_side(shape))
+    rule, known = _usage_rule(shape)
+    if rule is RowFilter.ALL:
+        return true()
+    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and known.tenant:
+        return _of_tenant(rollup.c.subscription_id)
+    return false()
+
+
+@functools.lru_cache(maxsize=256)
+def rollup_side(shape: Shape, rollup: Table) -> ColumnElement[bool]:
+    """The rollup's side of a joined read's usage filter."""
+    rule, known = _usage_rule(shape)
+    if rule is RowFilter.ALL or (rule is RowFilter.ATTRIBUTED_WINDOWS and known.partner):
+        return true()
+    if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and known.tenant:
+        # On both sides of the join, so PostgreSQL can start from either table's subscription index.
+        return _of_tenant(rollup.c.subscription_id)
+    return false()
+
+
+@functools.lru_cache(maxsize=256)
+def association_side(shape: Shape) -> ColumnElement[bool]:
+    """The associations' side of a joined read's usage filter: a partner's own associations, a tenant's."""
+    rule, known = _usage_rule(shape)
     associations: Table = PartnerAssociation.__table__  # type: ignore[assignment]
     if rule is RowFilter.ALL:
         return true()
     if rule in (RowFilter.OWN_TENANT, RowFilter.DELEGATED_TENANT) and known.tenant:
-        # On both sides of the join, so PostgreSQL can start from either table's subscription index.
-        own = _of_tenant(rollup.c.subscription_id)
-        return and_(own, _of_tenant(associations.c.subscription_id)) if joined else own
-    if rule is RowFilter.ATTRIBUTED_WINDOWS and known.partner and joined:
+        return _of_tenant(associations.c.subscription_id)
+    if rule is RowFilter.ATTRIBUTED_WINDOWS and known.partner:
         return associations.c.partner_id == _partner_id()
     return false()
+
+
+def _usage_rule(shape: Shape) -> tuple[RowFilter, Known]:
+    entity, rules, known = shape
+    assert entity is Entity.USAGE and len(rules) == 1, shape
+    (rule,) = rules
+    return rule, known

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode
 from sqlalchemy import (
+    CTE,
     BindParameter,
     ColumnElement,
     and_,
@@ -159,7 +160,8 @@ def _rows(
     renamed = _Renamed(builder, given, grouped, reach, parent)
     sums = [renamed(statement) for statement in planned.sums]
     if planned.boundary is not None:  # partner-scoped
-        rows = attributed_sums(builder, sums, renamed(planned.boundary), planned.groups)
+        boundary = renamed(planned.boundary)
+        rows = attributed_sums(builder, sums, boundary, planned.groups, tuple(renamed.spans.values()))
         return rows_json(builder, rows, nodes, attribution_json)
     return rows_json(builder, plain_sums(builder, sums), nodes, None)
 
@@ -223,11 +225,21 @@ class _Renamed:
         # SQLAlchemy's correlation (one level) would add the parent's table again.
         self.parent_id = literal_column(f"{parent[1].name}.id", Uuid()) if parent is not None else None
         self.names: dict[str, ColumnElement[Any]] = {}
+        # The statements' CTE (statements.association_spans), renamed once: every statement then reads the same one,
+        # which the enclosing statement declares (usage_attributed.attributed_sums).
+        self.spans: dict[CTE, CTE] = {}
 
     def __call__(self, statement: Statement) -> Statement:
         return replacement_traverse(statement, {}, self._replace)  # type: ignore[return-value]
 
-    def _replace(self, element: Any, **_: Any) -> ColumnElement[Any] | None:
+    def _replace(self, element: Any, **_: Any) -> Any:
+        if isinstance(element, CTE):
+            if element not in self.spans:
+                self.spans[element] = replacement_traverse(element, {}, self._rename)  # type: ignore[assignment]
+            return self.spans[element]
+        return self._rename(element)
+
+    def _rename(self, element: Any, **_: Any) -> ColumnElement[Any] | None:
         if not isinstance(element, BindParameter) or element.key in (SCOPE_TENANT_ID, SCOPE_PARTNER_ID):
             return None
         if element.key == self.parent_filter:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode
-from sqlalchemy import ColumnElement, Numeric, and_, case, cast, extract, func, literal_column, null, or_, select
+from sqlalchemy import CTE, ColumnElement, Numeric, and_, case, cast, extract, func, literal_column, null, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.types import Date, DateTime, Integer, Text, Uuid
 
@@ -53,10 +53,16 @@ assert sum(len(codes) for codes in _PLACES.values()) == len(MINOR_UNITS), "a min
 
 
 def attributed_sums(
-    builder: Builder, sums: Sequence[Statement], boundary: Statement, groups: frozenset[GroupBy]
+    builder: Builder,
+    sums: Sequence[Statement],
+    boundary: Statement,
+    groups: frozenset[GroupBy],
+    spans: Sequence[CTE],
 ) -> Any:
     """The rows of a partner-scoped read, one per key: sums, attributed units (micro-units x seconds), the partial
-    days as a JSON array of {s, d, n, q, a} in (subscription, day) order, and `too_large`."""
+    days as a JSON array of {s, d, n, q, a} in (subscription, day) order, and `too_large`. `spans`: the associations
+    the statements read (statements.association_spans), declared here, inside the parent row's subquery, so they
+    may name the parent row and are read once for all of the statements."""
     whole = union(builder, sums)
     typed_null = [cast(null(), type_) for type_ in (Uuid(), Date(), Integer())]
     whole_rows = select(
@@ -82,7 +88,7 @@ def attributed_sums(
         shares.c.usage_date.label("p_day"),
         func.min(seconds).label("p_seconds"),  # the same for every share of one day of one key
     ).group_by(*key, shares.c.subscription_id, shares.c.usage_date)
-    rows = whole_rows.union_all(partial_rows).subquery(f"a{next(builder.names)}")
+    rows = whole_rows.union_all(partial_rows).add_cte(*spans, nest_here=True).subquery(f"a{next(builder.names)}")
     record_count = func.sum(rows.c.record_count)
     quantity_units = func.trunc(func.sum(rows.c.quantity_units))
     known = rows.c.currency.in_([sql_text.const(code) for code in sorted(MINOR_UNITS)])

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import Date, and_, cast, func, literal_column, or_
 from sqlalchemy.sql import ColumnElement
@@ -63,40 +64,47 @@ def share(seconds: int) -> Fraction:
 
 
 def full_day_condition(
-    dialect: str,
-    usage_date: ColumnElement[date],
-    valid_from: ColumnElement[datetime],
-    valid_to: ColumnElement[datetime | None],
+    usage_date: ColumnElement[date], day_before_first_whole: ColumnElement[date], ends_on: ColumnElement[date | None]
 ) -> ColumnElement[bool]:
-    """SQL: the UTC day `usage_date` lies wholly inside [valid_from, valid_to).
+    """SQL: the UTC day `usage_date` lies wholly inside the association's [valid_from, valid_to), given the days
+    association_days works out from them.
 
     Day d is whole iff d > the UTC date of (valid_from - 1 second) and d < the UTC date of valid_to: the
     first whole day is valid_from's own day when it starts at midnight and the next day otherwise, and
     valid_to's day is never whole (it ends before midnight, or at the midnight that starts it).
     """
-    first_not_whole = utc_date(dialect, valid_to)
-    return and_(
-        usage_date > _day_before_first_whole(dialect, valid_from),
-        or_(valid_to.is_(None), usage_date < first_not_whole),
-    )
+    return and_(usage_date > day_before_first_whole, or_(ends_on.is_(None), usage_date < ends_on))
 
 
 def whole_month_condition(
     dialect: str,
     month: ColumnElement[date],
-    valid_from: ColumnElement[datetime],
-    valid_to: ColumnElement[datetime | None],
+    day_before_first_whole: ColumnElement[date],
+    ends_on: ColumnElement[date | None],
 ) -> ColumnElement[bool]:
-    """SQL: every day of the month starting on `month` lies wholly inside [valid_from, valid_to).
+    """SQL: every day of the month starting on `month` lies wholly inside the association's [valid_from, valid_to).
 
     Its first day is whole (as in full_day_condition) and the first day of the next month is no later than
     the UTC date of valid_to (so the month's last day is whole too). Such a month is read from the monthly
     rollups in one row instead of up to 31 daily ones.
     """
-    return and_(
-        month > _day_before_first_whole(dialect, valid_from),
-        or_(valid_to.is_(None), next_month(dialect, month) <= utc_date(dialect, valid_to)),
-    )
+    return and_(month > day_before_first_whole, or_(ends_on.is_(None), next_month(dialect, month) <= ends_on))
+
+
+def association_days(
+    dialect: str, valid_from: ColumnElement[datetime], valid_to: ColumnElement[datetime | None]
+) -> dict[str, ColumnElement[Any]]:
+    """SQL: the days an association's interval bounds, by the names the conditions here take them by, worked out
+    once per association (statements.association_spans) rather than at every rollup row it is compared with:
+    `day_before_first_whole`, `starts_on` (valid_from's UTC day), `ends_on` (valid_to's; NULL while open), and the
+    months of its first and last whole days (`first_whole_month`, `last_whole_month`)."""
+    return {
+        "day_before_first_whole": _day_before_first_whole(dialect, valid_from),
+        "starts_on": utc_date(dialect, valid_from),
+        "ends_on": utc_date(dialect, valid_to),
+        "first_whole_month": first_whole_day_month(dialect, valid_from),
+        "last_whole_month": last_whole_day_month(dialect, valid_to),
+    }
 
 
 def first_whole_day_month(dialect: str, valid_from: ColumnElement[datetime]) -> ColumnElement[date]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, bindparam, literal_column, or_, select
 
-from auth.row_filters import Shape, usage_predicate
+from auth.row_filters import Shape, association_side, rollup_side, usage_predicate
 from db.enums import AssociationStatus
 from db.models import PartnerAssociation, Subscription
 from resolvers.queries import among_ids
@@ -84,27 +84,34 @@ def days(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
 
 
 def conditions(shape: ReadShape, rollup: Table, *, joined: bool) -> list[ColumnElement[bool]]:
-    """The WHERE of a statement reading `rollup` (the daily or monthly rollup table), `joined` to the associations
-    or not: the filter's conditions on both tables, the ACTIVE associations overlapping the window, and the caller's
-    usage filter."""
+    """The WHERE of a statement reading `rollup` (the daily or monthly rollup table): the filter's conditions on it
+    and the caller's usage filter. `joined`: it is joined to the associations a partner-scoped read attributes, whose
+    own conditions (`association_conditions`) are where those are read (statements.association_spans)."""
     found = _subscription_conditions(shape, rollup)
     if "service" in shape.filters:
         found.append(rollup.c.service_name == bindparam("service"))
     if joined:
-        found += [
-            # Only associations in effect are attributed: a claim while PENDING is not (yet), a DECLINED one never.
-            ASSOCIATIONS.c.status == ATTRIBUTED_STATUS,
-            ASSOCIATIONS.c.valid_from < bindparam(_CLOSES),
-            or_(ASSOCIATIONS.c.valid_to.is_(None), ASSOCIATIONS.c.valid_to > bindparam(_OPENS)),
-        ]
-        if "partner_id" in shape.filters:
-            found.append(ASSOCIATIONS.c.partner_id == bindparam("partner_id"))
-        if "partner_ids" in shape.filters:
-            found.append(among_ids(ASSOCIATIONS.c.partner_id, shape.dialect, "partner_ids"))
-        if "association_type" in shape.filters:
-            found.append(ASSOCIATIONS.c.type == bindparam("association_type"))
-        found += _subscription_conditions(shape, ASSOCIATIONS)
-    return [*found, usage_predicate(shape.reach, rollup, joined=joined)]
+        return [*found, rollup_side(shape.reach, rollup)]
+    return [*found, usage_predicate(shape.reach, rollup, joined=False)]
+
+
+def association_conditions(shape: ReadShape) -> list[ColumnElement[bool]]:
+    """Which associations a partner-scoped read attributes: the ACTIVE ones overlapping the window, the filter's
+    conditions on them, and the associations' side of the caller's usage filter."""
+    found = [
+        # Only associations in effect are attributed: a claim while PENDING is not (yet), a DECLINED one never.
+        ASSOCIATIONS.c.status == ATTRIBUTED_STATUS,
+        ASSOCIATIONS.c.valid_from < bindparam(_CLOSES),
+        or_(ASSOCIATIONS.c.valid_to.is_(None), ASSOCIATIONS.c.valid_to > bindparam(_OPENS)),
+    ]
+    if "partner_id" in shape.filters:
+        found.append(ASSOCIATIONS.c.partner_id == bindparam("partner_id"))
+    if "partner_ids" in shape.filters:
+        found.append(among_ids(ASSOCIATIONS.c.partner_id, shape.dialect, "partner_ids"))
+    if "association_type" in shape.filters:
+        found.append(ASSOCIATIONS.c.type == bindparam("association_type"))
+    found += _subscription_conditions(shape, ASSOCIATIONS)
+    return [*found, association_side(shape.reach)]
 
 
 def _subscription_conditions(shape: ReadShape, table: Table) -> list[ColumnElement[bool]]:
