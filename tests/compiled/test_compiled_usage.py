@@ -112,6 +112,39 @@ async def test_the_benchmarks_usage_reads_are_one_statement_each(
     assert any(edge["node"]["usage"] for edge in edges), edges
 
 
+async def test_sibling_attributed_usage_fields_each_read_their_own_associations(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two attributedUsage fields of one partner, and two usage fields of each attributed subscription, with other
+    windows and types: each reads its own associations (statements.association_spans, declared in its own subquery
+    under the same name), still in one statement, with the interpreter's data."""
+    await load_demo(database)
+    _tenant_id, partner_id = await _demo_ids(database)
+    (first, last), (month_start, today) = twelve_months(), current_month()
+    partner_document = """query($id: ID!, $from: Date!, $to: Date!, $monthStart: Date!) {
+      node(id: $id) { ... on Partner {
+        year: attributedUsage(from: $from, to: $to, groupBy: [MONTH]) { month currency quantity amount }
+        month: attributedUsage(
+          from: $monthStart, to: $to, groupBy: [SERVICE], associationType: DIGITAL_PARTNER_OF_RECORD
+        ) { service currency amount attribution { amountExact } }
+      } } }"""
+    subscriptions_document = """query($from: Date!, $to: Date!, $monthStart: Date!) {
+      attributedSubscriptions(first: 20) { edges { node { id
+        year: usage(from: $from, to: $to, groupBy: [MONTH]) { month currency amount }
+        month: usage(from: $monthStart, to: $to, groupBy: [SERVICE]) { service currency amount }
+      } } } }"""
+    reads = [
+        (partner_document, {"id": partner_id, "from": first, "to": today, "monthStart": month_start}),
+        (subscriptions_document, {"from": first, "to": last, "monthStart": month_start}),
+    ]
+    async with twins(database, caplog) as both:
+        for document, variables in reads:
+            await both.answer(document, variables, PARTNER)
+            body, path = await both.answer(document, variables, PARTNER)
+            assert "errors" not in body, body
+            assert (path, both.statements) == ("compiled", 1), body
+
+
 def _tenant_usage(group_by: str, fields: str) -> str:
     return f"""query($id: ID!, $from: Date!, $to: Date!) {{
       tenant(id: $id) {{ usage(from: $from, to: $to, groupBy: [{group_by}]) {{ {fields} }} }} }}"""
