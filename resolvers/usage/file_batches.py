@@ -30,6 +30,9 @@ class Batch:
     # Lines a later line of the same natural key replaced within the batch: (subscription id, line).
     superseded: list[tuple[str, int]] = field(default_factory=list)
     bytes_done: int = 0  # bytes of the file up to the batch's last line
+    # The usage dates the records hold (canonical YYYY-MM-DD text): the months to make partitions for, and the
+    # earliest day, which tells the writer whether any record can replace a stored one, without asking SQL.
+    days: set[str] = field(default_factory=set)
 
 
 def collect(
@@ -75,6 +78,7 @@ def collect(
     batch.bytes_done = lines.bytes_consumed()
     batch.subscriptions = {key[0] for key in position_of_key}
     batch.externals = [record[0] for record in batch.records]
+    batch.days = {record[1] for record in batch.records}
     if encode is not None and not (strict and batch.problems):
         batch.payload = encode(batch.records)
         batch.records = []

@@ -55,7 +55,16 @@ async def write_batch(database: Database, batch: Batch, strict: bool, summary: I
             if batch.payload:  # PostgreSQL
                 # COPY's joins leave out unknown subscriptions, not deleted ones: those leave the staging table.
                 deleted = sorted(external for external in known if external not in writable)
-                written, replaced = await bulk.copy_text(session, batch.payload, deleted)
+                # The batch's own days make its partitions when every line is written; else SQL leaves out the
+                # lines of unknown subscriptions first (a day of theirs in an archived month is no conflict).
+                days = (
+                    [date.fromisoformat(day) for day in batch.days]
+                    if len(writable) == len(batch.subscriptions)
+                    else None
+                )
+                written, replaced = await bulk.copy_text(
+                    session, batch.payload, deleted, days=days, may_replace=_may_replace(batch, known, writable)
+                )
             else:
                 written, replaced = await _write_records(session, batch.records, known, latest)
             summary.inserted += written - replaced
@@ -63,6 +72,14 @@ async def write_batch(database: Database, batch: Batch, strict: bool, summary: I
     except _StrictStop:
         return False
     return True
+
+
+def _may_replace(batch: Batch, known: Mapping[str, KnownSubscription], writable: set[str]) -> bool:
+    """Whether a record of the batch may replace a stored one: its day on or before the usage_data_as_of of some
+    written subscription (the latest day stored for it; the subscriptions are locked). Dates are canonical text, so
+    the batch's earliest day is compared as text."""
+    stored = [as_of for external in writable if (as_of := known[external].usage_data_as_of) is not None]
+    return bool(stored) and min(batch.days) <= max(stored).isoformat()
 
 
 async def _write_records(
