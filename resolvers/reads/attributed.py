@@ -8,6 +8,7 @@ NOT_FOUND, exactly like a partner that does not exist.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Uuid, bindparam, select
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, func, select
 
 from auth.policy import Entity, RowFilter, grants, operation_reaches_partner
 from auth.principal import Role
-from auth.row_filters import visibility
+from auth.row_filters import Shape, predicate, visibility
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.engine import Database
@@ -29,11 +30,12 @@ from resolvers import queries
 from resolvers.authorize import granted
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.loaders import SUBSCRIPTION_ORDER
-from resolvers.pagination import Page, Paging
+from resolvers.pagination import Page, Paging, build_page
 from resolvers.queries import IDS, among_ids
 
 OPERATION = "attributedSubscriptions"
 PARTNER_ID = "attributed_partner_id"  # the bind parameter of the partner whose rows are read
+TOTAL = "attributed_total"  # a first page's column: how many subscriptions match in all
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,20 @@ def attributed_statements(
     return AttributedStatements(select(Subscription).where(Subscription.id.in_(matching)), associations)
 
 
+@functools.lru_cache(maxsize=256)
+def _first_page_statements(
+    given: AssociationFilter, associations_shape: Shape, subscriptions_shape: Shape, dialect: str
+) -> tuple[Select[Any], Select[Any]]:
+    """The first page (no cursor) with the count of every matching subscription on each row (`count(*) OVER ()`,
+    counted before LIMIT: the same rows `count_rows` counts, without its statement), and the associations statement;
+    built once per filter and caller shape, so SQLAlchemy keys and compiles them once."""
+    statements = attributed_statements(given, predicate(associations_shape), dialect)
+    paged = queries.page_statement(
+        statements.subscriptions, predicate(subscriptions_shape), key=SUBSCRIPTION_ORDER, after=None
+    )
+    return paged.add_columns(func.count().over().label(TOTAL)), statements.associations
+
+
 async def attributed_subscriptions(
     database: Database,
     scope: CallerScope,
@@ -152,37 +168,56 @@ async def attributed_subscriptions(
     filter: AssociationFilter,
     paging: Paging,
 ) -> AttributedPage:
-    """`partner_id` None: the caller's own partner. Three statements: the page, its count, the page's rows."""
+    """`partner_id` None: the caller's own partner. Two statements for a first page (the page counted by a window
+    function, the page's rows), three after a cursor (the page, its count, the page's rows)."""
     partner = target_partner(scope, partner_id)
     if partner is None:
         # Nothing is attributed to a partner that does not exist: an empty page, as every other read answers such a
         # partner (its row filters match no row).
         return AttributedPage(Page([], [], has_next_page=False, has_previous_page=paging.after is not None), 0)
     size = paging.size()
-    associations_visible = visibility(Entity.PARTNER_ASSOCIATION, scope).predicate
+    associations_visible = visibility(Entity.PARTNER_ASSOCIATION, scope)
     # Both predicates take the same caller values (row_filters.parameters), passed with each statement.
     subscriptions_visible = visibility(Entity.SUBSCRIPTION, scope)
     values = {PARTNER_ID: partner}
-    statements = attributed_statements(filter, associations_visible, database.dialect)
 
     async with database.read() as session:
-        page = await queries.fetch_page(
-            session,
-            statements.subscriptions,
-            visible=subscriptions_visible,
-            key=SUBSCRIPTION_ORDER,
-            size=size,
-            after=paging.after,
-            values=values,
-        )
-        total = await queries.count_rows(
-            session, statements.subscriptions, visible=subscriptions_visible, values=values
-        )
+        if paging.after is None:
+            check_association_filter(filter)
+            # (mypy reads the shapes' frozensets as unhashable here; they hash)
+            paged, associations = _first_page_statements(
+                filter, associations_visible.shape, subscriptions_visible.shape, database.dialect
+            )
+            parameters = queries.with_visibility(subscriptions_visible, **values, **{queries.PAGE_LIMIT: size + 1})
+            counted = (await session.execute(paged, parameters)).all()
+            total = int(counted[0][1]) if counted else 0
+            page = build_page(
+                [row[0] for row in counted],
+                size,
+                SUBSCRIPTION_ORDER,
+                lambda row: queries.sort_values(SUBSCRIPTION_ORDER, row),
+                after=None,
+            )
+        else:
+            statements = attributed_statements(filter, associations_visible.predicate, database.dialect)
+            associations = statements.associations
+            page = await queries.fetch_page(
+                session,
+                statements.subscriptions,
+                visible=subscriptions_visible,
+                key=SUBSCRIPTION_ORDER,
+                size=size,
+                after=paging.after,
+                values=values,
+            )
+            total = await queries.count_rows(
+                session, statements.subscriptions, visible=subscriptions_visible, values=values
+            )
         ids = [row.id for row in page.items]
         rows = (
             (
                 await session.scalars(
-                    statements.associations, queries.with_visibility(subscriptions_visible, **values, **{IDS: ids})
+                    associations, queries.with_visibility(subscriptions_visible, **values, **{IDS: ids})
                 )
             ).all()
             if ids

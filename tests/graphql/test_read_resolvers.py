@@ -432,6 +432,22 @@ async def test_attributed_subscriptions_page_by_subscription_order(database: Dat
     assert world.names(rest.associations_of(world.ids["b1"])) == ["p_b1_transacting"]
 
 
+async def test_attributed_first_pages_count_the_same_as_pages_after_a_cursor(database: Database, world: World) -> None:
+    """A first page counts with a window function over its rows, a later page with a statement of its own: the same
+    total either way, and 0 for a first page with no rows."""
+    scope = await _scope(database, world, "partner_p")
+    first = await attributed_subscriptions(database, scope, None, AssociationFilter(), Paging(first=1))
+    rest = await attributed_subscriptions(
+        database, scope, None, AssociationFilter(), Paging(first=1, after=first.page.cursors[0])
+    )
+    narrowed = AssociationFilter(type=AssociationType.DIGITAL_PARTNER_OF_RECORD)
+    some = await attributed_subscriptions(database, scope, None, narrowed, Paging(first=5))
+    none = await attributed_subscriptions(database, scope, None, AssociationFilter(to=_at(1, 1)), Paging(first=5))
+    assert (first.total, rest.total) == (2, 2)
+    assert (world.names(some.page.items), some.total) == (["a1"], 1)
+    assert (none.page.items, none.total, none.page.has_next_page) == ([], 0, False)
+
+
 async def test_nodes_are_read_in_order_one_statement_per_type_and_none_out_of_reach(
     database: Database, world: World
 ) -> None:
