@@ -476,6 +476,43 @@ async def test_nodes_are_read_in_order_one_statement_per_type_and_none_out_of_re
     assert count.statements == 3  # subscriptions, tenants, associations
 
 
+@pytest.mark.parametrize(
+    ("caller", "expected"),
+    [
+        # a1's DPOR is p's, a2's q's, a3 has none; partner_p reaches a1 only (a2 is not attributed to it).
+        ("owner_alpha", {"a1": ["p_a1_dpor"], "a2": ["q_a2_dpor"], "a3": []}),
+        ("partner_p", {"a1": ["p_a1_dpor"], "a2": None, "a3": None}),
+        ("platform_admin", {"a1": ["p_a1_dpor"], "a2": ["q_a2_dpor"], "a3": []}),
+    ],
+)
+async def test_subscriptions_by_id_bring_their_active_dpor_in_the_same_statement(
+    database: Database, world: World, caller: str, expected: dict[str, list[str] | None]
+) -> None:
+    """The subscription loader reads each subscription's active DPOR rows and their partners in its one statement:
+    the active_dpor loader then answers without a statement, with the rows it would read itself."""
+    prefetched = Loaders(database, await _scope(database, world, caller))
+    own = Loaders(database, await _scope(database, world, caller))
+    names = ["a1", "a2", "a3"]
+    statement_counter.install(database.engine)
+    with statement_counter.counting() as count:
+        subscriptions = await prefetched.subscription.load_many([world.ids[name] for name in names])
+        dpor = [
+            await prefetched.active_dpor.load(world.ids[name])
+            for name, row in zip(names, subscriptions, strict=True)
+            if row
+        ]
+        partners = [await prefetched.partner.load(row.partner_id) for rows in dpor for row in rows]
+    assert count.statements == 1
+    visible = [name for name, row in zip(names, subscriptions, strict=True) if row is not None]
+    read_alone = [await own.active_dpor.load(world.ids[name]) for name in visible]
+    found = dict(zip(visible, (world.names(rows) for rows in dpor), strict=True))
+    assert {name: found.get(name) for name in names} == expected
+    assert [world.names(rows) for rows in dpor] == [world.names(rows) for rows in read_alone]
+    assert [partner.id if partner else None for partner in partners] == [
+        row.partner_id for rows in read_alone for row in rows
+    ]
+
+
 def test_every_node_type_read_has_a_converter() -> None:
     assert set(NODE_LOADERS) == set(NODE_TYPES)
 
