@@ -444,6 +444,8 @@ async def test_attributed_first_pages_count_the_same_as_pages_after_a_cursor(dat
     some = await attributed_subscriptions(database, scope, None, narrowed, Paging(first=5))
     none = await attributed_subscriptions(database, scope, None, AssociationFilter(to=_at(1, 1)), Paging(first=5))
     assert (first.total, rest.total) == (2, 2)
+    # A first page reads the tenants it may see with it (for the tenant loader); a later page leaves them to it.
+    assert (world.names(list(first.tenants.values())), rest.tenants) == (["alpha"], {})
     assert (world.names(some.page.items), some.total) == (["a1"], 1)
     assert (none.page.items, none.total, none.page.has_next_page) == ([], 0, False)
 
