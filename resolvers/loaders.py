@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 from strawberry.dataloader import DataLoader
 
 from auth.policy import Entity
@@ -125,6 +125,33 @@ def _with_partner(
     )
 
 
+@functools.cache
+def _with_active_dpor(
+    shape: Shape, association_shape: Shape, partner_shape: Shape, dialect: str
+) -> Select[Subscription, PartnerAssociation, Partner]:
+    """Subscriptions among the bound ids under their row filter, each with its active DPOR rows (the `active_dpor`
+    loader's rows: under the associations' row filter, oldest first) and each row's partner under the partners' row
+    filter (null when hidden), in one statement built once per shape. The association side is a derived table, so
+    the row filters' subqueries stay uncorrelated exactly as in the loaders that read each entity on its own."""
+    dpor = (
+        select(PartnerAssociation, Partner)
+        .outerjoin(Partner, and_(Partner.id == PartnerAssociation.partner_id, predicate(partner_shape)))
+        .where(
+            PartnerAssociation.type == AssociationType.DIGITAL_PARTNER_OF_RECORD,
+            PartnerAssociation.valid_to.is_(None),
+            predicate(association_shape),
+        )
+        .subquery("active_dpor")
+    )
+    association, partner = aliased(PartnerAssociation, dpor), aliased(Partner, dpor)
+    return (
+        select(Subscription, association, partner)
+        .outerjoin(dpor, association.subscription_id == Subscription.id)
+        .where(among_ids(Subscription.id, dialect), predicate(shape))
+        .order_by(association.valid_from, association.id)
+    )
+
+
 def _many_by_parent(
     database: Database,
     load_rows: Callable[[Any, Sequence[uuid.UUID]], Awaitable[Sequence[Any]]],
@@ -187,7 +214,27 @@ class Loaders:
 
     @cached_property
     def subscription(self) -> DataLoader[uuid.UUID, Subscription | None]:
-        return _by_id(self._database, Subscription, self.see(Entity.SUBSCRIPTION))
+        """Subscriptions by id, each read with its active DPOR and that row's partner (`_with_active_dpor`): the
+        `active_dpor` and `partner` loaders are primed, so `digitalPartnerOfRecord` costs no statement of its own."""
+        visible = self.see(Entity.SUBSCRIPTION)
+        shapes = visible.shape, self.see(Entity.PARTNER_ASSOCIATION).shape, self.see(Entity.PARTNER).shape
+
+        async def load(ids: Sequence[uuid.UUID]) -> list[Subscription | None]:
+            async with self._database.read() as session:
+                statement = _with_active_dpor(*shapes, session.get_bind().dialect.name)
+                result = await session.execute(statement, with_visibility(visible, ids=list(ids)))
+                found: dict[uuid.UUID, tuple[Subscription, list[PartnerAssociation]]] = {}
+                for subscription, association, partner in result.all():
+                    _, dpor = found.setdefault(subscription.id, (subscription, []))
+                    if association is not None:
+                        dpor.append(association)
+                        if partner is not None:
+                            self.partner.prime(partner.id, partner)
+            for subscription_id, (_, dpor) in found.items():
+                self.active_dpor.prime(subscription_id, dpor)
+            return [found[row_id][0] if row_id in found else None for row_id in ids]
+
+        return DataLoader(load)
 
     @cached_property
     def partner(self) -> DataLoader[uuid.UUID, Partner | None]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.types import Info
 
+from resolvers.caller import loaders_of
+from resolvers.context import RequestContext
 from resolvers.reads.attributed import AssociationFilter, AttributedPage
 from schema.association import PartnerAssociation
 from schema.enums import AssociationType
@@ -45,6 +48,16 @@ class AttributedSubscriptionConnection:
     @strawberry.field(description="Number of attributed subscriptions matching the filter.")
     def total_count(self) -> int:
         return self.total
+
+    @classmethod
+    async def answer(cls, info: Info[RequestContext, None], found: AttributedPage) -> AttributedSubscriptionConnection:
+        """The connection, the request's tenant loader primed with the tenants the page statement read, so the
+        edges' `tenant` costs no statement."""
+        if found.tenants:
+            tenants = (await loaders_of(info.context)).tenant
+            for tenant_id, tenant in found.tenants.items():
+                tenants.prime(tenant_id, tenant)
+        return cls.from_page(found)
 
     @classmethod
     def from_page(cls, found: AttributedPage) -> AttributedSubscriptionConnection:

@@ -93,7 +93,7 @@ class Partner(Node):
         found = await read_attributed_subscriptions(
             info.context.database, scope, self.row_id, association_filter(filter), paging(info, first, after)
         )
-        return AttributedSubscriptionConnection.from_page(found)
+        return await AttributedSubscriptionConnection.answer(info, found)
 
     @strawberry.field(
         description=(

@@ -251,7 +251,7 @@ class Query(ClaimQueries, WebhookQueries):
         found = await attributed_subscriptions(
             info.context.database, scope, partner, association_filter(filter), paging(info, first, after)
         )
-        return AttributedSubscriptionConnection.from_page(found)
+        return await AttributedSubscriptionConnection.answer(info, found)
 
     @strawberry.field(
         permission_classes=GUARDED,

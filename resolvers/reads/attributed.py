@@ -8,6 +8,7 @@ NOT_FOUND, exactly like a partner that does not exist.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,25 +16,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Uuid, bindparam, select
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from auth.policy import Entity, RowFilter, grants, operation_reaches_partner
 from auth.principal import Role
-from auth.row_filters import visibility
+from auth.row_filters import Shape, predicate, visibility
 from auth.scope import CallerScope
 from db.association import PartnerAssociation
 from db.engine import Database
 from db.enums import AssociationType
 from db.subscription import Subscription
+from db.tenant import Tenant
 from resolvers import queries
 from resolvers.authorize import granted
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.loaders import SUBSCRIPTION_ORDER
-from resolvers.pagination import Page, Paging
+from resolvers.pagination import Page, Paging, build_page
 from resolvers.queries import IDS, among_ids
 
 OPERATION = "attributedSubscriptions"
 PARTNER_ID = "attributed_partner_id"  # the bind parameter of the partner whose rows are read
+TOTAL = "attributed_total"  # a first page's column: how many subscriptions match in all
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,9 @@ class AttributedPage:
     page: Page[Subscription]
     total: int
     associations: Mapping[uuid.UUID, Sequence[PartnerAssociation]] = field(default_factory=dict)
+    # The page's tenants the caller may see, by id, when the page statement read them (a first page): for the
+    # tenant loader to be primed with (Loaders.tenant reads them under the same row filter).
+    tenants: Mapping[uuid.UUID, Tenant] = field(default_factory=dict)
 
     def associations_of(self, subscription_id: uuid.UUID) -> Sequence[PartnerAssociation]:
         return self.associations.get(subscription_id, ())
@@ -145,6 +152,29 @@ def attributed_statements(
     return AttributedStatements(select(Subscription).where(Subscription.id.in_(matching)), associations)
 
 
+@functools.lru_cache(maxsize=256)
+def _first_page_statements(
+    given: AssociationFilter,
+    associations_shape: Shape,
+    subscriptions_shape: Shape,
+    tenants_shape: Shape,
+    dialect: str,
+) -> tuple[Select[Any], Select[Any]]:
+    """The first page (no cursor), each subscription with its tenant under the tenants' row filter (null when
+    hidden) and the count of every matching subscription (`count(*) OVER ()`, counted before LIMIT: the rows
+    `count_rows` counts, without its statement); and the associations statement. Built once per filter and caller
+    shape, so SQLAlchemy keys and compiles them once. The tenants are a derived table, so the row filters'
+    subqueries stay uncorrelated, as when the tenant loader reads them on its own."""
+    statements = attributed_statements(given, predicate(associations_shape), dialect)
+    paged = queries.page_statement(
+        statements.subscriptions, predicate(subscriptions_shape), key=SUBSCRIPTION_ORDER, after=None
+    )
+    tenants = select(Tenant).where(predicate(tenants_shape)).subquery("page_tenants")
+    tenant = aliased(Tenant, tenants)
+    paged = paged.outerjoin(tenants, tenant.id == Subscription.tenant_id)
+    return paged.add_columns(tenant, func.count().over().label(TOTAL)), statements.associations
+
+
 async def attributed_subscriptions(
     database: Database,
     scope: CallerScope,
@@ -152,37 +182,63 @@ async def attributed_subscriptions(
     filter: AssociationFilter,
     paging: Paging,
 ) -> AttributedPage:
-    """`partner_id` None: the caller's own partner. Three statements: the page, its count, the page's rows."""
+    """`partner_id` None: the caller's own partner. Two statements for a first page (the page counted by a window
+    function and read with its tenants, the page's rows), three after a cursor (the page, its count, the page's
+    rows)."""
     partner = target_partner(scope, partner_id)
     if partner is None:
         # Nothing is attributed to a partner that does not exist: an empty page, as every other read answers such a
         # partner (its row filters match no row).
         return AttributedPage(Page([], [], has_next_page=False, has_previous_page=paging.after is not None), 0)
     size = paging.size()
-    associations_visible = visibility(Entity.PARTNER_ASSOCIATION, scope).predicate
+    associations_visible = visibility(Entity.PARTNER_ASSOCIATION, scope)
     # Both predicates take the same caller values (row_filters.parameters), passed with each statement.
     subscriptions_visible = visibility(Entity.SUBSCRIPTION, scope)
     values = {PARTNER_ID: partner}
-    statements = attributed_statements(filter, associations_visible, database.dialect)
 
     async with database.read() as session:
-        page = await queries.fetch_page(
-            session,
-            statements.subscriptions,
-            visible=subscriptions_visible,
-            key=SUBSCRIPTION_ORDER,
-            size=size,
-            after=paging.after,
-            values=values,
-        )
-        total = await queries.count_rows(
-            session, statements.subscriptions, visible=subscriptions_visible, values=values
-        )
+        if paging.after is None:
+            check_association_filter(filter)
+            # (mypy reads the shapes' frozensets as unhashable here; they hash)
+            paged, associations = _first_page_statements(
+                filter,
+                associations_visible.shape,
+                subscriptions_visible.shape,
+                visibility(Entity.TENANT, scope).shape,
+                database.dialect,
+            )
+            parameters = queries.with_visibility(subscriptions_visible, **values, **{queries.PAGE_LIMIT: size + 1})
+            counted = (await session.execute(paged, parameters)).all()
+            total = int(counted[0][2]) if counted else 0
+            tenants = {row[1].id: row[1] for row in counted[:size] if row[1] is not None}
+            page = build_page(
+                [row[0] for row in counted],
+                size,
+                SUBSCRIPTION_ORDER,
+                lambda row: queries.sort_values(SUBSCRIPTION_ORDER, row),
+                after=None,
+            )
+        else:
+            statements = attributed_statements(filter, associations_visible.predicate, database.dialect)
+            associations = statements.associations
+            page = await queries.fetch_page(
+                session,
+                statements.subscriptions,
+                visible=subscriptions_visible,
+                key=SUBSCRIPTION_ORDER,
+                size=size,
+                after=paging.after,
+                values=values,
+            )
+            total = await queries.count_rows(
+                session, statements.subscriptions, visible=subscriptions_visible, values=values
+            )
+            tenants = {}
         ids = [row.id for row in page.items]
         rows = (
             (
                 await session.scalars(
-                    statements.associations, queries.with_visibility(subscriptions_visible, **values, **{IDS: ids})
+                    associations, queries.with_visibility(subscriptions_visible, **values, **{IDS: ids})
                 )
             ).all()
             if ids
@@ -191,4 +247,4 @@ async def attributed_subscriptions(
     by_subscription: defaultdict[uuid.UUID, list[PartnerAssociation]] = defaultdict(list)
     for row in rows:
         by_subscription[row.subscription_id].append(row)
-    return AttributedPage(page, total, dict(by_subscription))
+    return AttributedPage(page, total, dict(by_subscription), tenants)

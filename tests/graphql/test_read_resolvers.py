@@ -432,6 +432,24 @@ async def test_attributed_subscriptions_page_by_subscription_order(database: Dat
     assert world.names(rest.associations_of(world.ids["b1"])) == ["p_b1_transacting"]
 
 
+async def test_attributed_first_pages_count_the_same_as_pages_after_a_cursor(database: Database, world: World) -> None:
+    """A first page counts with a window function over its rows, a later page with a statement of its own: the same
+    total either way, and 0 for a first page with no rows."""
+    scope = await _scope(database, world, "partner_p")
+    first = await attributed_subscriptions(database, scope, None, AssociationFilter(), Paging(first=1))
+    rest = await attributed_subscriptions(
+        database, scope, None, AssociationFilter(), Paging(first=1, after=first.page.cursors[0])
+    )
+    narrowed = AssociationFilter(type=AssociationType.DIGITAL_PARTNER_OF_RECORD)
+    some = await attributed_subscriptions(database, scope, None, narrowed, Paging(first=5))
+    none = await attributed_subscriptions(database, scope, None, AssociationFilter(to=_at(1, 1)), Paging(first=5))
+    assert (first.total, rest.total) == (2, 2)
+    # A first page reads the tenants it may see with it (for the tenant loader); a later page leaves them to it.
+    assert (world.names(list(first.tenants.values())), rest.tenants) == (["alpha"], {})
+    assert (world.names(some.page.items), some.total) == (["a1"], 1)
+    assert (none.page.items, none.total, none.page.has_next_page) == ([], 0, False)
+
+
 async def test_nodes_are_read_in_order_one_statement_per_type_and_none_out_of_reach(
     database: Database, world: World
 ) -> None:
@@ -458,6 +476,43 @@ async def test_nodes_are_read_in_order_one_statement_per_type_and_none_out_of_re
         None,
     ]
     assert count.statements == 3  # subscriptions, tenants, associations
+
+
+@pytest.mark.parametrize(
+    ("caller", "expected"),
+    [
+        # a1's DPOR is p's, a2's q's, a3 has none; partner_p reaches a1 only (a2 is not attributed to it).
+        ("owner_alpha", {"a1": ["p_a1_dpor"], "a2": ["q_a2_dpor"], "a3": []}),
+        ("partner_p", {"a1": ["p_a1_dpor"], "a2": None, "a3": None}),
+        ("platform_admin", {"a1": ["p_a1_dpor"], "a2": ["q_a2_dpor"], "a3": []}),
+    ],
+)
+async def test_subscriptions_by_id_bring_their_active_dpor_in_the_same_statement(
+    database: Database, world: World, caller: str, expected: dict[str, list[str] | None]
+) -> None:
+    """The subscription loader reads each subscription's active DPOR rows and their partners in its one statement:
+    the active_dpor loader then answers without a statement, with the rows it would read itself."""
+    prefetched = Loaders(database, await _scope(database, world, caller))
+    own = Loaders(database, await _scope(database, world, caller))
+    names = ["a1", "a2", "a3"]
+    statement_counter.install(database.engine)
+    with statement_counter.counting() as count:
+        subscriptions = await prefetched.subscription.load_many([world.ids[name] for name in names])
+        dpor = [
+            await prefetched.active_dpor.load(world.ids[name])
+            for name, row in zip(names, subscriptions, strict=True)
+            if row
+        ]
+        partners = [await prefetched.partner.load(row.partner_id) for rows in dpor for row in rows]
+    assert count.statements == 1
+    visible = [name for name, row in zip(names, subscriptions, strict=True) if row is not None]
+    read_alone = [await own.active_dpor.load(world.ids[name]) for name in visible]
+    found = dict(zip(visible, (world.names(rows) for rows in dpor), strict=True))
+    assert {name: found.get(name) for name in names} == expected
+    assert [world.names(rows) for rows in dpor] == [world.names(rows) for rows in read_alone]
+    assert [partner.id if partner else None for partner in partners] == [
+        row.partner_id for rows in read_alone for row in rows
+    ]
 
 
 def test_every_node_type_read_has_a_converter() -> None:
