@@ -41,11 +41,9 @@ from auth.row_filters import parameters, visibility
 from bench import floor_usage, operations
 from bench.floor_scope import SCOPE_PARTNER, SCOPE_TENANT, scope_id
 from bench.floor_sql import compiled, fetch
-from db.models import Tenant
 from resolvers.global_id import decode_any, encode
-from resolvers.loaders import SUBSCRIPTION_ORDER
-from resolvers.queries import IDS, PAGE_LIMIT, by_ids, count_statement, page_statement
-from resolvers.reads.attributed import PARTNER_ID, AssociationFilter, attributed_statements
+from resolvers.queries import IDS, PAGE_LIMIT
+from resolvers.reads.attributed import PARTNER_ID, TOTAL, AssociationFilter, first_page_statements
 
 DATABASE_URL_VARIABLE = "DPOR_BENCH_FLOOR_DATABASE_URL"
 POOL_SIZE_VARIABLE = "DPOR_BENCH_FLOOR_POOL_SIZE"
@@ -55,33 +53,34 @@ _PLACEHOLDER = uuid.UUID(int=1)  # the caller's id while building: only the stat
 
 @dataclass(frozen=True, slots=True)
 class _Attributed:
-    """Op (1)'s statements, as resolvers.reads.attributed builds them for a partner reading its own rows."""
+    """Op (1)'s statements, as resolvers.reads.attributed builds them for a partner reading its own first page: the
+    page with each subscription's tenant and the count of all (one statement), and the page's associations."""
 
     page: Select[Any]
-    count: Select[Any]
     associations: Select[Any]
-    tenants: Select[Any]
+
+
+# The page statement's column of the tenant's display name (the subscription's own comes first, unlabelled).
+_TENANT_NAME = "display_name_1"
 
 
 @functools.cache
 def _attributed() -> _Attributed:
     partner = floor_usage.caller(Role.PARTNER, partner_id=_PLACEHOLDER)
-    built = attributed_statements(
-        AssociationFilter(), visibility(Entity.PARTNER_ASSOCIATION, partner).predicate, floor_usage.DIALECT
+    page, associations = first_page_statements(
+        AssociationFilter(),
+        visibility(Entity.PARTNER_ASSOCIATION, partner).shape,
+        visibility(Entity.SUBSCRIPTION, partner).shape,
+        visibility(Entity.TENANT, partner).shape,
+        floor_usage.DIALECT,
     )
-    subscriptions_visible = visibility(Entity.SUBSCRIPTION, partner).predicate
-    return _Attributed(
-        page_statement(built.subscriptions, subscriptions_visible, key=SUBSCRIPTION_ORDER, after=None),
-        count_statement(built.subscriptions, subscriptions_visible),
-        built.associations,
-        by_ids(Tenant, visibility(Entity.TENANT, partner).shape, floor_usage.DIALECT),
-    )
+    return _Attributed(page, associations)
 
 
 def prepare() -> int:
     """Compile op (1)'s statements before any request; the number compiled."""
     attributed = _attributed()
-    statements = [attributed.page, attributed.count, attributed.associations, attributed.tenants]
+    statements = [attributed.page, attributed.associations]
     for statement in statements:
         compiled(statement)
     return len(statements)
@@ -127,16 +126,12 @@ async def attributed_data(connection: asyncpg.Connection, body: dict[str, Any]) 
     # The caller's row filters' values and the partner read: the same partner here.
     values = {**parameters(floor_usage.caller(Role.PARTNER, partner_id=partner_id)), PARTNER_ID: partner_id}
     rows = await fetch(connection, statements.page, {**values, PAGE_LIMIT: first + 1})
-    (counted,) = await fetch(connection, statements.count, values)
-    total = counted[0]
+    total = rows[0][TOTAL] if rows else 0
     page = rows[:first]
     ids = [row["id"] for row in page]
-    associations, tenants, usage = [], {}, {}
+    associations, usage = [], {}
     if ids:
         associations = await fetch(connection, statements.associations, {**values, IDS: ids})
-        tenant_ids = list(dict.fromkeys(row["tenant_id"] for row in page))
-        found = await fetch(connection, statements.tenants, {**values, IDS: tenant_ids})
-        tenants = {row["id"]: row["display_name"] for row in found}
         usage = await floor_usage.subscription_usage(connection, partner_id, ids, month_start, today)
     by_subscription: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for association in associations:
@@ -153,7 +148,7 @@ async def attributed_data(connection: asyncpg.Connection, body: dict[str, Any]) 
                 "id": encode("Subscription", row["id"]),
                 "displayName": row["display_name"],
                 "status": row["status"],
-                "tenant": {"displayName": tenants[row["tenant_id"]]},
+                "tenant": {"displayName": row[_TENANT_NAME]},
                 "usage": usage[row["id"]],
             },
             "associations": by_subscription.get(row["id"], []),

@@ -153,7 +153,7 @@ def attributed_statements(
 
 
 @functools.lru_cache(maxsize=256)
-def _first_page_statements(
+def first_page_statements(
     given: AssociationFilter,
     associations_shape: Shape,
     subscriptions_shape: Shape,
@@ -200,7 +200,7 @@ async def attributed_subscriptions(
         if paging.after is None:
             check_association_filter(filter)
             # (mypy reads the shapes' frozensets as unhashable here; they hash)
-            paged, associations = _first_page_statements(
+            paged, associations = first_page_statements(
                 filter,
                 associations_visible.shape,
                 subscriptions_visible.shape,

@@ -168,8 +168,9 @@ class TestFloorAnswersAsTheGateway:
 
 
 def test_the_floor_compiles_its_attributed_and_node_statements_once() -> None:
-    """Op (1)'s statements: the gateway's builders', compiled at start-up, every $n bound by name."""
-    assert floor.prepare() == 4
+    """Op (1)'s statements: the gateway's builders' (the first page counted and read with its tenants, and the
+    page's associations), compiled at start-up, every $n bound by name."""
+    assert floor.prepare() == 2
     statements = floor._attributed()
     assert statements is floor._attributed()
     page = compiled(statements.page)
