@@ -154,7 +154,12 @@ JOIN subscriptions sub ON sub.id = d.subscription_id
 WHERE sub.usage_data_as_of IS NULL OR d.usage_date > sub.usage_data_as_of
 """
 
-_APPLY_DAILY_KNOWN_DAYS = """
+# A rollup row's sums, added to: the daily and monthly upserts'.
+_ADDED = """quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
+  record_count = r.record_count + excluded.record_count"""
+
+
+_APPLY_DAILY_KNOWN_DAYS = f"""
 INSERT INTO usage_daily_rollups AS r
   (subscription_id, usage_date, service_name, currency, quantity, amount, record_count)
 SELECT d.subscription_id, d.usage_date, d.service_name, d.currency, d.quantity, d.amount, d.record_count
@@ -162,23 +167,28 @@ FROM usage_delta d
 JOIN subscriptions sub ON sub.id = d.subscription_id AND d.usage_date <= sub.usage_data_as_of
 ORDER BY d.subscription_id, d.usage_date, d.service_name, d.currency
 ON CONFLICT (subscription_id, usage_date, service_name, currency) DO UPDATE SET
-  quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
-  record_count = r.record_count + excluded.record_count
+  {_ADDED}
 """
 
-_APPLY_MONTHLY = """
+
+def _monthly_upsert(daily: str, having: str = "") -> str:
+    """The monthly rollups' upsert of the daily sums in relation `daily` (ordered by key, as the daily upsert)."""
+    return f"""
 INSERT INTO usage_monthly_rollups AS r
   (subscription_id, month, service_name, currency, quantity, amount, record_count)
 SELECT subscription_id, date_trunc('month', usage_date)::date AS month, service_name, currency,
        sum(quantity), sum(amount), sum(record_count)
-FROM usage_delta
-GROUP BY subscription_id, month, service_name, currency
-HAVING sum(record_count) <> 0 OR sum(quantity) <> 0 OR sum(amount) <> 0
+FROM {daily}
+GROUP BY subscription_id, month, service_name, currency{having}
 ORDER BY subscription_id, month, service_name, currency
 ON CONFLICT (subscription_id, month, service_name, currency) DO UPDATE SET
-  quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
-  record_count = r.record_count + excluded.record_count
+  {_ADDED}
 """
+
+
+_APPLY_MONTHLY = _monthly_upsert(
+    "usage_delta", "\nHAVING sum(record_count) <> 0 OR sum(quantity) <> 0 OR sum(amount) <> 0"
+)
 
 # Only keys that lost records can have been emptied.
 _DELETE_EMPTIED_DAILY = """
@@ -213,7 +223,7 @@ WHERE s.id = m.subscription_id AND (s.usage_data_as_of IS NULL OR s.usage_data_a
 # its days exists yet. One statement: the sums hashed once, kept in the statement's memory (not a temporary table
 # written and scanned four times), feeding the daily inserts, the monthly upserts (ordered by key, as above) and
 # freshness; no HAVING (every key counts at least one record) and no emptied rows to delete.
-_FRESH_ROLLUPS = """
+_FRESH_ROLLUPS = f"""
 WITH daily AS MATERIALIZED (
   SELECT sub.id AS subscription_id, s.usage_date, s.service_name, s.currency,
          sum(s.quantity) AS quantity, sum(s.amount) AS amount, count(*)::integer AS record_count
@@ -223,18 +233,7 @@ WITH daily AS MATERIALIZED (
   INSERT INTO usage_daily_rollups
     (subscription_id, usage_date, service_name, currency, quantity, amount, record_count)
   SELECT subscription_id, usage_date, service_name, currency, quantity, amount, record_count FROM daily
-), monthly_rows AS (
-  INSERT INTO usage_monthly_rollups AS r
-    (subscription_id, month, service_name, currency, quantity, amount, record_count)
-  SELECT subscription_id, date_trunc('month', usage_date)::date AS month, service_name, currency,
-         sum(quantity), sum(amount), sum(record_count)
-  FROM daily
-  GROUP BY subscription_id, month, service_name, currency
-  ORDER BY subscription_id, month, service_name, currency
-  ON CONFLICT (subscription_id, month, service_name, currency) DO UPDATE SET
-    quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount,
-    record_count = r.record_count + excluded.record_count
-)
+), monthly_rows AS ({_monthly_upsert("daily")})
 UPDATE subscriptions s SET usage_data_as_of = m.latest
 FROM (SELECT subscription_id, max(usage_date) AS latest FROM daily GROUP BY subscription_id) m
 WHERE s.id = m.subscription_id AND (s.usage_data_as_of IS NULL OR s.usage_data_as_of < m.latest)
